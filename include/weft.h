@@ -1,0 +1,11 @@
+/*
+ * weft.h - the whole public API of weft, an async I/O runtime for C.
+ * Include this, or the area headers under weft/ one by one.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <weft/core.h>
+#include <weft/runtime.h>
+
+#endif /* WEFT_H */

@@ -1,0 +1,166 @@
+/*
+ * internal.h - what the runtime's files share and nothing public: the task
+ * header and its state word, the scheduler interface, the runtime object
+ * and the thread parker. Names are weft__ (private) throughout.
+ */
+#ifndef WEFT__INTERNAL_H
+#define WEFT__INTERNAL_H
+
+#include <weft/core.h>
+#include <weft/runtime.h>
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "sys.h"
+
+#define weft__container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define weft__likely(x) __builtin_expect(!!(x), 1)
+#define weft__unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ task */
+
+/*
+ * The task state word (see task.c for the protocol). Low bits are flags,
+ * the rest is the reference count.
+ */
+#define WEFT__TASK_RUNNING       (1u << 0)  /* a thread is polling or dropping the future */
+#define WEFT__TASK_COMPLETE      (1u << 1)  /* future finished and dropped; status final */
+#define WEFT__TASK_NOTIFIED      (1u << 2)  /* in a run queue, or to be rescheduled */
+#define WEFT__TASK_CANCELLED     (1u << 3)  /* abort or shutdown requested */
+#define WEFT__TASK_JOIN_INTEREST (1u << 4)  /* a join handle exists */
+#define WEFT__TASK_JOIN_WAKER    (1u << 5)  /* join_waker is set and owned by the task side */
+#define WEFT__TASK_REF_SHIFT     6
+#define WEFT__TASK_REF_ONE       ((uint64_t)1 << WEFT__TASK_REF_SHIFT)
+
+struct weft__task;
+
+/* What a scheduler does with tasks; one instance per flavour. */
+struct weft__sched_ops {
+	/* @t carries one reference (the "notified" ref) that the run queue
+	 * now owns; push it where a worker will poll it, or, if the runtime
+	 * is closed, drop that reference. Any thread. */
+	void (*schedule)(weft_runtime *rt, struct weft__task *t);
+};
+
+/*
+ * The task header; the future follows it in the same allocation. Only
+ * `state` is shared without a lock; `queue_next` belongs to whichever
+ * run queue holds the notified reference; the owned-list links are
+ * guarded by the runtime's owned lock; `status` is written before the
+ * COMPLETE transition and read after observing it; `join_waker` is owned
+ * as the JOIN_WAKER bit says (task.c).
+ */
+struct weft__task {
+	_Atomic uint64_t state;
+	weft_runtime *rt;
+	struct weft__task *queue_next;
+	struct weft__task *owned_prev, *owned_next;
+	weft_waker join_waker;
+	uint64_t id;
+	int status;          /* 0 or -ECANCELED, final once COMPLETE */
+	bool owned;          /* in rt's owned list (guarded by its lock) */
+	alignas(max_align_t) unsigned char future[];
+};
+
+static inline weft_future *weft__task_future(struct weft__task *t)
+{
+	return (weft_future *)(void *)t->future;
+}
+
+/* Polls @t once on the calling worker (consuming the notified reference),
+ * then completes, cancels or re-queues it as the state word says.
+ * @resched is how a notified-during-poll task is queued again. */
+void weft__task_run(struct weft__task *t, uint32_t budget);
+/* Called on shutdown with the owned-list reference the caller took over:
+ * drops the future if no thread is running it, then releases the ref. */
+void weft__task_shutdown(struct weft__task *t);
+/* Drops one reference; frees the task when it was the last. */
+void weft__task_ref_dec(struct weft__task *t);
+
+/* ---------------------------------------------------------------- parker */
+
+/* Puts one thread to sleep until another unparks it; an unpark that comes
+ * first makes the next park return at once (one stored token). */
+struct weft__parker {
+	_Atomic int state;   /* EMPTY, PARKED, NOTIFIED (parker.c) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+int weft__parker_init(struct weft__parker *p);
+void weft__parker_destroy(struct weft__parker *p);
+void weft__parker_park(struct weft__parker *p);
+void weft__parker_unpark(struct weft__parker *p);
+
+/* ---------------------------------------------------------------- runtime */
+
+/* A FIFO of tasks linked through queue_next. */
+struct weft__task_fifo {
+	struct weft__task *head, *tail;
+	size_t len;
+};
+
+static inline void weft__fifo_push(struct weft__task_fifo *q, struct weft__task *t)
+{
+	t->queue_next = NULL;
+	if (q->tail)
+		q->tail->queue_next = t;
+	else
+		q->head = t;
+	q->tail = t;
+	q->len++;
+}
+
+static inline struct weft__task *weft__fifo_pop(struct weft__task_fifo *q)
+{
+	struct weft__task *t = q->head;
+	if (t) {
+		q->head = t->queue_next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+	}
+	return t;
+}
+
+struct weft_runtime {
+	const struct weft__sched_ops *ops;
+	weft_runtime_config config;
+
+	/* References: 1 for the owner (dropped by weft_runtime_free) and one
+	 * per allocated task, so a waker that outlives the owner's free can
+	 * still reach the scheduler it queues on. */
+	_Atomic size_t refs;
+	_Atomic size_t live_tasks;
+
+	/* Guards the owned list, the inject queue and `closed`. */
+	pthread_mutex_t lock;
+	struct weft__task *owned_head;
+	struct weft__task_fifo inject;
+	/* Mirrors inject.len for lock-free emptiness checks. Relaxed: a
+	 * stale read only delays a check until the next tick. */
+	_Atomic size_t inject_len;
+	bool closed;
+	uint64_t next_id;
+
+	/* Current-thread flavour: the queue only the block_on thread touches. */
+	struct weft__task_fifo local;
+	_Atomic bool core_taken;   /* a thread is inside block_on */
+	_Atomic bool root_woken;   /* block_on's future must be polled */
+	struct weft__parker parker;
+};
+
+/* The worker the calling thread runs for, or NULL. */
+extern _Thread_local weft_runtime *weft__current_rt;
+
+void weft__runtime_ref_dec(weft_runtime *rt);
+/* Removes @t from the owned list if it is still there; returns whether it
+ * was (its owned reference then passes to the caller). */
+bool weft__owned_remove(weft_runtime *rt, struct weft__task *t);
+
+#endif /* WEFT__INTERNAL_H */

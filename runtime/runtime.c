@@ -1,0 +1,360 @@
+/*
+ * runtime.c - the runtime object and the current-thread scheduler.
+ *
+ * Protocol. The current-thread flavour runs every task on the thread that
+ * is inside weft_block_on (the "core" holder; at most one, taken with an
+ * atomic flag). That thread alone touches the local queue. Other threads,
+ * and the core thread when no core is held, queue woken tasks on the
+ * inject queue under the runtime lock and unpark the core thread.
+ *
+ * No wakeup is lost: the core thread parks only after it found both queues
+ * empty and the root future not woken, and every producer makes its work
+ * visible (inject push under the lock, or root_woken store) before it
+ * unparks; the parker keeps one token, so an unpark that lands between
+ * the last check and the park makes the park return at once.
+ *
+ * Shutdown (weft_runtime_free) closes the runtime under the lock, so no
+ * spawn succeeds and no task is queued after it, then takes each task out
+ * of the owned list and drops its future (unless it completed meanwhile),
+ * then releases the references held by the queues. The runtime's memory
+ * lives until the last task is freed, since wakers held elsewhere may
+ * still reach it.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Thread_local weft_runtime *weft__current_rt;
+
+/* ------------------------------------------------------------- parker */
+
+enum { WEFT__PARK_EMPTY, WEFT__PARK_PARKED, WEFT__PARK_NOTIFIED };
+
+int weft__parker_init(struct weft__parker *p)
+{
+	atomic_init(&p->state, WEFT__PARK_EMPTY);
+	if (pthread_mutex_init(&p->lock, NULL) != 0)
+		return -ENOMEM;
+	if (pthread_cond_init(&p->cond, NULL) != 0) {
+		pthread_mutex_destroy(&p->lock);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void weft__parker_destroy(struct weft__parker *p)
+{
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
+void weft__parker_park(struct weft__parker *p)
+{
+	int expected = WEFT__PARK_NOTIFIED;
+	/* Acquire: consuming a token must see what the unparker published
+	 * before it released the token. */
+	if (atomic_compare_exchange_strong_explicit(&p->state, &expected, WEFT__PARK_EMPTY,
+						    memory_order_acquire,
+						    memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&p->lock);
+	expected = WEFT__PARK_EMPTY;
+	/* Relaxed inside the lock: the unparker takes the same lock before
+	 * signalling, which orders the PARKED store before its check. */
+	if (!atomic_compare_exchange_strong_explicit(&p->state, &expected, WEFT__PARK_PARKED,
+						     memory_order_relaxed,
+						     memory_order_relaxed)) {
+		/* A token arrived meanwhile: consume it (acquire, as above). */
+		atomic_exchange_explicit(&p->state, WEFT__PARK_EMPTY, memory_order_acquire);
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	for (;;) {
+		pthread_cond_wait(&p->cond, &p->lock);
+		expected = WEFT__PARK_NOTIFIED;
+		if (atomic_compare_exchange_strong_explicit(&p->state, &expected,
+							    WEFT__PARK_EMPTY,
+							    memory_order_acquire,
+							    memory_order_relaxed))
+			break;   /* else a spurious wakeup: wait again */
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void weft__parker_unpark(struct weft__parker *p)
+{
+	/* Release: what the caller did before unparking (queued a task,
+	 * set a flag) happens-before the parked thread's acquire. */
+	int prev = atomic_exchange_explicit(&p->state, WEFT__PARK_NOTIFIED,
+					    memory_order_release);
+	if (prev != WEFT__PARK_PARKED)
+		return;
+	/* The parker holds the lock from its PARKED store until it waits;
+	 * taking the lock here means it is waiting when we signal. */
+	pthread_mutex_lock(&p->lock);
+	pthread_mutex_unlock(&p->lock);
+	pthread_cond_signal(&p->cond);
+}
+
+/* ------------------------------------------------------ the scheduler */
+
+static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t)
+{
+	if (weft__current_rt == rt) {
+		/* The core thread: its own queue, no lock, no unpark. */
+		weft__fifo_push(&rt->local, t);
+		return;
+	}
+	pthread_mutex_lock(&rt->lock);
+	if (rt->closed) {
+		pthread_mutex_unlock(&rt->lock);
+		weft__task_ref_dec(t);   /* shutdown has dropped or will drop it */
+		return;
+	}
+	weft__fifo_push(&rt->inject, t);
+	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->lock);
+	weft__parker_unpark(&rt->parker);
+}
+
+static const struct weft__sched_ops weft__ct_ops = {
+	.schedule = weft__ct_schedule,
+};
+
+/* Moves everything on the inject queue to the local queue in one lock. */
+static bool weft__ct_take_inject(weft_runtime *rt)
+{
+	/* Relaxed: a stale zero only delays the move to a later tick, and
+	 * the core re-checks under the lock before it parks. */
+	if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed) == 0)
+		return false;
+	pthread_mutex_lock(&rt->lock);
+	struct weft__task_fifo in = rt->inject;
+	rt->inject = (struct weft__task_fifo){ 0 };
+	atomic_store_explicit(&rt->inject_len, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->lock);
+	if (!in.head)
+		return false;
+	if (rt->local.tail)
+		rt->local.tail->queue_next = in.head;
+	else
+		rt->local.head = in.head;
+	rt->local.tail = in.tail;
+	rt->local.len += in.len;
+	return true;
+}
+
+/* ------------------------------------------------------ the root waker */
+
+/*
+ * block_on's future is not a task: its waker sets root_woken and unparks
+ * the core thread. Each waker holds a runtime reference, so a waker that
+ * outlives block_on (or the runtime's owner) stays safe to use.
+ */
+static weft_waker weft__root_clone(const void *data);
+
+static void weft__root_wake_by_ref(const void *data)
+{
+	weft_runtime *rt = (weft_runtime *)data;
+	/* Release: the waker's writes happen-before the root poll, which
+	 * reads the flag with acquire (exchange). */
+	atomic_store_explicit(&rt->root_woken, true, memory_order_release);
+	weft__parker_unpark(&rt->parker);
+}
+
+static void weft__root_drop(const void *data)
+{
+	weft__runtime_ref_dec((weft_runtime *)data);
+}
+
+static void weft__root_wake(const void *data)
+{
+	weft__root_wake_by_ref(data);
+	weft__root_drop(data);
+}
+
+static const weft_waker_vtable weft__root_vtable = {
+	.clone = weft__root_clone,
+	.wake = weft__root_wake,
+	.wake_by_ref = weft__root_wake_by_ref,
+	.drop = weft__root_drop,
+};
+
+static weft_waker weft__root_clone(const void *data)
+{
+	weft_runtime *rt = (weft_runtime *)data;
+	/* Relaxed: the caller's waker already holds a reference. */
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+	return (weft_waker){ .vtable = &weft__root_vtable, .data = rt };
+}
+
+/* ------------------------------------------------------------ block_on */
+
+int weft_block_on(weft_runtime *rt, weft_future *fut)
+{
+	if (!rt || !fut || !fut->poll)
+		return -EINVAL;
+	if (weft__current_rt)
+		return -EDEADLK;
+	bool expected = false;
+	/* Acquire: see the queues as the previous core holder left them;
+	 * its release store pairs with this. */
+	if (!atomic_compare_exchange_strong_explicit(&rt->core_taken, &expected, true,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return -EBUSY;
+	weft__current_rt = rt;
+
+	/* A borrowed waker: the runtime owner's reference covers it, and
+	 * clones take their own. */
+	weft_waker root = { .vtable = &weft__root_vtable, .data = rt };
+	const uint32_t budget = rt->config.budget;
+	const uint32_t interval = rt->config.global_queue_interval;
+	atomic_store_explicit(&rt->root_woken, true, memory_order_relaxed);
+
+	for (;;) {
+		/* Acquire: pairs with the waker's release. */
+		if (atomic_exchange_explicit(&rt->root_woken, false, memory_order_acquire)) {
+			weft_cx cx = { .waker = &root, .runtime = rt, .budget = budget };
+			if (fut->poll(fut, &cx) == WEFT_READY)
+				break;
+		}
+		/* One tick: up to `interval` tasks, taking remote work first
+		 * so it cannot starve behind a busy local queue. */
+		weft__ct_take_inject(rt);
+		uint32_t ran = 0;
+		struct weft__task *t;
+		while (ran < interval && (t = weft__fifo_pop(&rt->local))) {
+			weft__task_run(t, budget);
+			ran++;
+		}
+		if (ran > 0 || rt->local.head)
+			continue;
+		if (atomic_load_explicit(&rt->root_woken, memory_order_relaxed))
+			continue;
+		if (weft__ct_take_inject(rt))
+			continue;
+		weft__parker_park(&rt->parker);
+	}
+
+	weft_future_drop(fut);
+	weft__current_rt = NULL;
+	/* Release: hand the queues to the next core holder. */
+	atomic_store_explicit(&rt->core_taken, false, memory_order_release);
+	return 0;
+}
+
+/* ------------------------------------------------------- the runtime */
+
+int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
+{
+	if (!out)
+		return -EINVAL;
+	weft_runtime_config cfg = config ? *config : (weft_runtime_config){ 0 };
+	if (cfg.workers == 0)
+		cfg.workers = 1;   /* until the multi-thread scheduler lands */
+	if (cfg.workers != 1)
+		return -EINVAL;
+	if (cfg.budget == 0)
+		cfg.budget = WEFT_DEFAULT_BUDGET;
+	if (cfg.global_queue_interval == 0)
+		cfg.global_queue_interval = 61;
+
+	weft_runtime *rt = weft__calloc(1, sizeof *rt);
+	if (!rt)
+		return -ENOMEM;
+	rt->ops = &weft__ct_ops;
+	rt->config = cfg;
+	atomic_init(&rt->refs, 1);
+	atomic_init(&rt->live_tasks, 0);
+	atomic_init(&rt->inject_len, 0);
+	atomic_init(&rt->core_taken, false);
+	atomic_init(&rt->root_woken, false);
+	if (pthread_mutex_init(&rt->lock, NULL) != 0)
+		goto err_free;
+	if (weft__parker_init(&rt->parker) < 0)
+		goto err_lock;
+	*out = rt;
+	return 0;
+
+err_lock:
+	pthread_mutex_destroy(&rt->lock);
+err_free:
+	weft__free(rt);
+	return -ENOMEM;
+}
+
+bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
+{
+	pthread_mutex_lock(&rt->lock);
+	bool was = t->owned;
+	if (was) {
+		if (t->owned_prev)
+			t->owned_prev->owned_next = t->owned_next;
+		else
+			rt->owned_head = t->owned_next;
+		if (t->owned_next)
+			t->owned_next->owned_prev = t->owned_prev;
+		t->owned = false;
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return was;
+}
+
+static struct weft__task *weft__owned_pop(weft_runtime *rt)
+{
+	pthread_mutex_lock(&rt->lock);
+	struct weft__task *t = rt->owned_head;
+	if (t) {
+		rt->owned_head = t->owned_next;
+		if (rt->owned_head)
+			rt->owned_head->owned_prev = NULL;
+		t->owned = false;
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return t;
+}
+
+void weft__runtime_ref_dec(weft_runtime *rt)
+{
+	/* AcqRel: the last reference's holder frees the runtime and must
+	 * see every other holder's use of it. */
+	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	weft__parker_destroy(&rt->parker);
+	pthread_mutex_destroy(&rt->lock);
+	weft__free(rt);
+}
+
+void weft_runtime_free(weft_runtime *rt)
+{
+	if (!rt)
+		return;
+	pthread_mutex_lock(&rt->lock);
+	rt->closed = true;
+	pthread_mutex_unlock(&rt->lock);
+
+	/* Futures' drops may wake or detach other tasks; those paths see
+	 * `closed` and release what they hold. */
+	struct weft__task *t;
+	while ((t = weft__owned_pop(rt)))
+		weft__task_shutdown(t);
+
+	/* Queued tasks are all complete now: drop the queues' references. */
+	while ((t = weft__fifo_pop(&rt->local)))
+		weft__task_ref_dec(t);
+	pthread_mutex_lock(&rt->lock);
+	struct weft__task_fifo in = rt->inject;
+	rt->inject = (struct weft__task_fifo){ 0 };
+	pthread_mutex_unlock(&rt->lock);
+	while ((t = weft__fifo_pop(&in)))
+		weft__task_ref_dec(t);
+
+	weft__runtime_ref_dec(rt);
+}
+
+size_t weft_runtime_live_tasks(const weft_runtime *rt)
+{
+	return atomic_load_explicit(&((weft_runtime *)rt)->live_tasks, memory_order_relaxed);
+}

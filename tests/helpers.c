@@ -1,0 +1,48 @@
+/* helpers.c - see helpers.h. */
+#include "helpers.h"
+
+#include <time.h>
+
+int test_poll_n(weft_future *f, weft_cx *cx, int max)
+{
+	for (int i = 1; i <= max; i++)
+		if (f->poll(f, cx) == WEFT_READY)
+			return i;
+	return -1;
+}
+
+static weft_poll test_gate_poll(weft_future *f, weft_cx *cx)
+{
+	test_gate *g = (test_gate *)f;
+	g->polls++;
+	if (g->open)
+		return WEFT_READY;
+	weft_waker_store(&g->waker, cx->waker);
+	return WEFT_PENDING;
+}
+
+static void test_gate_drop(weft_future *f)
+{
+	test_gate *g = (test_gate *)f;
+	g->drops++;
+	weft_waker_drop(&g->waker);
+}
+
+void test_gate_init(test_gate *g, int result)
+{
+	*g = (test_gate){ .fut = WEFT_FUTURE(test_gate_poll, test_gate_drop),
+			  .result = result };
+}
+
+void test_gate_open(test_gate *g)
+{
+	g->open = true;
+	weft_waker_wake(&g->waker);
+}
+
+uint64_t test_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

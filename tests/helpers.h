@@ -1,0 +1,41 @@
+/*
+ * helpers.h - what the test suites share: cmocka includes, a manual
+ * poll loop for futures driven without a runtime, and small futures with
+ * observable behaviour.
+ */
+#ifndef WEFT_TEST_HELPERS_H
+#define WEFT_TEST_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <weft.h>
+
+/* Polls @f with @cx up to @max times; returns the number of polls it took
+ * to be READY, or -1 if it was still pending. */
+int test_poll_n(weft_future *f, weft_cx *cx, int max);
+
+/*
+ * A future that is pending until `open` is set and it is woken: it stores
+ * the waker it was last polled with, counts polls and drops.
+ */
+typedef struct test_gate {
+	weft_future fut;
+	weft_waker waker;
+	int polls;
+	int drops;
+	int result;      /* reported on completion */
+	bool open;
+} test_gate;
+
+void test_gate_init(test_gate *g, int result);
+/* Opens the gate and wakes whoever waits on it. */
+void test_gate_open(test_gate *g);
+
+/* Microseconds of CLOCK_MONOTONIC, for bounding stress tests. */
+uint64_t test_now_us(void);
+
+#endif

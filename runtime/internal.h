@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "sys.h"
+#include "driver.h"
 
 #define weft__container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -152,8 +153,16 @@ struct weft_runtime {
 	struct weft__task_fifo local;
 	_Atomic bool core_taken;   /* a thread is inside block_on */
 	_Atomic bool root_woken;   /* block_on's future must be polled */
-	struct weft__parker parker;
+
+	struct weft__driver driver;
 };
+
+/* The runtime's time driver and reactor, for the futures built on them. */
+struct weft__time *weft__runtime_time(weft_runtime *rt);
+struct weft__reactor *weft__runtime_reactor(weft_runtime *rt);
+/* Wakes the thread parked in the runtime's driver (a new earliest timer
+ * deadline, say). Any thread. */
+void weft__runtime_unpark_driver(weft_runtime *rt);
 
 /* The worker the calling thread runs for, or NULL. */
 extern _Thread_local weft_runtime *weft__current_rt;

@@ -27,76 +27,6 @@
 
 _Thread_local weft_runtime *weft__current_rt;
 
-/* ------------------------------------------------------------- parker */
-
-enum { WEFT__PARK_EMPTY, WEFT__PARK_PARKED, WEFT__PARK_NOTIFIED };
-
-int weft__parker_init(struct weft__parker *p)
-{
-	atomic_init(&p->state, WEFT__PARK_EMPTY);
-	if (pthread_mutex_init(&p->lock, NULL) != 0)
-		return -ENOMEM;
-	if (pthread_cond_init(&p->cond, NULL) != 0) {
-		pthread_mutex_destroy(&p->lock);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void weft__parker_destroy(struct weft__parker *p)
-{
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
-}
-
-void weft__parker_park(struct weft__parker *p)
-{
-	int expected = WEFT__PARK_NOTIFIED;
-	/* Acquire: consuming a token must see what the unparker published
-	 * before it released the token. */
-	if (atomic_compare_exchange_strong_explicit(&p->state, &expected, WEFT__PARK_EMPTY,
-						    memory_order_acquire,
-						    memory_order_relaxed))
-		return;
-	pthread_mutex_lock(&p->lock);
-	expected = WEFT__PARK_EMPTY;
-	/* Relaxed inside the lock: the unparker takes the same lock before
-	 * signalling, which orders the PARKED store before its check. */
-	if (!atomic_compare_exchange_strong_explicit(&p->state, &expected, WEFT__PARK_PARKED,
-						     memory_order_relaxed,
-						     memory_order_relaxed)) {
-		/* A token arrived meanwhile: consume it (acquire, as above). */
-		atomic_exchange_explicit(&p->state, WEFT__PARK_EMPTY, memory_order_acquire);
-		pthread_mutex_unlock(&p->lock);
-		return;
-	}
-	for (;;) {
-		pthread_cond_wait(&p->cond, &p->lock);
-		expected = WEFT__PARK_NOTIFIED;
-		if (atomic_compare_exchange_strong_explicit(&p->state, &expected,
-							    WEFT__PARK_EMPTY,
-							    memory_order_acquire,
-							    memory_order_relaxed))
-			break;   /* else a spurious wakeup: wait again */
-	}
-	pthread_mutex_unlock(&p->lock);
-}
-
-void weft__parker_unpark(struct weft__parker *p)
-{
-	/* Release: what the caller did before unparking (queued a task,
-	 * set a flag) happens-before the parked thread's acquire. */
-	int prev = atomic_exchange_explicit(&p->state, WEFT__PARK_NOTIFIED,
-					    memory_order_release);
-	if (prev != WEFT__PARK_PARKED)
-		return;
-	/* The parker holds the lock from its PARKED store until it waits;
-	 * taking the lock here means it is waiting when we signal. */
-	pthread_mutex_lock(&p->lock);
-	pthread_mutex_unlock(&p->lock);
-	pthread_cond_signal(&p->cond);
-}
-
 /* ------------------------------------------------------ the scheduler */
 
 static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t)
@@ -115,7 +45,7 @@ static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t)
 	weft__fifo_push(&rt->inject, t);
 	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->lock);
-	weft__parker_unpark(&rt->parker);
+	weft__driver_unpark(&rt->driver);
 }
 
 static const struct weft__sched_ops weft__ct_ops = {
@@ -160,7 +90,7 @@ static void weft__root_wake_by_ref(const void *data)
 	/* Release: the waker's writes happen-before the root poll, which
 	 * reads the flag with acquire (exchange). */
 	atomic_store_explicit(&rt->root_woken, true, memory_order_release);
-	weft__parker_unpark(&rt->parker);
+	weft__driver_unpark(&rt->driver);
 }
 
 static void weft__root_drop(const void *data)
@@ -235,7 +165,7 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 			continue;
 		if (weft__ct_take_inject(rt))
 			continue;
-		weft__parker_park(&rt->parker);
+		weft__driver_park(&rt->driver, -1);
 	}
 
 	weft_future_drop(fut);
@@ -246,6 +176,21 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 }
 
 /* ------------------------------------------------------- the runtime */
+
+struct weft__time *weft__runtime_time(weft_runtime *rt)
+{
+	return &rt->driver.time;
+}
+
+struct weft__reactor *weft__runtime_reactor(weft_runtime *rt)
+{
+	return &rt->driver.io;
+}
+
+void weft__runtime_unpark_driver(weft_runtime *rt)
+{
+	weft__driver_unpark(&rt->driver);
+}
 
 int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 {
@@ -264,6 +209,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	weft_runtime *rt = weft__calloc(1, sizeof *rt);
 	if (!rt)
 		return -ENOMEM;
+	int rc = -ENOMEM;
 	rt->ops = &weft__ct_ops;
 	rt->config = cfg;
 	atomic_init(&rt->refs, 1);
@@ -273,7 +219,8 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	atomic_init(&rt->root_woken, false);
 	if (pthread_mutex_init(&rt->lock, NULL) != 0)
 		goto err_free;
-	if (weft__parker_init(&rt->parker) < 0)
+	rc = weft__driver_init(&rt->driver);
+	if (rc < 0)
 		goto err_lock;
 	*out = rt;
 	return 0;
@@ -282,7 +229,7 @@ err_lock:
 	pthread_mutex_destroy(&rt->lock);
 err_free:
 	weft__free(rt);
-	return -ENOMEM;
+	return rc;
 }
 
 bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
@@ -322,7 +269,7 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 	 * see every other holder's use of it. */
 	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	weft__parker_destroy(&rt->parker);
+	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
 	weft__free(rt);
 }

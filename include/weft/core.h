@@ -298,7 +298,7 @@ static inline void weft_future_drop(weft_future *f)
  * weft__finish label that WEFT_END places.
  */
 typedef struct weft_coro {
-	void *resume;   /* NULL: not started; else the label to continue at */
+	void *resume;   /* NULL: not started; 1: finished; else the label to continue at */
 	int result;
 } weft_coro;
 
@@ -306,11 +306,17 @@ typedef struct weft_coro {
 #define WEFT__CAT(a, b) WEFT__CAT2(a, b)
 #define WEFT__LABEL WEFT__CAT(weft__resume_, __LINE__)
 
+/* resume value of a finished coroutine */
+#define WEFT__CORO_DONE ((void *)1)
+
 /** Starts the coroutine body; resumes at the last await on later polls. */
 #define WEFT_BEGIN(co)                                                    \
 	do {                                                              \
-		if ((co)->resume)                                         \
+		if ((co)->resume) {                                       \
+			if ((co)->resume == WEFT__CORO_DONE)              \
+				return WEFT_READY;                        \
 			goto *(co)->resume;                               \
+		}                                                         \
 	} while (0)
 
 /**
@@ -361,9 +367,8 @@ typedef struct weft_coro {
 /** Ends the body: the coroutine is finished and returns READY from now on. */
 #define WEFT_END(co)                                                      \
 	do {                                                              \
-	weft__finish:                                                     \
-		(co)->resume = &&weft__done;                              \
-	weft__done:                                                       \
+	weft__finish: __attribute__((unused));                            \
+		(co)->resume = WEFT__CORO_DONE;                           \
 		return WEFT_READY;                                        \
 	} while (0)
 

@@ -1,0 +1,36 @@
+/*
+ * driver.h - what a parked thread drives: the reactor and the timers.
+ *
+ * Exactly one thread at a time parks in the driver (the current-thread
+ * core, or the multi-thread worker that holds the driver). It sleeps in
+ * the reactor until I/O, the next timer deadline, or weft__driver_unpark.
+ */
+#ifndef WEFT__DRIVER_H
+#define WEFT__DRIVER_H
+
+#include "reactor.h"
+#include "timer.h"
+
+struct weft__driver {
+	struct weft__reactor io;
+	struct weft__time time;
+	/* EMPTY, PARKED or NOTIFIED (driver.c): lets unpark skip the
+	 * eventfd write unless the thread is, or is about to be, asleep. */
+	_Atomic int state;
+};
+
+int weft__driver_init(struct weft__driver *d);
+void weft__driver_fini(struct weft__driver *d);
+
+/*
+ * Sleeps until I/O, a due timer or an unpark, at most @max_ns (< 0: no
+ * limit; 0: do not sleep, just poll), then fires due timers. With the
+ * clock paused, an idle park moves the clock to the next deadline
+ * instead of sleeping. One thread at a time.
+ */
+void weft__driver_park(struct weft__driver *d, int64_t max_ns);
+
+/* Wakes the thread parked in the driver, now or at its next park. Any thread. */
+void weft__driver_unpark(struct weft__driver *d);
+
+#endif

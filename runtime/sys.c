@@ -6,6 +6,11 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 _Atomic unsigned weft__faults_armed;
 
@@ -71,4 +76,142 @@ void *weft__calloc(size_t n, size_t size)
 void weft__free(void *p)
 {
 	free(p);
+}
+
+/* ------------------------------------------------------------ syscalls */
+
+_Thread_local unsigned long weft__sys_read_calls;
+
+#define WEFT__SYSCALL(site, expr)                         \
+	do {                                              \
+		int weft__f = weft__fault_hit(site);      \
+		if (weft__f)                              \
+			return weft__f;                   \
+		__typeof__(expr) weft__r = (expr);        \
+		return weft__r < 0 ? -errno : weft__r;    \
+	} while (0)
+
+#define WEFT__SYSCALL_NOFAULT(expr)                       \
+	do {                                              \
+		__typeof__(expr) weft__r = (expr);        \
+		return weft__r < 0 ? -errno : weft__r;    \
+	} while (0)
+
+int weft__sys_close(int fd)
+{
+	/* Linux releases the fd even when close reports EINTR: never retry. */
+	WEFT__SYSCALL_NOFAULT(close(fd));
+}
+
+int weft__sys_epoll_create(void)
+{
+	WEFT__SYSCALL(WEFT__FAULT_EPOLL, epoll_create1(EPOLL_CLOEXEC));
+}
+
+int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	WEFT__SYSCALL(WEFT__FAULT_EPOLL, epoll_ctl(epfd, op, fd, ev));
+}
+
+int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms)
+{
+	WEFT__SYSCALL_NOFAULT(epoll_wait(epfd, evs, n, ms));
+}
+
+int weft__sys_eventfd(void)
+{
+	WEFT__SYSCALL(WEFT__FAULT_EVENTFD, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+int weft__sys_socket(int domain, int type, int proto)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET,
+		      socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto));
+}
+
+int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET,
+		      accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	WEFT__SYSCALL(WEFT__FAULT_CONNECT, connect(fd, sa, len));
+}
+
+int weft__sys_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET, bind(fd, sa, len));
+}
+
+int weft__sys_listen(int fd, int backlog)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET, listen(fd, backlog));
+}
+
+int weft__sys_shutdown(int fd, int how)
+{
+	WEFT__SYSCALL_NOFAULT(shutdown(fd, how));
+}
+
+int weft__sys_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	WEFT__SYSCALL_NOFAULT(getsockname(fd, sa, len));
+}
+
+int weft__sys_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	WEFT__SYSCALL_NOFAULT(getpeername(fd, sa, len));
+}
+
+int weft__sys_setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+	WEFT__SYSCALL_NOFAULT(setsockopt(fd, level, opt, val, len));
+}
+
+int weft__sys_getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
+{
+	WEFT__SYSCALL_NOFAULT(getsockopt(fd, level, opt, val, len));
+}
+
+ssize_t weft__sys_read(int fd, void *buf, size_t len)
+{
+	weft__sys_read_calls++;
+	WEFT__SYSCALL(WEFT__FAULT_READ, read(fd, buf, len));
+}
+
+ssize_t weft__sys_readv(int fd, const struct iovec *iov, int n)
+{
+	weft__sys_read_calls++;
+	WEFT__SYSCALL(WEFT__FAULT_READ, readv(fd, iov, n));
+}
+
+ssize_t weft__sys_recvfrom(int fd, void *buf, size_t len, int flags,
+			   struct sockaddr *sa, socklen_t *salen)
+{
+	weft__sys_read_calls++;
+	WEFT__SYSCALL(WEFT__FAULT_READ, recvfrom(fd, buf, len, flags, sa, salen));
+}
+
+ssize_t weft__sys_write(int fd, const void *buf, size_t len)
+{
+	WEFT__SYSCALL(WEFT__FAULT_WRITE, write(fd, buf, len));
+}
+
+ssize_t weft__sys_send(int fd, const void *buf, size_t len, int flags)
+{
+	WEFT__SYSCALL(WEFT__FAULT_WRITE, send(fd, buf, len, flags | MSG_NOSIGNAL));
+}
+
+ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *sa, socklen_t salen)
+{
+	WEFT__SYSCALL(WEFT__FAULT_WRITE,
+		      sendto(fd, buf, len, flags | MSG_NOSIGNAL, sa, salen));
+}
+
+ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | MSG_NOSIGNAL));
 }

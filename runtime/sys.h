@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 enum weft__fault_site {
@@ -57,5 +58,46 @@ void weft__fault_reset(void);
 void *weft__alloc(size_t size);
 void *weft__calloc(size_t n, size_t size);
 void weft__free(void *p);
+
+/*
+ * Syscall wrappers: each returns what the call returns on success and
+ * -errno on failure (real or injected through the site named beside it).
+ */
+struct epoll_event;
+struct iovec;
+struct msghdr;
+struct sockaddr;
+
+int weft__sys_close(int fd);                                   /* none */
+int weft__sys_epoll_create(void);                              /* EPOLL, cloexec */
+int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev); /* EPOLL */
+int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms); /* none */
+int weft__sys_eventfd(void);                                   /* EVENTFD, nonblocking, cloexec */
+int weft__sys_socket(int domain, int type, int proto);         /* SOCKET, + nonblocking, cloexec */
+int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len); /* SOCKET, accept4 nonblocking, cloexec */
+int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len); /* CONNECT */
+int weft__sys_bind(int fd, const struct sockaddr *sa, socklen_t len);    /* SOCKET */
+int weft__sys_listen(int fd, int backlog);                     /* SOCKET */
+int weft__sys_shutdown(int fd, int how);                       /* none */
+int weft__sys_getsockname(int fd, struct sockaddr *sa, socklen_t *len);
+int weft__sys_getpeername(int fd, struct sockaddr *sa, socklen_t *len);
+int weft__sys_setsockopt(int fd, int level, int opt, const void *val, socklen_t len);
+int weft__sys_getsockopt(int fd, int level, int opt, void *val, socklen_t *len);
+ssize_t weft__sys_read(int fd, void *buf, size_t len);         /* READ */
+ssize_t weft__sys_readv(int fd, const struct iovec *iov, int n); /* READ */
+ssize_t weft__sys_recvfrom(int fd, void *buf, size_t len, int flags,
+			   struct sockaddr *sa, socklen_t *salen);  /* READ */
+ssize_t weft__sys_write(int fd, const void *buf, size_t len);  /* WRITE */
+ssize_t weft__sys_send(int fd, const void *buf, size_t len, int flags); /* WRITE, + MSG_NOSIGNAL */
+ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *sa, socklen_t salen); /* WRITE, + MSG_NOSIGNAL */
+ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE, + MSG_NOSIGNAL */
+
+/*
+ * Calls of the read family (read, readv, recvfrom) made by this thread,
+ * so a test can see a syscall that was saved. Thread-local: counting
+ * costs no shared cache line.
+ */
+extern _Thread_local unsigned long weft__sys_read_calls;
 
 #endif /* WEFT__SYS_H */

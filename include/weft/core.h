@@ -75,8 +75,12 @@ typedef struct weft_waker {
 /** Returns a clone of @w (an empty waker for an empty one). Any thread. */
 static inline weft_waker weft_waker_clone(const weft_waker *w)
 {
-	if (!w->vtable)
-		return (weft_waker){ 0 };
+	if (!w->vtable) {
+		weft_waker none;
+		none.vtable = NULL;
+		none.data = NULL;
+		return none;
+	}
 	return w->vtable->clone(w->data);
 }
 
@@ -182,8 +186,12 @@ typedef struct weft_cx {
 /** Builds a context around @waker with the default budget and no runtime. */
 static inline weft_cx weft_cx_from_waker(const weft_waker *waker)
 {
-	return (weft_cx){ .waker = waker, .runtime = NULL,
-			  .budget = WEFT_DEFAULT_BUDGET, .budget_used = 0 };
+	weft_cx cx;
+	cx.waker = waker;
+	cx.runtime = NULL;
+	cx.budget = WEFT_DEFAULT_BUDGET;
+	cx.budget_used = 0;
+	return cx;
 }
 
 /** The runtime driving this poll, or NULL when polled by hand. */

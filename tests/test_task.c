@@ -1,0 +1,779 @@
+/* test_task.c - tasks on the current-thread runtime: spawn, join handles,
+ * abort, detach, yield_now, the cooperative budget, wakes from other
+ * threads, and shutdown with live tasks. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static weft_runtime *new_rt(void)
+{
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, NULL), 0);
+	return rt;
+}
+
+/* ---------------------------------------------------------- probes */
+
+/* Counts polls and drops into shared counters; ready after `need` polls. */
+typedef struct probe {
+	weft_future fut;
+	int *polls;
+	int *drops;
+	int need;
+	int output;
+} probe;
+
+static weft_poll probe_poll(weft_future *f, weft_cx *cx)
+{
+	probe *p = (probe *)f;
+	++*p->polls;
+	if (*p->polls >= p->need) {
+		p->output = 42;
+		return WEFT_READY;
+	}
+	weft_waker_wake_by_ref(cx->waker);
+	return WEFT_PENDING;
+}
+
+static void probe_drop(weft_future *f)
+{
+	++*((probe *)f)->drops;
+}
+
+static probe probe_make(int *polls, int *drops, int need)
+{
+	return (probe){ .fut = WEFT_FUTURE(probe_poll, probe_drop), .polls = polls,
+			.drops = drops, .need = need };
+}
+
+/* A root future that awaits one join handle. */
+typedef struct awaiter {
+	weft_future fut;
+	weft_join_handle *h;
+	int status;
+	int yields;     /* yield this many times before awaiting */
+} awaiter;
+
+static weft_poll awaiter_poll(weft_future *f, weft_cx *cx)
+{
+	awaiter *a = (awaiter *)f;
+	if (a->yields > 0) {
+		a->yields--;
+		weft_waker_wake_by_ref(cx->waker);
+		return WEFT_PENDING;
+	}
+	return weft_join_handle_poll(a->h, cx, &a->status);
+}
+
+static int await_handle(weft_runtime *rt, weft_join_handle *h, int yields)
+{
+	awaiter a = { .fut = WEFT_FUTURE(awaiter_poll, NULL), .h = h, .yields = yields,
+		      .status = 12345 };
+	assert_int_equal(weft_block_on(rt, &a.fut), 0);
+	return a.status;
+}
+
+/* ----------------------------------------------------------- tests */
+
+static void a_future_is_not_polled_before_it_is_spawned_and_run(void **state)
+{
+	(void)state;
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 1);
+	assert_int_equal(polls, 0);
+	weft_runtime *rt = new_rt();
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	assert_int_equal(polls, 0);         /* spawned, but no worker ran yet */
+	assert_false(weft_join_handle_is_finished(h));
+	assert_int_equal(await_handle(rt, h, 0), 0);
+	assert_int_equal(polls, 1);
+	assert_int_equal(drops, 1);
+	probe *out = weft_join_handle_output(h);
+	assert_non_null(out);
+	assert_int_equal(out->output, 42);
+	assert_int_equal(p.output, 0);      /* the task ran on its own copy */
+	weft_join_handle_detach(h);
+	weft_runtime_free(rt);
+}
+
+static void spawn_rejects_bad_arguments_and_copies_nothing(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 1);
+	weft_join_handle *h = NULL;
+	assert_int_equal(weft_spawn(NULL, &p.fut, sizeof p, &h), -EINVAL);
+	assert_int_equal(weft_spawn(rt, NULL, sizeof p, &h), -EINVAL);
+	assert_int_equal(weft_spawn(rt, &p.fut, 3, &h), -EINVAL);
+	weft_future nopoll = { 0 };
+	assert_int_equal(weft_spawn(rt, &nopoll, sizeof nopoll, &h), -EINVAL);
+	assert_null(h);
+	assert_int_equal(weft_runtime_live_tasks(rt), 0);
+	weft_runtime_free(rt);
+	assert_int_equal(drops, 0);
+}
+
+static void abort_before_the_first_poll_drops_without_polling(void **state)
+{
+	(void)state;
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 1);
+	weft_runtime *rt = new_rt();
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	weft_join_handle_abort(h);
+	weft_join_handle_abort(h);          /* twice: no effect */
+	assert_int_equal(await_handle(rt, h, 0), -ECANCELED);
+	assert_int_equal(polls, 0);
+	assert_int_equal(drops, 1);
+	assert_null(weft_join_handle_output(h));
+	weft_join_handle_detach(h);
+	weft_runtime_free(rt);
+	assert_int_equal(drops, 1);
+}
+
+/* Pending forever; holds a clone of its waker, as a real leaf would. */
+typedef struct parked {
+	weft_future fut;
+	int *polls;
+	int *drops;
+	weft_waker waker;
+} parked;
+
+static weft_poll parked_poll(weft_future *f, weft_cx *cx)
+{
+	parked *p = (parked *)f;
+	++*p->polls;
+	weft_waker_store(&p->waker, cx->waker);
+	return WEFT_PENDING;
+}
+
+static void parked_drop(weft_future *f)
+{
+	parked *p = (parked *)f;
+	++*p->drops;
+	weft_waker_drop(&p->waker);
+}
+
+static void abort_while_pending_drops_once_and_the_awaiter_sees_ecanceled(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	int polls = 0, drops = 0;
+	parked p = { .fut = WEFT_FUTURE(parked_poll, parked_drop), .polls = &polls,
+		     .drops = &drops };
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	/* Run the runtime until the task has parked (idle, holding a waker). */
+	int mp = 0, md = 0;
+	probe m = probe_make(&mp, &md, 3);
+	assert_int_equal(weft_block_on(rt, &m.fut), 0);
+	assert_int_equal(polls, 1);
+	assert_int_equal(drops, 0);
+	weft_join_handle_abort(h);          /* from outside the runtime */
+	assert_int_equal(await_handle(rt, h, 0), -ECANCELED);
+	assert_int_equal(polls, 1);         /* dropped, not polled again */
+	assert_int_equal(drops, 1);
+	weft_join_handle_detach(h);
+	assert_int_equal(weft_runtime_live_tasks(rt), 0);
+	weft_runtime_free(rt);
+	assert_int_equal(drops, 1);
+}
+
+/* Spawns a gated task, lets it park, aborts it, then awaits it. */
+typedef struct abort_driver {
+	weft_future fut;
+	weft_coro co;
+	weft_join_handle *h;
+	int *polls, *drops;
+	int status;
+	weft_yield_now y;
+} abort_driver;
+
+static weft_poll abort_driver_poll(weft_future *f, weft_cx *cx)
+{
+	abort_driver *d = (abort_driver *)f;
+	WEFT_BEGIN(&d->co);
+	{
+		probe p = probe_make(d->polls, d->drops, 1000000);
+		assert_int_equal(weft_spawn(weft_cx_runtime(cx), &p.fut, sizeof p, &d->h), 0);
+	}
+	weft_yield_now_init(&d->y);
+	WEFT_AWAIT(&d->co, weft_yield_now_poll(&d->y, cx));
+	weft_yield_now_init(&d->y);
+	WEFT_AWAIT(&d->co, weft_yield_now_poll(&d->y, cx));
+	assert_true(*d->polls >= 1);
+	weft_join_handle_abort(d->h);
+	WEFT_AWAIT(&d->co, weft_join_handle_poll(d->h, cx, &d->status));
+	weft_join_handle_detach(d->h);
+	WEFT_END(&d->co);
+}
+
+static void abort_of_a_task_that_was_polled_cancels_it(void **state)
+{
+	(void)state;
+	int polls = 0, drops = 0;
+	weft_runtime *rt = new_rt();
+	abort_driver d = { .fut = WEFT_FUTURE(abort_driver_poll, NULL), .polls = &polls,
+			   .drops = &drops };
+	assert_int_equal(weft_block_on(rt, &d.fut), 0);
+	assert_int_equal(d.status, -ECANCELED);
+	assert_int_equal(drops, 1);
+	int polls_at_abort = polls;
+	weft_runtime_free(rt);
+	assert_int_equal(polls, polls_at_abort);
+	assert_int_equal(drops, 1);
+}
+
+static void abort_after_completion_changes_nothing(void **state)
+{
+	(void)state;
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 1);
+	weft_runtime *rt = new_rt();
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	assert_int_equal(await_handle(rt, h, 0), 0);
+	weft_join_handle_abort(h);
+	assert_int_equal(await_handle(rt, h, 0), 0);
+	assert_non_null(weft_join_handle_output(h));
+	assert_int_equal(drops, 1);
+	weft_join_handle_detach(h);
+	weft_runtime_free(rt);
+}
+
+static void a_detached_task_runs_to_completion(void **state)
+{
+	(void)state;
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 5);
+	weft_runtime *rt = new_rt();
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	weft_join_handle_detach(h);
+	assert_int_equal(weft_spawn_detached(rt, &p.fut, sizeof p), 0);
+	/* Run the runtime until both finished. */
+	weft_join_handle *marker;
+	int mp = 0, md = 0;
+	probe m = probe_make(&mp, &md, 20);
+	assert_int_equal(weft_spawn(rt, &m.fut, sizeof m, &marker), 0);
+	assert_int_equal(await_handle(rt, marker, 0), 0);
+	weft_join_handle_detach(marker);
+	assert_int_equal(drops, 2);
+	assert_int_equal(weft_runtime_live_tasks(rt), 0);
+	weft_runtime_free(rt);
+}
+
+static void dropping_a_pending_join_handle_releases_its_waker(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	test_gate g;
+	test_gate_init(&g, 0);
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &g.fut, sizeof g, &h), 0);
+	weft_counting_waker cw;
+	weft_counting_waker_init(&cw);
+	weft_waker w = weft_counting_waker_get(&cw);
+	weft_cx cx = weft_cx_from_waker(&w);
+	int status = 7;
+	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
+	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
+	assert_int_equal(cw.clones, 1);     /* same waker: stored once */
+	assert_int_equal(cw.live, 2);
+	weft_join_handle_detach(h);
+	assert_int_equal(cw.live, 1);
+	assert_int_equal(cw.wakes, 0);
+	assert_int_equal(status, 7);
+	weft_waker_drop(&w);
+	weft_runtime_free(rt);              /* the task is still pending */
+	assert_int_equal(cw.live, 0);
+}
+
+static void join_handle_wakes_its_awaiter_on_completion(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 3);
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
+	weft_counting_waker cw;
+	weft_counting_waker_init(&cw);
+	weft_waker w = weft_counting_waker_get(&cw);
+	weft_cx cx = weft_cx_from_waker(&w);
+	int status = 1;
+	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
+	/* Drive the runtime with an unrelated root future. */
+	int mp = 0, md = 0;
+	weft_join_handle *m;
+	probe mk = probe_make(&mp, &md, 10);
+	assert_int_equal(weft_spawn(rt, &mk.fut, sizeof mk, &m), 0);
+	assert_int_equal(await_handle(rt, m, 0), 0);
+	weft_join_handle_detach(m);
+	assert_int_equal(cw.wakes, 1);
+	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_READY);
+	assert_int_equal(status, 0);
+	weft_join_handle_detach(h);
+	weft_waker_drop(&w);
+	assert_int_equal(cw.live, 0);
+	weft_runtime_free(rt);
+}
+
+/* --------------------------------------------------- many tasks */
+
+typedef struct counter_task {
+	weft_future fut;
+	long *done;
+} counter_task;
+
+static weft_poll counter_poll(weft_future *f, weft_cx *cx)
+{
+	(void)cx;
+	++*((counter_task *)f)->done;
+	return WEFT_READY;
+}
+
+typedef struct spawner {
+	weft_future fut;
+	long n;
+	long *done;
+	int err;
+} spawner;
+
+static weft_poll spawner_poll(weft_future *f, weft_cx *cx)
+{
+	spawner *s = (spawner *)f;
+	counter_task t = { .fut = WEFT_FUTURE(counter_poll, NULL), .done = s->done };
+	for (long i = 0; i < s->n; i++) {
+		int rc = weft_spawn_detached(weft_cx_runtime(cx), &t.fut, sizeof t);
+		if (rc < 0)
+			s->err = rc;
+	}
+	return WEFT_READY;
+}
+
+typedef struct wait_count {
+	weft_future fut;
+	long *done;
+	long want;
+} wait_count;
+
+static weft_poll wait_count_poll(weft_future *f, weft_cx *cx)
+{
+	wait_count *w = (wait_count *)f;
+	if (*w->done >= w->want)
+		return WEFT_READY;
+	weft_waker_wake_by_ref(cx->waker);
+	return WEFT_PENDING;
+}
+
+static void a_million_spawned_tasks_all_run_and_nothing_leaks(void **state)
+{
+	(void)state;
+	const long n = 1000000;
+	long done = 0;
+	weft_runtime *rt = new_rt();
+	spawner s = { .fut = WEFT_FUTURE(spawner_poll, NULL), .n = n, .done = &done };
+	assert_int_equal(weft_spawn_detached(rt, &s.fut, sizeof s), 0);
+	wait_count w = { .fut = WEFT_FUTURE(wait_count_poll, NULL), .done = &done, .want = n };
+	assert_int_equal(weft_block_on(rt, &w.fut), 0);
+	assert_int_equal(done, n);
+	assert_int_equal(weft_runtime_live_tasks(rt), 0);
+	weft_runtime_free(rt);
+}
+
+/* ----------------------------------------------- budget and yield */
+
+/* A leaf that is always ready but spends budget, like a socket with data. */
+typedef struct busy {
+	weft_future fut;
+	long ops;
+	long target;
+	long *log;       /* where the other task records when it ran */
+	long seen_other_at;
+	long *other_runs;
+} busy;
+
+static weft_poll busy_poll(weft_future *f, weft_cx *cx)
+{
+	busy *b = (busy *)f;
+	while (b->ops < b->target) {
+		if (!weft_coop_proceed(cx))
+			return WEFT_PENDING;
+		b->ops++;
+		if (*b->other_runs > 0 && b->seen_other_at < 0)
+			b->seen_other_at = b->ops;
+	}
+	return WEFT_READY;
+}
+
+typedef struct ticker {
+	weft_future fut;
+	long *runs;
+	int left;
+} ticker;
+
+static weft_poll ticker_poll(weft_future *f, weft_cx *cx)
+{
+	ticker *t = (ticker *)f;
+	++*t->runs;
+	if (--t->left == 0)
+		return WEFT_READY;
+	weft_waker_wake_by_ref(cx->waker);
+	return WEFT_PENDING;
+}
+
+static void the_budget_makes_a_busy_task_yield_to_others(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	long other_runs = 0;
+	busy b = { .fut = WEFT_FUTURE(busy_poll, NULL), .target = 10000,
+		   .seen_other_at = -1, .other_runs = &other_runs };
+	ticker t = { .fut = WEFT_FUTURE(ticker_poll, NULL), .runs = &other_runs, .left = 1000 };
+	weft_join_handle *hb, *ht;
+	assert_int_equal(weft_spawn(rt, &b.fut, sizeof b, &hb), 0);
+	assert_int_equal(weft_spawn(rt, &t.fut, sizeof t, &ht), 0);
+	assert_int_equal(await_handle(rt, hb, 0), 0);
+	busy *out = weft_join_handle_output(hb);
+	assert_int_equal(out->ops, 10000);
+	/* The ticker ran after the busy task's first budget ran out. */
+	assert_int_equal(out->seen_other_at, WEFT_DEFAULT_BUDGET + 1);
+	assert_true(other_runs >= 10000 / WEFT_DEFAULT_BUDGET);
+	weft_join_handle_detach(hb);
+	weft_join_handle_detach(ht);
+	weft_runtime_free(rt);
+}
+
+static void a_configured_budget_is_what_a_poll_gets(void **state)
+{
+	(void)state;
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = { .budget = 7 };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	long other_runs = 0;
+	busy b = { .fut = WEFT_FUTURE(busy_poll, NULL), .target = 100,
+		   .seen_other_at = -1, .other_runs = &other_runs };
+	ticker t = { .fut = WEFT_FUTURE(ticker_poll, NULL), .runs = &other_runs, .left = 50 };
+	weft_join_handle *hb, *ht;
+	assert_int_equal(weft_spawn(rt, &b.fut, sizeof b, &hb), 0);
+	assert_int_equal(weft_spawn(rt, &t.fut, sizeof t, &ht), 0);
+	assert_int_equal(await_handle(rt, hb, 0), 0);
+	busy *out = weft_join_handle_output(hb);
+	assert_int_equal(out->seen_other_at, 8);
+	weft_join_handle_detach(hb);
+	weft_join_handle_detach(ht);
+	weft_runtime_free(rt);
+}
+
+typedef struct yielder {
+	weft_future fut;
+	weft_coro co;
+	char name;
+	char *log;
+	int *pos;
+	int i;
+	weft_yield_now y;
+} yielder;
+
+static weft_poll yielder_poll(weft_future *f, weft_cx *cx)
+{
+	yielder *y = (yielder *)f;
+	WEFT_BEGIN(&y->co);
+	for (y->i = 0; y->i < 3; y->i++) {
+		y->log[(*y->pos)++] = y->name;
+		weft_yield_now_init(&y->y);
+		WEFT_AWAIT(&y->co, weft_yield_now_poll(&y->y, cx));
+	}
+	WEFT_END(&y->co);
+}
+
+static void yield_now_lets_every_other_runnable_task_go_first(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	char log[16] = { 0 };
+	int pos = 0;
+	weft_join_handle *h[3];
+	for (int i = 0; i < 3; i++) {
+		yielder y = { .fut = WEFT_FUTURE(yielder_poll, NULL), .name = (char)('a' + i),
+			      .log = log, .pos = &pos };
+		assert_int_equal(weft_spawn(rt, &y.fut, sizeof y, &h[i]), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(await_handle(rt, h[i], 0), 0);
+		weft_join_handle_detach(h[i]);
+	}
+	assert_string_equal(log, "abcabcabc");
+	weft_runtime_free(rt);
+}
+
+/* ------------------------------------------- wakes from other threads */
+
+typedef struct remote_gate {
+	weft_future fut;
+	_Atomic int open;
+	weft_waker waker;
+	pthread_mutex_t lock;
+} remote_gate;
+
+static weft_poll remote_gate_poll(weft_future *f, weft_cx *cx)
+{
+	remote_gate *g = (remote_gate *)f;
+	pthread_mutex_lock(&g->lock);
+	int open = atomic_load(&g->open);
+	if (!open)
+		weft_waker_store(&g->waker, cx->waker);
+	pthread_mutex_unlock(&g->lock);
+	return open ? WEFT_READY : WEFT_PENDING;
+}
+
+static void *opener(void *arg)
+{
+	remote_gate *g = arg;
+	usleep(20000);
+	pthread_mutex_lock(&g->lock);
+	atomic_store(&g->open, 1);
+	weft_waker w = g->waker;
+	g->waker = (weft_waker){ 0 };
+	pthread_mutex_unlock(&g->lock);
+	weft_waker_wake(&w);
+	return NULL;
+}
+
+static void a_wake_from_another_thread_unparks_block_on(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
+	assert_int_equal(weft_block_on(rt, &g.fut), 0);
+	pthread_join(th, NULL);
+	weft_waker_drop(&g.waker);
+	pthread_mutex_destroy(&g.lock);
+	weft_runtime_free(rt);
+}
+
+/* A task that awaits a gate shared with another thread. */
+typedef struct gate_ref {
+	weft_future fut;
+	remote_gate *g;
+} gate_ref;
+
+static weft_poll gate_ref_poll(weft_future *f, weft_cx *cx)
+{
+	gate_ref *r = (gate_ref *)f;
+	return remote_gate_poll(&r->g->fut, cx);
+}
+
+static void a_task_woken_from_another_thread_is_run(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	pthread_mutex_init(&g.lock, NULL);
+	gate_ref r = { .fut = WEFT_FUTURE(gate_ref_poll, NULL), .g = &g };
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &r.fut, sizeof r, &h), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
+	assert_int_equal(await_handle(rt, h, 0), 0);
+	pthread_join(th, NULL);
+	weft_join_handle_detach(h);
+	weft_waker_drop(&g.waker);
+	pthread_mutex_destroy(&g.lock);
+	weft_runtime_free(rt);
+}
+
+typedef struct spawn_arg {
+	weft_runtime *rt;
+	long *done;
+	int n;
+} spawn_arg;
+
+static void *remote_spawner(void *arg)
+{
+	spawn_arg *a = arg;
+	counter_task t = { .fut = WEFT_FUTURE(counter_poll, NULL), .done = a->done };
+	for (int i = 0; i < a->n; i++)
+		assert_int_equal(weft_spawn_detached(a->rt, &t.fut, sizeof t), 0);
+	return NULL;
+}
+
+static void tasks_spawned_from_another_thread_run_on_the_runtime(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	long done = 0;
+	spawn_arg a = { .rt = rt, .done = &done, .n = 10000 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, remote_spawner, &a), 0);
+	pthread_join(th, NULL);
+	wait_count w = { .fut = WEFT_FUTURE(wait_count_poll, NULL), .done = &done, .want = 10000 };
+	assert_int_equal(weft_block_on(rt, &w.fut), 0);
+	assert_int_equal(done, 10000);
+	weft_runtime_free(rt);
+}
+
+/* ------------------------------------------------------ block_on */
+
+typedef struct nested {
+	weft_future fut;
+	weft_runtime *other;
+	int rc;
+} nested;
+
+static weft_poll nested_poll(weft_future *f, weft_cx *cx)
+{
+	nested *n = (nested *)f;
+	(void)cx;
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 1);
+	n->rc = weft_block_on(n->other, &p.fut);
+	assert_int_equal(polls, 0);
+	assert_int_equal(drops, 0);
+	return WEFT_READY;
+}
+
+static void block_on_inside_a_runtime_is_refused_with_edeadlk(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt(), *other = new_rt();
+	nested n = { .fut = WEFT_FUTURE(nested_poll, NULL), .other = other };
+	assert_int_equal(weft_block_on(rt, &n.fut), 0);
+	assert_int_equal(n.rc, -EDEADLK);
+	/* And from a task, too. */
+	n.rc = 0;
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &n.fut, sizeof n, &h), 0);
+	assert_int_equal(await_handle(rt, h, 0), 0);
+	nested *out = weft_join_handle_output(h);
+	assert_int_equal(out->rc, -EDEADLK);
+	weft_join_handle_detach(h);
+	assert_int_equal(weft_block_on(NULL, &n.fut), -EINVAL);
+	assert_int_equal(weft_block_on(rt, NULL), -EINVAL);
+	weft_runtime_free(other);
+	weft_runtime_free(rt);
+}
+
+static void block_on_drops_its_future_once_when_ready(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	int polls = 0, drops = 0;
+	probe p = probe_make(&polls, &drops, 3);
+	assert_int_equal(weft_block_on(rt, &p.fut), 0);
+	assert_int_equal(polls, 3);
+	assert_int_equal(drops, 1);
+	assert_int_equal(p.output, 42);     /* output readable after drop */
+	weft_runtime_free(rt);
+}
+
+/* ------------------------------------------------------ shutdown */
+
+typedef struct waker_holder {
+	weft_future fut;
+	int *drops;
+	weft_join_handle *other;   /* detached by our drop */
+	weft_runtime *rt;
+	bool spawn_in_drop;
+	int spawn_rc;
+	int *spawn_rc_out;
+} waker_holder;
+
+static weft_poll holder_poll(weft_future *f, weft_cx *cx)
+{
+	(void)f;
+	(void)cx;
+	return WEFT_PENDING;    /* never woken: pending forever */
+}
+
+static void holder_drop(weft_future *f)
+{
+	waker_holder *w = (waker_holder *)f;
+	++*w->drops;
+	if (w->other)
+		weft_join_handle_detach(w->other);
+	if (w->spawn_in_drop) {
+		waker_holder again = *w;
+		again.spawn_in_drop = false;
+		again.other = NULL;
+		*w->spawn_rc_out = weft_spawn_detached(w->rt, &again.fut, sizeof again);
+	}
+}
+
+static void freeing_a_runtime_with_live_tasks_drops_each_future_once(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt();
+	int drops = 0, spawn_rc = 1;
+	enum { N = 1000 };
+	weft_join_handle *kept = NULL;
+	for (int i = 0; i < N; i++) {
+		weft_join_handle *h;
+		waker_holder w = { .fut = WEFT_FUTURE(holder_poll, holder_drop), .drops = &drops,
+				   .rt = rt, .spawn_rc_out = &spawn_rc,
+				   .spawn_in_drop = (i == 10) };
+		assert_int_equal(weft_spawn(rt, &w.fut, sizeof w, &h), 0);
+		if (i == 0)
+			kept = h;
+		else
+			weft_join_handle_detach(h);
+	}
+	/* Let each task be polled once, so they are idle, not queued. */
+	int mp = 0, md = 0;
+	probe m = probe_make(&mp, &md, 3);
+	assert_int_equal(weft_block_on(rt, &m.fut), 0);
+	assert_int_equal(weft_runtime_live_tasks(rt), N);
+	/* And some never polled at all. */
+	for (int i = 0; i < 10; i++) {
+		waker_holder w = { .fut = WEFT_FUTURE(holder_poll, holder_drop), .drops = &drops };
+		assert_int_equal(weft_spawn_detached(rt, &w.fut, sizeof w), 0);
+	}
+	weft_runtime_free(rt);
+	assert_int_equal(drops, N + 10);
+	assert_int_equal(spawn_rc, -ESHUTDOWN);
+	/* The kept handle outlives the runtime and reports the cancellation. */
+	assert_true(weft_join_handle_is_finished(kept));
+	weft_waker w = weft_noop_waker();
+	weft_cx cx = weft_cx_from_waker(&w);
+	int status = 0;
+	assert_int_equal(weft_join_handle_poll(kept, &cx, &status), WEFT_READY);
+	assert_int_equal(status, -ECANCELED);
+	weft_join_handle_detach(kept);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_future_is_not_polled_before_it_is_spawned_and_run),
+		cmocka_unit_test(spawn_rejects_bad_arguments_and_copies_nothing),
+		cmocka_unit_test(abort_before_the_first_poll_drops_without_polling),
+		cmocka_unit_test(abort_while_pending_drops_once_and_the_awaiter_sees_ecanceled),
+		cmocka_unit_test(abort_of_a_task_that_was_polled_cancels_it),
+		cmocka_unit_test(abort_after_completion_changes_nothing),
+		cmocka_unit_test(a_detached_task_runs_to_completion),
+		cmocka_unit_test(dropping_a_pending_join_handle_releases_its_waker),
+		cmocka_unit_test(join_handle_wakes_its_awaiter_on_completion),
+		cmocka_unit_test(a_million_spawned_tasks_all_run_and_nothing_leaks),
+		cmocka_unit_test(the_budget_makes_a_busy_task_yield_to_others),
+		cmocka_unit_test(a_configured_budget_is_what_a_poll_gets),
+		cmocka_unit_test(yield_now_lets_every_other_runnable_task_go_first),
+		cmocka_unit_test(a_wake_from_another_thread_unparks_block_on),
+		cmocka_unit_test(a_task_woken_from_another_thread_is_run),
+		cmocka_unit_test(tasks_spawned_from_another_thread_run_on_the_runtime),
+		cmocka_unit_test(block_on_inside_a_runtime_is_refused_with_edeadlk),
+		cmocka_unit_test(block_on_drops_its_future_once_when_ready),
+		cmocka_unit_test(freeing_a_runtime_with_live_tasks_drops_each_future_once),
+	};
+	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
+}

@@ -320,6 +320,7 @@ typedef struct weft_coro {
 /** Starts the coroutine body; resumes at the last await on later polls. */
 #define WEFT_BEGIN(co)                                                    \
 	do {                                                              \
+		(void)&&weft__finish; /* a body with no await still jumps */ \
 		if ((co)->resume) {                                       \
 			if ((co)->resume == WEFT__CORO_DONE)              \
 				return WEFT_READY;                        \

@@ -7,5 +7,7 @@
 
 #include <weft/core.h>
 #include <weft/runtime.h>
+#include <weft/time.h>
+#include <weft/net.h>
 
 #endif /* WEFT_H */

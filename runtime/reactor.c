@@ -1,64 +1,335 @@
 /*
- * reactor.c - placeholder reactor: only the wake-up channel, so the
- * runtime can sleep in the kernel until notified. The epoll reactor with
- * readiness slots replaces it.
+ * reactor.c - readiness slots for registered fds, and the turn that fills
+ * them from the backend's events and wakes the waiting tasks.
+ *
+ * Protocol.
+ *
+ * Readiness word. Each slot (struct weft__io) has one atomic word: the
+ * readiness bits in the low 32 bits and a tick in the high 32. A turn
+ * ORs an event's bits in and increments the tick in one CAS. A leaf that
+ * got EAGAIN clears its direction's bits with a CAS that succeeds only if
+ * the tick is still the one it saw before its syscall; if an edge arrived
+ * meanwhile the tick moved and the clear is dropped, so an edge that
+ * landed between the syscall and the clear is never lost. The word
+ * carries no other data, so relaxed RMWs would do for the bits; the
+ * turn's update is a release and the pollers' loads acquire, so what the
+ * kernel made true before the event (the data to read) is in view of the
+ * thread that acts on it by any path, not only through the waker.
+ *
+ * Wakers. A slot holds one reader and one writer waker, guarded by the
+ * slot's mutex. A poller that finds no readiness stores its waker under
+ * the mutex and re-reads the word before it unlocks; the turn updates the
+ * word before it takes the mutex to take the wakers. Either the turn's
+ * lock comes after the poller's unlock and it finds the waker, or it came
+ * before and the poller's re-read (after acquiring the same mutex) sees
+ * the new bits. No wakeup is lost. Wakers are taken out under the mutex
+ * and woken after it is released: a wake may run scheduler code that
+ * polls or closes sockets, so no lock of ours is held across it.
+ *
+ * Lifetime. Registered slots are on the reactor's live list. Deregister
+ * marks the slot dead and takes its wakers under the slot mutex, removes
+ * the fd from the backend, then moves the slot to the release list. The
+ * slot is freed only at the start of a later turn, before that turn waits:
+ * a turn that collected an event for the slot before the removal is the
+ * only turn that can hold its pointer, and it has finished by then (turns
+ * run one at a time, each after the previous one). An event delivered to
+ * a dead slot finds no wakers and does nothing. When many slots wait for
+ * release, deregister notifies the reactor so an idle runtime frees them
+ * too. Fini frees whatever is left.
  */
 #include "internal.h"
 #include "reactor.h"
+#include "blocking.h"
 
 #include <errno.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+
+struct weft__io {
+	/* tick << 32 | WEFT__READY_* (see the protocol above) */
+	_Atomic uint64_t readiness;
+	pthread_mutex_t lock;        /* guards wakers[] and dead */
+	weft_waker wakers[2];        /* by enum weft__io_dir */
+	bool dead;
+	int fd;
+	struct weft__reactor *r;
+	struct weft__io *prev, *next;   /* live or release list (r->lock) */
+};
+
+/* Release this many dead slots without waiting for I/O to make a turn. */
+#define WEFT__RELEASE_NOTIFY 64
+
+static const uint32_t weft__dir_bits[2] = {
+	[WEFT__IO_READ] = WEFT__READY_READABLE | WEFT__READY_READ_CLOSED | WEFT__READY_ERROR,
+	[WEFT__IO_WRITE] = WEFT__READY_WRITABLE | WEFT__READY_WRITE_CLOSED | WEFT__READY_ERROR,
+};
+
+static const uint32_t weft__dir_clearable[2] = {
+	[WEFT__IO_READ] = WEFT__READY_READABLE | WEFT__READY_ERROR,
+	[WEFT__IO_WRITE] = WEFT__READY_WRITABLE | WEFT__READY_ERROR,
+};
+
+static inline uint32_t weft__word_ready(uint64_t w)
+{
+	return (uint32_t)w;
+}
+
+static inline uint32_t weft__word_tick(uint64_t w)
+{
+	return (uint32_t)(w >> 32);
+}
+
+static void weft__io_free(struct weft__io *io)
+{
+	weft_waker_drop(&io->wakers[0]);
+	weft_waker_drop(&io->wakers[1]);
+	pthread_mutex_destroy(&io->lock);
+	weft__free(io);
+}
 
 int weft__reactor_init(struct weft__reactor *r)
 {
 	atomic_init(&r->events, 0);
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (r->epfd < 0)
-		return -errno;
-	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->evfd < 0) {
-		int err = -errno;
-		close(r->epfd);
-		return err;
-	}
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
-	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->evfd, &ev) < 0) {
-		int err = -errno;
-		close(r->evfd);
-		close(r->epfd);
-		return err;
+	atomic_init(&r->blocking, NULL);
+	r->live = NULL;
+	r->release = NULL;
+	r->release_len = 0;
+	if (pthread_mutex_init(&r->lock, NULL) != 0)
+		return -ENOMEM;
+	int rc = weft__backend_init(&r->backend);
+	if (rc < 0) {
+		pthread_mutex_destroy(&r->lock);
+		return rc;
 	}
 	return 0;
 }
 
 void weft__reactor_fini(struct weft__reactor *r)
 {
-	close(r->evfd);
-	close(r->epfd);
+	/* Acquire: pairs with the release that published the pool. */
+	struct weft__blocking_pool *pool =
+		atomic_load_explicit(&r->blocking, memory_order_acquire);
+	if (pool)
+		weft__blocking_pool_free(pool);
+	weft__backend_fini(&r->backend);
+	struct weft__io *io, *next;
+	for (io = r->release; io; io = next) {
+		next = io->next;
+		weft__io_free(io);
+	}
+	for (io = r->live; io; io = next) {
+		next = io->next;
+		weft__io_free(io);
+	}
+	r->live = r->release = NULL;
+	pthread_mutex_destroy(&r->lock);
 }
+
+static void weft__reactor_release_pending(struct weft__reactor *r)
+{
+	pthread_mutex_lock(&r->lock);
+	struct weft__io *io = r->release;
+	r->release = NULL;
+	r->release_len = 0;
+	pthread_mutex_unlock(&r->lock);
+	while (io) {
+		struct weft__io *next = io->next;
+		weft__io_free(io);
+		io = next;
+	}
+}
+
+static void weft__io_dispatch(struct weft__io *io, uint32_t ready)
+{
+	uint64_t cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+	uint64_t next;
+	do {
+		uint64_t tick = (uint64_t)(weft__word_tick(cur) + 1u);
+		next = tick << 32 | (weft__word_ready(cur) | ready);
+		/* Release: see the protocol (pollers acquire). */
+	} while (!atomic_compare_exchange_weak_explicit(&io->readiness, &cur, next,
+							memory_order_release,
+							memory_order_relaxed));
+
+	weft_waker wake[2] = { { 0 }, { 0 } };
+	pthread_mutex_lock(&io->lock);
+	for (int d = 0; d < 2; d++) {
+		if (ready & weft__dir_bits[d]) {
+			wake[d] = io->wakers[d];
+			io->wakers[d] = (weft_waker){ 0 };
+		}
+	}
+	pthread_mutex_unlock(&io->lock);
+	weft_waker_wake(&wake[0]);
+	weft_waker_wake(&wake[1]);
+}
+
+#define WEFT__TURN_BATCH 256
 
 int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns)
 {
-	struct epoll_event evs[16];
-	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-	int n = epoll_wait(r->epfd, evs, 16, ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++) {
-		if (evs[i].data.ptr == NULL) {
-			uint64_t v;
-			ssize_t rc = read(r->evfd, &v, sizeof v);
-			(void)rc;
-		}
-	}
-	return 0;
+	struct weft__backend_event evs[WEFT__TURN_BATCH];
+
+	/* Slots deregistered before this point are out of the backend, and
+	 * the previous turn is over: nothing can reach them any more. */
+	weft__reactor_release_pending(r);
+
+	int n = weft__backend_wait(&r->backend, evs, WEFT__TURN_BATCH, timeout_ns);
+	if (n <= 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		weft__io_dispatch(evs[i].token, evs[i].ready);
+	/* Relaxed: a statistic, ordered with nothing. */
+	atomic_fetch_add_explicit(&r->events, (uint64_t)n, memory_order_relaxed);
+	return n;
 }
 
 void weft__reactor_notify(struct weft__reactor *r)
 {
-	uint64_t one = 1;
-	ssize_t rc = write(r->evfd, &one, sizeof one);
-	(void)rc;
+	weft__backend_wake(&r->backend);
+}
+
+int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
+		      struct weft__io **out)
+{
+	if (fd < 0)
+		return -EBADF;
+	struct weft__io *io = weft__calloc(1, sizeof *io);
+	if (!io)
+		return -ENOMEM;
+	if (pthread_mutex_init(&io->lock, NULL) != 0) {
+		weft__free(io);
+		return -ENOMEM;
+	}
+	atomic_init(&io->readiness, (uint64_t)(initial & WEFT__READY_ALL));
+	io->fd = fd;
+	io->r = r;
+
+	pthread_mutex_lock(&r->lock);
+	io->next = r->live;
+	if (r->live)
+		r->live->prev = io;
+	r->live = io;
+	pthread_mutex_unlock(&r->lock);
+
+	int rc = weft__backend_add(&r->backend, fd, io);
+	if (rc < 0) {
+		/* Never in the backend: no event can name it, free it now. */
+		pthread_mutex_lock(&r->lock);
+		if (io->prev)
+			io->prev->next = io->next;
+		else
+			r->live = io->next;
+		if (io->next)
+			io->next->prev = io->prev;
+		pthread_mutex_unlock(&r->lock);
+		weft__io_free(io);
+		return rc;
+	}
+	*out = io;
+	return 0;
+}
+
+void weft__io_deregister(struct weft__io *io)
+{
+	if (!io)
+		return;
+	struct weft__reactor *r = io->r;
+	weft_waker drop[2];
+	pthread_mutex_lock(&io->lock);
+	io->dead = true;
+	drop[0] = io->wakers[0];
+	drop[1] = io->wakers[1];
+	io->wakers[0] = io->wakers[1] = (weft_waker){ 0 };
+	pthread_mutex_unlock(&io->lock);
+	weft_waker_drop(&drop[0]);
+	weft_waker_drop(&drop[1]);
+
+	/* Fails only if the fd was already closed, which removed it. */
+	(void)weft__backend_del(&r->backend, io->fd);
+
+	pthread_mutex_lock(&r->lock);
+	if (io->prev)
+		io->prev->next = io->next;
+	else
+		r->live = io->next;
+	if (io->next)
+		io->next->prev = io->prev;
+	io->prev = NULL;
+	io->next = r->release;
+	r->release = io;
+	bool notify = ++r->release_len == WEFT__RELEASE_NOTIFY;
+	pthread_mutex_unlock(&r->lock);
+	if (notify)
+		weft__reactor_notify(r);
+}
+
+weft_poll weft__io_poll_ready(struct weft__io *io, enum weft__io_dir dir,
+			      weft_cx *cx, struct weft__io_ready *ev)
+{
+	const uint32_t want = weft__dir_bits[dir];
+	/* Acquire: pairs with the turn's release (see the protocol). */
+	uint64_t w = atomic_load_explicit(&io->readiness, memory_order_acquire);
+	if (!(weft__word_ready(w) & want)) {
+		pthread_mutex_lock(&io->lock);
+		if (!io->dead)
+			weft_waker_store(&io->wakers[dir], cx->waker);
+		/* Re-read under the lock: the turn updates the word before
+		 * it takes this lock, so this sees any event whose dispatch
+		 * missed the waker just stored. */
+		w = atomic_load_explicit(&io->readiness, memory_order_acquire);
+		pthread_mutex_unlock(&io->lock);
+		if (!(weft__word_ready(w) & want))
+			return WEFT_PENDING;
+	}
+	ev->ready = weft__word_ready(w) & want;
+	ev->tick = weft__word_tick(w);
+	ev->dir = dir;
+	return WEFT_READY;
+}
+
+void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev)
+{
+	const uint32_t mask = weft__dir_clearable[ev->dir] & ev->ready;
+	uint64_t cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+	for (;;) {
+		if (weft__word_tick(cur) != ev->tick)
+			return;   /* a newer edge: its readiness stays */
+		uint64_t next = cur & ~(uint64_t)mask;
+		if (next == cur)
+			return;
+		/* Relaxed: the word publishes no data of ours, and a
+		 * concurrent dispatch's CAS fails against this one or
+		 * makes this one fail (the tick is in the same word). */
+		if (atomic_compare_exchange_weak_explicit(&io->readiness, &cur, next,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return;
+	}
+}
+
+uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick)
+{
+	uint64_t w = atomic_load_explicit(&io->readiness, memory_order_acquire);
+	if (tick)
+		*tick = weft__word_tick(w);
+	return weft__word_ready(w);
+}
+
+struct weft__blocking_pool *weft__reactor_blocking(struct weft__reactor *r)
+{
+	/* Acquire: see the pool as its creator initialised it. */
+	struct weft__blocking_pool *pool =
+		atomic_load_explicit(&r->blocking, memory_order_acquire);
+	if (pool)
+		return pool;
+	struct weft__blocking_pool *fresh = weft__blocking_pool_new();
+	if (!fresh)
+		return NULL;
+	/* AcqRel: release publishes our pool; acquire, on failure, sees
+	 * the winner's. */
+	if (atomic_compare_exchange_strong_explicit(&r->blocking, &pool, fresh,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return fresh;
+	weft__blocking_pool_free(fresh);
+	return pool;
 }

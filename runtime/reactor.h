@@ -5,24 +5,52 @@
  *
  * The backend (epoll now; kqueue and io_uring later) sits behind
  * io_backend.h, one file each.
+ *
+ * Using a registration (the leaf-future side):
+ *
+ *	struct weft__io_ready ev;
+ *	for (;;) {
+ *		if (weft__io_poll_ready(io, WEFT__IO_READ, cx, &ev) == WEFT_PENDING)
+ *			return WEFT_PENDING;
+ *		n = weft__sys_read(fd, buf, len);
+ *		if (n != -EAGAIN)
+ *			break;
+ *		weft__io_clear_ready(io, &ev);   // stale if an edge came since
+ *	}
  */
 #ifndef WEFT__REACTOR_H
 #define WEFT__REACTOR_H
 
-#include <stdint.h>
+#include <weft/core.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "io_backend.h"
+
+struct weft__io;
+struct weft__blocking_pool;
 
 struct weft__reactor {
-	int epfd;
-	int evfd;
-	_Atomic uint64_t events;   /* I/O events dispatched (metrics) */
+	struct weft__backend backend;
+	/* Guards the two lists and release_len. */
+	pthread_mutex_t lock;
+	struct weft__io *live;      /* registered slots */
+	struct weft__io *release;   /* deregistered, freed by the next turn */
+	size_t release_len;
+	_Atomic uint64_t events;    /* I/O events dispatched (metrics) */
+	/* The runtime's blocking pool, created on first use (blocking.c);
+	 * it lives here because the reactor is the per-runtime object whose
+	 * fini runs when the runtime's last reference goes. */
+	_Atomic(struct weft__blocking_pool *) blocking;
 };
 
 /* Sets up the backend and its wake-up channel. 0 or -errno. */
 int weft__reactor_init(struct weft__reactor *r);
-/* Releases the backend. Every registration must be gone. */
+/* Releases the backend, the blocking pool and any slot still registered
+ * (dropping its wakers). */
 void weft__reactor_fini(struct weft__reactor *r);
 
 /*
@@ -36,5 +64,65 @@ int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns);
 
 /* Makes a current or the next weft__reactor_turn return. Any thread. */
 void weft__reactor_notify(struct weft__reactor *r);
+
+/* ------------------------------------------------- per-fd registrations */
+
+enum weft__io_dir {
+	WEFT__IO_READ = 0,    /* readable, read-closed or error */
+	WEFT__IO_WRITE = 1,   /* writable, write-closed or error */
+};
+
+/* What weft__io_poll_ready saw: the readiness bits and the tick they had,
+ * to hand back to weft__io_clear_ready. */
+struct weft__io_ready {
+	uint32_t ready;
+	uint32_t tick;
+	enum weft__io_dir dir;
+};
+
+/*
+ * Registers @fd (non-blocking) with the reactor, edge-triggered for both
+ * directions. @initial is the readiness to assume before the first event
+ * (WEFT__READY_READABLE | WEFT__READY_WRITABLE for a socket worth trying
+ * at once, 0 for one that must wait for an edge, e.g. a connect in
+ * progress). Stores the slot in *@out. 0, -ENOMEM or the backend's -errno.
+ * Any thread.
+ */
+int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
+		      struct weft__io **out);
+
+/*
+ * Removes the registration and drops its wakers; the caller may close the
+ * fd afterwards. The slot's memory lives until the reactor's next turn
+ * begins, so an event for it that a concurrent turn already collected is
+ * dispatched to a dead slot, harmlessly. @io must not be used after.
+ * Any thread; not concurrently with other calls on @io.
+ */
+void weft__io_deregister(struct weft__io *io);
+
+/*
+ * READY when @io is ready in direction @dir (ev filled in). Otherwise
+ * stores @cx's waker as the @dir waker (one per direction: one reader and
+ * one writer task at a time) and returns PENDING; the waker is woken on
+ * the next event for that direction. Any thread; one poller per
+ * direction at a time.
+ */
+weft_poll weft__io_poll_ready(struct weft__io *io, enum weft__io_dir dir,
+			      weft_cx *cx, struct weft__io_ready *ev);
+
+/*
+ * Clears @ev's direction's readiness (READABLE or WRITABLE, and ERROR;
+ * the closed bits are final) if no event arrived since @ev was taken: a
+ * newer tick means a new edge whose readiness must not be lost. Call it
+ * after the syscall said EAGAIN, or after a short read or write on a
+ * stream (which says the same thing without the extra syscall).
+ */
+void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev);
+
+/* The current readiness bits (for tests and diagnostics). */
+uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick);
+
+/* The runtime's blocking pool, created on first call; NULL on -ENOMEM. */
+struct weft__blocking_pool *weft__reactor_blocking(struct weft__reactor *r);
 
 #endif

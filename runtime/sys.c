@@ -5,6 +5,8 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -103,6 +105,11 @@ int weft__sys_close(int fd)
 	WEFT__SYSCALL_NOFAULT(close(fd));
 }
 
+int weft__sys_open(const char *path, int flags)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET, open(path, flags | O_CLOEXEC));
+}
+
 int weft__sys_epoll_create(void)
 {
 	WEFT__SYSCALL(WEFT__FAULT_EPOLL, epoll_create1(EPOLL_CLOEXEC));
@@ -121,6 +128,19 @@ int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms)
 int weft__sys_eventfd(void)
 {
 	WEFT__SYSCALL(WEFT__FAULT_EVENTFD, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+int weft__sys_eventfd_read(int fd, uint64_t *v)
+{
+	int rc;
+	while ((rc = eventfd_read(fd, v)) < 0 && errno == EINTR)
+		;
+	return rc < 0 ? -errno : 0;
+}
+
+int weft__sys_eventfd_write(int fd, uint64_t v)
+{
+	WEFT__SYSCALL_NOFAULT(eventfd_write(fd, v));
 }
 
 int weft__sys_socket(int domain, int type, int proto)
@@ -214,4 +234,17 @@ ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
 ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | MSG_NOSIGNAL));
+}
+
+int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	int rc = weft__fault_hit(WEFT__FAULT_THREAD);
+	if (rc < 0)
+		return rc;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
 }

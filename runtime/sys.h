@@ -69,10 +69,13 @@ struct msghdr;
 struct sockaddr;
 
 int weft__sys_close(int fd);                                   /* none */
+int weft__sys_open(const char *path, int flags);               /* SOCKET (an fd), + cloexec */
 int weft__sys_epoll_create(void);                              /* EPOLL, cloexec */
 int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev); /* EPOLL */
 int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms); /* none */
 int weft__sys_eventfd(void);                                   /* EVENTFD, nonblocking, cloexec */
+int weft__sys_eventfd_read(int fd, uint64_t *v);               /* none, retries EINTR */
+int weft__sys_eventfd_write(int fd, uint64_t v);               /* none */
 int weft__sys_socket(int domain, int type, int proto);         /* SOCKET, + nonblocking, cloexec */
 int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len); /* SOCKET, accept4 nonblocking, cloexec */
 int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len); /* CONNECT */
@@ -99,5 +102,10 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
  * costs no shared cache line.
  */
 extern _Thread_local unsigned long weft__sys_read_calls;
+
+/* Starts a thread with signals blocked (they belong to the application's
+ * own threads). 0 or -errno. */
+#include <pthread.h>
+int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #endif /* WEFT__SYS_H */

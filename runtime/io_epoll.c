@@ -1,0 +1,117 @@
+/*
+ * io_epoll.c - the Linux backend: one epoll instance, every fd added once
+ * with EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, and an eventfd (token
+ * NULL) to end a wait from another thread.
+ */
+#include "io_backend.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+
+int weft__backend_init(struct weft__backend *b)
+{
+	b->priv = NULL;
+	b->fd = weft__sys_epoll_create();
+	if (b->fd < 0)
+		return b->fd;
+	b->wake_fd = weft__sys_eventfd();
+	int rc = b->wake_fd;
+	if (rc < 0)
+		goto err_epoll;
+	/* Edge-triggered: the wait drains the counter anyway, and a level
+	 * trigger would only cost a re-report while it is being drained. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
+	rc = weft__sys_epoll_ctl(b->fd, EPOLL_CTL_ADD, b->wake_fd, &ev);
+	if (rc < 0)
+		goto err_eventfd;
+	return 0;
+
+err_eventfd:
+	weft__sys_close(b->wake_fd);
+err_epoll:
+	weft__sys_close(b->fd);
+	b->fd = b->wake_fd = -1;
+	return rc;
+}
+
+void weft__backend_fini(struct weft__backend *b)
+{
+	if (b->wake_fd >= 0)
+		weft__sys_close(b->wake_fd);
+	if (b->fd >= 0)
+		weft__sys_close(b->fd);
+	b->fd = b->wake_fd = -1;
+}
+
+int weft__backend_add(struct weft__backend *b, int fd, void *token)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = token,
+	};
+	return weft__sys_epoll_ctl(b->fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int weft__backend_del(struct weft__backend *b, int fd)
+{
+	struct epoll_event ev = { 0 };   /* pre-2.6.9 kernels want non-NULL */
+	return weft__sys_epoll_ctl(b->fd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+static uint32_t weft__epoll_ready(uint32_t e)
+{
+	uint32_t r = 0;
+	if (e & (EPOLLIN | EPOLLPRI))
+		r |= WEFT__READY_READABLE;
+	if (e & EPOLLOUT)
+		r |= WEFT__READY_WRITABLE;
+	if (e & EPOLLRDHUP)
+		r |= WEFT__READY_READ_CLOSED;
+	if (e & EPOLLHUP)
+		r |= WEFT__READY_READ_CLOSED | WEFT__READY_WRITE_CLOSED;
+	if (e & EPOLLERR)
+		r |= WEFT__READY_ERROR;
+	return r;
+}
+
+#define WEFT__EPOLL_BATCH 256
+
+int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
+		       int cap, int64_t timeout_ns)
+{
+	struct epoll_event raw[WEFT__EPOLL_BATCH];
+	int ms;
+	if (timeout_ns < 0)
+		ms = -1;
+	else if (timeout_ns > (int64_t)INT32_MAX * 1000000)
+		ms = INT32_MAX;
+	else   /* round up: a timer must never fire early */
+		ms = (int)((timeout_ns + 999999) / 1000000);
+	if (cap > WEFT__EPOLL_BATCH)
+		cap = WEFT__EPOLL_BATCH;
+	int n = weft__sys_epoll_wait(b->fd, raw, cap, ms);
+	if (n < 0)
+		return n == -EINTR ? 0 : n;
+	int out = 0;
+	for (int i = 0; i < n; i++) {
+		if (raw[i].data.ptr == NULL) {
+			uint64_t v;
+			/* Nonblocking; one read resets the counter. Not
+			 * weft__sys_read: it is not a socket read. */
+			(void)weft__sys_eventfd_read(b->wake_fd, &v);
+			continue;
+		}
+		evs[out].token = raw[i].data.ptr;
+		evs[out].ready = weft__epoll_ready(raw[i].events);
+		out++;
+	}
+	return out;
+}
+
+void weft__backend_wake(struct weft__backend *b)
+{
+	/* Fails only with EAGAIN when the counter is saturated, which
+	 * already means a wake-up is pending. */
+	(void)weft__sys_eventfd_write(b->wake_fd, 1);
+}

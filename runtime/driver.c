@@ -21,6 +21,7 @@ int weft__driver_init(struct weft__driver *d)
 	if (rc < 0)
 		return rc;
 	atomic_init(&d->state, WEFT__DRV_EMPTY);
+	atomic_init(&d->timers_fired, 0);
 	rc = weft__time_init(&d->time);
 	if (rc < 0) {
 		weft__reactor_fini(&d->io);
@@ -35,14 +36,14 @@ void weft__driver_fini(struct weft__driver *d)
 	weft__reactor_fini(&d->io);
 }
 
-void weft__driver_park(struct weft__driver *d, int64_t max_ns)
+void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle)
 {
 	int64_t timeout = max_ns;
 	uint64_t deadline = weft__time_next_deadline(&d->time);
 	if (deadline != UINT64_MAX && timeout != 0) {
 		uint64_t now = weft__time_now(&d->time);
 		int64_t until = deadline > now ? (int64_t)(deadline - now) : 0;
-		if (weft__time_is_paused(&d->time))
+		if (weft__time_is_paused(&d->time) && runtime_idle)
 			until = 0;   /* the paused clock only moves when idle, below */
 		if (timeout < 0 || until < timeout)
 			timeout = until;
@@ -72,10 +73,12 @@ void weft__driver_park(struct weft__driver *d, int64_t max_ns)
 	/* Acquire: see the work of an unpark that came while we slept. */
 	int prev = atomic_exchange_explicit(&d->state, WEFT__DRV_EMPTY, memory_order_acq_rel);
 	woken |= prev == WEFT__DRV_NOTIFIED;
-	if (events == 0 && !woken && timeout == 0 && max_ns != 0 &&
+	if (events == 0 && !woken && timeout == 0 && max_ns != 0 && runtime_idle &&
 	    weft__time_is_paused(&d->time))
 		weft__time_auto_advance(&d->time);
-	weft__time_process(&d->time);
+	size_t fired = weft__time_process(&d->time);
+	if (fired)   /* Relaxed: statistics. */
+		atomic_fetch_add_explicit(&d->timers_fired, fired, memory_order_relaxed);
 }
 
 void weft__driver_unpark(struct weft__driver *d)

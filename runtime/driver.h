@@ -17,6 +17,7 @@ struct weft__driver {
 	/* EMPTY, PARKED or NOTIFIED (driver.c): lets unpark skip the
 	 * eventfd write unless the thread is, or is about to be, asleep. */
 	_Atomic int state;
+	_Atomic uint64_t timers_fired;   /* metrics */
 };
 
 int weft__driver_init(struct weft__driver *d);
@@ -25,10 +26,11 @@ void weft__driver_fini(struct weft__driver *d);
 /*
  * Sleeps until I/O, a due timer or an unpark, at most @max_ns (< 0: no
  * limit; 0: do not sleep, just poll), then fires due timers. With the
- * clock paused, an idle park moves the clock to the next deadline
+ * clock paused and @runtime_idle (no thread of the runtime has work), a
+ * park that finds nothing to do moves the clock to the next deadline
  * instead of sleeping. One thread at a time.
  */
-void weft__driver_park(struct weft__driver *d, int64_t max_ns);
+void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle);
 
 /* Wakes the thread parked in the driver, now or at its next park. Any thread. */
 void weft__driver_unpark(struct weft__driver *d);

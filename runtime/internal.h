@@ -16,6 +16,8 @@
 
 #include "sys.h"
 #include "driver.h"
+#include "idle.h"
+#include "queue.h"
 
 #define weft__container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -44,8 +46,9 @@ struct weft__task;
 struct weft__sched_ops {
 	/* @t carries one reference (the "notified" ref) that the run queue
 	 * now owns; push it where a worker will poll it, or, if the runtime
-	 * is closed, drop that reference. Any thread. */
-	void (*schedule)(weft_runtime *rt, struct weft__task *t);
+	 * is closed, drop that reference. @yield: the task woke itself while
+	 * running (back of the queue, not the LIFO slot). Any thread. */
+	void (*schedule)(weft_runtime *rt, struct weft__task *t, bool yield);
 };
 
 /*
@@ -129,6 +132,30 @@ static inline struct weft__task *weft__fifo_pop(struct weft__task_fifo *q)
 	return t;
 }
 
+/* Per-worker counters: written by the owning worker only, read by any
+ * thread through the metrics API (relaxed loads). */
+struct weft__worker_counters {
+	_Atomic uint64_t polls, steals, steal_operations, parks, unparks;
+	_Atomic uint64_t local_schedules, remote_schedules, overflows, lifo_hits;
+};
+
+/* A multi-thread worker (worker.c). */
+struct weft__worker {
+	weft_runtime *rt;
+	uint32_t index;
+	pthread_t thread;
+	struct weft__task *lifo;   /* owner only */
+	uint32_t tick;
+	uint32_t rng;
+	bool searching;
+	bool running;              /* inside weft__run_task: wakes go to LIFO */
+	_Atomic int park_state;
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	struct weft__worker_counters m;
+	alignas(64) struct weft__local_queue queue;
+};
+
 struct weft_runtime {
 	const struct weft__sched_ops *ops;
 	weft_runtime_config config;
@@ -155,7 +182,26 @@ struct weft_runtime {
 	_Atomic bool root_woken;   /* block_on's future must be polled */
 
 	struct weft__driver driver;
+	/* Current-thread flavour's counters (worker 0 in the metrics). */
+	struct weft__worker_counters ct_m;
+
+	/* Multi-thread flavour (worker.c). */
+	struct weft__worker *workers;
+	uint32_t nworkers;          /* 0 for the current-thread flavour */
+	struct weft__idle idle;
+	pthread_mutex_t driver_lock;   /* held by the worker parked in the driver */
+	_Atomic bool shutdown;
+	_Atomic uint32_t condvar_parked;
+	_Atomic uint64_t remote_schedules;
+	_Atomic uint64_t spawned;
 };
+
+extern const struct weft__sched_ops weft__mt_ops;
+extern _Thread_local struct weft__worker *weft__current_worker;
+int weft__mt_start(weft_runtime *rt, uint32_t n);
+void weft__mt_stop_threads(weft_runtime *rt, uint32_t started);
+void weft__mt_fini(weft_runtime *rt);
+void weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
 /* The runtime's time driver and reactor, for the futures built on them. */
 struct weft__time *weft__runtime_time(weft_runtime *rt);
@@ -168,6 +214,16 @@ void weft__runtime_unpark_driver(weft_runtime *rt);
 extern _Thread_local weft_runtime *weft__current_rt;
 
 void weft__runtime_ref_dec(weft_runtime *rt);
+
+/* Takes a reference on @rt for an object that may outlive its owner's
+ * weft_runtime_free (a task, a waker, a registered socket). The caller
+ * already holds a reference or is the owner. */
+static inline void weft__runtime_ref_inc(weft_runtime *rt)
+{
+	/* Relaxed: like any reference count increment, it publishes nothing
+	 * and the caller's own reference keeps rt alive meanwhile. */
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+}
 /* Removes @t from the owned list if it is still there; returns whether it
  * was (its owned reference then passes to the caller). */
 bool weft__owned_remove(weft_runtime *rt, struct weft__task *t);

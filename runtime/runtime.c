@@ -24,18 +24,28 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
 
 /* ------------------------------------------------------ the scheduler */
 
-static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t)
+/* Owner-only counter bump (the core thread); relaxed: statistics. */
+#define WEFT__CT_COUNT(rt, field) \
+	atomic_store_explicit(&(rt)->ct_m.field, \
+			      atomic_load_explicit(&(rt)->ct_m.field, memory_order_relaxed) + 1, \
+			      memory_order_relaxed)
+
+static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
 {
+	(void)yield;   /* one FIFO: yields and wakes both go to the back */
 	if (weft__current_rt == rt) {
 		/* The core thread: its own queue, no lock, no unpark. */
+		WEFT__CT_COUNT(rt, local_schedules);
 		weft__fifo_push(&rt->local, t);
 		return;
 	}
+	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
 	pthread_mutex_lock(&rt->lock);
 	if (rt->closed) {
 		pthread_mutex_unlock(&rt->lock);
@@ -121,12 +131,16 @@ static weft_waker weft__root_clone(const void *data)
 
 /* ------------------------------------------------------------ block_on */
 
+static int weft__mt_block_on(weft_runtime *rt, weft_future *fut);
+
 int weft_block_on(weft_runtime *rt, weft_future *fut)
 {
 	if (!rt || !fut || !fut->poll)
 		return -EINVAL;
 	if (weft__current_rt)
 		return -EDEADLK;
+	if (rt->nworkers > 0)
+		return weft__mt_block_on(rt, fut);
 	bool expected = false;
 	/* Acquire: see the queues as the previous core holder left them;
 	 * its release store pairs with this. */
@@ -156,8 +170,14 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 		uint32_t ran = 0;
 		struct weft__task *t;
 		while (ran < interval && (t = weft__fifo_pop(&rt->local))) {
+			WEFT__CT_COUNT(rt, polls);
 			weft__task_run(t, budget);
 			ran++;
+		}
+		if (ran == interval) {
+			/* Busy: still look at I/O and timers every tick. */
+			weft__driver_park(&rt->driver, 0, false);
+			continue;
 		}
 		if (ran > 0 || rt->local.head)
 			continue;
@@ -165,13 +185,95 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 			continue;
 		if (weft__ct_take_inject(rt))
 			continue;
-		weft__driver_park(&rt->driver, -1);
+		WEFT__CT_COUNT(rt, parks);
+		weft__driver_park(&rt->driver, -1, true);
+		WEFT__CT_COUNT(rt, unparks);
 	}
 
 	weft_future_drop(fut);
 	weft__current_rt = NULL;
 	/* Release: hand the queues to the next core holder. */
 	atomic_store_explicit(&rt->core_taken, false, memory_order_release);
+	return 0;
+}
+
+/*
+ * block_on on the multi-thread flavour: the calling thread only polls the
+ * root future and sleeps on its own parker; workers run the tasks. The
+ * root waker is a small ref-counted object, so a clone that outlives the
+ * call stays valid.
+ */
+struct weft__root {
+	_Atomic size_t refs;
+	_Atomic bool woken;
+	struct weft__parker parker;
+};
+
+static void weft__mt_root_drop(const void *data)
+{
+	struct weft__root *r = (struct weft__root *)data;
+	/* AcqRel: the last holder frees and must see the others' uses. */
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+		weft__parker_destroy(&r->parker);
+		weft__free(r);
+	}
+}
+
+static void weft__mt_root_wake_by_ref(const void *data)
+{
+	struct weft__root *r = (struct weft__root *)data;
+	/* Release: the waker's writes happen-before the root poll. */
+	atomic_store_explicit(&r->woken, true, memory_order_release);
+	weft__parker_unpark(&r->parker);
+}
+
+static void weft__mt_root_wake(const void *data)
+{
+	weft__mt_root_wake_by_ref(data);
+	weft__mt_root_drop(data);
+}
+
+static weft_waker weft__mt_root_clone(const void *data);
+
+static const weft_waker_vtable weft__mt_root_vtable = {
+	.clone = weft__mt_root_clone,
+	.wake = weft__mt_root_wake,
+	.wake_by_ref = weft__mt_root_wake_by_ref,
+	.drop = weft__mt_root_drop,
+};
+
+static weft_waker weft__mt_root_clone(const void *data)
+{
+	struct weft__root *r = (struct weft__root *)data;
+	/* Relaxed: the caller holds a reference already. */
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return (weft_waker){ .vtable = &weft__mt_root_vtable, .data = r };
+}
+
+static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
+{
+	struct weft__root *r = weft__alloc(sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	atomic_init(&r->refs, 1);
+	atomic_init(&r->woken, true);
+	if (weft__parker_init(&r->parker) < 0) {
+		weft__free(r);
+		return -ENOMEM;
+	}
+	weft_waker root = { .vtable = &weft__mt_root_vtable, .data = r };
+	for (;;) {
+		/* Acquire: pairs with the waker's release. */
+		if (atomic_exchange_explicit(&r->woken, false, memory_order_acquire)) {
+			weft_cx cx = { .waker = &root, .runtime = rt, .budget = rt->config.budget };
+			if (fut->poll(fut, &cx) == WEFT_READY)
+				break;
+			continue;
+		}
+		weft__parker_park(&r->parker);
+	}
+	weft_future_drop(fut);
+	weft__mt_root_drop(r);
 	return 0;
 }
 
@@ -197,9 +299,11 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (!out)
 		return -EINVAL;
 	weft_runtime_config cfg = config ? *config : (weft_runtime_config){ 0 };
-	if (cfg.workers == 0)
-		cfg.workers = 1;   /* until the multi-thread scheduler lands */
-	if (cfg.workers != 1)
+	if (cfg.workers == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.workers = ncpu > 0 ? (uint32_t)ncpu : 1;
+	}
+	if (cfg.workers > WEFT_MAX_WORKERS)
 		return -EINVAL;
 	if (cfg.budget == 0)
 		cfg.budget = WEFT_DEFAULT_BUDGET;
@@ -210,7 +314,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (!rt)
 		return -ENOMEM;
 	int rc = -ENOMEM;
-	rt->ops = &weft__ct_ops;
+	rt->ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
 	atomic_init(&rt->refs, 1);
 	atomic_init(&rt->live_tasks, 0);
@@ -222,9 +326,16 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rc = weft__driver_init(&rt->driver);
 	if (rc < 0)
 		goto err_lock;
+	if (cfg.workers > 1) {
+		rc = weft__mt_start(rt, cfg.workers);
+		if (rc < 0)
+			goto err_driver;
+	}
 	*out = rt;
 	return 0;
 
+err_driver:
+	weft__driver_fini(&rt->driver);
 err_lock:
 	pthread_mutex_destroy(&rt->lock);
 err_free:
@@ -269,6 +380,8 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 	 * see every other holder's use of it. */
 	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	if (rt->nworkers > 0)
+		weft__mt_fini(rt);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
 	weft__free(rt);
@@ -281,6 +394,8 @@ void weft_runtime_free(weft_runtime *rt)
 	pthread_mutex_lock(&rt->lock);
 	rt->closed = true;
 	pthread_mutex_unlock(&rt->lock);
+	if (rt->nworkers > 0)
+		weft__mt_stop_threads(rt, rt->nworkers);
 
 	/* Futures' drops may wake or detach other tasks; those paths see
 	 * `closed` and release what they hold. */
@@ -304,4 +419,57 @@ void weft_runtime_free(weft_runtime *rt)
 size_t weft_runtime_live_tasks(const weft_runtime *rt)
 {
 	return atomic_load_explicit(&((weft_runtime *)rt)->live_tasks, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static void weft__copy_out(void *out, const void *src, size_t size, size_t have)
+{
+	memcpy(out, src, size < have ? size : have);
+}
+
+int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t size)
+{
+	if (!rt || !out)
+		return -EINVAL;
+	/* Relaxed loads throughout: statistics, no ordering implied. */
+	weft_runtime_metrics m = {
+		.workers = rt->nworkers ? rt->nworkers : 1,
+		.live_tasks = atomic_load_explicit(&rt->live_tasks, memory_order_relaxed),
+		.spawned_tasks = atomic_load_explicit(&rt->spawned, memory_order_relaxed),
+		.inject_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
+		.remote_schedules = atomic_load_explicit(&rt->remote_schedules,
+							 memory_order_relaxed),
+		.io_events = atomic_load_explicit(&rt->driver.io.events, memory_order_relaxed),
+		.timers_fired = atomic_load_explicit(&rt->driver.timers_fired,
+						     memory_order_relaxed),
+	};
+	weft__copy_out(out, &m, size, sizeof m);
+	return 0;
+}
+
+#define WEFT__LOAD(c, f) atomic_load_explicit(&(c)->f, memory_order_relaxed)
+
+int weft_runtime_worker_metrics(weft_runtime *rt, uint32_t index,
+				weft_worker_metrics *out, size_t size)
+{
+	if (!rt || !out || index >= (rt->nworkers ? rt->nworkers : 1))
+		return -EINVAL;
+	struct weft__worker_counters *c = rt->nworkers ? &rt->workers[index].m : &rt->ct_m;
+	weft_worker_metrics m = {
+		.polls = WEFT__LOAD(c, polls),
+		.steals = WEFT__LOAD(c, steals),
+		.steal_operations = WEFT__LOAD(c, steal_operations),
+		.parks = WEFT__LOAD(c, parks),
+		.unparks = WEFT__LOAD(c, unparks),
+		.local_schedules = WEFT__LOAD(c, local_schedules),
+		.remote_schedules = WEFT__LOAD(c, remote_schedules),
+		.overflows = WEFT__LOAD(c, overflows),
+		.lifo_hits = WEFT__LOAD(c, lifo_hits),
+		.local_queue_depth = rt->nworkers
+			? weft__local_queue_len(&rt->workers[index].queue)
+			: 0,
+	};
+	weft__copy_out(out, &m, size, sizeof m);
+	return 0;
 }

@@ -95,9 +95,9 @@ static inline void weft__task_ref_dec2(struct weft__task *t)
 		weft__task_dealloc(t);
 }
 
-static inline void weft__task_schedule(struct weft__task *t)
+static inline void weft__task_schedule(struct weft__task *t, bool yield)
 {
-	t->rt->ops->schedule(t->rt, t);
+	t->rt->ops->schedule(t->rt, t, yield);
 }
 
 /* ------------------------------------------------------------- waking */
@@ -173,7 +173,7 @@ static void weft__task_waker_wake(const void *data)
 	struct weft__task *t = (struct weft__task *)data;
 	switch (weft__transition_notified_by_val(t)) {
 	case WEFT__WAKE_SUBMIT:
-		weft__task_schedule(t);
+		weft__task_schedule(t, false);
 		break;
 	case WEFT__WAKE_DEALLOC:
 		weft__task_dealloc(t);
@@ -187,7 +187,7 @@ static void weft__task_waker_wake_by_ref(const void *data)
 {
 	struct weft__task *t = (struct weft__task *)data;
 	if (weft__transition_notified_by_ref(t) == WEFT__WAKE_SUBMIT)
-		weft__task_schedule(t);
+		weft__task_schedule(t, false);
 }
 
 static void weft__task_waker_drop(const void *data)
@@ -260,6 +260,10 @@ static void weft__task_complete(struct weft__task *t, int status, unsigned held)
 {
 	weft_runtime *rt = t->rt;
 	t->status = status;
+	/* Before COMPLETE is published, so whoever sees the task finished
+	 * also sees it no longer counted live. Relaxed: the release below
+	 * orders it. */
+	atomic_fetch_sub_explicit(&rt->live_tasks, 1, memory_order_relaxed);
 	/* AcqRel: release publishes `status` and the future's output to the
 	 * join side; acquire sees the join waker the handle released when
 	 * it set JOIN_WAKER. */
@@ -276,8 +280,6 @@ static void weft__task_complete(struct weft__task *t, int status, unsigned held)
 		if (!(after & WEFT__TASK_JOIN_INTEREST))
 			weft_waker_drop(&t->join_waker);
 	}
-	/* Relaxed: a statistic; the owned-list lock orders the rest. */
-	atomic_fetch_sub_explicit(&rt->live_tasks, 1, memory_order_relaxed);
 	if (weft__owned_remove(rt, t))
 		held++;
 	if (held == 2)
@@ -318,7 +320,7 @@ void weft__task_run(struct weft__task *t, uint32_t budget)
 	case WEFT__IDLE_OK:
 		return;
 	case WEFT__IDLE_RESCHEDULE:
-		weft__task_schedule(t);
+		weft__task_schedule(t, true);
 		return;
 	case WEFT__IDLE_CANCEL:
 		weft__task_cancel(t, 1);
@@ -389,11 +391,12 @@ int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 	 * free's close also takes, so it cannot race the owner's drop. */
 	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt->live_tasks, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->spawned, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->lock);
 
 	if (out)
 		*out = (weft_join_handle *)t;
-	weft__task_schedule(t);
+	weft__task_schedule(t, false);
 	return 0;
 }
 
@@ -510,7 +513,7 @@ void weft_join_handle_abort(weft_join_handle *h)
 							  memory_order_acq_rel,
 							  memory_order_relaxed)) {
 			if (submit)
-				weft__task_schedule(t);
+				weft__task_schedule(t, false);
 			return;
 		}
 	}

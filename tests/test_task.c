@@ -1,6 +1,7 @@
 /* test_task.c - tasks on the current-thread runtime: spawn, join handles,
  * abort, detach, yield_now, the cooperative budget, wakes from other
- * threads, and shutdown with live tasks. */
+ * threads, and shutdown with live tasks. The current-thread flavour makes
+ * the order of polls exact; test_mt.c covers the multi-thread flavour. */
 #include "helpers.h"
 
 #include <errno.h>
@@ -12,7 +13,8 @@
 static weft_runtime *new_rt(void)
 {
 	weft_runtime *rt = NULL;
-	assert_int_equal(weft_runtime_new(&rt, NULL), 0);
+	weft_runtime_config cfg = { .workers = 1 };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;
 }
 
@@ -456,7 +458,7 @@ static void a_configured_budget_is_what_a_poll_gets(void **state)
 {
 	(void)state;
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .budget = 7 };
+	weft_runtime_config cfg = { .workers = 1, .budget = 7 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	long other_runs = 0;
 	busy b = { .fut = WEFT_FUTURE(busy_poll, NULL), .target = 100,

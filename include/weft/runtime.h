@@ -21,13 +21,18 @@ extern "C" {
 
 typedef struct weft_runtime weft_runtime;
 
+/** The largest worker count a runtime accepts. */
+#define WEFT_MAX_WORKERS 1024u
+
 /**
  * Runtime configuration. Zero in any field means "the default"; a NULL
  * config means all defaults.
  */
 typedef struct weft_runtime_config {
 	/** Worker threads. 1 = the current-thread flavour: tasks run on the
-	 *  thread inside weft_block_on. 0 = one per CPU. */
+	 *  thread inside weft_block_on. More = the multi-thread flavour: that
+	 *  many worker threads steal work from each other, and block_on only
+	 *  polls its own future. 0 = one per CPU. At most WEFT_MAX_WORKERS. */
 	uint32_t workers;
 	/** Cooperative budget per task poll (default WEFT_DEFAULT_BUDGET). */
 	uint32_t budget;
@@ -36,10 +41,11 @@ typedef struct weft_runtime_config {
 } weft_runtime_config;
 
 /**
- * Creates a runtime. Returns 0 and stores it in *@out, or -ENOMEM, or
- * -EINVAL for a NULL @out or an unsupported worker count (values above 1
- * need the multi-thread scheduler). The caller owns the runtime and frees
- * it with weft_runtime_free.
+ * Creates a runtime (and, for more than one worker, starts its threads).
+ * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
+ * not be started), or -EINVAL for a NULL @out or more than
+ * WEFT_MAX_WORKERS workers. The caller owns the runtime and frees it with
+ * weft_runtime_free.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
@@ -53,14 +59,16 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
 WEFT_API void weft_runtime_free(weft_runtime *rt);
 
 /**
- * Runs @fut on the calling thread until it is ready, running the
- * runtime's tasks meanwhile (current-thread flavour). Then drops @fut (its
- * output fields stay readable) and returns 0. The future stays owned by the
+ * Polls @fut on the calling thread until it is ready, then drops @fut (its
+ * output fields stay readable) and returns 0. On the current-thread
+ * flavour the calling thread also runs the runtime's tasks meanwhile; on
+ * the multi-thread flavour the workers run them and several threads may
+ * block_on at once. The future stays owned by the
  * caller's memory and must not move while block_on runs. Errors:
  * -EINVAL (NULL argument), -EDEADLK (called from inside a task or a
  * block_on of any runtime: it would block a thread that must run tasks),
  * -EBUSY (another thread is inside weft_block_on on this current-thread
- * runtime). On error @fut is neither polled nor dropped.
+ * runtime), -ENOMEM. On error @fut is neither polled nor dropped.
  */
 WEFT_API int weft_block_on(weft_runtime *rt, weft_future *fut);
 
@@ -125,6 +133,54 @@ WEFT_API void weft_join_handle_detach(weft_join_handle *h);
 
 /** Number of tasks spawned on @rt and not yet finished. */
 WEFT_API size_t weft_runtime_live_tasks(const weft_runtime *rt);
+
+/* ------------------------------------------------------------- metrics */
+
+/*
+ * Metrics are a stable API: fields are only ever appended, and every
+ * getter takes the size of the caller's struct, filling that many bytes,
+ * so a program built against an older header keeps working. Counters are
+ * totals since the runtime started; they are read without stopping the
+ * workers, so a snapshot of several counters is not atomic as a whole.
+ */
+
+/** Runtime-wide figures. */
+typedef struct weft_runtime_metrics {
+	uint32_t workers;           /* worker threads (1: current-thread) */
+	uint32_t reserved;
+	uint64_t live_tasks;        /* spawned and not finished */
+	uint64_t spawned_tasks;     /* spawned in all */
+	uint64_t inject_depth;      /* tasks in the shared inject queue now */
+	uint64_t remote_schedules;  /* tasks queued from outside the workers */
+	uint64_t io_events;         /* readiness events the reactor handled */
+	uint64_t timers_fired;      /* timers the timing wheel fired */
+} weft_runtime_metrics;
+
+/** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */
+WEFT_API int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out,
+				      size_t size);
+
+/** One worker's figures. */
+typedef struct weft_worker_metrics {
+	uint64_t polls;             /* task polls */
+	uint64_t steals;            /* tasks stolen from other workers */
+	uint64_t steal_operations;  /* steals that took at least one task */
+	uint64_t parks;             /* times it went to sleep */
+	uint64_t unparks;           /* times it woke from sleep */
+	uint64_t local_schedules;   /* wakes and spawns it queued locally */
+	uint64_t remote_schedules;  /* tasks it took from the inject queue */
+	uint64_t overflows;         /* local queue overflows to the inject queue */
+	uint64_t lifo_hits;         /* tasks run from the LIFO slot */
+	uint64_t local_queue_depth; /* tasks in its local queue now */
+} weft_worker_metrics;
+
+/**
+ * Fills the first @size bytes of *@out for worker @index (0 .. workers-1;
+ * the current-thread flavour has worker 0, the thread in block_on).
+ * 0, or -EINVAL for a bad runtime, index or pointer. Any thread.
+ */
+WEFT_API int weft_runtime_worker_metrics(weft_runtime *rt, uint32_t index,
+					 weft_worker_metrics *out, size_t size);
 
 /**
  * yield_now: ready on its second poll. Its first poll wakes the task and

@@ -1,0 +1,522 @@
+/*
+ * worker.c - the work-stealing multi-thread scheduler.
+ *
+ * Protocol. N worker threads each own a local ring queue (queue.h), a LIFO
+ * slot and a tick counter. A task woken by the task a worker is running
+ * goes to that worker's LIFO slot (message passing stays in cache); the
+ * slot's previous occupant moves to the back of the local queue, and at
+ * most WEFT__LIFO_CAP tasks run from the slot in a row, so it cannot
+ * starve the queue. Any other wake or spawn on a worker thread goes to the
+ * back of its local queue; a full queue moves half of itself to the
+ * shared inject queue in one batch. Wakes and spawns from threads outside
+ * the runtime go to the inject queue, followed by a notification.
+ *
+ * A worker takes from the inject queue first every global_queue_interval
+ * ticks (fairness), and whenever its own queue is empty. Out of work, it
+ * searches: steals half of another worker's queue, from a random first
+ * victim, then takes from the inject queue; at most half the workers
+ * search at once (idle.c). A worker that still finds nothing parks. The
+ * last searcher to park re-checks every queue first, and any push from a
+ * thread that may find no searcher notifies a parked worker, so no task
+ * is stranded in a queue while every worker sleeps (idle.c explains the
+ * store-load pair this relies on). Pushes a worker makes to its own queue
+ * need no such care: that worker runs them itself before it parks.
+ *
+ * Parking. The first worker to park takes the driver (a try-lock) and
+ * sleeps in epoll_wait until I/O, the next timer deadline or an unpark;
+ * the others sleep on their own condition variables. Each worker's
+ * park_state says where it sleeps, so an unpark writes the eventfd only
+ * for the worker in the driver. A worker leaves the driver before it runs
+ * tasks; if a worker sleeps on its condition variable at that moment, it
+ * is woken to take the driver over, so a task that blocks in user code on
+ * one worker never stalls I/O for the rest. Busy workers also poll the
+ * driver without sleeping every event_interval ticks.
+ *
+ * Shutdown sets `shutdown`, unparks every worker and joins them; each
+ * drops the queue references it holds. weft_runtime_free then drops every
+ * task still in the owned list (runtime.c).
+ */
+#include "internal.h"
+#include "idle.h"
+#include "queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WEFT__LIFO_CAP 3
+#define WEFT__EVENT_INTERVAL 61
+
+enum { WEFT__WPARK_EMPTY, WEFT__WPARK_CONDVAR, WEFT__WPARK_DRIVER, WEFT__WPARK_NOTIFIED };
+
+_Thread_local struct weft__worker *weft__current_worker;
+
+/* Owner-only counter bump, readable from any thread. Relaxed: metrics
+ * order nothing. */
+#define WEFT__COUNT(w, field) \
+	atomic_store_explicit(&(w)->m.field, \
+			      atomic_load_explicit(&(w)->m.field, memory_order_relaxed) + 1, \
+			      memory_order_relaxed)
+
+static inline bool weft__mt_is_shutdown(weft_runtime *rt)
+{
+	/* Acquire: pairs with the release store in weft__mt_shutdown. */
+	return atomic_load_explicit(&rt->shutdown, memory_order_acquire);
+}
+
+/* ------------------------------------------------------------ parking */
+
+static void weft__worker_unpark(struct weft__worker *w)
+{
+	/* SeqCst: pairs with the SeqCst CAS to a parked state in
+	 * weft__worker_park_timeout: either it sees our token or we see
+	 * where it sleeps. Also releases the caller's queued work. */
+	int prev = atomic_exchange_explicit(&w->park_state, WEFT__WPARK_NOTIFIED,
+					    memory_order_seq_cst);
+	if (prev == WEFT__WPARK_CONDVAR) {
+		pthread_mutex_lock(&w->park_lock);
+		pthread_mutex_unlock(&w->park_lock);
+		pthread_cond_signal(&w->park_cond);
+	} else if (prev == WEFT__WPARK_DRIVER) {
+		weft__driver_unpark(&w->rt->driver);
+	}
+}
+
+/* Wakes a worker sleeping on its condition variable, if any, so that it
+ * takes the driver we are leaving. */
+static void weft__driver_handoff(struct weft__worker *self)
+{
+	weft_runtime *rt = self->rt;
+	/* Relaxed: a hint; a stale zero only skips a hand-off that the
+	 * sleeper's own timeout-free park would not need (it parks again
+	 * and finds the driver free when it next wakes). */
+	if (atomic_load_explicit(&rt->condvar_parked, memory_order_relaxed) == 0)
+		return;
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		struct weft__worker *w = &rt->workers[i];
+		if (w != self &&
+		    atomic_load_explicit(&w->park_state, memory_order_relaxed) == WEFT__WPARK_CONDVAR) {
+			weft__worker_unpark(w);
+			return;
+		}
+	}
+}
+
+static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns)
+{
+	weft_runtime *rt = w->rt;
+	int expected = WEFT__WPARK_NOTIFIED;
+	/* Acquire: a consumed token carries the unparker's work. */
+	if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected, WEFT__WPARK_EMPTY,
+						    memory_order_acquire, memory_order_relaxed))
+		return;
+
+	if (pthread_mutex_trylock(&rt->driver_lock) == 0) {
+		expected = WEFT__WPARK_EMPTY;
+		/* SeqCst: see weft__worker_unpark. */
+		if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
+							    WEFT__WPARK_DRIVER,
+							    memory_order_seq_cst,
+							    memory_order_acquire)) {
+			/* Paused clock: jump only when every worker sleeps. */
+			bool idle = weft__idle_all_parked(&rt->idle) &&
+				    atomic_load_explicit(&rt->inject_len, memory_order_relaxed) == 0;
+			weft__driver_park(&rt->driver, timeout_ns, idle);
+		}
+		/* Acquire: see the work of an unpark that ended the sleep. */
+		atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acq_rel);
+		pthread_mutex_unlock(&rt->driver_lock);
+		return;
+	}
+
+	pthread_mutex_lock(&w->park_lock);
+	expected = WEFT__WPARK_EMPTY;
+	/* SeqCst: see weft__worker_unpark. */
+	if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
+						    WEFT__WPARK_CONDVAR,
+						    memory_order_seq_cst,
+						    memory_order_acquire)) {
+		/* Relaxed: only a hint for weft__driver_handoff. */
+		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
+		while (atomic_load_explicit(&w->park_state, memory_order_acquire) !=
+		       WEFT__WPARK_NOTIFIED)
+			pthread_cond_wait(&w->park_cond, &w->park_lock);
+		atomic_fetch_sub_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
+	}
+	/* Acquire: consume the token and see the unparker's work. */
+	atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acquire);
+	pthread_mutex_unlock(&w->park_lock);
+}
+
+static void weft__notify_parked(weft_runtime *rt)
+{
+	int who = weft__idle_worker_to_notify(&rt->idle);
+	if (who >= 0)
+		weft__worker_unpark(&rt->workers[who]);
+}
+
+/* ------------------------------------------------------------- inject */
+
+void weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
+{
+	if (!batch->head)
+		return;
+	pthread_mutex_lock(&rt->lock);
+	if (rt->closed) {
+		pthread_mutex_unlock(&rt->lock);
+		struct weft__task *t;
+		while ((t = weft__fifo_pop(batch)))
+			weft__task_ref_dec(t);   /* shutdown drops the tasks */
+		return;
+	}
+	if (rt->inject.tail)
+		rt->inject.tail->queue_next = batch->head;
+	else
+		rt->inject.head = batch->head;
+	rt->inject.tail = batch->tail;
+	rt->inject.len += batch->len;
+	/* Relaxed: a hint for lock-free emptiness checks; the lock orders
+	 * the queue itself. */
+	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->lock);
+	*batch = (struct weft__task_fifo){ 0 };
+}
+
+/* Takes up to @max tasks from the inject queue into @w's local queue and
+ * returns one more to run now, or NULL. */
+static struct weft__task *weft__inject_take(struct weft__worker *w, uint32_t max)
+{
+	weft_runtime *rt = w->rt;
+	if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed) == 0)
+		return NULL;
+	pthread_mutex_lock(&rt->lock);
+	struct weft__task *first = weft__fifo_pop(&rt->inject);
+	uint32_t n = 0;
+	struct weft__task_fifo batch = { 0 };
+	while (n < max && rt->inject.head) {
+		weft__fifo_push(&batch, weft__fifo_pop(&rt->inject));
+		n++;
+	}
+	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->lock);
+	if (first)
+		WEFT__COUNT(w, remote_schedules);
+	struct weft__task *t;
+	struct weft__task_fifo overflow = { 0 };
+	while ((t = weft__fifo_pop(&batch)))
+		weft__local_queue_push(&w->queue, t, &overflow);
+	weft__inject_push_batch(rt, &overflow);
+	return first;
+}
+
+/* ---------------------------------------------------------- scheduling */
+
+static void weft__push_back(struct weft__worker *w, struct weft__task *t)
+{
+	struct weft__task_fifo overflow = { 0 };
+	if (weft__local_queue_push(&w->queue, t, &overflow)) {
+		WEFT__COUNT(w, overflows);
+		weft__inject_push_batch(w->rt, &overflow);
+	}
+}
+
+static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
+{
+	struct weft__worker *w = weft__current_worker;
+	if (w && w->rt == rt) {
+		WEFT__COUNT(w, local_schedules);
+		if (!yield && w->running) {
+			struct weft__task *prev = w->lifo;
+			w->lifo = t;
+			if (!prev)
+				return;   /* runs next, right here */
+			t = prev;
+		}
+		weft__push_back(w, t);
+		/* Others may help with our queue; a stale "someone is
+		 * searching" only costs parallelism, never the task. */
+		if (w->running)
+			weft__notify_parked(rt);
+		return;
+	}
+	struct weft__task_fifo one = { 0 };
+	weft__fifo_push(&one, t);
+	weft__inject_push_batch(rt, &one);
+	/* Relaxed: statistics. */
+	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
+	/* SeqCst fence: our push (above, under the lock) must be ordered
+	 * before the idle-state load in notify; see idle.c. */
+	atomic_thread_fence(memory_order_seq_cst);
+	weft__notify_parked(rt);
+}
+
+const struct weft__sched_ops weft__mt_ops = {
+	.schedule = weft__mt_schedule,
+};
+
+/* ------------------------------------------------------------ the loop */
+
+static uint32_t weft__rand(struct weft__worker *w)
+{
+	/* xorshift32: victim selection only. */
+	uint32_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	w->rng = x;
+	return x;
+}
+
+static struct weft__task *weft__next_task(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	struct weft__task *t;
+	if (w->tick % rt->config.global_queue_interval == 0) {
+		t = weft__inject_take(w, 0);
+		if (t)
+			return t;
+	}
+	t = weft__local_queue_pop(&w->queue);
+	if (t)
+		return t;
+	/* Our share of the inject queue, at most half a local queue. */
+	uint32_t len = (uint32_t)atomic_load_explicit(&rt->inject_len, memory_order_relaxed);
+	uint32_t share = len / rt->nworkers + 1;
+	if (share > WEFT__LOCAL_QUEUE_CAP / 2)
+		share = WEFT__LOCAL_QUEUE_CAP / 2;
+	return weft__inject_take(w, share - 1);
+}
+
+static struct weft__task *weft__steal_work(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	if (!w->searching)
+		w->searching = weft__idle_transition_to_searching(&rt->idle);
+	if (!w->searching)
+		return NULL;
+	uint32_t n = rt->nworkers;
+	uint32_t start = weft__rand(w) % n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct weft__worker *victim = &rt->workers[(start + i) % n];
+		if (victim == w)
+			continue;
+		uint32_t got;
+		struct weft__task *t = weft__local_queue_steal(&victim->queue, &w->queue, &got);
+		if (t) {
+			WEFT__COUNT(w, steal_operations);
+			atomic_store_explicit(&w->m.steals,
+					      atomic_load_explicit(&w->m.steals, memory_order_relaxed) + got,
+					      memory_order_relaxed);
+			return t;
+		}
+	}
+	return weft__inject_take(w, WEFT__LOCAL_QUEUE_CAP / 4);
+}
+
+static void weft__run_task(struct weft__worker *w, struct weft__task *t)
+{
+	weft_runtime *rt = w->rt;
+	if (w->searching) {
+		w->searching = false;
+		/* The last searcher found work: another may be needed. */
+		if (weft__idle_transition_from_searching(&rt->idle))
+			weft__notify_parked(rt);
+	}
+	const uint32_t budget = rt->config.budget;
+	w->running = true;
+	WEFT__COUNT(w, polls);
+	weft__task_run(t, budget);
+	for (int n = 0; (t = w->lifo) != NULL; n++) {
+		w->lifo = NULL;
+		if (n == WEFT__LIFO_CAP) {
+			/* Capped: back of the queue, so it can't starve it. */
+			weft__push_back(w, t);
+			break;
+		}
+		WEFT__COUNT(w, lifo_hits);
+		WEFT__COUNT(w, polls);
+		weft__task_run(t, budget);
+	}
+	w->running = false;
+	w->tick++;
+}
+
+static bool weft__work_pending(weft_runtime *rt)
+{
+	if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed) > 0)
+		return true;
+	for (uint32_t i = 0; i < rt->nworkers; i++)
+		if (weft__local_queue_stealable(&rt->workers[i].queue))
+			return true;
+	return false;
+}
+
+static bool weft__has_local_work(struct weft__worker *w)
+{
+	return w->lifo || weft__local_queue_len(&w->queue) > 0;
+}
+
+/* Polls the driver without sleeping, if no other worker holds it. */
+static void weft__maintenance(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	if (pthread_mutex_trylock(&rt->driver_lock) != 0)
+		return;
+	weft__driver_park(&rt->driver, 0, false);
+	pthread_mutex_unlock(&rt->driver_lock);
+	if (weft__local_queue_len(&w->queue) > 1)
+		weft__notify_parked(rt);
+}
+
+static void weft__park(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	bool last = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+	w->searching = false;
+	if (last && weft__work_pending(rt))
+		weft__notify_parked(rt);   /* may pick this very worker */
+	for (;;) {
+		if (weft__mt_is_shutdown(rt))
+			return;
+		WEFT__COUNT(w, parks);
+		weft__worker_park_timeout(w, -1);
+		WEFT__COUNT(w, unparks);
+		bool notified = weft__idle_transition_from_parked(&rt->idle, w->index);
+		if (notified) {
+			w->searching = true;
+		} else if (!weft__has_local_work(w) && !weft__mt_is_shutdown(rt)) {
+			/* Woken for nothing we can see (a hand-off, or a
+			 * timer that woke a task elsewhere): sleep again. */
+			weft__idle_transition_to_parked(&rt->idle, w->index, false);
+			continue;
+		}
+		if (weft__local_queue_len(&w->queue) > 1) {
+			/* The driver filled our queue: share it, and let a
+			 * sleeper take the driver while we run. */
+			weft__notify_parked(rt);
+		}
+		if (weft__has_local_work(w))
+			weft__driver_handoff(w);
+		return;
+	}
+}
+
+static void *weft__worker_main(void *arg)
+{
+	struct weft__worker *w = arg;
+	weft_runtime *rt = w->rt;
+	weft__current_rt = rt;
+	weft__current_worker = w;
+	uint32_t since_maintenance = 0;
+	while (!weft__mt_is_shutdown(rt)) {
+		struct weft__task *t = weft__next_task(w);
+		if (!t)
+			t = weft__steal_work(w);
+		if (t) {
+			weft__run_task(w, t);
+			if (++since_maintenance >= WEFT__EVENT_INTERVAL) {
+				since_maintenance = 0;
+				weft__maintenance(w);
+			}
+			continue;
+		}
+		since_maintenance = 0;
+		weft__park(w);
+	}
+	/* Drop the queue references; runtime_free drops the tasks. */
+	struct weft__task *t;
+	if (w->lifo) {
+		weft__task_ref_dec(w->lifo);
+		w->lifo = NULL;
+	}
+	while ((t = weft__local_queue_pop(&w->queue)))
+		weft__task_ref_dec(t);
+	weft__current_worker = NULL;
+	weft__current_rt = NULL;
+	return NULL;
+}
+
+/* ------------------------------------------------------- start and stop */
+
+int weft__mt_start(weft_runtime *rt, uint32_t n)
+{
+	rt->workers = weft__calloc(n, sizeof *rt->workers);
+	if (!rt->workers)
+		return -ENOMEM;
+	rt->nworkers = n;
+	int rc = weft__idle_init(&rt->idle, n);
+	if (rc < 0)
+		goto err_workers;
+	if (pthread_mutex_init(&rt->driver_lock, NULL) != 0) {
+		rc = -ENOMEM;
+		goto err_idle;
+	}
+	uint32_t seed = (uint32_t)getpid() * 2654435761u;
+	uint32_t inited = 0;
+	for (; inited < n; inited++) {
+		struct weft__worker *w = &rt->workers[inited];
+		w->rt = rt;
+		w->index = inited;
+		w->rng = (seed ^ (inited * 0x9e3779b9u)) | 1;
+		weft__local_queue_init(&w->queue);
+		atomic_init(&w->park_state, WEFT__WPARK_EMPTY);
+		if (pthread_mutex_init(&w->park_lock, NULL) != 0)
+			break;
+		if (pthread_cond_init(&w->park_cond, NULL) != 0) {
+			pthread_mutex_destroy(&w->park_lock);
+			break;
+		}
+	}
+	if (inited < n) {
+		rc = -ENOMEM;
+		goto err_sync;
+	}
+	uint32_t started = 0;
+	for (; started < n; started++) {
+		rc = weft__thread_create(&rt->workers[started].thread, weft__worker_main,
+					 &rt->workers[started]);
+		if (rc < 0)
+			break;
+	}
+	if (started < n) {
+		weft__mt_stop_threads(rt, started);
+		goto err_sync;
+	}
+	return 0;
+
+err_sync:
+	for (uint32_t i = 0; i < inited; i++) {
+		pthread_cond_destroy(&rt->workers[i].park_cond);
+		pthread_mutex_destroy(&rt->workers[i].park_lock);
+	}
+	pthread_mutex_destroy(&rt->driver_lock);
+err_idle:
+	weft__idle_fini(&rt->idle);
+err_workers:
+	weft__free(rt->workers);
+	rt->workers = NULL;
+	rt->nworkers = 0;
+	return rc;
+}
+
+void weft__mt_stop_threads(weft_runtime *rt, uint32_t started)
+{
+	/* Release: workers that see the flag see everything before it. */
+	atomic_store_explicit(&rt->shutdown, true, memory_order_release);
+	for (uint32_t i = 0; i < started; i++)
+		weft__worker_unpark(&rt->workers[i]);
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(rt->workers[i].thread, NULL);
+}
+
+void weft__mt_fini(weft_runtime *rt)
+{
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		pthread_cond_destroy(&rt->workers[i].park_cond);
+		pthread_mutex_destroy(&rt->workers[i].park_lock);
+	}
+	pthread_mutex_destroy(&rt->driver_lock);
+	weft__idle_fini(&rt->idle);
+	weft__free(rt->workers);
+}

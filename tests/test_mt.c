@@ -1,0 +1,780 @@
+/* test_mt.c - the multi-thread scheduler: tasks on several workers,
+ * block_on from outside threads, stealing, metrics, and bounded stress:
+ * spawn storms from outside threads, a million cross-thread wakes,
+ * ping-pong chains across workers, self-waking tasks, abort racing
+ * completion, and shutdown racing spawns and wakes. Every wait is bounded:
+ * a lost wakeup fails the test instead of hanging it. */
+#include "helpers.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define WORKERS 2
+/* Upper bound for any one wait; a lost wakeup shows up as this timeout. */
+#define WAIT_LIMIT_US (20u * 1000000u)
+
+static weft_runtime *new_mt(uint32_t workers)
+{
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = { .workers = workers };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	return rt;
+}
+
+/* ------------------------------------------------------------ signal */
+
+/* A counter tasks can await from any thread: a poll is ready once the
+ * count reaches `want`. The waker is stored before the count is read, so
+ * a signal between the two is never lost. */
+typedef struct signal {
+	_Atomic long count;
+	pthread_mutex_t lock;
+	weft_waker waker;
+} signal_t;
+
+static void signal_init(signal_t *s)
+{
+	atomic_init(&s->count, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	s->waker = (weft_waker){ 0 };
+}
+
+static void signal_fini(signal_t *s)
+{
+	weft_waker_drop(&s->waker);
+	pthread_mutex_destroy(&s->lock);
+}
+
+static void signal_add(signal_t *s, long n)
+{
+	atomic_fetch_add(&s->count, n);
+	pthread_mutex_lock(&s->lock);
+	weft_waker w = weft_waker_clone(&s->waker);
+	pthread_mutex_unlock(&s->lock);
+	weft_waker_wake(&w);
+}
+
+static weft_poll signal_poll(signal_t *s, weft_cx *cx, long want)
+{
+	pthread_mutex_lock(&s->lock);
+	weft_waker_store(&s->waker, cx->waker);
+	pthread_mutex_unlock(&s->lock);
+	return atomic_load(&s->count) >= want ? WEFT_READY : WEFT_PENDING;
+}
+
+/* A root future for block_on: waits until the signal reaches `want`, or
+ * fails after WAIT_LIMIT_US (checked on each wake and by a watchdog). */
+typedef struct wait_signal {
+	weft_future fut;
+	signal_t *s;
+	long want;
+} wait_signal;
+
+static weft_poll wait_signal_poll(weft_future *f, weft_cx *cx)
+{
+	wait_signal *w = (wait_signal *)f;
+	return signal_poll(w->s, cx, w->want);
+}
+
+typedef struct watchdog {
+	pthread_t th;
+	_Atomic bool done;
+	signal_t *s;
+	long want;
+	_Atomic bool fired;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+	watchdog *d = arg;
+	uint64_t start = test_now_us();
+	while (!atomic_load(&d->done)) {
+		if (test_now_us() - start > WAIT_LIMIT_US) {
+			atomic_store(&d->fired, true);
+			signal_add(d->s, d->want);   /* unblock, then fail */
+			return NULL;
+		}
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* block_on until @s reaches @want; fails the test on a lost wakeup. */
+static void wait_for(weft_runtime *rt, signal_t *s, long want)
+{
+	watchdog d = { .s = s, .want = want };
+	atomic_init(&d.done, false);
+	atomic_init(&d.fired, false);
+	assert_int_equal(pthread_create(&d.th, NULL, watchdog_main, &d), 0);
+	wait_signal w = { .fut = WEFT_FUTURE(wait_signal_poll, NULL), .s = s, .want = want };
+	assert_int_equal(weft_block_on(rt, &w.fut), 0);
+	atomic_store(&d.done, true);
+	pthread_join(d.th, NULL);
+	assert_false(atomic_load(&d.fired));
+}
+
+/* ---------------------------------------------------------- basics */
+
+typedef struct square {
+	weft_future fut;
+	long in, out;
+	signal_t *done;
+} square;
+
+static weft_poll square_poll(weft_future *f, weft_cx *cx)
+{
+	square *s = (square *)f;
+	(void)cx;
+	s->out = s->in * s->in;
+	if (s->done)
+		signal_add(s->done, 1);
+	return WEFT_READY;
+}
+
+typedef struct join_all {
+	weft_future fut;
+	weft_join_handle **h;
+	long n, next, sum;
+	int bad;
+} join_all;
+
+static weft_poll join_all_poll(weft_future *f, weft_cx *cx)
+{
+	join_all *j = (join_all *)f;
+	while (j->next < j->n) {
+		int status;
+		if (weft_join_handle_poll(j->h[j->next], cx, &status) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (status != 0)
+			j->bad++;
+		else
+			j->sum += ((square *)weft_join_handle_output(j->h[j->next]))->out;
+		weft_join_handle_detach(j->h[j->next]);
+		j->next++;
+	}
+	return WEFT_READY;
+}
+
+static void tasks_spawned_on_workers_are_joined_with_their_output(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { N = 10000 };
+	weft_join_handle **h = calloc(N, sizeof *h);
+	long want = 0;
+	for (long i = 0; i < N; i++) {
+		square s = { .fut = WEFT_FUTURE(square_poll, NULL), .in = i };
+		assert_int_equal(weft_spawn(rt, &s.fut, sizeof s, &h[i]), 0);
+		want += i * i;
+	}
+	join_all j = { .fut = WEFT_FUTURE(join_all_poll, NULL), .h = h, .n = N };
+	assert_int_equal(weft_block_on(rt, &j.fut), 0);
+	assert_int_equal(j.bad, 0);
+	assert_int_equal(j.sum, want);
+	assert_int_equal(weft_runtime_live_tasks(rt), 0);
+	free(h);
+	weft_runtime_free(rt);
+}
+
+typedef struct nested_block {
+	weft_future fut;
+	weft_runtime *rt;
+	int rc;
+	signal_t *done;
+} nested_block;
+
+static weft_poll nested_block_poll(weft_future *f, weft_cx *cx)
+{
+	nested_block *n = (nested_block *)f;
+	(void)cx;
+	square s = { .fut = WEFT_FUTURE(square_poll, NULL) };
+	n->rc = weft_block_on(n->rt, &s.fut);
+	signal_add(n->done, 1);
+	return WEFT_READY;
+}
+
+static void block_on_from_a_worker_is_refused_with_edeadlk(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	signal_t done;
+	signal_init(&done);
+	nested_block n = { .fut = WEFT_FUTURE(nested_block_poll, NULL), .rt = rt, .done = &done };
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &n.fut, sizeof n, &h), 0);
+	wait_for(rt, &done, 1);
+	int status = 1;
+	weft_waker w = weft_noop_waker();
+	weft_cx cx = weft_cx_from_waker(&w);
+	while (weft_join_handle_poll(h, &cx, &status) == WEFT_PENDING) {
+		cx = weft_cx_from_waker(&w);
+		usleep(100);
+	}
+	assert_int_equal(status, 0);
+	assert_int_equal(((nested_block *)weft_join_handle_output(h))->rc, -EDEADLK);
+	weft_join_handle_detach(h);
+	signal_fini(&done);
+	weft_runtime_free(rt);
+}
+
+typedef struct blocker_arg {
+	weft_runtime *rt;
+	long n;
+	long sum;
+} blocker_arg;
+
+static void *concurrent_block_on(void *arg)
+{
+	blocker_arg *a = arg;
+	weft_join_handle **h = calloc((size_t)a->n, sizeof *h);
+	for (long i = 0; i < a->n; i++) {
+		square s = { .fut = WEFT_FUTURE(square_poll, NULL), .in = 2 };
+		if (weft_spawn(a->rt, &s.fut, sizeof s, &h[i]) < 0)
+			abort();
+	}
+	join_all j = { .fut = WEFT_FUTURE(join_all_poll, NULL), .h = h, .n = a->n };
+	if (weft_block_on(a->rt, &j.fut) != 0)
+		abort();
+	a->sum = j.sum;
+	free(h);
+	return NULL;
+}
+
+static void several_threads_block_on_one_runtime_at_once(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { T = 4 };
+	pthread_t th[T];
+	blocker_arg a[T];
+	for (int i = 0; i < T; i++) {
+		a[i] = (blocker_arg){ .rt = rt, .n = 5000 };
+		assert_int_equal(pthread_create(&th[i], NULL, concurrent_block_on, &a[i]), 0);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].sum, 5000 * 4);
+	}
+	weft_runtime_free(rt);
+}
+
+/* ----------------------------------------------------------- stress */
+
+typedef struct storm_arg {
+	weft_runtime *rt;
+	signal_t *done;
+	long n;
+} storm_arg;
+
+static void *storm_main(void *arg)
+{
+	storm_arg *a = arg;
+	for (long i = 0; i < a->n; i++) {
+		square s = { .fut = WEFT_FUTURE(square_poll, NULL), .in = i, .done = a->done };
+		if (weft_spawn_detached(a->rt, &s.fut, sizeof s) != 0)
+			abort();
+	}
+	return NULL;
+}
+
+static void a_spawn_storm_from_outside_threads_runs_every_task(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	signal_t done;
+	signal_init(&done);
+	enum { T = 4, N = 50000 };
+	pthread_t th[T];
+	storm_arg a = { .rt = rt, .done = &done, .n = N };
+	for (int i = 0; i < T; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, storm_main, &a), 0);
+	wait_for(rt, &done, (long)T * N);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&done.count), (long)T * N);
+	signal_fini(&done);
+	weft_runtime_free(rt);
+}
+
+/* A task that completes once its signal reached `want`; then bumps `done`. */
+typedef struct waiter {
+	weft_future fut;
+	signal_t *s;
+	long want;
+	signal_t *done;
+} waiter;
+
+static weft_poll waiter_poll(weft_future *f, weft_cx *cx)
+{
+	waiter *w = (waiter *)f;
+	if (signal_poll(w->s, cx, w->want) == WEFT_PENDING)
+		return WEFT_PENDING;
+	signal_add(w->done, 1);
+	return WEFT_READY;
+}
+
+typedef struct waker_arg {
+	signal_t *sigs;
+	int nsigs;
+	long per_thread;
+	int seed;
+} waker_arg;
+
+static void *cross_waker_main(void *arg)
+{
+	waker_arg *a = arg;
+	unsigned r = (unsigned)a->seed;
+	for (long i = 0; i < a->per_thread; i++) {
+		r = r * 1103515245u + 12345u;
+		signal_add(&a->sigs[(r >> 8) % (unsigned)a->nsigs], 1);
+	}
+	return NULL;
+}
+
+static void a_million_cross_thread_wakes_lose_no_wakeup(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { TASKS = 64, T = 4 };
+	const long per_thread = 250000;     /* 1,000,000 wakes in all */
+	signal_t *sigs = calloc(TASKS, sizeof *sigs);
+	signal_t done;
+	signal_init(&done);
+	for (int i = 0; i < TASKS; i++)
+		signal_init(&sigs[i]);
+	pthread_t th[T];
+	waker_arg a[T];
+	for (int i = 0; i < T; i++) {
+		a[i] = (waker_arg){ .sigs = sigs, .nsigs = TASKS, .per_thread = per_thread,
+				    .seed = i + 1 };
+		assert_int_equal(pthread_create(&th[i], NULL, cross_waker_main, &a[i]), 0);
+	}
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	/* Now each signal holds its final count: every task must see it,
+	 * whether it started before or after the wakes. */
+	for (int i = 0; i < TASKS; i++) {
+		waiter w = { .fut = WEFT_FUTURE(waiter_poll, NULL), .s = &sigs[i],
+			     .want = atomic_load(&sigs[i].count), .done = &done };
+		assert_int_equal(weft_spawn_detached(rt, &w.fut, sizeof w), 0);
+	}
+	wait_for(rt, &done, TASKS);
+	long total = 0;
+	for (int i = 0; i < TASKS; i++)
+		total += atomic_load(&sigs[i].count);
+	assert_int_equal(total, per_thread * T);
+	weft_runtime_free(rt);
+	for (int i = 0; i < TASKS; i++)
+		signal_fini(&sigs[i]);
+	signal_fini(&done);
+	free(sigs);
+}
+
+/* Tasks parked first, then woken a million times from outside threads:
+ * thread i adds to signals i, i+T, i+2T, ... round-robin. */
+typedef struct group_arg {
+	signal_t *sigs;
+	int first, step, n;
+	long per_signal;
+} group_arg;
+
+static void *group_adder_main(void *arg)
+{
+	group_arg *g = arg;
+	for (long k = 0; k < g->per_signal; k++)
+		for (int i = g->first; i < g->n; i += g->step)
+			signal_add(&g->sigs[i], 1);
+	return NULL;
+}
+
+static void tasks_parked_before_a_million_cross_thread_wakes_all_finish(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { TASKS = 64, T = 4 };
+	const long per_task = 1000000 / TASKS;
+	signal_t *sigs = calloc(TASKS, sizeof *sigs);
+	signal_t done;
+	signal_init(&done);
+	for (int i = 0; i < TASKS; i++) {
+		signal_init(&sigs[i]);
+		waiter w = { .fut = WEFT_FUTURE(waiter_poll, NULL), .s = &sigs[i],
+			     .want = per_task, .done = &done };
+		assert_int_equal(weft_spawn_detached(rt, &w.fut, sizeof w), 0);
+	}
+	pthread_t th[T];
+	group_arg g[T];
+	for (int i = 0; i < T; i++) {
+		g[i] = (group_arg){ .sigs = sigs, .first = i, .step = T, .n = TASKS,
+				    .per_signal = per_task };
+		assert_int_equal(pthread_create(&th[i], NULL, group_adder_main, &g[i]), 0);
+	}
+	wait_for(rt, &done, TASKS);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	weft_runtime_free(rt);
+	for (int i = 0; i < TASKS; i++)
+		signal_fini(&sigs[i]);
+	signal_fini(&done);
+	free(sigs);
+}
+
+/* Ping-pong: two tasks hand a ball back and forth through two signals. */
+typedef struct player {
+	weft_future fut;
+	signal_t *in, *out;
+	long rounds, i;
+	signal_t *done;
+} player;
+
+static weft_poll player_poll(weft_future *f, weft_cx *cx)
+{
+	player *p = (player *)f;
+	while (p->i < p->rounds) {
+		if (signal_poll(p->in, cx, p->i + 1) == WEFT_PENDING)
+			return WEFT_PENDING;
+		p->i++;
+		signal_add(p->out, 1);
+	}
+	signal_add(p->done, 1);
+	return WEFT_READY;
+}
+
+static void ping_pong_chains_across_workers_complete(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { PAIRS = 200, ROUNDS = 500 };
+	signal_t *ch = calloc(2 * PAIRS, sizeof *ch);
+	signal_t done;
+	signal_init(&done);
+	for (int i = 0; i < 2 * PAIRS; i++)
+		signal_init(&ch[i]);
+	for (int i = 0; i < PAIRS; i++) {
+		player a = { .fut = WEFT_FUTURE(player_poll, NULL), .in = &ch[2 * i],
+			     .out = &ch[2 * i + 1], .rounds = ROUNDS, .done = &done };
+		player b = { .fut = WEFT_FUTURE(player_poll, NULL), .in = &ch[2 * i + 1],
+			     .out = &ch[2 * i], .rounds = ROUNDS, .done = &done };
+		assert_int_equal(weft_spawn_detached(rt, &a.fut, sizeof a), 0);
+		assert_int_equal(weft_spawn_detached(rt, &b.fut, sizeof b), 0);
+		signal_add(&ch[2 * i], 1);   /* serve */
+	}
+	wait_for(rt, &done, 2 * PAIRS);
+	weft_runtime_metrics m;
+	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
+	assert_int_equal(m.workers, WORKERS);
+	uint64_t polls = 0;
+	for (uint32_t i = 0; i < WORKERS; i++) {
+		weft_worker_metrics wm;
+		assert_int_equal(weft_runtime_worker_metrics(rt, i, &wm, sizeof wm), 0);
+		polls += wm.polls;
+	}
+	assert_true(polls >= (uint64_t)PAIRS * ROUNDS);
+	weft_runtime_free(rt);
+	for (int i = 0; i < 2 * PAIRS; i++)
+		signal_fini(&ch[i]);
+	signal_fini(&done);
+	free(ch);
+}
+
+/* A task that wakes itself while running, from its own poll and through
+ * a clone handed to another thread. */
+typedef struct self_waker {
+	weft_future fut;
+	long polls, want;
+	signal_t *done;
+	signal_t *mailbox;   /* an outside thread wakes whatever waker is here */
+} self_waker;
+
+static weft_poll self_waker_poll(weft_future *f, weft_cx *cx)
+{
+	self_waker *s = (self_waker *)f;
+	if (++s->polls >= s->want) {
+		signal_add(s->done, 1);
+		return WEFT_READY;
+	}
+	if (s->polls % 2)
+		weft_waker_wake_by_ref(cx->waker);
+	else
+		signal_poll(s->mailbox, cx, -1);   /* stores the waker; always "ready" */
+	weft_waker w = weft_waker_clone(cx->waker);
+	weft_waker_wake(&w);                 /* and a by-value self-wake */
+	return WEFT_PENDING;
+}
+
+typedef struct pester_arg {
+	signal_t *box;
+	int n;
+	_Atomic bool *stop;
+} pester_arg;
+
+static void *pester_main(void *arg)
+{
+	pester_arg *a = arg;
+	while (!atomic_load(a->stop))
+		for (int i = 0; i < a->n; i++)
+			signal_add(&a->box[i], 1);
+	return NULL;
+}
+
+static void tasks_that_wake_themselves_while_running_finish(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { N = 100 };
+	signal_t done;
+	signal_init(&done);
+	signal_t *box = calloc(N, sizeof *box);
+	for (int i = 0; i < N; i++) {
+		signal_init(&box[i]);
+		self_waker s = { .fut = WEFT_FUTURE(self_waker_poll, NULL), .want = 2000,
+				 .done = &done, .mailbox = &box[i] };
+		assert_int_equal(weft_spawn_detached(rt, &s.fut, sizeof s), 0);
+	}
+	_Atomic bool stop;
+	atomic_init(&stop, false);
+	pester_arg pa = { .box = box, .n = N, .stop = &stop };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, pester_main, &pa), 0);
+	wait_for(rt, &done, N);
+	atomic_store(&stop, true);
+	pthread_join(th, NULL);
+	weft_runtime_free(rt);
+	for (int i = 0; i < N; i++)
+		signal_fini(&box[i]);
+	signal_fini(&done);
+	free(box);
+}
+
+/* Abort racing completion: every task ends exactly once, either way. */
+typedef struct racer {
+	weft_future fut;
+	int yields;
+	_Atomic long *drops;
+	_Atomic long *completions;
+} racer;
+
+static weft_poll racer_poll(weft_future *f, weft_cx *cx)
+{
+	racer *r = (racer *)f;
+	if (r->yields-- > 0) {
+		weft_waker_wake_by_ref(cx->waker);
+		return WEFT_PENDING;
+	}
+	atomic_fetch_add(r->completions, 1);
+	return WEFT_READY;
+}
+
+static void racer_drop(weft_future *f)
+{
+	atomic_fetch_add(((racer *)f)->drops, 1);
+}
+
+typedef struct aborter_arg {
+	weft_join_handle **h;
+	long n;
+} aborter_arg;
+
+static void *aborter_main(void *arg)
+{
+	aborter_arg *a = arg;
+	for (long i = 0; i < a->n; i += 2)
+		weft_join_handle_abort(a->h[i]);
+	return NULL;
+}
+
+static void abort_racing_completion_ends_each_task_exactly_once(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { N = 20000 };
+	_Atomic long drops, completions;
+	atomic_init(&drops, 0);
+	atomic_init(&completions, 0);
+	weft_join_handle **h = calloc(N, sizeof *h);
+	for (long i = 0; i < N; i++) {
+		racer r = { .fut = WEFT_FUTURE(racer_poll, racer_drop), .yields = (int)(i % 7),
+			    .drops = &drops, .completions = &completions };
+		assert_int_equal(weft_spawn(rt, &r.fut, sizeof r, &h[i]), 0);
+	}
+	pthread_t th;
+	aborter_arg a = { .h = h, .n = N };
+	assert_int_equal(pthread_create(&th, NULL, aborter_main, &a), 0);
+	pthread_join(th, NULL);
+	long ok = 0, cancelled = 0;
+	weft_waker w = weft_noop_waker();
+	uint64_t start = test_now_us();
+	for (long i = 0; i < N; i++) {
+		int status = 1;
+		weft_cx cx = weft_cx_from_waker(&w);   /* a fresh budget per task */
+		while (weft_join_handle_poll(h[i], &cx, &status) == WEFT_PENDING) {
+			if (test_now_us() - start > WAIT_LIMIT_US) {
+				struct weft__task *t = (struct weft__task *)h[i];
+				print_error("task %ld stuck, state %#llx\n", i,
+					    (unsigned long long)atomic_load(&t->state));
+				weft_runtime_metrics m;
+				weft_runtime_metrics_get(rt, &m, sizeof m);
+				print_error("inject depth %llu live %llu\n",
+					    (unsigned long long)m.inject_depth,
+					    (unsigned long long)m.live_tasks);
+				fail();
+			}
+			sched_yield();
+		}
+		if (status == 0)
+			ok++;
+		else if (status == -ECANCELED)
+			cancelled++;
+		weft_join_handle_detach(h[i]);
+	}
+	assert_int_equal(ok + cancelled, N);
+	assert_int_equal(ok, atomic_load(&completions));
+	assert_true(ok >= N / 2);            /* odd ones were never aborted */
+	assert_int_equal(atomic_load(&drops), N);
+	free(h);
+	weft_runtime_free(rt);
+}
+
+/* Shutdown racing spawns (from tasks) and wakes (from outside threads). */
+typedef struct breeder {
+	weft_future fut;
+	_Atomic long *spawned;
+	_Atomic long *drops;
+	signal_t *box;
+	int depth;
+} breeder;
+
+static void breeder_drop(weft_future *f)
+{
+	atomic_fetch_add(((breeder *)f)->drops, 1);
+}
+
+static weft_poll breeder_poll(weft_future *f, weft_cx *cx)
+{
+	breeder *b = (breeder *)f;
+	if (b->depth > 0) {
+		breeder child = *b;
+		child.depth--;
+		if (weft_spawn_detached(weft_cx_runtime(cx), &child.fut, sizeof child) == 0)
+			atomic_fetch_add(b->spawned, 1);
+	}
+	signal_poll(b->box, cx, -1);   /* park on the box: pending until woken */
+	return (atomic_load(b->spawned) % 3 == 0) ? WEFT_READY : WEFT_PENDING;
+}
+
+static void shutdown_racing_spawns_and_wakes_drops_every_future_once(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		weft_runtime *rt = new_mt(WORKERS);
+		_Atomic long spawned, drops;
+		atomic_init(&spawned, 0);
+		atomic_init(&drops, 0);
+		enum { BOXES = 16, ROOTS = 200 };
+		signal_t box[BOXES];
+		for (int i = 0; i < BOXES; i++)
+			signal_init(&box[i]);
+		for (int i = 0; i < ROOTS; i++) {
+			breeder b = { .fut = WEFT_FUTURE(breeder_poll, breeder_drop),
+				      .spawned = &spawned, .drops = &drops,
+				      .box = &box[i % BOXES], .depth = 50 };
+			assert_int_equal(weft_spawn_detached(rt, &b.fut, sizeof b), 0);
+			atomic_fetch_add(&spawned, 1);
+		}
+		_Atomic bool stop;
+		atomic_init(&stop, false);
+		pester_arg pa = { .box = box, .n = BOXES, .stop = &stop };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, pester_main, &pa), 0);
+		usleep(2000 * (unsigned)round);
+		weft_runtime_free(rt);   /* wakes keep coming meanwhile */
+		atomic_store(&stop, true);
+		pthread_join(th, NULL);
+		assert_int_equal(atomic_load(&drops), atomic_load(&spawned));
+		for (int i = 0; i < BOXES; i++)
+			signal_fini(&box[i]);   /* drops the last task wakers */
+	}
+}
+
+/* Pending forever, holding a clone of its waker, like a socket read. */
+typedef struct idle_task {
+	weft_future fut;
+	weft_waker w;
+	_Atomic long *drops;
+} idle_task;
+
+static weft_poll idle_task_poll(weft_future *f, weft_cx *cx)
+{
+	idle_task *t = (idle_task *)f;
+	weft_waker_store(&t->w, cx->waker);
+	return WEFT_PENDING;
+}
+
+static void idle_task_drop(weft_future *f)
+{
+	idle_task *t = (idle_task *)f;
+	weft_waker_drop(&t->w);
+	atomic_fetch_add(t->drops, 1);
+}
+
+static void shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	enum { N = 100000 };
+	_Atomic long drops;
+	atomic_init(&drops, 0);
+	for (long i = 0; i < N; i++) {
+		idle_task t = { .fut = WEFT_FUTURE(idle_task_poll, idle_task_drop), .drops = &drops };
+		assert_int_equal(weft_spawn_detached(rt, &t.fut, sizeof t), 0);
+	}
+	/* Let the workers poll some of them. */
+	signal_t s;
+	signal_init(&s);
+	square sq = { .fut = WEFT_FUTURE(square_poll, NULL), .done = &s };
+	assert_int_equal(weft_spawn_detached(rt, &sq.fut, sizeof sq), 0);
+	wait_for(rt, &s, 1);
+	assert_int_equal(weft_runtime_live_tasks(rt), N);
+	weft_runtime_free(rt);
+	assert_int_equal(atomic_load(&drops), N);
+	signal_fini(&s);
+}
+
+static void metrics_reject_bad_arguments(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	weft_worker_metrics wm;
+	assert_int_equal(weft_runtime_worker_metrics(rt, WORKERS, &wm, sizeof wm), -EINVAL);
+	assert_int_equal(weft_runtime_worker_metrics(rt, 0, NULL, sizeof wm), -EINVAL);
+	weft_runtime_metrics m;
+	assert_int_equal(weft_runtime_metrics_get(NULL, &m, sizeof m), -EINVAL);
+	/* A caller built against an older, smaller struct gets its prefix. */
+	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof(uint32_t)), 0);
+	assert_int_equal(m.workers, WORKERS);
+	weft_runtime_free(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tasks_spawned_on_workers_are_joined_with_their_output),
+		cmocka_unit_test(block_on_from_a_worker_is_refused_with_edeadlk),
+		cmocka_unit_test(several_threads_block_on_one_runtime_at_once),
+		cmocka_unit_test(a_spawn_storm_from_outside_threads_runs_every_task),
+		cmocka_unit_test(a_million_cross_thread_wakes_lose_no_wakeup),
+		cmocka_unit_test(tasks_parked_before_a_million_cross_thread_wakes_all_finish),
+		cmocka_unit_test(ping_pong_chains_across_workers_complete),
+		cmocka_unit_test(tasks_that_wake_themselves_while_running_finish),
+		cmocka_unit_test(abort_racing_completion_ends_each_task_exactly_once),
+		cmocka_unit_test(shutdown_racing_spawns_and_wakes_drops_every_future_once),
+		cmocka_unit_test(shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing),
+		cmocka_unit_test(metrics_reject_bad_arguments),
+	};
+	return cmocka_run_group_tests_name("mt", tests, NULL, NULL);
+}

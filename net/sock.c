@@ -132,7 +132,7 @@ static weft_poll weft__sock_op(struct weft__sock *s, weft_cx *cx, enum weft__op 
 	}
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	struct weft__io *io;
+	struct weft__io *io = NULL;
 	int rc = weft__sock_io(s, cx, &io);
 	if (rc < 0) {
 		*n = rc;

@@ -65,9 +65,11 @@ struct weft__task {
 	struct weft__task *queue_next;
 	struct weft__task *owned_prev, *owned_next;
 	weft_waker join_waker;
+	const weft_location *loc;   /* where it was spawned, or NULL */
 	uint64_t id;
 	int status;          /* 0 or -ECANCELED, final once COMPLETE */
-	bool owned;          /* in rt's owned list (guarded by its lock) */
+	bool owned;          /* in its owned shard's list (guarded by its lock) */
+	uint8_t shard;       /* owned-list shard, fixed at spawn */
 	alignas(max_align_t) unsigned char future[];
 };
 
@@ -156,6 +158,33 @@ struct weft__worker {
 	alignas(64) struct weft__local_queue queue;
 };
 
+/* One shard of the owned-task list (owned.c). */
+#define WEFT__OWNED_SHARD_BITS 4
+#define WEFT__OWNED_SHARDS (1u << WEFT__OWNED_SHARD_BITS)
+struct weft__owned_shard {
+	pthread_mutex_t lock;
+	struct weft__task *head;
+	uint64_t next_id;
+	bool closed;
+	_Atomic size_t live;
+	_Atomic uint64_t spawned;
+} __attribute__((aligned(64)));
+
+int weft__owned_init(weft_runtime *rt);
+void weft__owned_fini(weft_runtime *rt);
+/* Lists @t (assigning its id and shard); -ESHUTDOWN once closed. */
+int weft__owned_insert(weft_runtime *rt, struct weft__task *t);
+/* Counts @t as finished; before its COMPLETE transition. */
+void weft__owned_task_finished(weft_runtime *rt, struct weft__task *t);
+void weft__owned_close(weft_runtime *rt);
+/* Unlists and returns some task (its list reference passes to the caller). */
+struct weft__task *weft__owned_pop(weft_runtime *rt);
+/* Calls @fn on every listed task, holding each shard's lock in turn. */
+void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, void *arg),
+			  void *arg);
+size_t weft__owned_live(weft_runtime *rt);
+uint64_t weft__owned_spawned(weft_runtime *rt);
+
 struct weft_runtime {
 	const struct weft__sched_ops *ops;
 	weft_runtime_config config;
@@ -164,17 +193,16 @@ struct weft_runtime {
 	 * per allocated task, so a waker that outlives the owner's free can
 	 * still reach the scheduler it queues on. */
 	_Atomic size_t refs;
-	_Atomic size_t live_tasks;
 
-	/* Guards the owned list, the inject queue and `closed`. */
+	struct weft__owned_shard owned[WEFT__OWNED_SHARDS];
+
+	/* Guards the inject queue and `closed`. */
 	pthread_mutex_t lock;
-	struct weft__task *owned_head;
 	struct weft__task_fifo inject;
 	/* Mirrors inject.len for lock-free emptiness checks. Relaxed: a
 	 * stale read only delays a check until the next tick. */
 	_Atomic size_t inject_len;
 	bool closed;
-	uint64_t next_id;
 
 	/* Current-thread flavour: the queue only the block_on thread touches. */
 	struct weft__task_fifo local;
@@ -193,7 +221,6 @@ struct weft_runtime {
 	_Atomic bool shutdown;
 	_Atomic uint32_t condvar_parked;
 	_Atomic uint64_t remote_schedules;
-	_Atomic uint64_t spawned;
 };
 
 extern const struct weft__sched_ops weft__mt_ops;

@@ -317,12 +317,15 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rt->ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
 	atomic_init(&rt->refs, 1);
-	atomic_init(&rt->live_tasks, 0);
 	atomic_init(&rt->inject_len, 0);
 	atomic_init(&rt->core_taken, false);
 	atomic_init(&rt->root_woken, false);
-	if (pthread_mutex_init(&rt->lock, NULL) != 0)
+	rc = weft__owned_init(rt);
+	if (rc < 0)
 		goto err_free;
+	rc = -ENOMEM;
+	if (pthread_mutex_init(&rt->lock, NULL) != 0)
+		goto err_owned;
 	rc = weft__driver_init(&rt->driver);
 	if (rc < 0)
 		goto err_lock;
@@ -338,40 +341,11 @@ err_driver:
 	weft__driver_fini(&rt->driver);
 err_lock:
 	pthread_mutex_destroy(&rt->lock);
+err_owned:
+	weft__owned_fini(rt);
 err_free:
 	weft__free(rt);
 	return rc;
-}
-
-bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
-{
-	pthread_mutex_lock(&rt->lock);
-	bool was = t->owned;
-	if (was) {
-		if (t->owned_prev)
-			t->owned_prev->owned_next = t->owned_next;
-		else
-			rt->owned_head = t->owned_next;
-		if (t->owned_next)
-			t->owned_next->owned_prev = t->owned_prev;
-		t->owned = false;
-	}
-	pthread_mutex_unlock(&rt->lock);
-	return was;
-}
-
-static struct weft__task *weft__owned_pop(weft_runtime *rt)
-{
-	pthread_mutex_lock(&rt->lock);
-	struct weft__task *t = rt->owned_head;
-	if (t) {
-		rt->owned_head = t->owned_next;
-		if (rt->owned_head)
-			rt->owned_head->owned_prev = NULL;
-		t->owned = false;
-	}
-	pthread_mutex_unlock(&rt->lock);
-	return t;
 }
 
 void weft__runtime_ref_dec(weft_runtime *rt)
@@ -384,6 +358,7 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 		weft__mt_fini(rt);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
+	weft__owned_fini(rt);
 	weft__free(rt);
 }
 
@@ -394,6 +369,7 @@ void weft_runtime_free(weft_runtime *rt)
 	pthread_mutex_lock(&rt->lock);
 	rt->closed = true;
 	pthread_mutex_unlock(&rt->lock);
+	weft__owned_close(rt);
 	if (rt->nworkers > 0)
 		weft__mt_stop_threads(rt, rt->nworkers);
 
@@ -418,7 +394,7 @@ void weft_runtime_free(weft_runtime *rt)
 
 size_t weft_runtime_live_tasks(const weft_runtime *rt)
 {
-	return atomic_load_explicit(&((weft_runtime *)rt)->live_tasks, memory_order_relaxed);
+	return weft__owned_live((weft_runtime *)rt);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -435,8 +411,8 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 	/* Relaxed loads throughout: statistics, no ordering implied. */
 	weft_runtime_metrics m = {
 		.workers = rt->nworkers ? rt->nworkers : 1,
-		.live_tasks = atomic_load_explicit(&rt->live_tasks, memory_order_relaxed),
-		.spawned_tasks = atomic_load_explicit(&rt->spawned, memory_order_relaxed),
+		.live_tasks = weft__owned_live(rt),
+		.spawned_tasks = weft__owned_spawned(rt),
 		.inject_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
 		.remote_schedules = atomic_load_explicit(&rt->remote_schedules,
 							 memory_order_relaxed),

@@ -261,9 +261,8 @@ static void weft__task_complete(struct weft__task *t, int status, unsigned held)
 	weft_runtime *rt = t->rt;
 	t->status = status;
 	/* Before COMPLETE is published, so whoever sees the task finished
-	 * also sees it no longer counted live. Relaxed: the release below
-	 * orders it. */
-	atomic_fetch_sub_explicit(&rt->live_tasks, 1, memory_order_relaxed);
+	 * also sees it no longer counted live. */
+	weft__owned_task_finished(rt, t);
 	/* AcqRel: release publishes `status` and the future's output to the
 	 * join side; acquire sees the join waker the handle released when
 	 * it set JOIN_WAKER. */
@@ -352,8 +351,14 @@ void weft__task_shutdown(struct weft__task *t)
 
 /* --------------------------------------------------------------- spawn */
 
-int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
-	       weft_join_handle **out)
+int (weft_spawn)(weft_runtime *rt, const weft_future *fut, size_t size,
+		 weft_join_handle **out)
+{
+	return weft_spawn_at(rt, fut, size, out, NULL);
+}
+
+int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
+		  weft_join_handle **out, const weft_location *loc)
 {
 	if (!rt || !fut || !fut->poll || size < sizeof(weft_future))
 		return -EINVAL;
@@ -367,6 +372,7 @@ int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 	t->queue_next = NULL;
 	t->join_waker = (weft_waker){ 0 };
 	t->status = 0;
+	t->loc = loc;
 	/* References: owned list + the notified one for the first run,
 	 * + the join handle. Plain init: nobody else sees the task yet. */
 	uint64_t init = WEFT__TASK_NOTIFIED | 2 * WEFT__TASK_REF_ONE;
@@ -374,25 +380,16 @@ int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 		init += WEFT__TASK_JOIN_INTEREST + WEFT__TASK_REF_ONE;
 	atomic_init(&t->state, init);
 
-	pthread_mutex_lock(&rt->lock);
-	if (rt->closed) {
-		pthread_mutex_unlock(&rt->lock);
+	/* The task's reference to rt, taken before it is listed: from then
+	 * on shutdown may drop and free it. The caller's use of rt (the
+	 * owner's reference) keeps rt alive meanwhile. */
+	weft__runtime_ref_inc(rt);
+	int rc = weft__owned_insert(rt, t);
+	if (rc < 0) {
 		weft__free(t);
-		return -ESHUTDOWN;
+		weft__runtime_ref_dec(rt);
+		return rc;
 	}
-	t->id = ++rt->next_id;
-	t->owned = true;
-	t->owned_prev = NULL;
-	t->owned_next = rt->owned_head;
-	if (rt->owned_head)
-		rt->owned_head->owned_prev = t;
-	rt->owned_head = t;
-	/* Relaxed: the task's reference to rt is taken under the lock that
-	 * free's close also takes, so it cannot race the owner's drop. */
-	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt->live_tasks, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt->spawned, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&rt->lock);
 
 	if (out)
 		*out = (weft_join_handle *)t;

@@ -15,6 +15,8 @@
 
 #include <weft/core.h>
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -75,26 +77,48 @@ WEFT_API int weft_block_on(weft_runtime *rt, weft_future *fut);
 /** A join handle: the spawner's reference to a task. */
 typedef struct weft_join_handle weft_join_handle;
 
+/** Where a task was spawned, for the task registry. */
+typedef struct weft_location {
+	const char *file;
+	int line;
+	const char *func;
+} weft_location;
+
 /**
  * Spawns a task running a copy of the @size-byte future struct that @fut
  * starts (weft_future first). The copy is made now and the caller's struct
  * is no longer needed; it must not have been polled. Nothing runs before
  * a worker polls the task. On success returns 0 and, if @out is non-NULL,
  * stores a join handle the caller must eventually detach (with @out NULL
- * the task is detached from the start). Errors: -EINVAL (NULL runtime or
- * future, @size smaller than weft_future), -ENOMEM, -ESHUTDOWN (runtime
- * being freed). On error nothing was copied and @fut is still the
- * caller's, undropped.
+ * the task is detached from the start). @loc (may be NULL) is recorded
+ * for the task registry and must outlive the task; the weft_spawn and
+ * weft_spawn_detached macros pass the caller's file and line. Errors:
+ * -EINVAL (NULL runtime or future, @size smaller than weft_future),
+ * -ENOMEM, -ESHUTDOWN (runtime being freed). On error nothing was copied
+ * and @fut is still the caller's, undropped. Any thread.
  */
+WEFT_API int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
+			   weft_join_handle **out, const weft_location *loc);
+
+/** weft_spawn_at without a location (also what weft_spawn expands to
+ *  when called through a function pointer). */
 WEFT_API int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 			weft_join_handle **out);
 
-/** weft_spawn without a join handle. */
-static inline int weft_spawn_detached(weft_runtime *rt, const weft_future *fut,
-				      size_t size)
-{
-	return weft_spawn(rt, fut, size, NULL);
-}
+/** A pointer to a static weft_location for the current line. */
+#define WEFT_HERE                                                         \
+	(__extension__({                                                  \
+		static const weft_location weft__here = { __FILE__, __LINE__, \
+							  __func__ };     \
+		&weft__here;                                              \
+	}))
+
+/** weft_spawn(rt, fut, size, out): spawn, recording the caller's line. */
+#define weft_spawn(rt, fut, size, out) weft_spawn_at((rt), (fut), (size), (out), WEFT_HERE)
+
+/** weft_spawn_detached(rt, fut, size): spawn with no join handle. */
+#define weft_spawn_detached(rt, fut, size) \
+	weft_spawn_at((rt), (fut), (size), NULL, WEFT_HERE)
 
 /**
  * Awaits the task: READY once it finished, with *@status 0 (completed;
@@ -130,6 +154,36 @@ WEFT_API void weft_join_handle_abort(weft_join_handle *h);
  * afterwards. NULL is ignored.
  */
 WEFT_API void weft_join_handle_detach(weft_join_handle *h);
+
+/* ------------------------------------------------------ task registry */
+
+/** A live task, as the registry sees it. */
+typedef struct weft_task_info {
+	uint64_t id;                 /* unique within the runtime */
+	const weft_location *spawned_at;   /* NULL if unknown */
+	uint32_t state;              /* WEFT_TASK_* bits */
+	uint32_t refs;               /* references held (handle, wakers, queues) */
+} weft_task_info;
+
+#define WEFT_TASK_RUNNING   (1u << 0)   /* being polled now */
+#define WEFT_TASK_NOTIFIED  (1u << 2)   /* queued to run */
+#define WEFT_TASK_CANCELLED (1u << 3)   /* aborted, not yet dropped */
+#define WEFT_TASK_JOINABLE  (1u << 4)   /* a join handle exists */
+
+/**
+ * Fills up to @max entries of @out with the runtime's live tasks and
+ * returns how many live tasks there are (which may exceed @max). Each
+ * entry is a snapshot; tasks keep running meanwhile. Briefly takes the
+ * registry's locks: for debugging, not for hot paths. Any thread.
+ */
+WEFT_API size_t weft_runtime_tasks(weft_runtime *rt, weft_task_info *out, size_t max);
+
+/**
+ * Prints one line per live task to @out: id, state, references, and where
+ * it was spawned, then a count. Returns the number of tasks printed, or
+ * -EINVAL. Any thread (e.g. from a SIGQUIT-watching task).
+ */
+WEFT_API int weft_runtime_dump_tasks(weft_runtime *rt, FILE *out);
 
 /** Number of tasks spawned on @rt and not yet finished. */
 WEFT_API size_t weft_runtime_live_tasks(const weft_runtime *rt);

@@ -67,11 +67,28 @@ struct weft__task {
 	weft_waker join_waker;
 	const weft_location *loc;   /* where it was spawned, or NULL */
 	uint64_t id;
-	int status;          /* 0 or -ECANCELED, final once COMPLETE */
-	bool owned;          /* in its owned shard's list (guarded by its lock) */
+	int16_t status;      /* 0 or -ECANCELED, final once COMPLETE */
+	uint16_t home;       /* allocating worker + 1, or 0 for malloc (task_alloc.c) */
+	uint8_t cls;         /* its task_alloc.c size class */
 	uint8_t shard;       /* owned-list shard, fixed at spawn */
+	bool owned;          /* in its owned shard's list (guarded by its lock) */
 	alignas(max_align_t) unsigned char future[];
 };
+
+/* Task memory (task_alloc.c): per-worker caches by 64-byte class. */
+#define WEFT__TC_STEP 64u
+#define WEFT__TC_CLASSES 17u      /* blocks up to 1 KiB */
+#define WEFT__TC_MAX 1024u        /* cached blocks per class and worker */
+struct weft__tc_block;
+struct weft__task_cache {
+	struct weft__tc_block *local[WEFT__TC_CLASSES];   /* owner only */
+	uint32_t nlocal[WEFT__TC_CLASSES];
+	struct weft__tc_block *_Atomic remote[WEFT__TC_CLASSES];
+};
+/* Allocates @size bytes for a task (sets t->home and t->cls). */
+struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size);
+void weft__task_mem_free(weft_runtime *rt, struct weft__task *t);
+void weft__task_cache_fini(struct weft__task_cache *c);
 
 static inline weft_future *weft__task_future(struct weft__task *t)
 {
@@ -155,6 +172,7 @@ struct weft__worker {
 	pthread_mutex_t park_lock;
 	pthread_cond_t park_cond;
 	struct weft__worker_counters m;
+	alignas(64) struct weft__task_cache cache;
 	alignas(64) struct weft__local_queue queue;
 };
 

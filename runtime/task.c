@@ -62,7 +62,7 @@ static void weft__task_dealloc(struct weft__task *t)
 	 * join waker; this drop is a no-op kept for a slot never handed
 	 * over (idempotent). */
 	weft_waker_drop(&t->join_waker);
-	weft__free(t);
+	weft__task_mem_free(rt, t);
 	weft__runtime_ref_dec(rt);
 }
 
@@ -256,7 +256,7 @@ static enum weft__idle_action weft__transition_to_idle(struct weft__task *t)
  * RUNNING and @held references (1: the poller's notified ref, or the
  * owned-list ref at shutdown).
  */
-static void weft__task_complete(struct weft__task *t, int status, unsigned held)
+static void weft__task_complete(struct weft__task *t, int16_t status, unsigned held)
 {
 	weft_runtime *rt = t->rt;
 	t->status = status;
@@ -364,7 +364,7 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 		return -EINVAL;
 	if (size > SIZE_MAX - sizeof(struct weft__task))
 		return -EINVAL;
-	struct weft__task *t = weft__alloc(sizeof(struct weft__task) + size);
+	struct weft__task *t = weft__task_mem_alloc(rt, sizeof(struct weft__task) + size);
 	if (!t)
 		return -ENOMEM;
 	memcpy(t->future, fut, size);
@@ -386,7 +386,7 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 	weft__runtime_ref_inc(rt);
 	int rc = weft__owned_insert(rt, t);
 	if (rc < 0) {
-		weft__free(t);
+		weft__task_mem_free(rt, t);
 		weft__runtime_ref_dec(rt);
 		return rc;
 	}

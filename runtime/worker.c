@@ -513,6 +513,7 @@ void weft__mt_stop_threads(weft_runtime *rt, uint32_t started)
 void weft__mt_fini(weft_runtime *rt)
 {
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		weft__task_cache_fini(&rt->workers[i].cache);
 		pthread_cond_destroy(&rt->workers[i].park_cond);
 		pthread_mutex_destroy(&rt->workers[i].park_lock);
 	}

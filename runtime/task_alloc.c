@@ -1,0 +1,126 @@
+/*
+ * task_alloc.c - task memory: per-worker caches of freed task blocks, so
+ * spawning on a worker rarely reaches malloc and a task freed on another
+ * thread goes back to the worker that allocated it.
+ *
+ * Protocol. A block allocated by worker W (its size rounded up to a
+ * WEFT__TC_STEP class) remembers W and its class. When freed by W itself,
+ * it goes on W's local list for that class (owner only, plain pointers),
+ * up to WEFT__TC_MAX blocks. When freed by any other thread, it is pushed
+ * on W's remote stack for the class with a CAS (release); W takes the
+ * whole stack at once with an exchange (acquire) when its local list is
+ * empty. Only W takes from the stack, and it takes everything, so the
+ * push-only stack has no ABA problem. Blocks left in the caches are freed
+ * when the runtime object is (weft__task_cache_fini), which happens only
+ * after every task released its runtime reference, so after every block
+ * came home. Outside threads and larger tasks use malloc directly. Under
+ * AddressSanitizer the caches are off, so use-after-free of a task is
+ * still caught.
+ */
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT__TC_ENABLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__TC_ENABLED 0
+#endif
+#endif
+#ifndef WEFT__TC_ENABLED
+#define WEFT__TC_ENABLED 1
+#endif
+
+struct weft__tc_block {
+	struct weft__tc_block *next;
+};
+
+static inline size_t weft__tc_class(size_t size)
+{
+	return (size + WEFT__TC_STEP - 1) / WEFT__TC_STEP;   /* 1 .. */
+}
+
+struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
+{
+	struct weft__worker *w = weft__current_worker;
+	size_t cls = weft__tc_class(size);
+	if (!WEFT__TC_ENABLED || !w || w->rt != rt || cls >= WEFT__TC_CLASSES) {
+		struct weft__task *t = weft__alloc(size);
+		if (t)
+			t->home = 0;
+		return t;
+	}
+	struct weft__task_cache *c = &w->cache;
+	struct weft__tc_block *b = c->local[cls];
+	if (b) {
+		c->local[cls] = b->next;
+		c->nlocal[cls]--;
+	} else {
+		/* Acquire: the freeing threads' release pushes. */
+		b = atomic_exchange_explicit(&c->remote[cls], NULL, memory_order_acquire);
+		if (b) {
+			struct weft__tc_block *rest = b->next;
+			uint32_t n = 0;
+			for (struct weft__tc_block *p = rest; p; p = p->next)
+				n++;
+			c->local[cls] = rest;
+			c->nlocal[cls] = n;
+		} else {
+			b = weft__alloc(cls * WEFT__TC_STEP);
+			if (!b)
+				return NULL;
+		}
+	}
+	struct weft__task *t = (struct weft__task *)(void *)b;
+	t->home = (uint16_t)(w->index + 1);
+	t->cls = (uint8_t)cls;
+	return t;
+}
+
+void weft__task_mem_free(weft_runtime *rt, struct weft__task *t)
+{
+	if (t->home == 0) {
+		weft__free(t);
+		return;
+	}
+	struct weft__worker *owner = &rt->workers[t->home - 1];
+	struct weft__task_cache *c = &owner->cache;
+	size_t cls = t->cls;
+	struct weft__tc_block *b = (struct weft__tc_block *)(void *)t;
+	if (weft__current_worker == owner) {
+		if (c->nlocal[cls] >= WEFT__TC_MAX) {
+			weft__free(b);
+			return;
+		}
+		b->next = c->local[cls];
+		c->local[cls] = b;
+		c->nlocal[cls]++;
+		return;
+	}
+	b->next = atomic_load_explicit(&c->remote[cls], memory_order_relaxed);
+	/* Release: our last use of the block happens-before the owner
+	 * reuses it (its acquire exchange). */
+	while (!atomic_compare_exchange_weak_explicit(&c->remote[cls], &b->next, b,
+						      memory_order_release,
+						      memory_order_relaxed))
+		;
+}
+
+static void weft__tc_free_list(struct weft__tc_block *b)
+{
+	while (b) {
+		struct weft__tc_block *next = b->next;
+		weft__free(b);
+		b = next;
+	}
+}
+
+void weft__task_cache_fini(struct weft__task_cache *c)
+{
+	for (size_t i = 0; i < WEFT__TC_CLASSES; i++) {
+		weft__tc_free_list(c->local[i]);
+		c->local[i] = NULL;
+		c->nlocal[i] = 0;
+		weft__tc_free_list(atomic_exchange_explicit(&c->remote[i], NULL,
+							    memory_order_acquire));
+	}
+}

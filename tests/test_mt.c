@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define WORKERS 2
@@ -745,6 +746,94 @@ static void shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing(void **sta
 	signal_fini(&s);
 }
 
+/* --------------------------------------- a blocked worker and I/O */
+
+/* Waits for one datagram; then, if `block_us`, blocks its worker thread
+ * in user code that long (a CPU-bound or blocking call in a task). */
+typedef struct dgram_task {
+	weft_future fut;
+	weft_udp_socket *u;
+	unsigned block_us;
+	_Atomic uint64_t *got_at;
+	signal_t *done;
+} dgram_task;
+
+static weft_poll dgram_poll(weft_future *f, weft_cx *cx)
+{
+	dgram_task *d = (dgram_task *)f;
+	char buf[16];
+	ssize_t n;
+	if (weft_udp_poll_recv(d->u, cx, buf, sizeof buf, &n) == WEFT_PENDING)
+		return WEFT_PENDING;
+	atomic_store(d->got_at, test_now_us());
+	if (d->block_us)
+		usleep(d->block_us);
+	signal_add(d->done, 1);
+	return WEFT_READY;
+}
+
+typedef struct sender_arg {
+	weft_addr to_block, to_probe;
+	unsigned gap_us;
+} sender_arg;
+
+static void send_one(const weft_addr *to)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, "x", 1, 0, &to->u.sa, to->len) != 1)
+		abort();
+	close(fd);
+}
+
+static void *sender_main(void *arg)
+{
+	sender_arg *a = arg;
+	usleep(50000);               /* both tasks are parked by now */
+	send_one(&a->to_block);
+	usleep(a->gap_us);
+	send_one(&a->to_probe);
+	return NULL;
+}
+
+static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		weft_runtime *rt = new_mt(WORKERS);
+		weft_udp_socket *ub, *up;
+		assert_int_equal(weft_udp_bind(&ub, "127.0.0.1:0"), 0);
+		assert_int_equal(weft_udp_bind(&up, "127.0.0.1:0"), 0);
+		sender_arg sa = { .gap_us = 30000 };
+		assert_int_equal(weft_udp_local_addr(ub, &sa.to_block), 0);
+		assert_int_equal(weft_udp_local_addr(up, &sa.to_probe), 0);
+		_Atomic uint64_t block_at, probe_at;
+		atomic_init(&block_at, 0);
+		atomic_init(&probe_at, 0);
+		signal_t done;
+		signal_init(&done);
+		const unsigned block_us = 600000;
+		dgram_task b = { .fut = WEFT_FUTURE(dgram_poll, NULL), .u = ub,
+				 .block_us = block_us, .got_at = &block_at, .done = &done };
+		dgram_task p = { .fut = WEFT_FUTURE(dgram_poll, NULL), .u = up,
+				 .got_at = &probe_at, .done = &done };
+		assert_int_equal(weft_spawn_detached(rt, &b.fut, sizeof b), 0);
+		assert_int_equal(weft_spawn_detached(rt, &p.fut, sizeof p), 0);
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, sender_main, &sa), 0);
+		wait_for(rt, &done, 2);
+		pthread_join(th, NULL);
+		/* The probe's datagram came 30 ms after the blocker's: it was
+		 * handled while the blocker still held its worker. */
+		uint64_t bt = atomic_load(&block_at), pt = atomic_load(&probe_at);
+		assert_true(bt > 0 && pt > 0);
+		assert_true(pt < bt + block_us / 2);
+		weft_runtime_free(rt);
+		weft_udp_close(ub);
+		weft_udp_close(up);
+		signal_fini(&done);
+	}
+}
+
 static void metrics_reject_bad_arguments(void **state)
 {
 	(void)state;
@@ -774,6 +863,7 @@ int main(void)
 		cmocka_unit_test(abort_racing_completion_ends_each_task_exactly_once),
 		cmocka_unit_test(shutdown_racing_spawns_and_wakes_drops_every_future_once),
 		cmocka_unit_test(shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing),
+		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
 		cmocka_unit_test(metrics_reject_bad_arguments),
 	};
 	return cmocka_run_group_tests_name("mt", tests, NULL, NULL);

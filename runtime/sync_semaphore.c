@@ -1,0 +1,285 @@
+/*
+ * sync_semaphore.c - the counting semaphore with FIFO waiters, and the
+ * semaphore core the mutex and the rwlock are made of.
+ *
+ * Protocol (on top of sync_waitlist.h): the free permit count, the closed
+ * flag and the waiter queue are guarded by the semaphore's lock. Permits
+ * go only to the head of the queue, and a new acquirer takes free permits
+ * only when the queue is empty, so service is strictly FIFO. A grant
+ * moves permits from the free count to a waiter (node DONE, result 0)
+ * under the lock; from then on they belong to that future. If the future
+ * is dropped before a READY poll reported them, its drop puts them back
+ * and runs the grant loop again, so they reach the next waiter; a queued
+ * future that is dropped unlinks itself, and the grant loop runs too
+ * (the waiter behind a removed head may now be servable).
+ */
+#include "internal.h"
+#include "sync_waitlist.h"
+
+#include <errno.h>
+#include <string.h>
+
+void weft__sem_init(struct weft__sem *s, uint64_t permits)
+{
+	memset(s, 0, sizeof *s);
+	weft__sync_lock_init(&s->lock);
+	s->permits = permits;
+}
+
+void weft__sem_destroy(struct weft__sem *s)
+{
+	weft__sync_lock_destroy(&s->lock);
+}
+
+/* Grants free permits to the head waiters while they fit, then unlocks
+ * and wakes them. Lock held on entry, released on return. */
+static void weft__sem_grant_unlock(struct weft__sem *s)
+{
+	struct weft__wake_batch b = { .n = 0 };
+	struct weft__waiter *w;
+	for (;;) {
+		while ((w = s->waiters.head) && w->need <= s->permits &&
+		       !weft__wake_batch_full(&b)) {
+			s->permits -= w->need;
+			weft__waiter_finish(&s->waiters, w, 0, &b);
+		}
+		if (!w || w->need > s->permits)
+			break;
+		/* The batch is full and more can be served: wake these
+		 * first, outside the lock, then look again. */
+		weft__sync_unlock(&s->lock);
+		weft__wake_batch_run(&b);
+		weft__sync_lock(&s->lock);
+	}
+	weft__sync_unlock(&s->lock);
+	weft__wake_batch_run(&b);
+}
+
+int weft__sem_try_acquire(struct weft__sem *s, uint64_t n)
+{
+	int rc = -EAGAIN;
+	weft__sync_lock(&s->lock);
+	if (s->closed) {
+		rc = -ESHUTDOWN;
+	} else if (weft__waitlist_empty(&s->waiters) && s->permits >= n) {
+		s->permits -= n;
+		rc = 0;
+	}
+	weft__sync_unlock(&s->lock);
+	return rc;
+}
+
+int weft__sem_release(struct weft__sem *s, uint64_t n, uint64_t limit, int err)
+{
+	weft__sync_lock(&s->lock);
+	if (n > limit || s->permits > limit - n) {
+		weft__sync_unlock(&s->lock);
+		return err;
+	}
+	s->permits += n;
+	weft__sem_grant_unlock(s);
+	return 0;
+}
+
+void weft__sem_close(struct weft__sem *s)
+{
+	struct weft__wake_batch b = { .n = 0 };
+	weft__sync_lock(&s->lock);
+	s->closed = true;
+	while (s->waiters.head) {
+		if (weft__wake_batch_full(&b)) {
+			weft__sync_unlock(&s->lock);
+			weft__wake_batch_run(&b);
+			weft__sync_lock(&s->lock);
+			continue;
+		}
+		weft__waiter_finish(&s->waiters, s->waiters.head, -ESHUTDOWN, &b);
+	}
+	weft__sync_unlock(&s->lock);
+	weft__wake_batch_run(&b);
+}
+
+int weft__sem_acquire_blocking(struct weft__sem *s, uint64_t n)
+{
+	if (weft__sync_on_runtime_thread())
+		return -EDEADLK;
+	int rc = 0;
+	weft__sync_lock(&s->lock);
+	if (s->closed) {
+		rc = -ESHUTDOWN;
+	} else if (weft__waitlist_empty(&s->waiters) && s->permits >= n) {
+		s->permits -= n;
+	} else {
+		struct weft__waiter w = { .need = n };
+		weft__waiter_block(&s->lock, &s->waiters, &w);
+		rc = w.result;
+	}
+	weft__sync_unlock(&s->lock);
+	return rc;
+}
+
+weft_poll weft__acquire_poll(struct weft__acquire *a, weft_cx *cx, int *result)
+{
+	struct weft__sem *s = a->sem;
+	int rc;
+
+	if (a->phase == WEFT__PHASE_FINISHED) {
+		*result = a->w.result;
+		return WEFT_READY;
+	}
+	if (!s || a->phase == WEFT__PHASE_DROPPED) {
+		*result = -EINVAL;
+		return WEFT_READY;
+	}
+	if (!weft_coop_proceed(cx))
+		return WEFT_PENDING;
+
+	weft__sync_lock(&s->lock);
+	if (a->phase == WEFT__PHASE_INIT) {
+		if (s->closed) {
+			rc = -ESHUTDOWN;
+		} else if (weft__waitlist_empty(&s->waiters) && s->permits >= a->n) {
+			s->permits -= a->n;
+			rc = 0;
+		} else {
+			a->w = (struct weft__waiter){ .need = a->n };
+			weft__waiter_set_waker(&a->w, cx);
+			weft__waitlist_push(&s->waiters, &a->w);
+			a->phase = WEFT__PHASE_WAITING;
+			goto pending;
+		}
+	} else if (a->w.state == WEFT__WAITER_QUEUED) {
+		weft__waiter_set_waker(&a->w, cx);
+		goto pending;
+	} else {
+		rc = a->w.result;   /* DONE: granted, or closed */
+	}
+	weft__sync_unlock(&s->lock);
+	a->phase = WEFT__PHASE_FINISHED;
+	a->w.result = rc;
+	*result = rc;
+	return WEFT_READY;
+
+pending:
+	weft__sync_unlock(&s->lock);
+	weft_coop_refund(cx);
+	return WEFT_PENDING;
+}
+
+void weft__acquire_drop(struct weft__acquire *a)
+{
+	struct weft__sem *s = a->sem;
+	if (!s || a->phase != WEFT__PHASE_WAITING) {
+		if (a->phase == WEFT__PHASE_INIT)
+			a->phase = WEFT__PHASE_DROPPED;
+		return;
+	}
+	a->phase = WEFT__PHASE_DROPPED;
+	weft__sync_lock(&s->lock);
+	weft_waker waker = a->w.waker;
+	a->w.waker = (weft_waker){ 0 };
+	if (a->w.state == WEFT__WAITER_QUEUED)
+		weft__waitlist_remove(&s->waiters, &a->w);
+	else if (a->w.result == 0)
+		s->permits += a->n;   /* granted, never reported: give back */
+	weft__sem_grant_unlock(s);
+	weft_waker_drop(&waker);
+}
+
+/* ------------------------------------------------------------ public */
+
+static struct weft__sem *weft__sem_of(weft_semaphore *s)
+{
+	return (struct weft__sem *)(void *)s->weft__opaque;
+}
+
+struct __attribute__((__may_alias__)) weft__semaphore_acquire_priv {
+	struct weft__acquire a;
+};
+WEFT__SYNC_FUTURE_CHECK(weft_semaphore_acquire_future, weft__semaphore_acquire_priv);
+
+static struct weft__acquire *weft__acq_of(weft_semaphore_acquire_future *f)
+{
+	return (struct weft__acquire *)(void *)f->weft__opaque;
+}
+
+int weft_semaphore_init(weft_semaphore *s, size_t permits)
+{
+	if (!s || permits > WEFT_SEMAPHORE_MAX_PERMITS)
+		return -EINVAL;
+	weft__sem_init(weft__sem_of(s), permits);
+	return 0;
+}
+
+void weft_semaphore_destroy(weft_semaphore *s)
+{
+	if (s)
+		weft__sem_destroy(weft__sem_of(s));
+}
+
+int weft_semaphore_try_acquire(weft_semaphore *s, size_t n)
+{
+	if (!s || n > WEFT_SEMAPHORE_MAX_PERMITS)
+		return -EINVAL;
+	return weft__sem_try_acquire(weft__sem_of(s), n);
+}
+
+int weft_semaphore_release(weft_semaphore *s, size_t n)
+{
+	if (!s)
+		return -EINVAL;
+	return weft__sem_release(weft__sem_of(s), n, WEFT_SEMAPHORE_MAX_PERMITS, -EOVERFLOW);
+}
+
+void weft_semaphore_close(weft_semaphore *s)
+{
+	if (s)
+		weft__sem_close(weft__sem_of(s));
+}
+
+size_t weft_semaphore_available(weft_semaphore *s)
+{
+	if (!s)
+		return 0;
+	struct weft__sem *sem = weft__sem_of(s);
+	weft__sync_lock(&sem->lock);
+	size_t n = sem->permits;
+	weft__sync_unlock(&sem->lock);
+	return n;
+}
+
+int weft_semaphore_acquire_blocking(weft_semaphore *s, size_t n)
+{
+	if (!s || n > WEFT_SEMAPHORE_MAX_PERMITS)
+		return -EINVAL;
+	return weft__sem_acquire_blocking(weft__sem_of(s), n);
+}
+
+static weft_poll weft__semaphore_acquire_erased_poll(weft_future *f, weft_cx *cx)
+{
+	return weft_semaphore_acquire_poll((weft_semaphore_acquire_future *)f, cx);
+}
+
+static void weft__semaphore_acquire_erased_drop(weft_future *f)
+{
+	weft_semaphore_acquire_drop((weft_semaphore_acquire_future *)f);
+}
+
+void weft_semaphore_acquire_init(weft_semaphore_acquire_future *a, weft_semaphore *s, size_t n)
+{
+	memset(a, 0, sizeof *a);
+	a->fut = WEFT_FUTURE(weft__semaphore_acquire_erased_poll,
+			     weft__semaphore_acquire_erased_drop);
+	if (s && n <= WEFT_SEMAPHORE_MAX_PERMITS)
+		weft__acquire_init(weft__acq_of(a), weft__sem_of(s), n);
+}
+
+weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire_future *a, weft_cx *cx)
+{
+	return weft__acquire_poll(weft__acq_of(a), cx, &a->result);
+}
+
+void weft_semaphore_acquire_drop(weft_semaphore_acquire_future *a)
+{
+	weft__acquire_drop(weft__acq_of(a));
+}

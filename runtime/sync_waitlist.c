@@ -1,0 +1,87 @@
+/*
+ * sync_waitlist.c - the intrusive FIFO of waiters, wake batches and
+ * blocking waits that every sync primitive shares; the protocol is in
+ * sync_waitlist.h.
+ */
+#include "internal.h"
+#include "sync_waitlist.h"
+
+void weft__sync_lock_init(struct weft__sync_lock *l)
+{
+	/* Default attributes: no allocation, nothing that can fail on Linux. */
+	pthread_mutex_init(&l->m, NULL);
+}
+
+void weft__sync_lock_destroy(struct weft__sync_lock *l)
+{
+	pthread_mutex_destroy(&l->m);
+}
+
+void weft__waitlist_push(struct weft__waitlist *l, struct weft__waiter *w)
+{
+	w->next = NULL;
+	w->prev = l->tail;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	w->state = WEFT__WAITER_QUEUED;
+}
+
+void weft__waitlist_remove(struct weft__waitlist *l, struct weft__waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+	w->prev = w->next = NULL;
+	w->state = WEFT__WAITER_IDLE;
+}
+
+void weft__waiter_finish(struct weft__waitlist *l, struct weft__waiter *w, int result,
+			 struct weft__wake_batch *b)
+{
+	weft__waitlist_remove(l, w);
+	w->state = WEFT__WAITER_DONE;
+	w->result = result;
+	if (w->cond) {
+		/* Under the lock: the blocking thread re-checks its state
+		 * only with the lock, so its stack outlives this call. */
+		pthread_cond_signal(w->cond);
+		return;
+	}
+	/* Move the waker out: the future may be dropped as soon as the
+	 * lock is released, and the batch then owns this reference. */
+	b->w[b->n++] = w->waker;
+	w->waker = (weft_waker){ 0 };
+}
+
+void weft__wake_batch_run(struct weft__wake_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		weft_waker_wake(&b->w[i]);
+	b->n = 0;
+}
+
+void weft__waiter_block(struct weft__sync_lock *lock, struct weft__waitlist *l,
+			struct weft__waiter *w)
+{
+	pthread_cond_t cond;
+	pthread_cond_init(&cond, NULL);
+	w->cond = &cond;
+	weft__waitlist_push(l, w);
+	while (w->state == WEFT__WAITER_QUEUED)
+		pthread_cond_wait(&cond, &lock->m);
+	w->cond = NULL;
+	pthread_cond_destroy(&cond);
+}
+
+bool weft__sync_on_runtime_thread(void)
+{
+	return weft__current_rt != NULL;
+}

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -247,4 +248,19 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg)
 	rc = pthread_create(th, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -rc;
+}
+
+int weft__sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	WEFT__SYSCALL_NOFAULT(sigaction(sig, act, old));
+}
+
+int weft__sys_open_mode(const char *path, int flags, unsigned mode)
+{
+	WEFT__SYSCALL(WEFT__FAULT_SOCKET, open(path, flags | O_CLOEXEC, (mode_t)mode));
+}
+
+int weft__sys_fstat(int fd, struct stat *st)
+{
+	WEFT__SYSCALL_NOFAULT(fstat(fd, st));
 }

@@ -108,4 +108,15 @@ extern _Thread_local unsigned long weft__sys_read_calls;
 #include <pthread.h>
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
 
+/* sigaction(2) (signal.c): installs or restores a disposition. 0 or
+ * -errno; no fault site. */
+struct sigaction;
+int weft__sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* open(2) with a mode, for O_CREAT (fs.c); + cloexec. Site SOCKET (an fd),
+ * like weft__sys_open. fstat(2): no fault site. */
+struct stat;
+int weft__sys_open_mode(const char *path, int flags, unsigned mode);
+int weft__sys_fstat(int fd, struct stat *st);
+
 #endif /* WEFT__SYS_H */

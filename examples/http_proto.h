@@ -1,0 +1,47 @@
+/*
+ * http_proto.h - the HTTP/1.1 part of weft-http: parse every complete
+ * request in a read buffer and answer them all into one write buffer
+ * (pipelining), in the TechEmpower "plaintext" shape; and the connection
+ * task that drives it. No allocation; plain functions a test can call.
+ */
+#ifndef WEFT_EXAMPLE_HTTP_PROTO_H
+#define WEFT_EXAMPLE_HTTP_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "serve.h"
+
+#define HTTP_MAX_HEADER 8192      /* header section limit: above, 431 */
+#define HTTP_IN_CAP 16384         /* read buffer: one request with its body must fit */
+#define HTTP_OUT_CAP 8192         /* write buffer: responses of one batch */
+#define HTTP_DATE_LEN 29          /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/* What one call of http_process did. */
+typedef struct http_batch {
+	size_t consumed;   /* input bytes of the requests answered */
+	size_t out_len;    /* response bytes written to out */
+	bool close;        /* close the connection after writing out */
+	int last_status;   /* status of the last response (0: none) */
+} http_batch;
+
+/*
+ * Answers the complete requests at the start of in[0..len), in order,
+ * while their responses fit in out[0..cap) (cap >= 512). Stops at an
+ * incomplete request (consumed tells where it starts), or after an error
+ * response (400 malformed, 431 header section over HTTP_MAX_HEADER, 413
+ * body too large for HTTP_IN_CAP, 501 Transfer-Encoding), which sets
+ * close, as does "Connection: close" or HTTP/1.0 without keep-alive.
+ * GET and HEAD of / and /plaintext give "Hello, World!"; other targets
+ * 404, other methods 405.
+ */
+void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b);
+
+/* The IMF-fixdate of now, cached per thread and refreshed when the
+ * second changes (one vDSO clock read per call). */
+const char *http_date(void);
+
+/* Spawns the connection task for @stream (serve_spawn_fn). */
+int http_spawn_conn(weft_runtime *rt, weft_tcp_stream *stream);
+
+#endif

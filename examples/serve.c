@@ -1,0 +1,315 @@
+/*
+ * serve.c - the scaffolding the example servers share (see serve.h): the
+ * runtime, the accept loop, the open-connection list, and the stop on
+ * SIGINT/SIGTERM. The connection list is guarded by one mutex, taken
+ * when a connection opens or closes and when draining starts, never per
+ * message.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static serve_conn *conns;                 /* guarded by conns_lock */
+static bool draining;                     /* written under conns_lock */
+static _Atomic bool draining_flag;        /* lock-free view of `draining` */
+static _Atomic long live;                 /* spawned and not yet dropped */
+
+/* ------------------------------------------------------- connections */
+
+void serve_conn_enter(serve_conn *c)
+{
+	pthread_mutex_lock(&conns_lock);
+	c->prev = NULL;
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	c->linked = true;
+	if (draining)
+		weft_tcp_shutdown(c->stream, SHUT_RD);
+	pthread_mutex_unlock(&conns_lock);
+}
+
+void serve_conn_leave(serve_conn *c)
+{
+	if (c->linked) {
+		pthread_mutex_lock(&conns_lock);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		c->linked = false;
+		pthread_mutex_unlock(&conns_lock);
+	}
+	if (c->counted) {
+		c->counted = false;
+		/* Relaxed: a gauge, read for the drain loop only. */
+		atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+	}
+}
+
+bool serve_draining(void)
+{
+	/* Relaxed: a hint; the shutdown of the read side is the real stop. */
+	return atomic_load_explicit(&draining_flag, memory_order_relaxed);
+}
+
+long serve_live_connections(void)
+{
+	return atomic_load_explicit(&live, memory_order_relaxed);
+}
+
+/* Stops reading from every open connection: each finishes what it has
+ * read, sees end of stream, and closes. */
+static void serve_drain(void)
+{
+	pthread_mutex_lock(&conns_lock);
+	draining = true;
+	atomic_store_explicit(&draining_flag, true, memory_order_relaxed);
+	for (serve_conn *c = conns; c; c = c->next)
+		weft_tcp_shutdown(c->stream, SHUT_RD);
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* ------------------------------------------------------- accept loop */
+
+static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
+{
+	serve_accept *a = (serve_accept *)f;
+	WEFT_BEGIN(&a->co);
+	for (;;) {
+		WEFT_AWAIT(&a->co, weft_tcp_poll_accept(a->lis, cx, &a->conn, &a->err));
+		if (a->err < 0)
+			continue;                /* EMFILE etc.: the listener backs off */
+		weft_tcp_set_nodelay(a->conn, true);
+		atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+		if (a->spawn(weft_cx_runtime(cx), a->conn) < 0)
+			atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+	}
+	WEFT_END(&a->co);
+}
+
+void serve_accept_init(serve_accept *a, weft_tcp_listener *lis, serve_spawn_fn spawn)
+{
+	memset(a, 0, sizeof *a);
+	a->fut = WEFT_FUTURE(serve_accept_poll, NULL);
+	a->lis = lis;
+	a->spawn = spawn;
+}
+
+/* ----------------------------------------------------------- metrics */
+
+static void serve_print_metrics(weft_runtime *rt, FILE *out)
+{
+	weft_runtime_metrics m;
+	if (weft_runtime_metrics_get(rt, &m, sizeof m) < 0)
+		return;
+	fprintf(out, "runtime: workers=%u live_tasks=%llu spawned=%llu inject_depth=%llu "
+		"remote_schedules=%llu io_events=%llu timers_fired=%llu connections=%ld\n",
+		m.workers, (unsigned long long)m.live_tasks, (unsigned long long)m.spawned_tasks,
+		(unsigned long long)m.inject_depth, (unsigned long long)m.remote_schedules,
+		(unsigned long long)m.io_events, (unsigned long long)m.timers_fired,
+		serve_live_connections());
+	for (uint32_t i = 0; i < m.workers; i++) {
+		weft_worker_metrics w;
+		if (weft_runtime_worker_metrics(rt, i, &w, sizeof w) < 0)
+			continue;
+		fprintf(out, "worker %u: polls=%llu steals=%llu steal_ops=%llu parks=%llu "
+			"unparks=%llu local=%llu remote=%llu overflows=%llu lifo=%llu depth=%llu\n",
+			i, (unsigned long long)w.polls, (unsigned long long)w.steals,
+			(unsigned long long)w.steal_operations, (unsigned long long)w.parks,
+			(unsigned long long)w.unparks, (unsigned long long)w.local_schedules,
+			(unsigned long long)w.remote_schedules, (unsigned long long)w.overflows,
+			(unsigned long long)w.lifo_hits, (unsigned long long)w.local_queue_depth);
+	}
+	fflush(out);
+}
+
+/* ------------------------------------------------------------- root */
+
+typedef struct serve_root {
+	weft_future fut;
+	weft_coro co;
+	const char *prog;
+	weft_tcp_listener *lis;
+	serve_spawn_fn spawn;
+	weft_join_handle *acceptor;
+	weft_signal stop, quit;
+	bool quit_failed;
+	weft_sleep nap;
+	weft_instant deadline;
+	uint64_t drain_ns;
+	int status;
+} serve_root;
+
+/* Waits for SIGINT/SIGTERM, printing the metrics on every SIGQUIT. Both
+ * listeners register at the root's first poll. */
+static weft_poll serve_wait_stop(serve_root *r, weft_cx *cx)
+{
+	for (;;) {
+		if (!r->quit_failed && weft_signal_poll(&r->quit, cx) == WEFT_READY) {
+			if (r->quit.result < 0) {
+				r->quit_failed = true;
+				continue;
+			}
+			serve_print_metrics(weft_cx_runtime(cx), stderr);
+			weft_runtime_dump_tasks(weft_cx_runtime(cx), stderr);
+			weft_signal_rearm(&r->quit);
+			continue;
+		}
+		return weft_signal_poll(&r->stop, cx);
+	}
+}
+
+static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
+{
+	serve_root *r = (serve_root *)f;
+	WEFT_BEGIN(&r->co);
+	weft_signal_init(&r->stop, WEFT_SIGNAL_BIT(SIGINT) | WEFT_SIGNAL_BIT(SIGTERM));
+	weft_signal_init(&r->quit, WEFT_SIGNAL_BIT(SIGQUIT));
+	{
+		serve_accept a;
+		serve_accept_init(&a, r->lis, r->spawn);
+		int rc = weft_spawn(weft_cx_runtime(cx), &a.fut, sizeof a, &r->acceptor);
+		if (rc < 0)
+			WEFT_RETURN(&r->co, rc);
+	}
+	WEFT_AWAIT(&r->co, serve_wait_stop(r, cx));
+	if (r->stop.result < 0) {
+		fprintf(stderr, "%s: cannot listen for signals: %s\n", r->prog,
+			strerror(-r->stop.result));
+		WEFT_RETURN(&r->co, r->stop.result);
+	}
+	fprintf(stderr, "%s: %s: stop accepting, draining %ld connections\n", r->prog,
+		strsignal(r->stop.result), serve_live_connections());
+	weft_join_handle_abort(r->acceptor);
+	WEFT_AWAIT(&r->co, weft_join_handle_poll(r->acceptor, cx, &r->status));
+	weft_join_handle_detach(r->acceptor);
+	r->acceptor = NULL;
+	weft_tcp_listener_close(r->lis);
+	r->lis = NULL;
+	serve_drain();
+	r->deadline = weft_now(weft_cx_runtime(cx)) + r->drain_ns;
+	while (serve_live_connections() > 0 && weft_now(weft_cx_runtime(cx)) < r->deadline) {
+		weft_sleep_init(&r->nap, WEFT_MS(10));
+		WEFT_AWAIT(&r->co, weft_sleep_poll(&r->nap, cx));
+		weft_sleep_drop(&r->nap);
+	}
+	WEFT_END(&r->co);
+}
+
+static void serve_root_drop(weft_future *f)
+{
+	serve_root *r = (serve_root *)f;
+	weft_signal_drop(&r->stop);
+	weft_signal_drop(&r->quit);
+	weft_sleep_drop(&r->nap);
+	if (r->acceptor) {
+		weft_join_handle_abort(r->acceptor);
+		weft_join_handle_detach(r->acceptor);
+		r->acceptor = NULL;
+	}
+}
+
+/* -------------------------------------------------------------- main */
+
+static void serve_usage(const char *prog, const char *default_addr)
+{
+	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--metrics] [--drain-ms MS]\n"
+		"  --addr     address to listen on (default %s)\n"
+		"  --workers  worker threads (default: one per CPU)\n"
+		"  --metrics  print the runtime metrics to stderr at shutdown\n"
+		"  --drain-ms how long open connections may take to finish (default 5000)\n"
+		"SIGINT/SIGTERM: stop cleanly; SIGQUIT: print the metrics.\n",
+		prog, default_addr);
+}
+
+int serve_main(int argc, char **argv, const char *prog, const char *default_addr,
+	       serve_spawn_fn spawn)
+{
+	const char *addr = default_addr;
+	long workers = 0, drain_ms = 5000;
+	bool metrics = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+		if (!strcmp(a, "--addr") && v) {
+			addr = v;
+			i++;
+		} else if (!strcmp(a, "--workers") && v) {
+			workers = strtol(v, &end, 10);
+			if (*end || workers < 0 || workers > (long)WEFT_MAX_WORKERS)
+				goto usage;
+			i++;
+		} else if (!strcmp(a, "--drain-ms") && v) {
+			drain_ms = strtol(v, &end, 10);
+			if (*end || drain_ms < 0 || drain_ms > 3600000)
+				goto usage;
+			i++;
+		} else if (!strcmp(a, "--metrics")) {
+			metrics = true;
+		} else {
+			goto usage;
+		}
+	}
+
+	weft_runtime *rt;
+	weft_runtime_config cfg = { .workers = (uint32_t)workers };
+	int rc = weft_runtime_new(&rt, &cfg);
+	if (rc < 0) {
+		fprintf(stderr, "%s: runtime: %s\n", prog, strerror(-rc));
+		return 1;
+	}
+	weft_tcp_listener *lis;
+	rc = weft_tcp_listen(&lis, addr, 4096);
+	if (rc < 0) {
+		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
+		weft_runtime_free(rt);
+		return 1;
+	}
+	weft_addr bound;
+	char text[WEFT_ADDR_STRLEN] = "?";
+	if (weft_tcp_listener_local_addr(lis, &bound) == 0)
+		weft_addr_format(&bound, text, sizeof text);
+	weft_runtime_metrics m;
+	weft_runtime_metrics_get(rt, &m, sizeof m);
+	fprintf(stderr, "%s: listening on %s, %u worker%s, pid %ld\n", prog, text, m.workers,
+		m.workers == 1 ? "" : "s", (long)getpid());
+
+	serve_root r;
+	memset(&r, 0, sizeof r);
+	r.fut = WEFT_FUTURE(serve_root_poll, serve_root_drop);
+	r.prog = prog;
+	r.lis = lis;
+	r.spawn = spawn;
+	r.drain_ns = WEFT_MS(drain_ms);
+	rc = weft_block_on(rt, &r.fut);
+	if (rc == 0)
+		rc = r.co.result;
+	long left = serve_live_connections();
+	if (left > 0)
+		fprintf(stderr, "%s: aborting %ld connections\n", prog, left);
+	if (metrics)
+		serve_print_metrics(rt, stderr);
+	weft_runtime_free(rt);           /* drops every connection left */
+	weft_tcp_listener_close(r.lis);  /* NULL once the root closed it */
+	if (rc < 0)
+		return 1;
+	fprintf(stderr, "%s: stopped\n", prog);
+	return 0;
+usage:
+	serve_usage(prog, default_addr);
+	return 2;
+}

@@ -252,7 +252,8 @@ void weft_mpsc_sender_drop(weft_mpsc_sender *tx)
 	if (!tx)
 		return;
 	struct weft__mpsc *c = weft__tx(tx);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&c->lock);
 	bool last = --c->senders == 0;
 	if (last) {
@@ -287,7 +288,8 @@ bool weft_mpsc_is_closed(weft_mpsc_sender *tx)
  * held on entry and on return (dropped between wake batches). */
 static void weft__mpsc_close_locked(struct weft__mpsc *c)
 {
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	c->rx_closed = true;
 	while (c->send_waiters.head) {
 		if (weft__wake_batch_full(&b)) {
@@ -338,7 +340,8 @@ int weft_mpsc_try_send(weft_mpsc_sender *tx, const void *msg)
 	if (!tx || !msg)
 		return -EINVAL;
 	struct weft__mpsc *c = weft__tx(tx);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&c->lock);
 	int rc = weft__mpsc_send_locked(c, msg, false, &b);
 	weft__sync_unlock(&c->lock);
@@ -353,7 +356,8 @@ int weft_mpsc_send_blocking(weft_mpsc_sender *tx, const void *msg)
 	if (weft__sync_on_runtime_thread())
 		return -EDEADLK;
 	struct weft__mpsc *c = weft__tx(tx);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	bool reserved = false;
 	int rc;
 	weft__sync_lock(&c->lock);
@@ -376,7 +380,8 @@ int weft_mpsc_try_recv(weft_mpsc_receiver *rx, void *out)
 	if (!rx || !out)
 		return -EINVAL;
 	struct weft__mpsc *c = weft__rx(rx);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&c->lock);
 	int rc = weft__mpsc_recv_locked(c, out, &b);
 	weft__sync_unlock(&c->lock);
@@ -391,7 +396,8 @@ int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out)
 	if (weft__sync_on_runtime_thread())
 		return -EDEADLK;
 	struct weft__mpsc *c = weft__rx(rx);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	int rc;
 	weft__sync_lock(&c->lock);
 	while ((rc = weft__mpsc_recv_locked(c, out, &b)) == 1) {
@@ -430,7 +436,8 @@ weft_poll weft_mpsc_send_poll(weft_mpsc_send_future *f, weft_cx *cx)
 {
 	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
 	struct weft__mpsc *c = p->c;
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	bool reserved = false;
 	int rc;
 
@@ -485,7 +492,8 @@ void weft_mpsc_send_drop(weft_mpsc_send_future *f)
 		return;
 	}
 	p->phase = WEFT__PHASE_DROPPED;
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&c->lock);
 	weft_waker waker = p->w.waker;
 	p->w.waker = (weft_waker){ 0 };
@@ -528,7 +536,8 @@ weft_poll weft_mpsc_recv_poll(weft_mpsc_recv_future *f, weft_cx *cx)
 {
 	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
 	struct weft__mpsc *c = p->c;
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 
 	if (p->phase == WEFT__PHASE_FINISHED)
 		return WEFT_READY;
@@ -575,7 +584,8 @@ void weft_mpsc_recv_drop(weft_mpsc_recv_future *f)
 		return;
 	}
 	p->phase = WEFT__PHASE_DROPPED;
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&c->lock);
 	weft_waker waker = p->w.waker;
 	p->w.waker = (weft_waker){ 0 };

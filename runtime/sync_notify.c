@@ -91,7 +91,8 @@ void weft_notify_one(weft_notify *n)
 	if (!n)
 		return;
 	struct weft__notify *s = weft__notify_of(n);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&s->lock);
 	weft__notify_one_locked(s, &b);
 	weft__sync_unlock(&s->lock);
@@ -103,7 +104,8 @@ void weft_notify_waiters(weft_notify *n)
 	if (!n)
 		return;
 	struct weft__notify *s = weft__notify_of(n);
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&s->lock);
 	/* Relaxed: the lock orders it for every reader under the lock, and
 	 * init's lock-free read needs no ordering (a stale value only sends
@@ -221,7 +223,8 @@ void weft_notified_drop(weft_notified *f)
 		return;
 	}
 	p->phase = WEFT__PHASE_DROPPED;
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&s->lock);
 	weft_waker waker = p->w.waker;
 	p->w.waker = (weft_waker){ 0 };

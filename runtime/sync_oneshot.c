@@ -65,7 +65,8 @@ int weft_oneshot_new(size_t elem_size, weft_oneshot_sender **tx, weft_oneshot_re
  * handles are gone, and wakes. Lock held on entry. */
 static void weft__oneshot_wake_unlock(struct weft__oneshot *c)
 {
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	while (c->waiters.head) {
 		if (weft__wake_batch_full(&b)) {
 			weft__sync_unlock(&c->lock);

@@ -35,7 +35,8 @@ void weft__sem_destroy(struct weft__sem *s)
  * and wakes them. Lock held on entry, released on return. */
 static void weft__sem_grant_unlock(struct weft__sem *s)
 {
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	struct weft__waiter *w;
 	for (;;) {
 		while ((w = s->waiters.head) && w->need <= s->permits &&
@@ -83,7 +84,8 @@ int weft__sem_release(struct weft__sem *s, uint64_t n, uint64_t limit, int err)
 
 void weft__sem_close(struct weft__sem *s)
 {
-	struct weft__wake_batch b = { .n = 0 };
+	struct weft__wake_batch b;
+	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft__sync_lock(&s->lock);
 	s->closed = true;
 	while (s->waiters.head) {

@@ -9,14 +9,9 @@
 #include <weft/runtime.h>
 #include <weft/time.h>
 #include <weft/net.h>
-#if __has_include(<weft/sync.h>)
 #include <weft/sync.h>
-#endif
-#if __has_include(<weft/blocking.h>)
 #include <weft/blocking.h>
-#endif
-#if __has_include(<weft/signal.h>)
+#include <weft/fs.h>
 #include <weft/signal.h>
-#endif
 
 #endif /* WEFT_H */

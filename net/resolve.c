@@ -1,6 +1,8 @@
 /*
  * resolve.c - "host:port" to addresses: numeric text parsed in place,
- * names looked up with getaddrinfo on the runtime's blocking pool.
+ * names looked up with getaddrinfo on the runtime's name-lookup pool (a
+ * small blocking pool of its own, so slow DNS never starves other
+ * blocking work, nor other blocking work a lookup).
  *
  * The lookup job is a heap object shared by the future and the pool
  * thread (blocking.h): if the future is dropped mid-lookup, the pool
@@ -120,10 +122,9 @@ static int weft__resolve_start(weft_resolve *r, weft_cx *cx)
 		return -EINVAL;
 	if (!cx->runtime)
 		return -EINVAL;
-	struct weft__blocking_pool *pool =
-		weft__reactor_blocking(weft__runtime_reactor(cx->runtime));
+	struct weft__blocking_pool *pool = weft__runtime_dns_blocking(cx->runtime);
 	if (!pool)
-		return -ENOMEM;
+		return -ESHUTDOWN;
 	struct weft__resolve_job *j = weft__calloc(1, sizeof *j);
 	if (!j)
 		return -ENOMEM;
@@ -149,11 +150,11 @@ weft_poll weft_resolve_poll(weft_resolve *r, weft_cx *cx)
 {
 	if (r->done)
 		return WEFT_READY;
+	if (!r->job && !r->name)
+		return weft__resolve_finish(r, -EINVAL);
+	if (!weft_coop_proceed(cx))
+		return WEFT_PENDING;
 	if (!r->job) {
-		if (!r->name)
-			return weft__resolve_finish(r, -EINVAL);
-		if (!weft_coop_proceed(cx))
-			return WEFT_PENDING;
 		if (weft_addr_parse(&r->addrs[0], r->name) == 0) {
 			r->count = 1;
 			return weft__resolve_finish(r, 0);
@@ -161,15 +162,20 @@ weft_poll weft_resolve_poll(weft_resolve *r, weft_cx *cx)
 		int rc = weft__resolve_start(r, cx);
 		if (rc < 0)
 			return weft__resolve_finish(r, rc);
-		weft_coop_refund(cx);
 	}
-	if (weft__blocking_job_poll(&r->job->job, cx) == WEFT_PENDING)
+	int status;
+	if (weft__blocking_job_poll(&r->job->job, cx, &status) == WEFT_PENDING) {
+		weft_coop_refund(cx);   /* waiting is no progress */
 		return WEFT_PENDING;
+	}
 	struct weft__resolve_job *j = r->job;
 	r->job = NULL;
-	memcpy(r->addrs, j->addrs, sizeof r->addrs);
-	r->count = j->count;
-	int result = j->result;
+	int result = status;   /* -ECANCELED: the runtime shut down first */
+	if (status == 0) {
+		memcpy(r->addrs, j->addrs, sizeof r->addrs);
+		r->count = j->count;
+		result = j->result;
+	}
 	weft__blocking_job_put(&j->job);
 	return weft__resolve_finish(r, result);
 }

@@ -1,42 +1,71 @@
 /*
- * blocking.c - a minimal blocking pool: threads created on demand (up to
- * a cap), each running queued jobs and exiting after a spell of idleness.
+ * blocking.c - the blocking pools: threads started on demand up to a cap,
+ * each running queued jobs and exiting after an idle keep-alive; the jobs
+ * futures await; and weft_spawn_blocking on top of them.
  *
- * Protocol. The pool's mutex guards the queue, the thread counts and the
- * shutdown flag. A submit queues the job and signals an idle thread, or
- * starts one when none is idle. Threads are detached; each holds a
- * reference on the pool, as does the owner, and the last to let go frees
- * it, so a pool thread whose job's wake drops the runtime's last
- * reference (and so frees the pool from inside its own loop) finds the
- * pool still there when it returns to the loop.
+ * Pool protocol. The pool's mutex guards the queue, every counter and the
+ * shutdown flag. `idle` counts threads waiting for work that nobody has
+ * yet promised a job to; `wakeups` counts promises made and not yet
+ * collected. A submit queues the job and then either promises it to an
+ * idle thread (idle--, wakeups++, signal), or starts a thread when none is
+ * idle and the cap allows, or leaves it for a busy thread, which looks at
+ * the queue before it waits. A waiting thread that finds a promise takes
+ * it (wakeups--) whatever woke it; one whose keep-alive ran out with no
+ * promise un-counts itself (idle--) and exits. Because a promise is made
+ * only to a thread counted idle, and a thread stops counting itself idle
+ * only by taking a promise or by leaving, every queued job either has a
+ * thread promised to it, a thread started for it, or a busy thread that
+ * will see it: no job is stranded, and a burst of submits starts one
+ * thread per job up to the cap instead of piling onto one waking thread.
  *
- * Jobs: `done` and the waker are guarded by the job's mutex. The runner
- * sets done and takes the waker under it and wakes outside; the awaiter
- * checks done and stores its waker under it. One of the two always sees
- * the other's write: no wakeup is lost. Results are written before done
- * and read after seeing done, both ordered by that mutex.
+ * Threads are joinable and joined in a chain: a thread leaving its loop
+ * records itself as the pool's "zombie" and joins the zombie it replaced;
+ * pool_free waits for the thread count to reach zero and joins the last
+ * zombie. So every thread is joined, and by the time pool_free returns
+ * none is left. The pool is reference-counted (owner + each thread) only
+ * for the case where pool_free runs on one of the pool's own threads (a
+ * blocking function freeing its runtime): that thread cannot join itself,
+ * so it detaches itself when it leaves and drops the last reference.
+ *
+ * Job protocol: status and the waker are guarded by the job's mutex. The
+ * pool thread (or shutdown's cancel) sets the final status and takes the
+ * waker under it and wakes outside; the awaiter reads the status and
+ * stores its waker under it. One of the two always sees the other's
+ * write, so no wakeup is lost. Results are written before the status and
+ * read after seeing it, both ordered by that mutex.
  */
 #include "internal.h"
 #include "blocking.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
-#define WEFT__BLOCKING_MAX_THREADS 64
-#define WEFT__BLOCKING_IDLE_NS     (5ull * 1000000000ull)
+#include <weft/blocking.h>
 
 struct weft__blocking_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t work;        /* a job was queued, or shutdown */
+	pthread_cond_t work;        /* a promise was made, or shutdown */
 	pthread_cond_t exited;      /* a thread left its loop */
 	struct weft__blocking_job *head, *tail;
-	unsigned threads;           /* threads inside their loop */
-	unsigned idle;              /* of which waiting for work */
-	unsigned refs;              /* owner + threads (lock) */
+	uint32_t max_threads;
+	uint64_t keep_alive_ns;
+	uint32_t threads;           /* started and not yet left their loop */
+	uint32_t idle;              /* waiting, not promised a job */
+	uint32_t wakeups;           /* promises not yet collected */
+	uint32_t running;
+	uint32_t refs;              /* owner + threads */
 	bool shutdown;
+	bool orphaned;              /* freed from one of its own threads */
+	bool zombie_set;
+	pthread_t zombie;           /* last thread to leave, not yet joined */
+	uint64_t queued, started, submitted, completed, cancelled;
 };
 
+/* The pool the calling thread works for, to spot pool_free on itself. */
 static _Thread_local struct weft__blocking_pool *weft__blocking_self;
+
+/* ------------------------------------------------------------------ jobs */
 
 int weft__blocking_job_init(struct weft__blocking_job *job,
 			    void (*run)(struct weft__blocking_job *),
@@ -46,8 +75,9 @@ int weft__blocking_job_init(struct weft__blocking_job *job,
 		return -ENOMEM;
 	job->run = run;
 	job->free = free_fn;
+	/* Plain init: the job is not shared yet. */
 	atomic_init(&job->refs, 2);
-	job->done = false;
+	job->status = WEFT__JOB_PENDING;
 	job->waker = (weft_waker){ 0 };
 	job->next = NULL;
 	return 0;
@@ -55,33 +85,45 @@ int weft__blocking_job_init(struct weft__blocking_job *job,
 
 void weft__blocking_job_put(struct weft__blocking_job *job)
 {
-	weft_waker w = { 0 };
 	pthread_mutex_lock(&job->lock);
-	w = job->waker;
+	weft_waker w = job->waker;
 	job->waker = (weft_waker){ 0 };
 	pthread_mutex_unlock(&job->lock);
 	weft_waker_drop(&w);
-	/* AcqRel: the freeing thread sees every other holder's writes. */
+	/* AcqRel: the releasing side publishes its writes (results, the
+	 * handle's `taken`), the freeing side sees every holder's. */
 	if (atomic_fetch_sub_explicit(&job->refs, 1, memory_order_acq_rel) == 1) {
 		pthread_mutex_destroy(&job->lock);
 		job->free(job);
 	}
 }
 
-weft_poll weft__blocking_job_poll(struct weft__blocking_job *job, weft_cx *cx)
+weft_poll weft__blocking_job_poll(struct weft__blocking_job *job, weft_cx *cx, int *status)
 {
 	pthread_mutex_lock(&job->lock);
-	bool done = job->done;
-	if (!done)
+	int st = job->status;
+	if (st == WEFT__JOB_PENDING)
 		weft_waker_store(&job->waker, cx->waker);
 	pthread_mutex_unlock(&job->lock);
-	return done ? WEFT_READY : WEFT_PENDING;
+	if (st == WEFT__JOB_PENDING)
+		return WEFT_PENDING;
+	*status = st;
+	return WEFT_READY;
 }
 
-static void weft__blocking_complete(struct weft__blocking_job *job)
+bool weft__blocking_job_finished(struct weft__blocking_job *job)
 {
 	pthread_mutex_lock(&job->lock);
-	job->done = true;
+	bool done = job->status != WEFT__JOB_PENDING;
+	pthread_mutex_unlock(&job->lock);
+	return done;
+}
+
+/* Sets the final status, wakes the awaiter and drops the pool's reference. */
+static void weft__blocking_settle(struct weft__blocking_job *job, int status)
+{
+	pthread_mutex_lock(&job->lock);
+	job->status = status;
 	weft_waker w = job->waker;
 	job->waker = (weft_waker){ 0 };
 	pthread_mutex_unlock(&job->lock);
@@ -89,8 +131,11 @@ static void weft__blocking_complete(struct weft__blocking_job *job)
 	weft__blocking_job_put(job);
 }
 
-/* Drops a pool reference; the caller holds the lock, which is released. */
-static void weft__pool_unref_unlock(struct weft__blocking_pool *p)
+/* ------------------------------------------------------------------ pool */
+
+/* Drops a pool reference; the caller holds the lock, which is released.
+ * Returns true when the pool is gone. */
+static bool weft__pool_unref_unlock(struct weft__blocking_pool *p)
 {
 	bool last = --p->refs == 0;
 	pthread_mutex_unlock(&p->lock);
@@ -99,6 +144,30 @@ static void weft__pool_unref_unlock(struct weft__blocking_pool *p)
 		pthread_cond_destroy(&p->exited);
 		pthread_mutex_destroy(&p->lock);
 		weft__free(p);
+	}
+	return last;
+}
+
+/* Waits for a promised job with the lock held. False when the keep-alive
+ * ran out without one, or on shutdown: the thread is to leave. */
+static bool weft__blocking_wait(struct weft__blocking_pool *p)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	uint64_t ns = (uint64_t)until.tv_nsec + p->keep_alive_ns % 1000000000ull;
+	until.tv_sec += (time_t)(p->keep_alive_ns / 1000000000ull + ns / 1000000000ull);
+	until.tv_nsec = (long)(ns % 1000000000ull);
+	p->idle++;
+	for (;;) {
+		int rc = pthread_cond_timedwait(&p->work, &p->lock, &until);
+		if (p->wakeups > 0) {
+			p->wakeups--;   /* the submitter un-counted us from idle */
+			return true;
+		}
+		if (p->shutdown || rc == ETIMEDOUT) {
+			p->idle--;
+			return false;
+		}
 	}
 }
 
@@ -113,31 +182,45 @@ static void *weft__blocking_main(void *arg)
 			p->head = job->next;
 			if (!p->head)
 				p->tail = NULL;
+			p->queued--;
+			p->running++;
 			pthread_mutex_unlock(&p->lock);
 			job->run(job);
-			weft__blocking_complete(job);
+			/* Counted before the awaiter can see the job done, so
+			 * the figures never lag behind what a task observed. */
+			pthread_mutex_lock(&p->lock);
+			p->running--;
+			p->completed++;
+			pthread_mutex_unlock(&p->lock);
+			weft__blocking_settle(job, 0);
 			pthread_mutex_lock(&p->lock);
 			continue;
 		}
-		if (p->shutdown)
-			break;
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(WEFT__BLOCKING_IDLE_NS / 1000000000ull);
-		p->idle++;
-		int rc = pthread_cond_timedwait(&p->work, &p->lock, &until);
-		p->idle--;
-		if (rc == ETIMEDOUT && !p->head)
+		if (p->shutdown || !weft__blocking_wait(p))
 			break;
 	}
+
+	/* Leave: join the previous leaver, become the one the next joins
+	 * (or, orphaned and last, detach: nobody is left to join us). */
 	p->threads--;
+	bool had_prev = p->zombie_set;
+	pthread_t prev = p->zombie;
+	bool detach = p->orphaned && p->threads == 0;
+	p->zombie_set = !detach;
+	if (!detach)
+		p->zombie = pthread_self();
 	pthread_cond_broadcast(&p->exited);
 	weft__blocking_self = NULL;
 	weft__pool_unref_unlock(p);
+	if (had_prev)
+		pthread_join(prev, NULL);
+	if (detach)
+		pthread_detach(pthread_self());
 	return NULL;
 }
 
-struct weft__blocking_pool *weft__blocking_pool_new(void)
+struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
+						    uint64_t keep_alive_ns)
 {
 	struct weft__blocking_pool *p = weft__calloc(1, sizeof *p);
 	if (!p)
@@ -153,6 +236,8 @@ struct weft__blocking_pool *weft__blocking_pool_new(void)
 	if (pthread_cond_init(&p->exited, NULL) != 0)
 		goto err_work;
 	pthread_condattr_destroy(&attr);
+	p->max_threads = max_threads ? max_threads : 1;
+	p->keep_alive_ns = keep_alive_ns;
 	p->refs = 1;
 	return p;
 
@@ -174,24 +259,23 @@ int weft__blocking_submit(struct weft__blocking_pool *p, struct weft__blocking_j
 		pthread_mutex_unlock(&p->lock);
 		return -ESHUTDOWN;
 	}
-	if (p->idle == 0 && p->threads < WEFT__BLOCKING_MAX_THREADS) {
-		int rc = -EAGAIN;
+	if (p->idle > 0) {
+		p->idle--;
+		p->wakeups++;
+		pthread_cond_signal(&p->work);
+	} else if (p->threads < p->max_threads) {
 		pthread_t tid;
-		pthread_attr_t attr;
-		if (weft__fault_hit(WEFT__FAULT_THREAD) == 0 &&
-		    pthread_attr_init(&attr) == 0) {
-			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-			if (pthread_create(&tid, &attr, weft__blocking_main, p) == 0)
-				rc = 0;
-			pthread_attr_destroy(&attr);
-		}
+		/* The new thread blocks on our lock until the job is queued. */
+		int rc = weft__thread_create(&tid, weft__blocking_main, p);
 		if (rc == 0) {
 			p->threads++;
 			p->refs++;
+			p->started++;
 		} else if (p->threads == 0) {
 			pthread_mutex_unlock(&p->lock);
-			return rc;   /* nobody would ever run the job */
+			return rc == -ENOMEM ? -ENOMEM : -EAGAIN;   /* nobody would run it */
 		}
+		/* Else a busy thread takes it when it finishes. */
 	}
 	job->next = NULL;
 	if (p->tail)
@@ -199,29 +283,231 @@ int weft__blocking_submit(struct weft__blocking_pool *p, struct weft__blocking_j
 	else
 		p->head = job;
 	p->tail = job;
-	pthread_cond_signal(&p->work);
+	p->queued++;
+	p->submitted++;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
 void weft__blocking_pool_free(struct weft__blocking_pool *p)
 {
+	if (!p)
+		return;
 	pthread_mutex_lock(&p->lock);
 	p->shutdown = true;
 	struct weft__blocking_job *job = p->head;
 	p->head = p->tail = NULL;
+	p->cancelled += p->queued;
+	p->queued = 0;
 	pthread_cond_broadcast(&p->work);
-	unsigned self = weft__blocking_self == p ? 1 : 0;
-	while (p->threads > self)
-		pthread_cond_wait(&p->exited, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	/* Never run: their awaiters are gone (an awaiter's waker would
-	 * have kept the runtime, and so this pool, alive). */
+
+	/* Never run: their awaiters see -ECANCELED. */
 	while (job) {
 		struct weft__blocking_job *next = job->next;
-		weft__blocking_job_put(job);
+		weft__blocking_settle(job, -ECANCELED);
 		job = next;
 	}
+
 	pthread_mutex_lock(&p->lock);
+	uint32_t self = weft__blocking_self == p ? 1 : 0;
+	while (p->threads > self)
+		pthread_cond_wait(&p->exited, &p->lock);
+	bool had_zombie = p->zombie_set;
+	pthread_t zombie = p->zombie;
+	p->zombie_set = false;
+	p->orphaned = self != 0;
+	/* Not the last reference when orphaned: the calling thread's is. */
 	weft__pool_unref_unlock(p);
+	if (had_zombie)
+		pthread_join(zombie, NULL);
+}
+
+void weft__blocking_pool_stats(struct weft__blocking_pool *p, struct weft__blocking_stats *out)
+{
+	*out = (struct weft__blocking_stats){ 0 };
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	out->threads = p->threads;
+	out->idle = p->idle;
+	out->running = p->running;
+	out->queued = p->queued;
+	out->started = p->started;
+	out->submitted = p->submitted;
+	out->completed = p->completed;
+	out->cancelled = p->cancelled;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* --------------------------------------------------------- the runtime */
+
+int weft__blocking_init(weft_runtime *rt)
+{
+	weft_runtime_config *c = &rt->config;
+	if (c->blocking_threads == 0)
+		c->blocking_threads = WEFT_BLOCKING_DEFAULT_THREADS;
+	if (c->blocking_keep_alive_ms == 0)
+		c->blocking_keep_alive_ms = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS;
+	uint64_t keep_alive_ns = (uint64_t)c->blocking_keep_alive_ms * 1000000ull;
+	rt->blocking = weft__blocking_pool_new(c->blocking_threads, keep_alive_ns);
+	if (!rt->blocking)
+		return -ENOMEM;
+	rt->dns_blocking = weft__blocking_pool_new(WEFT__DNS_THREADS, keep_alive_ns);
+	if (!rt->dns_blocking) {
+		weft__blocking_pool_free(rt->blocking);
+		rt->blocking = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void weft__blocking_fini(weft_runtime *rt)
+{
+	/* The general pool first: its functions may still look names up.
+	 * The pointers stay set while the pools drain (a running function
+	 * may spawn and be told -ESHUTDOWN); every pool thread is joined by
+	 * the time each is cleared. */
+	weft__blocking_pool_free(rt->blocking);
+	weft__blocking_pool_free(rt->dns_blocking);
+	rt->blocking = NULL;
+	rt->dns_blocking = NULL;
+}
+
+struct weft__blocking_pool *weft__runtime_blocking(weft_runtime *rt)
+{
+	return rt->blocking;
+}
+
+struct weft__blocking_pool *weft__runtime_dns_blocking(weft_runtime *rt)
+{
+	return rt->dns_blocking;
+}
+
+/* ------------------------------------------------------ spawn_blocking */
+
+struct weft_blocking_handle {
+	struct weft__blocking_job job;   /* first: converted back from it */
+	weft_blocking_fn fn;
+	void *arg;
+	weft_blocking_release_fn release;
+	void *result;    /* written by run, before the status (job lock) */
+	bool taken;      /* the handle's owner took the result */
+};
+
+static void weft__spawned_run(struct weft__blocking_job *job)
+{
+	struct weft_blocking_handle *h = (struct weft_blocking_handle *)(void *)job;
+	h->result = h->fn(h->arg);
+}
+
+static void weft__spawned_free(struct weft__blocking_job *job)
+{
+	struct weft_blocking_handle *h = (struct weft_blocking_handle *)(void *)job;
+	if (h->release)
+		h->release(h->arg, h->taken ? NULL : h->result);
+	weft__free(h);
+}
+
+int weft_spawn_blocking_owned(weft_runtime *rt, weft_blocking_fn fn, void *arg,
+			      weft_blocking_release_fn release,
+			      weft_blocking_handle **out)
+{
+	if (out)
+		*out = NULL;
+	if (!rt || !fn)
+		return -EINVAL;
+	struct weft__blocking_pool *pool = weft__runtime_blocking(rt);
+	if (!pool)
+		return -ESHUTDOWN;
+	struct weft_blocking_handle *h = weft__calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	int rc = weft__blocking_job_init(&h->job, weft__spawned_run, weft__spawned_free);
+	if (rc < 0) {
+		weft__free(h);
+		return rc;
+	}
+	h->fn = fn;
+	h->arg = arg;
+	h->release = release;
+	rc = weft__blocking_submit(pool, &h->job);
+	if (rc < 0) {
+		/* The pool never saw it: free it by hand, without calling
+		 * @release (@arg is still the caller's). */
+		pthread_mutex_destroy(&h->job.lock);
+		weft__free(h);
+		return rc;
+	}
+	if (out)
+		*out = h;
+	else
+		weft__blocking_job_put(&h->job);
+	return 0;
+}
+
+int weft_spawn_blocking(weft_runtime *rt, weft_blocking_fn fn, void *arg,
+			weft_blocking_handle **out)
+{
+	return weft_spawn_blocking_owned(rt, fn, arg, NULL, out);
+}
+
+weft_poll weft_blocking_handle_poll(weft_blocking_handle *h, weft_cx *cx,
+				    int *status, void **result)
+{
+	if (!h) {
+		if (status)
+			*status = -EINVAL;
+		if (result)
+			*result = NULL;
+		return WEFT_READY;
+	}
+	if (!weft_coop_proceed(cx))
+		return WEFT_PENDING;
+	int st;
+	if (weft__blocking_job_poll(&h->job, cx, &st) == WEFT_PENDING) {
+		weft_coop_refund(cx);
+		return WEFT_PENDING;
+	}
+	if (status)
+		*status = st;
+	if (result) {
+		*result = st == 0 ? h->result : NULL;
+		h->taken = st == 0;
+	}
+	return WEFT_READY;
+}
+
+bool weft_blocking_handle_is_finished(weft_blocking_handle *h)
+{
+	return !h || weft__blocking_job_finished(&h->job);
+}
+
+void weft_blocking_handle_detach(weft_blocking_handle *h)
+{
+	if (h)
+		weft__blocking_job_put(&h->job);
+}
+
+int weft_runtime_blocking_metrics(weft_runtime *rt, weft_blocking_metrics *out, size_t size)
+{
+	if (!rt || !out)
+		return -EINVAL;
+	struct weft__blocking_stats g, d;
+	weft__blocking_pool_stats(weft__runtime_blocking(rt), &g);
+	weft__blocking_pool_stats(weft__runtime_dns_blocking(rt), &d);
+	weft_blocking_metrics m = {
+		.threads = g.threads,
+		.idle_threads = g.idle,
+		.running = g.running,
+		.queue_depth = g.queued,
+		.threads_started = g.started,
+		.jobs_submitted = g.submitted,
+		.jobs_completed = g.completed,
+		.dns_threads = d.threads,
+		.dns_running = d.running,
+		.dns_queue_depth = d.queued,
+	};
+	memcpy(out, &m, size < sizeof m ? size : sizeof m);
+	return 0;
 }

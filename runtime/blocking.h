@@ -1,32 +1,43 @@
 /*
- * blocking.h - a minimal pool of threads for work that blocks (getaddrinfo
- * now; file I/O later), with a job object that a future awaits.
+ * blocking.h - pools of threads for work that blocks (user functions given
+ * to weft_spawn_blocking, file I/O, getaddrinfo), and the job object a
+ * future awaits.
  *
- * A job is a heap object with two references: the awaiting future's and
- * the pool's. The future may be dropped while the job runs; whoever drops
+ * A runtime has two pools: the general one (weft_spawn_blocking and the
+ * file API; up to config.blocking_threads threads) and a small one for
+ * name lookups, so slow DNS can never starve other blocking work.
+ *
+ * A job is a heap object with two references: the awaiting side's and the
+ * pool's. The awaiting side may let go while the job runs; whoever drops
  * the last reference frees the job (and whatever result it holds) with
- * the job's own free function.
+ * the job's own free function, on whichever thread that is.
  */
 #ifndef WEFT__BLOCKING_H
 #define WEFT__BLOCKING_H
 
 #include <weft/core.h>
+#include <weft/runtime.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct weft__blocking_pool;
 
+/* A job's status while it is queued or running. */
+#define WEFT__JOB_PENDING 1
+
 struct weft__blocking_job {
-	/* Runs on a pool thread. */
+	/* Runs on a pool thread, at most once. */
 	void (*run)(struct weft__blocking_job *job);
 	/* Frees the job's containing object; runs on whichever thread drops
-	 * the last reference. */
+	 * the last reference. job->status says whether run ran (0) or never
+	 * will (-ECANCELED). */
 	void (*free)(struct weft__blocking_job *job);
 	_Atomic unsigned refs;
-	pthread_mutex_t lock;        /* guards done and waker */
-	bool done;
+	pthread_mutex_t lock;        /* guards status and waker */
+	int status;                  /* WEFT__JOB_PENDING, 0 (ran), -ECANCELED */
 	weft_waker waker;
 	struct weft__blocking_job *next;   /* pool queue (pool lock) */
 };
@@ -36,25 +47,63 @@ int weft__blocking_job_init(struct weft__blocking_job *job,
 			    void (*run)(struct weft__blocking_job *),
 			    void (*free_fn)(struct weft__blocking_job *));
 
-/* Queues @job; a pool thread runs it, marks it done and wakes the waker.
- * On error (-ENOMEM, -EAGAIN: no thread could be started, -ESHUTDOWN) the
- * pool did not take its reference: the caller drops both. Any thread. */
+/* Queues @job; a pool thread runs it, sets status 0 and wakes the waker
+ * (or the pool's shutdown sets -ECANCELED and wakes it). On error
+ * (-EAGAIN: no thread could be started, -ESHUTDOWN) the pool did not take
+ * its reference: the caller drops both. Any thread. */
 int weft__blocking_submit(struct weft__blocking_pool *pool, struct weft__blocking_job *job);
 
-/* READY once the job has run; otherwise stores @cx's waker. The job's
- * results may be read after READY. */
-weft_poll weft__blocking_job_poll(struct weft__blocking_job *job, weft_cx *cx);
+/* READY once the job ran (*status 0; its results may be read now) or was
+ * cancelled (*status -ECANCELED); otherwise stores @cx's waker. Takes no
+ * budget: the caller does. One awaiting thread at a time. */
+weft_poll weft__blocking_job_poll(struct weft__blocking_job *job, weft_cx *cx, int *status);
+
+/* Whether the job ran or was cancelled (no waker stored). Any thread. */
+bool weft__blocking_job_finished(struct weft__blocking_job *job);
 
 /* Drops one reference (and the stored waker, for the awaiting side's). */
 void weft__blocking_job_put(struct weft__blocking_job *job);
 
-/* Creates an empty pool (no thread until the first submit); NULL on -ENOMEM. */
-struct weft__blocking_pool *weft__blocking_pool_new(void);
+/* Creates an empty pool: no thread until the first submit, then up to
+ * @max_threads, each exiting after @keep_alive_ns without work. NULL on
+ * -ENOMEM. */
+struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
+						    uint64_t keep_alive_ns);
 
-/* Stops the pool: queued jobs that never ran are released undone, idle
- * threads exit, and the call waits until every pool thread has left its
- * loop (except the calling thread, if it is one, which exits after its
- * job). Any thread. */
+/* Stops the pool: queued jobs that never ran are cancelled (-ECANCELED,
+ * awaiters woken), then the call waits until every running job finished
+ * and every pool thread is joined. Called from one of the pool's own
+ * threads, it waits for all the others; that thread detaches itself when
+ * its job returns. Any thread, once. */
 void weft__blocking_pool_free(struct weft__blocking_pool *pool);
+
+/* A snapshot of a pool's figures (taken under its lock). */
+struct weft__blocking_stats {
+	uint32_t threads;        /* started and not yet exited */
+	uint32_t idle;           /* waiting for work */
+	uint32_t running;        /* jobs running now */
+	uint64_t queued;         /* jobs waiting for a thread */
+	uint64_t started;        /* threads started in all */
+	uint64_t submitted;      /* jobs accepted in all */
+	uint64_t completed;      /* jobs run in all */
+	uint64_t cancelled;      /* jobs cancelled at shutdown */
+};
+
+void weft__blocking_pool_stats(struct weft__blocking_pool *pool,
+			       struct weft__blocking_stats *out);
+
+/* The runtime's side, from weft_runtime_new and weft_runtime_free. Init
+ * fills in the blocking defaults of rt->config and creates both pools (no
+ * thread yet): 0 or -ENOMEM. Fini shuts both pools down as
+ * weft__blocking_pool_free says; safe after a failed init. */
+int weft__blocking_init(weft_runtime *rt);
+void weft__blocking_fini(weft_runtime *rt);
+
+/* The runtime's general pool and its name-lookup pool. */
+struct weft__blocking_pool *weft__runtime_blocking(weft_runtime *rt);
+struct weft__blocking_pool *weft__runtime_dns_blocking(weft_runtime *rt);
+
+/* Threads of the name-lookup pool. */
+#define WEFT__DNS_THREADS 4u
 
 #endif

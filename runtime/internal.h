@@ -85,6 +85,7 @@ struct weft__task_cache {
 	uint32_t nlocal[WEFT__TC_CLASSES];
 	struct weft__tc_block *_Atomic remote[WEFT__TC_CLASSES];
 };
+#define WEFT__HOME_CORE 0xffffu   /* t->home of a block from rt->core_cache */
 /* Allocates @size bytes for a task (sets t->home and t->cls). */
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size);
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t);
@@ -228,8 +229,12 @@ struct weft_runtime {
 	_Atomic bool root_woken;   /* block_on's future must be polled */
 
 	struct weft__driver driver;
+	/* The blocking pools: general and name lookups (blocking.c). */
+	struct weft__blocking_pool *blocking, *dns_blocking;
 	/* Current-thread flavour's counters (worker 0 in the metrics). */
 	struct weft__worker_counters ct_m;
+	/* Current-thread flavour's task-memory cache (task_alloc.c). */
+	struct weft__task_cache core_cache;
 
 	/* Multi-thread flavour (worker.c). */
 	struct weft__worker *workers;
@@ -242,7 +247,8 @@ struct weft_runtime {
 };
 
 extern const struct weft__sched_ops weft__mt_ops;
-extern _Thread_local struct weft__worker *weft__current_worker;
+extern _Thread_local struct weft__worker *weft__current_worker
+	__attribute__((tls_model("initial-exec")));
 int weft__mt_start(weft_runtime *rt, uint32_t n);
 void weft__mt_stop_threads(weft_runtime *rt, uint32_t started);
 void weft__mt_fini(weft_runtime *rt);
@@ -256,7 +262,8 @@ struct weft__reactor *weft__runtime_reactor(weft_runtime *rt);
 void weft__runtime_unpark_driver(weft_runtime *rt);
 
 /* The worker the calling thread runs for, or NULL. */
-extern _Thread_local weft_runtime *weft__current_rt;
+extern _Thread_local weft_runtime *weft__current_rt
+	__attribute__((tls_model("initial-exec")));
 
 void weft__runtime_ref_dec(weft_runtime *rt);
 

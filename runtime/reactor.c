@@ -39,7 +39,6 @@
  */
 #include "internal.h"
 #include "reactor.h"
-#include "blocking.h"
 
 #include <errno.h>
 
@@ -88,7 +87,6 @@ static void weft__io_free(struct weft__io *io)
 int weft__reactor_init(struct weft__reactor *r)
 {
 	atomic_init(&r->events, 0);
-	atomic_init(&r->blocking, NULL);
 	r->live = NULL;
 	r->release = NULL;
 	r->release_len = 0;
@@ -104,11 +102,6 @@ int weft__reactor_init(struct weft__reactor *r)
 
 void weft__reactor_fini(struct weft__reactor *r)
 {
-	/* Acquire: pairs with the release that published the pool. */
-	struct weft__blocking_pool *pool =
-		atomic_load_explicit(&r->blocking, memory_order_acquire);
-	if (pool)
-		weft__blocking_pool_free(pool);
 	weft__backend_fini(&r->backend);
 	struct weft__io *io, *next;
 	for (io = r->release; io; io = next) {
@@ -312,24 +305,4 @@ uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick)
 	if (tick)
 		*tick = weft__word_tick(w);
 	return weft__word_ready(w);
-}
-
-struct weft__blocking_pool *weft__reactor_blocking(struct weft__reactor *r)
-{
-	/* Acquire: see the pool as its creator initialised it. */
-	struct weft__blocking_pool *pool =
-		atomic_load_explicit(&r->blocking, memory_order_acquire);
-	if (pool)
-		return pool;
-	struct weft__blocking_pool *fresh = weft__blocking_pool_new();
-	if (!fresh)
-		return NULL;
-	/* AcqRel: release publishes our pool; acquire, on failure, sees
-	 * the winner's. */
-	if (atomic_compare_exchange_strong_explicit(&r->blocking, &pool, fresh,
-						    memory_order_acq_rel,
-						    memory_order_acquire))
-		return fresh;
-	weft__blocking_pool_free(fresh);
-	return pool;
 }

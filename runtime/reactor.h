@@ -31,7 +31,6 @@
 #include "io_backend.h"
 
 struct weft__io;
-struct weft__blocking_pool;
 
 struct weft__reactor {
 	struct weft__backend backend;
@@ -41,16 +40,12 @@ struct weft__reactor {
 	struct weft__io *release;   /* deregistered, freed by the next turn */
 	size_t release_len;
 	_Atomic uint64_t events;    /* I/O events dispatched (metrics) */
-	/* The runtime's blocking pool, created on first use (blocking.c);
-	 * it lives here because the reactor is the per-runtime object whose
-	 * fini runs when the runtime's last reference goes. */
-	_Atomic(struct weft__blocking_pool *) blocking;
 };
 
 /* Sets up the backend and its wake-up channel. 0 or -errno. */
 int weft__reactor_init(struct weft__reactor *r);
-/* Releases the backend, the blocking pool and any slot still registered
- * (dropping its wakers). */
+/* Releases the backend and any slot still registered (dropping its
+ * wakers). */
 void weft__reactor_fini(struct weft__reactor *r);
 
 /*
@@ -121,8 +116,5 @@ void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev);
 
 /* The current readiness bits (for tests and diagnostics). */
 uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick);
-
-/* The runtime's blocking pool, created on first call; NULL on -ENOMEM. */
-struct weft__blocking_pool *weft__reactor_blocking(struct weft__reactor *r);
 
 #endif

@@ -21,6 +21,7 @@
  * still reach it.
  */
 #include "internal.h"
+#include "blocking.h"
 
 #include <errno.h>
 #include <string.h>
@@ -329,14 +330,19 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rc = weft__driver_init(&rt->driver);
 	if (rc < 0)
 		goto err_lock;
+	rc = weft__blocking_init(rt);
+	if (rc < 0)
+		goto err_driver;
 	if (cfg.workers > 1) {
 		rc = weft__mt_start(rt, cfg.workers);
 		if (rc < 0)
-			goto err_driver;
+			goto err_blocking;
 	}
 	*out = rt;
 	return 0;
 
+err_blocking:
+	weft__blocking_fini(rt);
 err_driver:
 	weft__driver_fini(&rt->driver);
 err_lock:
@@ -356,6 +362,7 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 		return;
 	if (rt->nworkers > 0)
 		weft__mt_fini(rt);
+	weft__task_cache_fini(&rt->core_cache);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
 	weft__owned_fini(rt);
@@ -388,6 +395,10 @@ void weft_runtime_free(weft_runtime *rt)
 	pthread_mutex_unlock(&rt->lock);
 	while ((t = weft__fifo_pop(&in)))
 		weft__task_ref_dec(t);
+
+	/* Every future is dropped, so no task holds a blocking handle: cancel
+	 * queued blocking jobs, wait for running ones, join the pool threads. */
+	weft__blocking_fini(rt);
 
 	weft__runtime_ref_dec(rt);
 }

@@ -6,7 +6,8 @@
  * Protocol. A block allocated by worker W (its size rounded up to a
  * WEFT__TC_STEP class) remembers W and its class. When freed by W itself,
  * it goes on W's local list for that class (owner only, plain pointers),
- * up to WEFT__TC_MAX blocks. When freed by any other thread, it is pushed
+ * up to about WEFT__TC_MAX blocks. The current-thread flavour's core
+ * (the thread inside block_on) has a cache of the same kind. When freed by any other thread, it is pushed
  * on W's remote stack for the class with a CAS (release); W takes the
  * whole stack at once with an exchange (acquire) when its local list is
  * empty. Only W takes from the stack, and it takes everything, so the
@@ -39,17 +40,40 @@ static inline size_t weft__tc_class(size_t size)
 	return (size + WEFT__TC_STEP - 1) / WEFT__TC_STEP;   /* 1 .. */
 }
 
-struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
+/* The cache the calling thread owns for @rt, and its home number: a
+ * worker's, or the current-thread core's while it is inside block_on. */
+static struct weft__task_cache *weft__my_cache(weft_runtime *rt, uint16_t *home)
 {
 	struct weft__worker *w = weft__current_worker;
+	if (w && w->rt == rt) {
+		*home = (uint16_t)(w->index + 1);
+		return &w->cache;
+	}
+	if (rt->nworkers == 0 && weft__current_rt == rt) {
+		*home = WEFT__HOME_CORE;
+		return &rt->core_cache;
+	}
+	return NULL;
+}
+
+static struct weft__task_cache *weft__home_cache(weft_runtime *rt, uint16_t home)
+{
+	return home == WEFT__HOME_CORE ? &rt->core_cache : &rt->workers[home - 1].cache;
+}
+
+struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
+{
 	size_t cls = weft__tc_class(size);
-	if (!WEFT__TC_ENABLED || !w || w->rt != rt || cls >= WEFT__TC_CLASSES) {
+	uint16_t home = 0;
+	struct weft__task_cache *c = WEFT__TC_ENABLED && cls < WEFT__TC_CLASSES
+					     ? weft__my_cache(rt, &home)
+					     : NULL;
+	if (!c) {
 		struct weft__task *t = weft__alloc(size);
 		if (t)
 			t->home = 0;
 		return t;
 	}
-	struct weft__task_cache *c = &w->cache;
 	struct weft__tc_block *b = c->local[cls];
 	if (b) {
 		c->local[cls] = b->next;
@@ -58,12 +82,9 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
 		/* Acquire: the freeing threads' release pushes. */
 		b = atomic_exchange_explicit(&c->remote[cls], NULL, memory_order_acquire);
 		if (b) {
-			struct weft__tc_block *rest = b->next;
-			uint32_t n = 0;
-			for (struct weft__tc_block *p = rest; p; p = p->next)
-				n++;
-			c->local[cls] = rest;
-			c->nlocal[cls] = n;
+			/* Not counted: nlocal bounds only what local frees
+			 * add, which keeps the cap soft and this O(1). */
+			c->local[cls] = b->next;
 		} else {
 			b = weft__alloc(cls * WEFT__TC_STEP);
 			if (!b)
@@ -71,7 +92,7 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
 		}
 	}
 	struct weft__task *t = (struct weft__task *)(void *)b;
-	t->home = (uint16_t)(w->index + 1);
+	t->home = home;
 	t->cls = (uint8_t)cls;
 	return t;
 }
@@ -82,11 +103,11 @@ void weft__task_mem_free(weft_runtime *rt, struct weft__task *t)
 		weft__free(t);
 		return;
 	}
-	struct weft__worker *owner = &rt->workers[t->home - 1];
-	struct weft__task_cache *c = &owner->cache;
+	struct weft__task_cache *c = weft__home_cache(rt, t->home);
 	size_t cls = t->cls;
 	struct weft__tc_block *b = (struct weft__tc_block *)(void *)t;
-	if (weft__current_worker == owner) {
+	uint16_t mine;
+	if (weft__my_cache(rt, &mine) == c) {
 		if (c->nlocal[cls] >= WEFT__TC_MAX) {
 			weft__free(b);
 			return;

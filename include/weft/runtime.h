@@ -40,6 +40,13 @@ typedef struct weft_runtime_config {
 	uint32_t budget;
 	/** Polls between checks of the shared queue for fairness (61). */
 	uint32_t global_queue_interval;
+	/** Most threads of the blocking pool (weft/blocking.h), started on
+	 *  demand: 0 = WEFT_BLOCKING_DEFAULT_THREADS (512). Name lookups use
+	 *  a separate pool of 4 threads that this does not count. */
+	uint32_t blocking_threads;
+	/** Milliseconds an idle blocking-pool thread waits for work before it
+	 *  exits: 0 = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS (10 s). */
+	uint32_t blocking_keep_alive_ms;
 } weft_runtime_config;
 
 /**
@@ -52,11 +59,14 @@ typedef struct weft_runtime_config {
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
 /**
- * Shuts the runtime down and frees it: every live task's future is
- * dropped exactly once (on the calling thread), awaiters of aborted tasks
- * see -ECANCELED, and every allocation the runtime made is released. Join
- * handles still held stay valid until detached. Must not be called from a
- * task of this runtime or while a weft_block_on on it is running.
+ * Shuts the runtime down and frees it: stops and joins the worker threads,
+ * drops every live task's future exactly once (on the calling thread;
+ * awaiters see -ECANCELED), then cancels blocking jobs still queued and
+ * waits for running blocking functions to return (weft/blocking.h), and
+ * releases everything the runtime allocated. Join handles, wakers and
+ * sockets still held stay valid (the runtime object itself is freed when
+ * the last of them goes). Must not be called from a task of this runtime
+ * or while a weft_block_on on it is running.
  */
 WEFT_API void weft_runtime_free(weft_runtime *rt);
 

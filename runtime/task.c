@@ -408,7 +408,8 @@ static inline struct weft__task *weft__handle_task(const weft_join_handle *h)
  * ours, if the task completed first. */
 static bool weft__set_join_waker(struct weft__task *t)
 {
-	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
+	/* Acquire: a COMPLETE seen here sends the caller to read `status`. */
+	uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
 	for (;;) {
 		if (cur & WEFT__TASK_COMPLETE)
 			return false;
@@ -425,7 +426,8 @@ static bool weft__set_join_waker(struct weft__task *t)
 /* Takes the slot back; fails if the task completed (it then owns it). */
 static bool weft__unset_join_waker(struct weft__task *t)
 {
-	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
+	/* Acquire: a COMPLETE seen here sends the caller to read `status`. */
+	uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
 	for (;;) {
 		if (cur & WEFT__TASK_COMPLETE)
 			return false;

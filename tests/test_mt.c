@@ -51,10 +51,13 @@ static void signal_fini(signal_t *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
+/* Count and waker change under the lock, and the count is read under it:
+ * once a waiter sees the count, the adder is done with the signal (it
+ * only wakes its clone afterwards), so the signal may then be freed. */
 static void signal_add(signal_t *s, long n)
 {
-	atomic_fetch_add(&s->count, n);
 	pthread_mutex_lock(&s->lock);
+	atomic_fetch_add(&s->count, n);
 	weft_waker w = weft_waker_clone(&s->waker);
 	pthread_mutex_unlock(&s->lock);
 	weft_waker_wake(&w);
@@ -64,8 +67,9 @@ static weft_poll signal_poll(signal_t *s, weft_cx *cx, long want)
 {
 	pthread_mutex_lock(&s->lock);
 	weft_waker_store(&s->waker, cx->waker);
+	long have = atomic_load(&s->count);
 	pthread_mutex_unlock(&s->lock);
-	return atomic_load(&s->count) >= want ? WEFT_READY : WEFT_PENDING;
+	return have >= want ? WEFT_READY : WEFT_PENDING;
 }
 
 /* A root future for block_on: waits until the signal reaches `want`, or

@@ -1,31 +1,49 @@
 /*
  * sync_oneshot.c - the oneshot channel: one message, by value, from one
- * sender to one receiver, in one allocation shared by the two handles.
+ * sender to one receiver, in one allocation, without a lock.
  *
- * Protocol (on top of sync_waitlist.h): the message slot, the "sender
- * gone" and "receiver gone" flags and the receive waiters are guarded by
- * the channel's lock. The sender stores the message (or gives up) and
- * marks itself gone in one locked step that also finishes every queued
- * receive; a receive checks the slot and the flag and queues itself
- * under the same lock, so it either sees the outcome or is woken by it.
- * A finished (DONE) receive node only means "look again": the message
- * stays in the slot until a poll takes it, so dropping a woken receive
- * loses nothing. The channel is freed by whichever handle goes last,
- * after it has dropped the lock.
+ * Protocol. One atomic word `state` holds:
+ *  SENT      the message is in value[] (written before SENT, release);
+ *  TX_DONE   the sender sent or gave up: nothing more will come;
+ *  TX_FREE   the sender will not touch the channel again;
+ *  RX_GONE   the receiver handle is dropped;
+ *  WAKER     rx_waker holds the receiver's waker and the sender side owns
+ *            the slot.
+ * The receiver writes rx_waker only while WAKER is clear, then sets WAKER
+ * with a CAS that fails if TX_DONE is set (then it drops its own waker).
+ * To replace or reclaim the waker it clears WAKER with a CAS that fails
+ * if TX_DONE is set. The sender sets SENT|TX_DONE in one RMW; if WAKER
+ * was set, the waker in the slot is the sender's to consume: it wakes a
+ * copy (the slot is only read, so the receiver may still compare it) and
+ * the slot is dead from then on. Then it sets TX_FREE. So no wake is
+ * lost: a receive either registered before TX_DONE (the sender wakes it)
+ * or its CAS saw TX_DONE (it looks at the message itself). With WAKER
+ * clear the slot is empty, so freeing never drops a waker. The channel is
+ * freed by the side that sets the second of TX_FREE and RX_GONE. A
+ * blocking receive waits for TX_FREE, not SENT, because its waker lives
+ * on its stack.
+ * `taken` is the receiver's own: one receive at a time.
  */
 #include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
+enum {
+	WEFT__OS_SENT = 1u << 0,
+	WEFT__OS_TX_DONE = 1u << 1,
+	WEFT__OS_TX_FREE = 1u << 2,
+	WEFT__OS_RX_GONE = 1u << 3,
+	WEFT__OS_WAKER = 1u << 4,
+};
+
 struct weft__oneshot {
-	struct weft__sync_lock lock;
+	_Atomic unsigned state;
+	bool taken;            /* receiver only */
 	size_t elem;
-	bool has_value;      /* a message waits in value[] */
-	bool tx_gone;        /* sent or dropped */
-	bool rx_gone;
-	struct weft__waitlist waiters;
+	weft_waker rx_waker;   /* owned as WAKER says */
 	alignas(max_align_t) unsigned char value[];
 };
 
@@ -33,7 +51,6 @@ struct __attribute__((__may_alias__)) weft__oneshot_recv {
 	struct weft__oneshot *c;
 	void *out;
 	int phase;
-	struct weft__waiter w;
 };
 WEFT__SYNC_FUTURE_CHECK(weft_oneshot_recv_future, weft__oneshot_recv);
 
@@ -51,38 +68,35 @@ int weft_oneshot_new(size_t elem_size, weft_oneshot_sender **tx, weft_oneshot_re
 {
 	if (!tx || !rx || elem_size == 0 || elem_size > WEFT_CHANNEL_MAX_ELEM)
 		return -EINVAL;
-	struct weft__oneshot *c = weft__calloc(1, sizeof *c + elem_size);
+	struct weft__oneshot *c = weft__alloc(sizeof *c + elem_size);
 	if (!c)
 		return -ENOMEM;
-	weft__sync_lock_init(&c->lock);
+	atomic_init(&c->state, 0);
+	c->taken = false;
 	c->elem = elem_size;
+	c->rx_waker = (weft_waker){ 0 };
 	*tx = (weft_oneshot_sender *)(void *)c;
 	*rx = (weft_oneshot_receiver *)(void *)c;
 	return 0;
 }
 
-/* Finishes every queued receive, unlocks, frees the channel if both
- * handles are gone, and wakes. Lock held on entry. */
-static void weft__oneshot_wake_unlock(struct weft__oneshot *c)
+/* The sender's last steps: publish @bits, wake a registered receiver,
+ * let go of the channel. */
+static void weft__oneshot_finish_tx(struct weft__oneshot *c, unsigned bits)
 {
-	struct weft__wake_batch b;
-	b.n = 0;   /* only n: zeroing the array costs more than the work */
-	while (c->waiters.head) {
-		if (weft__wake_batch_full(&b)) {
-			weft__sync_unlock(&c->lock);
-			weft__wake_batch_run(&b);
-			weft__sync_lock(&c->lock);
-			continue;
-		}
-		weft__waiter_finish(&c->waiters, c->waiters.head, 0, &b);
+	/* AcqRel: release publishes value[] (when SENT); acquire sees the
+	 * receiver's waker write that its WAKER release covered. */
+	unsigned prev = atomic_fetch_or_explicit(&c->state, bits | WEFT__OS_TX_DONE,
+						 memory_order_acq_rel);
+	if (prev & WEFT__OS_WAKER) {
+		weft_waker w = c->rx_waker;   /* ours now: TX_DONE blocks the receiver */
+		weft_waker_wake(&w);
 	}
-	bool free_it = c->tx_gone && c->rx_gone;
-	weft__sync_unlock(&c->lock);
-	weft__wake_batch_run(&b);
-	if (free_it) {
-		weft__sync_lock_destroy(&c->lock);
+	/* AcqRel: release our last touches before the receiver may free;
+	 * acquire the receiver's, if we free. */
+	prev = atomic_fetch_or_explicit(&c->state, WEFT__OS_TX_FREE, memory_order_acq_rel);
+	if (prev & WEFT__OS_RX_GONE)
 		weft__free(c);
-	}
 }
 
 int weft_oneshot_send(weft_oneshot_sender *tx, const void *msg)
@@ -90,38 +104,52 @@ int weft_oneshot_send(weft_oneshot_sender *tx, const void *msg)
 	if (!tx || !msg)
 		return -EINVAL;
 	struct weft__oneshot *c = weft__tx(tx);
-	int rc = 0;
-	weft__sync_lock(&c->lock);
-	if (c->rx_gone) {
-		rc = -EPIPE;
-	} else {
-		memcpy(c->value, msg, c->elem);
-		c->has_value = true;
+	/* Acquire: a receiver gone for good; its value[] is not read again. */
+	if (atomic_load_explicit(&c->state, memory_order_acquire) & WEFT__OS_RX_GONE) {
+		weft__oneshot_finish_tx(c, 0);
+		return -EPIPE;
 	}
-	c->tx_gone = true;
-	weft__oneshot_wake_unlock(c);
-	return rc;
+	memcpy(c->value, msg, c->elem);
+	/* A receiver dropped between the check and the send simply never
+	 * reads the value; the send still counts as delivered to a channel
+	 * that was open when it began. */
+	weft__oneshot_finish_tx(c, WEFT__OS_SENT);
+	return 0;
 }
 
 bool weft_oneshot_is_closed(weft_oneshot_sender *tx)
 {
 	if (!tx)
 		return true;
-	struct weft__oneshot *c = weft__tx(tx);
-	weft__sync_lock(&c->lock);
-	bool closed = c->rx_gone;
-	weft__sync_unlock(&c->lock);
-	return closed;
+	/* Relaxed: a hint; send gives the definite answer. */
+	return atomic_load_explicit(&weft__tx(tx)->state, memory_order_relaxed) & WEFT__OS_RX_GONE;
 }
 
 void weft_oneshot_sender_drop(weft_oneshot_sender *tx)
 {
-	if (!tx)
-		return;
-	struct weft__oneshot *c = weft__tx(tx);
-	weft__sync_lock(&c->lock);
-	c->tx_gone = true;
-	weft__oneshot_wake_unlock(c);
+	if (tx)
+		weft__oneshot_finish_tx(weft__tx(tx), 0);
+}
+
+/* Takes the receiver's waker back (dropping it) unless the sender has
+ * finished and so owns it. Returns false in that case. */
+static bool weft__oneshot_reclaim_waker(struct weft__oneshot *c)
+{
+	unsigned cur = atomic_load_explicit(&c->state, memory_order_relaxed);
+	for (;;) {
+		if (!(cur & WEFT__OS_WAKER))
+			return true;
+		if (cur & WEFT__OS_TX_DONE)
+			return false;
+		/* Relaxed: the slot was ours before we set WAKER; clearing it
+		 * before TX_DONE means the sender never read it. */
+		if (atomic_compare_exchange_weak_explicit(&c->state, &cur, cur & ~WEFT__OS_WAKER,
+							  memory_order_relaxed,
+							  memory_order_relaxed)) {
+			weft_waker_drop(&c->rx_waker);
+			return true;
+		}
+	}
 }
 
 void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx)
@@ -129,21 +157,24 @@ void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx)
 	if (!rx)
 		return;
 	struct weft__oneshot *c = weft__rx(rx);
-	weft__sync_lock(&c->lock);
-	c->rx_gone = true;
-	c->has_value = false;
-	weft__oneshot_wake_unlock(c);
+	weft__oneshot_reclaim_waker(c);
+	/* AcqRel: as in finish_tx, for whoever frees. */
+	unsigned prev = atomic_fetch_or_explicit(&c->state, WEFT__OS_RX_GONE, memory_order_acq_rel);
+	if (prev & WEFT__OS_TX_FREE)
+		weft__free(c);
 }
 
-/* Takes the message or reports why not: 0, -EPIPE, or 1 (wait). Lock held. */
-static int weft__oneshot_take_locked(struct weft__oneshot *c, void *out)
+/* Takes the message or says why not: 0, -EPIPE, or 1 (wait). Receiver. */
+static int weft__oneshot_take(struct weft__oneshot *c, unsigned state, void *out)
 {
-	if (c->has_value) {
+	if (state & WEFT__OS_SENT) {
+		if (c->taken)
+			return -EPIPE;
 		memcpy(out, c->value, c->elem);
-		c->has_value = false;
+		c->taken = true;
 		return 0;
 	}
-	return c->tx_gone ? -EPIPE : 1;
+	return (state & WEFT__OS_TX_DONE) ? -EPIPE : 1;
 }
 
 int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out)
@@ -151,10 +182,56 @@ int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out)
 	if (!rx || !out)
 		return -EINVAL;
 	struct weft__oneshot *c = weft__rx(rx);
-	weft__sync_lock(&c->lock);
-	int rc = weft__oneshot_take_locked(c, out);
-	weft__sync_unlock(&c->lock);
+	/* Acquire: pairs with the sender's release of value[]. */
+	int rc = weft__oneshot_take(c, atomic_load_explicit(&c->state, memory_order_acquire), out);
 	return rc == 1 ? -EAGAIN : rc;
+}
+
+/*
+ * Registers @w as the receiver's waker. Returns true if registered (wait),
+ * false if the sender finished first (look at the state again). The
+ * slot must be the receiver's (WAKER clear).
+ */
+static bool weft__oneshot_register(struct weft__oneshot *c, const weft_waker *w)
+{
+	weft_waker_store(&c->rx_waker, w);
+	unsigned cur = atomic_load_explicit(&c->state, memory_order_relaxed);
+	for (;;) {
+		if (cur & WEFT__OS_TX_DONE) {
+			weft_waker_drop(&c->rx_waker);
+			return false;
+		}
+		/* Release: the slot write happens-before the sender's take. */
+		if (atomic_compare_exchange_weak_explicit(&c->state, &cur, cur | WEFT__OS_WAKER,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return true;
+	}
+}
+
+/* A waker for a blocking receive: a parker on the caller's stack. */
+static void weft__os_park_wake(const void *data)
+{
+	weft__parker_unpark((struct weft__parker *)data);
+}
+
+static void weft__os_park_drop(const void *data)
+{
+	(void)data;
+}
+
+static weft_waker weft__os_park_clone(const void *data);
+
+static const weft_waker_vtable weft__os_park_vtable = {
+	.clone = weft__os_park_clone,
+	.wake = weft__os_park_wake,
+	.wake_by_ref = weft__os_park_wake,
+	.drop = weft__os_park_drop,
+};
+
+static weft_waker weft__os_park_clone(const void *data)
+{
+	return (weft_waker){ .vtable = &weft__os_park_vtable, .data = data };
 }
 
 int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out)
@@ -164,14 +241,24 @@ int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out)
 	if (weft__sync_on_runtime_thread())
 		return -EDEADLK;
 	struct weft__oneshot *c = weft__rx(rx);
-	int rc;
-	weft__sync_lock(&c->lock);
-	while ((rc = weft__oneshot_take_locked(c, out)) == 1) {
-		struct weft__waiter w = { 0 };
-		weft__waiter_block(&c->lock, &c->waiters, &w);
+	struct weft__parker parker;
+	if (weft__parker_init(&parker) < 0)
+		return -ENOMEM;
+	weft_waker w = { .vtable = &weft__os_park_vtable, .data = &parker };
+	unsigned s = atomic_load_explicit(&c->state, memory_order_acquire);
+	if (!(s & WEFT__OS_TX_DONE) && weft__oneshot_register(c, &w)) {
+		/* The sender wakes us after TX_DONE; then wait (briefly) for
+		 * TX_FREE: it may still be inside the unpark of this stack's
+		 * parker. */
+		while (!(atomic_load_explicit(&c->state, memory_order_acquire) & WEFT__OS_TX_DONE))
+			weft__parker_park(&parker);
+		while (!(atomic_load_explicit(&c->state, memory_order_acquire) & WEFT__OS_TX_FREE))
+			sched_yield();
 	}
-	weft__sync_unlock(&c->lock);
-	return rc;
+	/* Acquire: the loads above saw TX_DONE with acquire. */
+	s = atomic_load_explicit(&c->state, memory_order_acquire);
+	weft__parker_destroy(&parker);
+	return weft__oneshot_take(c, s, out);
 }
 
 static weft_poll weft__oneshot_recv_erased_poll(weft_future *f, weft_cx *cx)
@@ -186,13 +273,12 @@ static void weft__oneshot_recv_erased_drop(weft_future *f)
 
 void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *rx, void *out)
 {
-	memset(f, 0, sizeof *f);
 	f->fut = WEFT_FUTURE(weft__oneshot_recv_erased_poll, weft__oneshot_recv_erased_drop);
-	if (!rx || !out)
-		return;
+	f->result = 0;
 	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
-	p->c = weft__rx(rx);
+	p->c = (rx && out) ? weft__rx(rx) : NULL;
 	p->out = out;
+	p->phase = WEFT__PHASE_INIT;
 }
 
 weft_poll weft_oneshot_recv_poll(weft_oneshot_recv_future *f, weft_cx *cx)
@@ -208,27 +294,26 @@ weft_poll weft_oneshot_recv_poll(weft_oneshot_recv_future *f, weft_cx *cx)
 	}
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	weft__sync_lock(&c->lock);
-	if (p->phase == WEFT__PHASE_WAITING && p->w.state == WEFT__WAITER_QUEUED) {
-		weft__waiter_set_waker(&p->w, cx);
-		goto pending;
+	/* Acquire: pairs with the sender's release of value[]. */
+	unsigned s = atomic_load_explicit(&c->state, memory_order_acquire);
+	if (!(s & WEFT__OS_TX_DONE)) {
+		bool ours = true;
+		if (s & WEFT__OS_WAKER) {
+			if (weft_waker_will_wake(&c->rx_waker, cx->waker))
+				goto pending;
+			ours = weft__oneshot_reclaim_waker(c);
+		}
+		if (ours && weft__oneshot_register(c, cx->waker))
+			goto pending;
+		/* The sender finished meanwhile. */
+		s = atomic_load_explicit(&c->state, memory_order_acquire);
 	}
-	int rc = weft__oneshot_take_locked(c, p->out);
-	if (rc == 1) {
-		p->w.state = WEFT__WAITER_IDLE;
-		weft__waiter_set_waker(&p->w, cx);
-		weft__waitlist_push(&c->waiters, &p->w);
-		p->phase = WEFT__PHASE_WAITING;
-		goto pending;
-	}
-	weft__sync_unlock(&c->lock);
-	weft_waker_drop(&p->w.waker);
 	p->phase = WEFT__PHASE_FINISHED;
-	f->result = rc;
+	f->result = weft__oneshot_take(c, s, p->out);
 	return WEFT_READY;
 
 pending:
-	weft__sync_unlock(&c->lock);
+	p->phase = WEFT__PHASE_WAITING;
 	weft_coop_refund(cx);
 	return WEFT_PENDING;
 }
@@ -236,18 +321,8 @@ pending:
 void weft_oneshot_recv_drop(weft_oneshot_recv_future *f)
 {
 	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
-	struct weft__oneshot *c = p->c;
-	if (!c || p->phase != WEFT__PHASE_WAITING) {
-		if (p->phase == WEFT__PHASE_INIT)
-			p->phase = WEFT__PHASE_DROPPED;
-		return;
-	}
-	p->phase = WEFT__PHASE_DROPPED;
-	weft__sync_lock(&c->lock);
-	weft_waker waker = p->w.waker;
-	p->w.waker = (weft_waker){ 0 };
-	if (p->w.state == WEFT__WAITER_QUEUED)
-		weft__waitlist_remove(&c->waiters, &p->w);
-	weft__sync_unlock(&c->lock);
-	weft_waker_drop(&waker);
+	if (p->phase == WEFT__PHASE_WAITING && p->c)
+		weft__oneshot_reclaim_waker(p->c);   /* an untaken message stays */
+	if (p->phase != WEFT__PHASE_FINISHED)
+		p->phase = WEFT__PHASE_DROPPED;
 }

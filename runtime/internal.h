@@ -177,11 +177,46 @@ struct weft__worker {
 	alignas(64) struct weft__local_queue queue;
 };
 
+/*
+ * A small spinlock for critical sections of a few instructions that are
+ * rarely contended (the owned-list shards): lock is one exchange, unlock
+ * one release store. Spins with a pause, then yields the CPU, so a
+ * preempted holder costs time, never progress.
+ */
+struct weft__spin {
+	_Atomic int locked;
+};
+
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+void weft__spin_lock_slow(struct weft__spin *l);
+
+static inline void weft__spin_lock(struct weft__spin *l)
+{
+	/* Acquire: the critical section sees the previous holder's writes. */
+	if (weft__likely(!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)))
+		return;
+	weft__spin_lock_slow(l);
+}
+
+static inline void weft__spin_unlock(struct weft__spin *l)
+{
+	/* Release: our writes happen-before the next holder's acquire. */
+	atomic_store_explicit(&l->locked, 0, memory_order_release);
+}
+
 /* One shard of the owned-task list (owned.c). */
 #define WEFT__OWNED_SHARD_BITS 4
 #define WEFT__OWNED_SHARDS (1u << WEFT__OWNED_SHARD_BITS)
 struct weft__owned_shard {
-	pthread_mutex_t lock;
+	struct weft__spin lock;
 	struct weft__task *head;
 	uint64_t next_id;
 	bool closed;
@@ -193,8 +228,6 @@ int weft__owned_init(weft_runtime *rt);
 void weft__owned_fini(weft_runtime *rt);
 /* Lists @t (assigning its id and shard); -ESHUTDOWN once closed. */
 int weft__owned_insert(weft_runtime *rt, struct weft__task *t);
-/* Counts @t as finished; before its COMPLETE transition. */
-void weft__owned_task_finished(weft_runtime *rt, struct weft__task *t);
 void weft__owned_close(weft_runtime *rt);
 /* Unlists and returns some task (its list reference passes to the caller). */
 struct weft__task *weft__owned_pop(weft_runtime *rt);

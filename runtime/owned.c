@@ -3,20 +3,21 @@
  * can drop each one and the registry can list them.
  *
  * Protocol. The list is split into WEFT__OWNED_SHARDS shards, each a
- * doubly linked list under its own mutex, so spawns and completions on
+ * doubly linked list under its own spinlock, so spawns and completions on
  * different workers rarely meet on one lock. A task's shard is fixed at
  * spawn (from its address); `t->owned` says, under that shard's lock,
  * whether the task is still listed, so exactly one of completion and
  * shutdown takes the list's reference. Closing sets `closed` in every
  * shard under its lock: an insert after that fails, so no task is added
- * behind shutdown's back. `live` counts listed-and-unfinished tasks; it
- * is incremented under the lock and decremented by completion before the
- * COMPLETE transition (task.c), so whoever sees a task finished also sees
- * it uncounted.
+ * behind shutdown's back. `live` counts listed tasks and changes only
+ * under the lock; completion unlists a task before its COMPLETE
+ * transition (task.c), so whoever sees a task finished also sees it
+ * uncounted.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 
 static inline struct weft__owned_shard *weft__shard_of(weft_runtime *rt, struct weft__task *t)
 {
@@ -32,19 +33,29 @@ int weft__owned_init(weft_runtime *rt)
 		sh->next_id = 0;
 		atomic_init(&sh->live, 0);
 		atomic_init(&sh->spawned, 0);
-		if (pthread_mutex_init(&sh->lock, NULL) != 0) {
-			while (i-- > 0)
-				pthread_mutex_destroy(&rt->owned[i].lock);
-			return -ENOMEM;
-		}
+		atomic_init(&sh->lock.locked, 0);
 	}
 	return 0;
 }
 
 void weft__owned_fini(weft_runtime *rt)
 {
-	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
-		pthread_mutex_destroy(&rt->owned[i].lock);
+	(void)rt;
+}
+
+void weft__spin_lock_slow(struct weft__spin *l)
+{
+	for (unsigned spins = 0;; spins++) {
+		/* Relaxed: wait for the lock to look free before the
+		 * exchange, so waiters don't bounce its cache line. */
+		if (!atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+		    !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
+			return;
+		if (spins < 100)
+			weft__cpu_relax();
+		else
+			sched_yield();
+	}
 }
 
 int weft__owned_insert(weft_runtime *rt, struct weft__task *t)
@@ -53,9 +64,9 @@ int weft__owned_insert(weft_runtime *rt, struct weft__task *t)
 	 * shards (allocations are at least 64 bytes apart). */
 	t->shard = (uint8_t)(((uintptr_t)t >> 6) & (WEFT__OWNED_SHARDS - 1));
 	struct weft__owned_shard *sh = weft__shard_of(rt, t);
-	pthread_mutex_lock(&sh->lock);
+	weft__spin_lock(&sh->lock);
 	if (sh->closed) {
-		pthread_mutex_unlock(&sh->lock);
+		weft__spin_unlock(&sh->lock);
 		return -ESHUTDOWN;
 	}
 	/* Unique per runtime: the shard's own counter with the shard index
@@ -67,14 +78,15 @@ int weft__owned_insert(weft_runtime *rt, struct weft__task *t)
 	if (sh->head)
 		sh->head->owned_prev = t;
 	sh->head = t;
-	/* Relaxed: counters written under the lock, read anywhere as
-	 * statistics; `live` is also decremented lock-free (task.c), so it
-	 * needs a real RMW. */
-	atomic_fetch_add_explicit(&sh->live, 1, memory_order_relaxed);
+	/* Relaxed: counters written under the lock (load + store, no RMW),
+	 * read anywhere as statistics. */
+	atomic_store_explicit(&sh->live,
+			      atomic_load_explicit(&sh->live, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	atomic_store_explicit(&sh->spawned,
 			      atomic_load_explicit(&sh->spawned, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	pthread_mutex_unlock(&sh->lock);
+	weft__spin_unlock(&sh->lock);
 	return 0;
 }
 
@@ -87,31 +99,28 @@ static void weft__owned_unlink(struct weft__owned_shard *sh, struct weft__task *
 	if (t->owned_next)
 		t->owned_next->owned_prev = t->owned_prev;
 	t->owned = false;
+	/* Relaxed: under the lock, see weft__owned_insert. */
+	atomic_store_explicit(&sh->live, atomic_load_explicit(&sh->live, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
 }
 
 bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
 {
 	struct weft__owned_shard *sh = weft__shard_of(rt, t);
-	pthread_mutex_lock(&sh->lock);
+	weft__spin_lock(&sh->lock);
 	bool was = t->owned;
 	if (was)
 		weft__owned_unlink(sh, t);
-	pthread_mutex_unlock(&sh->lock);
+	weft__spin_unlock(&sh->lock);
 	return was;
-}
-
-void weft__owned_task_finished(weft_runtime *rt, struct weft__task *t)
-{
-	/* Relaxed: the caller's release (the COMPLETE transition) orders it. */
-	atomic_fetch_sub_explicit(&weft__shard_of(rt, t)->live, 1, memory_order_relaxed);
 }
 
 void weft__owned_close(weft_runtime *rt)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
-		pthread_mutex_lock(&rt->owned[i].lock);
+		weft__spin_lock(&rt->owned[i].lock);
 		rt->owned[i].closed = true;
-		pthread_mutex_unlock(&rt->owned[i].lock);
+		weft__spin_unlock(&rt->owned[i].lock);
 	}
 }
 
@@ -119,11 +128,11 @@ struct weft__task *weft__owned_pop(weft_runtime *rt)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
 		struct weft__owned_shard *sh = &rt->owned[i];
-		pthread_mutex_lock(&sh->lock);
+		weft__spin_lock(&sh->lock);
 		struct weft__task *t = sh->head;
 		if (t)
 			weft__owned_unlink(sh, t);
-		pthread_mutex_unlock(&sh->lock);
+		weft__spin_unlock(&sh->lock);
 		if (t)
 			return t;
 	}
@@ -135,10 +144,10 @@ void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, voi
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
 		struct weft__owned_shard *sh = &rt->owned[i];
-		pthread_mutex_lock(&sh->lock);
+		weft__spin_lock(&sh->lock);
 		for (struct weft__task *t = sh->head; t; t = t->owned_next)
 			fn(t, arg);
-		pthread_mutex_unlock(&sh->lock);
+		weft__spin_unlock(&sh->lock);
 	}
 }
 

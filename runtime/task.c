@@ -260,9 +260,29 @@ static void weft__task_complete(struct weft__task *t, int16_t status, unsigned h
 {
 	weft_runtime *rt = t->rt;
 	t->status = status;
-	/* Before COMPLETE is published, so whoever sees the task finished
-	 * also sees it no longer counted live. */
-	weft__owned_task_finished(rt, t);
+	/* Unlisted before COMPLETE: whoever sees the task finished also sees
+	 * it no longer counted live, and the owned reference is in hand and
+	 * goes with ours in the same RMW. Shutdown never runs alongside a
+	 * poll (workers are joined first), so nobody looks for the task in
+	 * the list meanwhile. */
+	if (weft__owned_remove(rt, t))
+		held++;
+	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
+	if (!(cur & WEFT__TASK_JOIN_INTEREST)) {
+		/* Detached: JOIN_INTEREST never comes back, so one RMW both
+		 * publishes COMPLETE and drops our references. AcqRel, as
+		 * in weft__task_ref_dec (we may be the one that frees). */
+		uint64_t next;
+		do {
+			next = (cur ^ (WEFT__TASK_RUNNING | WEFT__TASK_COMPLETE)) -
+			       held * WEFT__TASK_REF_ONE;
+		} while (!atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
+								memory_order_acq_rel,
+								memory_order_relaxed));
+		if (weft__refs(next) == 0)
+			weft__task_dealloc(t);
+		return;
+	}
 	/* AcqRel: release publishes `status` and the future's output to the
 	 * join side; acquire sees the join waker the handle released when
 	 * it set JOIN_WAKER. */
@@ -279,8 +299,6 @@ static void weft__task_complete(struct weft__task *t, int16_t status, unsigned h
 		if (!(after & WEFT__TASK_JOIN_INTEREST))
 			weft_waker_drop(&t->join_waker);
 	}
-	if (weft__owned_remove(rt, t))
-		held++;
 	if (held == 2)
 		weft__task_ref_dec2(t);
 	else

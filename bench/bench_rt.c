@@ -8,7 +8,9 @@
  * the next, 1,000,000 deep), ping_pong (1,000 task pairs x 100 round
  * trips), spawn_many_remote (1,000,000 tasks spawned from a plain thread),
  * timers (1,000,000 tasks sleeping 1..1000 ms; also reports wall_s),
- * idle_memory (bytes per pending task, metric bytes_per_task), or all.
+ * idle_memory (bytes per pending task, metric bytes_per_task), mpsc (4
+ * producers x 1,000,000 u64 through capacity 1024), mutex (1,000 tasks
+ * contending for one lock on 2 workers), or all.
  * Each run prints one line per metric:
  *   bench=<name> impl=weft metric=<metric> value=<number>
  */

@@ -75,9 +75,9 @@ struct weft__task {
 	alignas(max_align_t) unsigned char future[];
 };
 
-/* Task memory (task_alloc.c): per-worker caches by 64-byte class. */
-#define WEFT__TC_STEP 64u
-#define WEFT__TC_CLASSES 17u      /* blocks up to 1 KiB */
+/* Task memory (task_alloc.c): per-worker caches by 16-byte class. */
+#define WEFT__TC_STEP 16u
+#define WEFT__TC_CLASSES 65u      /* blocks up to 1 KiB */
 #define WEFT__TC_MAX 1024u        /* cached blocks per class and worker */
 struct weft__tc_block;
 struct weft__task_cache {

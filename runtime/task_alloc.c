@@ -35,9 +35,20 @@ struct weft__tc_block {
 	struct weft__tc_block *next;
 };
 
+/*
+ * Classes follow malloc's chunks: a chunk is the request plus an 8-byte
+ * header, in 16-byte steps. Class c holds blocks of c * 16 - 8 bytes, so
+ * a task costs exactly the chunk malloc would give it (a 104-byte task
+ * takes a 112-byte chunk, not 128).
+ */
 static inline size_t weft__tc_class(size_t size)
 {
-	return (size + WEFT__TC_STEP - 1) / WEFT__TC_STEP;   /* 1 .. */
+	return (size + 8 + WEFT__TC_STEP - 1) / WEFT__TC_STEP;   /* 1 .. */
+}
+
+static inline size_t weft__tc_bytes(size_t cls)
+{
+	return cls * WEFT__TC_STEP - 8;
 }
 
 /* The cache the calling thread owns for @rt, and its home number: a
@@ -86,7 +97,7 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
 			 * add, which keeps the cap soft and this O(1). */
 			c->local[cls] = b->next;
 		} else {
-			b = weft__alloc(cls * WEFT__TC_STEP);
+			b = weft__alloc(weft__tc_bytes(cls));
 			if (!b)
 				return NULL;
 		}

@@ -219,15 +219,14 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 	 * was the largest user-space cost in a profile under wrk. */
 	static _Thread_local char ok[256];
 	static _Thread_local size_t ok_head;
-	static _Thread_local const char *ok_date;
-	static _Thread_local char ok_date_copy[HTTP_DATE_LEN + 1];
-	if (!ok_date || memcmp(ok_date_copy, date, HTTP_DATE_LEN) != 0) {
+	static _Thread_local char ok_date[HTTP_DATE_LEN + 1];
+	if (ok_head == 0 || memcmp(ok_date, date, HTTP_DATE_LEN) != 0) {
+		memcpy(ok_date, date, HTTP_DATE_LEN);
+		ok_date[HTTP_DATE_LEN] = '\0';
 		int okn = snprintf(ok, sizeof ok, "HTTP/1.1 200 OK\r\nServer: weft\r\n"
 				   "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-				   "Date: %s\r\n\r\n", sizeof hello_body - 1, date);
+				   "Date: %s\r\n\r\n", sizeof hello_body - 1, ok_date);
 		ok_head = okn > 0 ? (size_t)okn : 0;
-		memcpy(ok_date_copy, date, HTTP_DATE_LEN);
-		ok_date = date;
 	}
 	const size_t room = 512;   /* the largest response, with headers */
 

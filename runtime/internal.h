@@ -32,13 +32,35 @@
  * the rest is the reference count.
  */
 #define WEFT__TASK_RUNNING       (1u << 0)  /* a thread is polling or dropping the future */
-#define WEFT__TASK_COMPLETE      (1u << 1)  /* future finished and dropped; status final */
+#define WEFT__TASK_COMPLETE      (1u << 1)  /* future finished and dropped; outcome final */
 #define WEFT__TASK_NOTIFIED      (1u << 2)  /* in a run queue, or to be rescheduled */
 #define WEFT__TASK_CANCELLED     (1u << 3)  /* abort or shutdown requested */
 #define WEFT__TASK_JOIN_INTEREST (1u << 4)  /* a join handle exists */
 #define WEFT__TASK_JOIN_WAKER    (1u << 5)  /* join_waker is set and owned by the task side */
-#define WEFT__TASK_REF_SHIFT     6
+#define WEFT__TASK_ABORTED       (1u << 6)  /* completed by cancellation (-ECANCELED) */
+#define WEFT__TASK_REF_SHIFT     7
 #define WEFT__TASK_REF_ONE       ((uint64_t)1 << WEFT__TASK_REF_SHIFT)
+#define WEFT__TASK_REF_MASK      ((((uint64_t)1 << 35) - 1) << WEFT__TASK_REF_SHIFT)
+/* Fixed at spawn, in the top 22 bits, which no transition changes:
+ * the block's home cache and class (task_alloc.c) and its owned shard. */
+#define WEFT__TASK_HOME_SHIFT    42         /* 11 bits */
+#define WEFT__TASK_CLS_SHIFT     53         /* 7 bits */
+#define WEFT__TASK_SHARD_SHIFT   60         /* 4 bits */
+
+static inline unsigned weft__task_bits_home(uint64_t s)
+{
+	return (unsigned)(s >> WEFT__TASK_HOME_SHIFT) & 0x7ffu;
+}
+
+static inline unsigned weft__task_bits_cls(uint64_t s)
+{
+	return (unsigned)(s >> WEFT__TASK_CLS_SHIFT) & 0x7fu;
+}
+
+static inline unsigned weft__task_bits_shard(uint64_t s)
+{
+	return (unsigned)(s >> WEFT__TASK_SHARD_SHIFT) & 0xfu;
+}
 
 struct weft__task;
 
@@ -52,12 +74,13 @@ struct weft__sched_ops {
 };
 
 /*
- * The task header; the future follows it in the same allocation. Only
- * `state` is shared without a lock; `queue_next` belongs to whichever
+ * The task header, 64 bytes; the future follows it in the same
+ * allocation. Only `state` is shared without a lock (it also carries the
+ * fields fixed at spawn, see above); `queue_next` belongs to whichever
  * run queue holds the notified reference; the owned-list links are
- * guarded by the runtime's owned lock; `status` is written before the
- * COMPLETE transition and read after observing it; `join_waker` is owned
- * as the JOIN_WAKER bit says (task.c).
+ * guarded by the task's owned shard lock (owned_prev is WEFT__NOT_OWNED
+ * while the task is not listed); `join_waker` is owned as the JOIN_WAKER
+ * bit says (task.c).
  */
 struct weft__task {
 	_Atomic uint64_t state;
@@ -66,14 +89,10 @@ struct weft__task {
 	struct weft__task *owned_prev, *owned_next;
 	weft_waker join_waker;
 	const weft_location *loc;   /* where it was spawned, or NULL */
-	uint64_t id;
-	int16_t status;      /* 0 or -ECANCELED, final once COMPLETE */
-	uint16_t home;       /* allocating worker + 1, or 0 for malloc (task_alloc.c) */
-	uint8_t cls;         /* its task_alloc.c size class */
-	uint8_t shard;       /* owned-list shard, fixed at spawn */
-	bool owned;          /* in its owned shard's list (guarded by its lock) */
 	alignas(max_align_t) unsigned char future[];
 };
+
+#define WEFT__NOT_OWNED ((struct weft__task *)(uintptr_t)1)
 
 /* Task memory (task_alloc.c): per-worker caches by 16-byte class. */
 #define WEFT__TC_STEP 16u
@@ -85,9 +104,10 @@ struct weft__task_cache {
 	uint32_t nlocal[WEFT__TC_CLASSES];
 	struct weft__tc_block *_Atomic remote[WEFT__TC_CLASSES];
 };
-#define WEFT__HOME_CORE 0xffffu   /* t->home of a block from rt->core_cache */
-/* Allocates @size bytes for a task (sets t->home and t->cls). */
-struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size);
+#define WEFT__HOME_CORE 0x7ffu    /* home of a block from rt->core_cache */
+/* Allocates @size bytes for a task; *@bits gets the home and class bits
+ * to put in its state word. */
+struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits);
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t);
 void weft__task_cache_fini(struct weft__task_cache *c);
 
@@ -218,7 +238,6 @@ static inline void weft__spin_unlock(struct weft__spin *l)
 struct weft__owned_shard {
 	struct weft__spin lock;
 	struct weft__task *head;
-	uint64_t next_id;
 	bool closed;
 	_Atomic size_t live;
 	_Atomic uint64_t spawned;
@@ -226,7 +245,7 @@ struct weft__owned_shard {
 
 int weft__owned_init(weft_runtime *rt);
 void weft__owned_fini(weft_runtime *rt);
-/* Lists @t (assigning its id and shard); -ESHUTDOWN once closed. */
+/* Lists @t in the shard its state names; -ESHUTDOWN once closed. */
 int weft__owned_insert(weft_runtime *rt, struct weft__task *t);
 void weft__owned_close(weft_runtime *rt);
 /* Unlists and returns some task (its list reference passes to the caller). */

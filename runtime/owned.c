@@ -5,8 +5,8 @@
  * Protocol. The list is split into WEFT__OWNED_SHARDS shards, each a
  * doubly linked list under its own spinlock, so spawns and completions on
  * different workers rarely meet on one lock. A task's shard is fixed at
- * spawn (from its address); `t->owned` says, under that shard's lock,
- * whether the task is still listed, so exactly one of completion and
+ * spawn (from its address, kept in its state word); owned_prev ==
+ * WEFT__NOT_OWNED says, under that shard's lock, that it is not listed, so exactly one of completion and
  * shutdown takes the list's reference. Closing sets `closed` in every
  * shard under its lock: an insert after that fails, so no task is added
  * behind shutdown's back. `live` counts listed tasks and changes only
@@ -21,7 +21,9 @@
 
 static inline struct weft__owned_shard *weft__shard_of(weft_runtime *rt, struct weft__task *t)
 {
-	return &rt->owned[t->shard];
+	/* Relaxed: the shard bits are fixed at spawn. */
+	return &rt->owned[weft__task_bits_shard(atomic_load_explicit(&t->state,
+								     memory_order_relaxed))];
 }
 
 int weft__owned_init(weft_runtime *rt)
@@ -30,7 +32,6 @@ int weft__owned_init(weft_runtime *rt)
 		struct weft__owned_shard *sh = &rt->owned[i];
 		sh->head = NULL;
 		sh->closed = false;
-		sh->next_id = 0;
 		atomic_init(&sh->live, 0);
 		atomic_init(&sh->spawned, 0);
 		atomic_init(&sh->lock.locked, 0);
@@ -60,19 +61,12 @@ void weft__spin_lock_slow(struct weft__spin *l)
 
 int weft__owned_insert(weft_runtime *rt, struct weft__task *t)
 {
-	/* Spread by address: tasks made by one thread still land on many
-	 * shards (allocations are at least 64 bytes apart). */
-	t->shard = (uint8_t)(((uintptr_t)t >> 6) & (WEFT__OWNED_SHARDS - 1));
 	struct weft__owned_shard *sh = weft__shard_of(rt, t);
 	weft__spin_lock(&sh->lock);
 	if (sh->closed) {
 		weft__spin_unlock(&sh->lock);
 		return -ESHUTDOWN;
 	}
-	/* Unique per runtime: the shard's own counter with the shard index
-	 * in the low bits. */
-	t->id = (++sh->next_id << WEFT__OWNED_SHARD_BITS) | t->shard;
-	t->owned = true;
 	t->owned_prev = NULL;
 	t->owned_next = sh->head;
 	if (sh->head)
@@ -98,7 +92,7 @@ static void weft__owned_unlink(struct weft__owned_shard *sh, struct weft__task *
 		sh->head = t->owned_next;
 	if (t->owned_next)
 		t->owned_next->owned_prev = t->owned_prev;
-	t->owned = false;
+	t->owned_prev = WEFT__NOT_OWNED;
 	/* Relaxed: under the lock, see weft__owned_insert. */
 	atomic_store_explicit(&sh->live, atomic_load_explicit(&sh->live, memory_order_relaxed) - 1,
 			      memory_order_relaxed);
@@ -108,7 +102,7 @@ bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
 {
 	struct weft__owned_shard *sh = weft__shard_of(rt, t);
 	weft__spin_lock(&sh->lock);
-	bool was = t->owned;
+	bool was = t->owned_prev != WEFT__NOT_OWNED;
 	if (was)
 		weft__owned_unlink(sh, t);
 	weft__spin_unlock(&sh->lock);

@@ -17,11 +17,11 @@ static weft_task_info weft__task_info(struct weft__task *t)
 	/* Relaxed: a snapshot for humans; nothing is read through it. */
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	return (weft_task_info){
-		.id = t->id,
+		.id = (uint64_t)(uintptr_t)t,
 		.spawned_at = t->loc,
 		.state = (uint32_t)(s & (WEFT__TASK_RUNNING | WEFT__TASK_NOTIFIED |
 					 WEFT__TASK_CANCELLED | WEFT__TASK_JOIN_INTEREST)),
-		.refs = (uint32_t)(s >> WEFT__TASK_REF_SHIFT),
+		.refs = (uint32_t)((s & WEFT__TASK_REF_MASK) >> WEFT__TASK_REF_SHIFT),
 	};
 }
 

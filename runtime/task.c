@@ -24,8 +24,9 @@
  *
  * RUNNING grants exclusive access to the future: only the thread that set
  * it polls or drops the future. Completion (READY, or cancellation) drops
- * the future, writes `status`, then sets COMPLETE and clears RUNNING in one
- * step with release ordering; the join side reads `status` after an
+ * the future, then sets COMPLETE (and ABORTED when it was cancelled) and
+ * clears RUNNING in one step with release ordering; the join side reads
+ * the outcome and the output after an
  * acquire load that sees COMPLETE.
  *
  * Cancellation. Abort sets CANCELLED; an idle task is also notified so a
@@ -50,9 +51,15 @@
 #include <errno.h>
 #include <string.h>
 
+_Static_assert(offsetof(struct weft__task, future) == 64,
+	       "the task header is one cache line");
+_Static_assert(WEFT_MAX_WORKERS + 1 < WEFT__HOME_CORE, "worker homes fit in 11 bits");
+_Static_assert(WEFT__TC_CLASSES <= 128, "size classes fit in 7 bits");
+_Static_assert(WEFT__OWNED_SHARDS <= 16, "shards fit in 4 bits");
+
 static inline uint64_t weft__refs(uint64_t state)
 {
-	return state >> WEFT__TASK_REF_SHIFT;
+	return (state & WEFT__TASK_REF_MASK) >> WEFT__TASK_REF_SHIFT;
 }
 
 static void weft__task_dealloc(struct weft__task *t)
@@ -256,10 +263,11 @@ static enum weft__idle_action weft__transition_to_idle(struct weft__task *t)
  * RUNNING and @held references (1: the poller's notified ref, or the
  * owned-list ref at shutdown).
  */
-static void weft__task_complete(struct weft__task *t, int16_t status, unsigned held)
+static void weft__task_complete(struct weft__task *t, bool aborted, unsigned held)
 {
 	weft_runtime *rt = t->rt;
-	t->status = status;
+	const uint64_t done = WEFT__TASK_RUNNING | WEFT__TASK_COMPLETE |
+			      (aborted ? WEFT__TASK_ABORTED : 0);
 	/* Unlisted before COMPLETE: whoever sees the task finished also sees
 	 * it no longer counted live, and the owned reference is in hand and
 	 * goes with ours in the same RMW. Shutdown never runs alongside a
@@ -274,8 +282,7 @@ static void weft__task_complete(struct weft__task *t, int16_t status, unsigned h
 		 * in weft__task_ref_dec (we may be the one that frees). */
 		uint64_t next;
 		do {
-			next = (cur ^ (WEFT__TASK_RUNNING | WEFT__TASK_COMPLETE)) -
-			       held * WEFT__TASK_REF_ONE;
+			next = (cur ^ done) - held * WEFT__TASK_REF_ONE;
 		} while (!atomic_compare_exchange_weak_explicit(&t->state, &cur, next,
 								memory_order_acq_rel,
 								memory_order_relaxed));
@@ -283,12 +290,10 @@ static void weft__task_complete(struct weft__task *t, int16_t status, unsigned h
 			weft__task_dealloc(t);
 		return;
 	}
-	/* AcqRel: release publishes `status` and the future's output to the
-	 * join side; acquire sees the join waker the handle released when
-	 * it set JOIN_WAKER. */
-	uint64_t prev = atomic_fetch_xor_explicit(&t->state,
-						  WEFT__TASK_RUNNING | WEFT__TASK_COMPLETE,
-						  memory_order_acq_rel);
+	/* AcqRel: release publishes the future's output to the join side;
+	 * acquire sees the join waker the handle released when it set
+	 * JOIN_WAKER. */
+	uint64_t prev = atomic_fetch_xor_explicit(&t->state, done, memory_order_acq_rel);
 	if ((prev & WEFT__TASK_JOIN_INTEREST) && (prev & WEFT__TASK_JOIN_WAKER)) {
 		weft_waker_wake_by_ref(&t->join_waker);
 		/* AcqRel: release our reads of the slot before the handle may
@@ -308,7 +313,7 @@ static void weft__task_complete(struct weft__task *t, int16_t status, unsigned h
 static void weft__task_cancel(struct weft__task *t, unsigned held)
 {
 	weft_future_drop(weft__task_future(t));
-	weft__task_complete(t, -ECANCELED, held);
+	weft__task_complete(t, true, held);
 }
 
 void weft__task_run(struct weft__task *t, uint32_t budget)
@@ -330,7 +335,7 @@ void weft__task_run(struct weft__task *t, uint32_t budget)
 	weft_future *fut = weft__task_future(t);
 	if (fut->poll(fut, &cx) == WEFT_READY) {
 		weft_future_drop(fut);
-		weft__task_complete(t, 0, 1);
+		weft__task_complete(t, false, 1);
 		return;
 	}
 	switch (weft__transition_to_idle(t)) {
@@ -382,18 +387,23 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 		return -EINVAL;
 	if (size > SIZE_MAX - sizeof(struct weft__task))
 		return -EINVAL;
-	struct weft__task *t = weft__task_mem_alloc(rt, sizeof(struct weft__task) + size);
+	uint64_t fixed;
+	struct weft__task *t = weft__task_mem_alloc(rt, sizeof(struct weft__task) + size, &fixed);
 	if (!t)
 		return -ENOMEM;
 	memcpy(t->future, fut, size);
 	t->rt = rt;
 	t->queue_next = NULL;
 	t->join_waker = (weft_waker){ 0 };
-	t->status = 0;
+	t->owned_prev = WEFT__NOT_OWNED;
 	t->loc = loc;
+	/* Shards spread by address: tasks made by one thread still land on
+	 * many (blocks are at least 64 bytes apart). */
+	fixed |= (uint64_t)(((uintptr_t)t >> 6) & (WEFT__OWNED_SHARDS - 1))
+		 << WEFT__TASK_SHARD_SHIFT;
 	/* References: owned list + the notified one for the first run,
 	 * + the join handle. Plain init: nobody else sees the task yet. */
-	uint64_t init = WEFT__TASK_NOTIFIED | 2 * WEFT__TASK_REF_ONE;
+	uint64_t init = fixed | WEFT__TASK_NOTIFIED | 2 * WEFT__TASK_REF_ONE;
 	if (out)
 		init += WEFT__TASK_JOIN_INTEREST + WEFT__TASK_REF_ONE;
 	atomic_init(&t->state, init);
@@ -426,7 +436,7 @@ static inline struct weft__task *weft__handle_task(const weft_join_handle *h)
  * ours, if the task completed first. */
 static bool weft__set_join_waker(struct weft__task *t)
 {
-	/* Acquire: a COMPLETE seen here sends the caller to read `status`. */
+	/* Acquire: a COMPLETE seen here sends the caller to the outcome. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
 	for (;;) {
 		if (cur & WEFT__TASK_COMPLETE)
@@ -444,7 +454,7 @@ static bool weft__set_join_waker(struct weft__task *t)
 /* Takes the slot back; fails if the task completed (it then owns it). */
 static bool weft__unset_join_waker(struct weft__task *t)
 {
-	/* Acquire: a COMPLETE seen here sends the caller to read `status`. */
+	/* Acquire: a COMPLETE seen here sends the caller to the outcome. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
 	for (;;) {
 		if (cur & WEFT__TASK_COMPLETE)
@@ -464,7 +474,7 @@ weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *status)
 	struct weft__task *t = weft__handle_task(h);
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	/* Acquire: pairs with completion's release, for `status`. */
+	/* Acquire: pairs with completion's release, for the outcome. */
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (s & WEFT__TASK_COMPLETE)
 		goto ready;
@@ -479,9 +489,11 @@ weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *status)
 		goto pending;
 	weft_waker_drop(&t->join_waker);
 ready:
-	/* Every path here made an acquire load that saw COMPLETE. */
+	/* Acquire: pairs with completion's release (the outcome and the
+	 * future's output). */
 	if (status)
-		*status = t->status;
+		*status = (atomic_load_explicit(&t->state, memory_order_acquire) &
+			   WEFT__TASK_ABORTED) ? -ECANCELED : 0;
 	return WEFT_READY;
 pending:
 	weft_coop_refund(cx);
@@ -493,7 +505,7 @@ void *weft_join_handle_output(weft_join_handle *h)
 	struct weft__task *t = weft__handle_task(h);
 	/* Acquire: pairs with completion's release of the output. */
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-	if (!(s & WEFT__TASK_COMPLETE) || t->status != 0)
+	if (!(s & WEFT__TASK_COMPLETE) || (s & WEFT__TASK_ABORTED))
 		return NULL;
 	return t->future;
 }

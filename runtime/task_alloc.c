@@ -72,7 +72,7 @@ static struct weft__task_cache *weft__home_cache(weft_runtime *rt, uint16_t home
 	return home == WEFT__HOME_CORE ? &rt->core_cache : &rt->workers[home - 1].cache;
 }
 
-struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
+struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits)
 {
 	size_t cls = weft__tc_class(size);
 	uint16_t home = 0;
@@ -80,10 +80,8 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
 					     ? weft__my_cache(rt, &home)
 					     : NULL;
 	if (!c) {
-		struct weft__task *t = weft__alloc(size);
-		if (t)
-			t->home = 0;
-		return t;
+		*bits = 0;   /* home 0: malloc */
+		return weft__alloc(size);
 	}
 	struct weft__tc_block *b = c->local[cls];
 	if (b) {
@@ -102,20 +100,22 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size)
 				return NULL;
 		}
 	}
-	struct weft__task *t = (struct weft__task *)(void *)b;
-	t->home = home;
-	t->cls = (uint8_t)cls;
-	return t;
+	*bits = ((uint64_t)home << WEFT__TASK_HOME_SHIFT) |
+		((uint64_t)cls << WEFT__TASK_CLS_SHIFT);
+	return (struct weft__task *)(void *)b;
 }
 
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t)
 {
-	if (t->home == 0) {
+	/* Relaxed: the fixed bits never change, and the task is ours. */
+	uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint16_t home = (uint16_t)weft__task_bits_home(st);
+	if (home == 0) {
 		weft__free(t);
 		return;
 	}
-	struct weft__task_cache *c = weft__home_cache(rt, t->home);
-	size_t cls = t->cls;
+	struct weft__task_cache *c = weft__home_cache(rt, home);
+	size_t cls = weft__task_bits_cls(st);
 	struct weft__tc_block *b = (struct weft__tc_block *)(void *)t;
 	uint16_t mine;
 	if (weft__my_cache(rt, &mine) == c) {

@@ -169,7 +169,7 @@ WEFT_API void weft_join_handle_detach(weft_join_handle *h);
 
 /** A live task, as the registry sees it. */
 typedef struct weft_task_info {
-	uint64_t id;                 /* unique within the runtime */
+	uint64_t id;                 /* unique among live tasks (its address) */
 	const weft_location *spawned_at;   /* NULL if unknown */
 	uint32_t state;              /* WEFT_TASK_* bits */
 	uint32_t refs;               /* references held (handle, wakers, queues) */

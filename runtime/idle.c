@@ -137,6 +137,7 @@ bool weft__idle_transition_from_searching(struct weft__idle *idle)
 
 uint32_t weft__idle_num_searching(struct weft__idle *idle)
 {
+	/* Relaxed: a statistic. */
 	return weft__idle_searching(atomic_load_explicit(&idle->state, memory_order_relaxed));
 }
 

@@ -148,6 +148,7 @@ void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, voi
 size_t weft__owned_live(weft_runtime *rt)
 {
 	size_t n = 0;
+	/* Relaxed: a statistic, summed without the shard locks. */
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
 		n += atomic_load_explicit(&rt->owned[i].live, memory_order_relaxed);
 	return n;
@@ -156,6 +157,7 @@ size_t weft__owned_live(weft_runtime *rt)
 uint64_t weft__owned_spawned(weft_runtime *rt)
 {
 	uint64_t n = 0;
+	/* Relaxed: a statistic. */
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
 		n += atomic_load_explicit(&rt->owned[i].spawned, memory_order_relaxed);
 	return n;

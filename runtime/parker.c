@@ -51,6 +51,7 @@ void weft__parker_park(struct weft__parker *p)
 	for (;;) {
 		pthread_cond_wait(&p->cond, &p->lock);
 		expected = WEFT__PARK_NOTIFIED;
+		/* Acquire: consuming the token sees the unparker's work. */
 		if (atomic_compare_exchange_strong_explicit(&p->state, &expected,
 							    WEFT__PARK_EMPTY,
 							    memory_order_acquire,

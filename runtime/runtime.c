@@ -427,6 +427,7 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 		.inject_depth = atomic_load_explicit(&rt->inject_len, memory_order_relaxed),
 		.remote_schedules = atomic_load_explicit(&rt->remote_schedules,
 							 memory_order_relaxed),
+		/* Relaxed, like every load here: statistics. */
 		.io_events = atomic_load_explicit(&rt->driver.io.events, memory_order_relaxed),
 		.timers_fired = atomic_load_explicit(&rt->driver.timers_fired,
 						     memory_order_relaxed),

@@ -245,6 +245,7 @@ int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out)
 	if (weft__parker_init(&parker) < 0)
 		return -ENOMEM;
 	weft_waker w = { .vtable = &weft__os_park_vtable, .data = &parker };
+	/* Acquire: pairs with the sender's release of value[]. */
 	unsigned s = atomic_load_explicit(&c->state, memory_order_acquire);
 	if (!(s & WEFT__OS_TX_DONE) && weft__oneshot_register(c, &w)) {
 		/* The sender wakes us after TX_DONE; then wait (briefly) for

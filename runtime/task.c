@@ -114,6 +114,8 @@ enum weft__wake_action { WEFT__WAKE_NOTHING, WEFT__WAKE_SUBMIT, WEFT__WAKE_DEALL
 /* wake_by_ref: the caller's reference stays; a submit adds a new one. */
 static enum weft__wake_action weft__transition_notified_by_ref(struct weft__task *t)
 {
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		uint64_t next;
@@ -142,6 +144,8 @@ static enum weft__wake_action weft__transition_notified_by_ref(struct weft__task
 /* wake: consumes the caller's reference (it becomes the notified one). */
 static enum weft__wake_action weft__transition_notified_by_val(struct weft__task *t)
 {
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		uint64_t next;
@@ -215,6 +219,8 @@ enum weft__run_action { WEFT__RUN_POLL, WEFT__RUN_CANCEL, WEFT__RUN_SKIP };
 
 static enum weft__run_action weft__transition_to_running(struct weft__task *t)
 {
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		/* Completed while queued (shutdown or a cancel that ran from
@@ -236,6 +242,8 @@ enum weft__idle_action { WEFT__IDLE_OK, WEFT__IDLE_RESCHEDULE, WEFT__IDLE_CANCEL
 
 static enum weft__idle_action weft__transition_to_idle(struct weft__task *t)
 {
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		if (cur & WEFT__TASK_CANCELLED)
@@ -275,6 +283,8 @@ static void weft__task_complete(struct weft__task *t, bool aborted, unsigned hel
 	 * the list meanwhile. */
 	if (weft__owned_remove(rt, t))
 		held++;
+	/* Relaxed: JOIN_INTEREST only ever goes away, and the CAS below
+	 * orders what it must. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	if (!(cur & WEFT__TASK_JOIN_INTEREST)) {
 		/* Detached: JOIN_INTEREST never comes back, so one RMW both
@@ -352,6 +362,8 @@ void weft__task_run(struct weft__task *t, uint32_t budget)
 
 void weft__task_shutdown(struct weft__task *t)
 {
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		uint64_t next = cur | WEFT__TASK_CANCELLED;
@@ -513,12 +525,15 @@ void *weft_join_handle_output(weft_join_handle *h)
 bool weft_join_handle_is_finished(const weft_join_handle *h)
 {
 	struct weft__task *t = weft__handle_task(h);
+	/* Acquire: a caller that sees the task finished may read its output. */
 	return atomic_load_explicit(&t->state, memory_order_acquire) & WEFT__TASK_COMPLETE;
 }
 
 void weft_join_handle_abort(weft_join_handle *h)
 {
 	struct weft__task *t = weft__handle_task(h);
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		uint64_t next;
@@ -553,6 +568,8 @@ void weft_join_handle_detach(weft_join_handle *h)
 	if (!h)
 		return;
 	struct weft__task *t = weft__handle_task(h);
+	/* Relaxed: only a first guess for the CAS below, which states the
+	 * ordering it needs. */
 	uint64_t cur = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		uint64_t next = cur & ~(uint64_t)WEFT__TASK_JOIN_INTEREST;

@@ -128,6 +128,7 @@ void weft__task_mem_free(weft_runtime *rt, struct weft__task *t)
 		c->nlocal[cls]++;
 		return;
 	}
+	/* Relaxed: a first guess for the CAS below. */
 	b->next = atomic_load_explicit(&c->remote[cls], memory_order_relaxed);
 	/* Release: our last use of the block happens-before the owner
 	 * reuses it (its acquire exchange). */
@@ -152,6 +153,7 @@ void weft__task_cache_fini(struct weft__task_cache *c)
 		weft__tc_free_list(c->local[i]);
 		c->local[i] = NULL;
 		c->nlocal[i] = 0;
+		/* Acquire: the blocks' last users released them. */
 		weft__tc_free_list(atomic_exchange_explicit(&c->remote[i], NULL,
 							    memory_order_acquire));
 	}

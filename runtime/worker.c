@@ -198,6 +198,7 @@ static struct weft__task *weft__inject_take(struct weft__worker *w, uint32_t max
 		weft__fifo_push(&batch, weft__fifo_pop(&rt->inject));
 		n++;
 	}
+	/* Relaxed: the hint, as in weft__inject_push_batch. */
 	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->lock);
 	if (first)
@@ -305,6 +306,7 @@ static struct weft__task *weft__steal_work(struct weft__worker *w)
 		struct weft__task *t = weft__local_queue_steal(&victim->queue, &w->queue, &got);
 		if (t) {
 			WEFT__COUNT(w, steal_operations);
+			/* Relaxed: an owner-only statistic (see WEFT__COUNT). */
 			atomic_store_explicit(&w->m.steals,
 					      atomic_load_explicit(&w->m.steals, memory_order_relaxed) + got,
 					      memory_order_relaxed);
@@ -344,7 +346,10 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t)
 
 static bool weft__work_pending(weft_runtime *rt)
 {
-	if (atomic_load_explicit(&rt->inject_len, memory_order_relaxed) > 0)
+	/* SeqCst: the last searcher's re-check, after its SeqCst update of
+	 * the idle state; a producer pushes, fences (SeqCst) and then reads
+	 * the idle state, so one of the two sees the other (idle.c). */
+	if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) > 0)
 		return true;
 	for (uint32_t i = 0; i < rt->nworkers; i++)
 		if (weft__local_queue_stealable(&rt->workers[i].queue))

@@ -159,8 +159,12 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 	atomic_store_explicit(&rt->root_woken, true, memory_order_relaxed);
 
 	for (;;) {
-		/* Acquire: pairs with the waker's release. */
-		if (atomic_exchange_explicit(&rt->root_woken, false, memory_order_acquire)) {
+		/* A plain load first: the root is rarely woken in a busy
+		 * server, and the exchange is a locked instruction. Relaxed:
+		 * only a filter; the exchange (acquire, pairing with the
+		 * waker's release) decides. */
+		if (atomic_load_explicit(&rt->root_woken, memory_order_relaxed) &&
+		    atomic_exchange_explicit(&rt->root_woken, false, memory_order_acquire)) {
 			weft_cx cx = { .waker = &root, .runtime = rt, .budget = budget };
 			if (fut->poll(fut, &cx) == WEFT_READY)
 				break;

@@ -486,20 +486,13 @@ void weft_mpsc_send_drop(weft_mpsc_send_future *f)
 {
 	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
 	struct weft__mpsc *c = p->c;
-	if (!c || p->phase != WEFT__PHASE_WAITING) {
-		if (p->phase == WEFT__PHASE_INIT)
-			p->phase = WEFT__PHASE_DROPPED;
+	if (!weft__phase_drop(&p->phase, c != NULL))
 		return;
-	}
-	p->phase = WEFT__PHASE_DROPPED;
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
+	weft_waker waker;
 	weft__sync_lock(&c->lock);
-	weft_waker waker = p->w.waker;
-	p->w.waker = (weft_waker){ 0 };
-	if (p->w.state == WEFT__WAITER_QUEUED) {
-		weft__waitlist_remove(&c->send_waiters, &p->w);
-	} else if (p->w.result == 0) {
+	if (!weft__waiter_detach(&c->send_waiters, &p->w, &waker) && p->w.result == 0) {
 		/* Granted a slot it never used: hand it to the next send. */
 		c->reserved--;
 		weft__mpsc_grant_senders(c, &b);
@@ -578,20 +571,13 @@ void weft_mpsc_recv_drop(weft_mpsc_recv_future *f)
 {
 	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
 	struct weft__mpsc *c = p->c;
-	if (!c || p->phase != WEFT__PHASE_WAITING) {
-		if (p->phase == WEFT__PHASE_INIT)
-			p->phase = WEFT__PHASE_DROPPED;
+	if (!weft__phase_drop(&p->phase, c != NULL))
 		return;
-	}
-	p->phase = WEFT__PHASE_DROPPED;
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
+	weft_waker waker;
 	weft__sync_lock(&c->lock);
-	weft_waker waker = p->w.waker;
-	p->w.waker = (weft_waker){ 0 };
-	if (p->w.state == WEFT__WAITER_QUEUED)
-		weft__waitlist_remove(&c->recv_waiters, &p->w);
-	else if (c->len || !c->senders)
+	if (!weft__waiter_detach(&c->recv_waiters, &p->w, &waker) && (c->len || !c->senders))
 		weft__mpsc_wake_receivers(c, &b);   /* pass the wake on */
 	weft__sync_unlock(&c->lock);
 	weft__wake_batch_run(&b);

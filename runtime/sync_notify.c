@@ -217,20 +217,13 @@ void weft_notified_drop(weft_notified *f)
 {
 	struct weft__notified *p = weft__notified_of(f);
 	struct weft__notify *s = p->n;
-	if (!s || p->phase != WEFT__PHASE_WAITING) {
-		if (p->phase == WEFT__PHASE_INIT)
-			p->phase = WEFT__PHASE_DROPPED;
+	if (!weft__phase_drop(&p->phase, s != NULL))
 		return;
-	}
-	p->phase = WEFT__PHASE_DROPPED;
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
+	weft_waker waker;
 	weft__sync_lock(&s->lock);
-	weft_waker waker = p->w.waker;
-	p->w.waker = (weft_waker){ 0 };
-	if (p->w.state == WEFT__WAITER_QUEUED)
-		weft__waitlist_remove(&s->waiters, &p->w);
-	else if (p->w.tag == WEFT__NOTIFY_ONE)
+	if (!weft__waiter_detach(&s->waiters, &p->w, &waker) && p->w.tag == WEFT__NOTIFY_ONE)
 		weft__notify_one_locked(s, &b);   /* pass it on */
 	weft__sync_unlock(&s->lock);
 	weft__wake_batch_run(&b);

@@ -322,8 +322,6 @@ pending:
 void weft_oneshot_recv_drop(weft_oneshot_recv_future *f)
 {
 	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
-	if (p->phase == WEFT__PHASE_WAITING && p->c)
+	if (weft__phase_drop(&p->phase, p->c != NULL))
 		weft__oneshot_reclaim_waker(p->c);   /* an untaken message stays */
-	if (p->phase != WEFT__PHASE_FINISHED)
-		p->phase = WEFT__PHASE_DROPPED;
 }

@@ -171,18 +171,11 @@ pending:
 void weft__acquire_drop(struct weft__acquire *a)
 {
 	struct weft__sem *s = a->sem;
-	if (!s || a->phase != WEFT__PHASE_WAITING) {
-		if (a->phase == WEFT__PHASE_INIT)
-			a->phase = WEFT__PHASE_DROPPED;
+	if (!weft__phase_drop(&a->phase, s != NULL))
 		return;
-	}
-	a->phase = WEFT__PHASE_DROPPED;
+	weft_waker waker;
 	weft__sync_lock(&s->lock);
-	weft_waker waker = a->w.waker;
-	a->w.waker = (weft_waker){ 0 };
-	if (a->w.state == WEFT__WAITER_QUEUED)
-		weft__waitlist_remove(&s->waiters, &a->w);
-	else if (a->w.result == 0)
+	if (!weft__waiter_detach(&s->waiters, &a->w, &waker) && a->w.result == 0)
 		s->permits += a->n;   /* granted, never reported: give back */
 	weft__sem_grant_unlock(s);
 	weft_waker_drop(&waker);

@@ -149,6 +149,40 @@ enum weft__wait_phase {
 	WEFT__PHASE_DROPPED,     /* dropped before finishing */
 };
 
+/*
+ * The start of every waiting future's drop: true when the future may have
+ * a node on a list (WAITING on a live primitive), which the caller must
+ * then detach under the primitive's lock. Marks the future DROPPED (a
+ * FINISHED one stays FINISHED, so its outcome stays readable).
+ */
+static inline bool weft__phase_drop(int *phase, bool bound)
+{
+	if (!bound || *phase != WEFT__PHASE_WAITING) {
+		if (*phase == WEFT__PHASE_INIT)
+			*phase = WEFT__PHASE_DROPPED;
+		return false;
+	}
+	*phase = WEFT__PHASE_DROPPED;
+	return true;
+}
+
+/*
+ * Under the list's lock: takes the node's waker into *@waker (drop it
+ * after unlocking) and unlinks the node if it is still queued. Returns
+ * false when it was already finished: then it was handed something (a
+ * permit, a slot, a notification, a wake) that the caller passes on.
+ */
+static inline bool weft__waiter_detach(struct weft__waitlist *l, struct weft__waiter *w,
+				       weft_waker *waker)
+{
+	*waker = w->waker;
+	w->waker = (weft_waker){ 0 };
+	if (w->state != WEFT__WAITER_QUEUED)
+		return false;
+	weft__waitlist_remove(l, w);
+	return true;
+}
+
 /* Makes a private struct that lives in a future's weft__opaque words. */
 #define WEFT__SYNC_FUTURE_CHECK(pub, priv)                                          \
 	_Static_assert(sizeof(struct priv) <= sizeof(((pub *)0)->weft__opaque),     \

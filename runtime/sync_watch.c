@@ -286,18 +286,12 @@ pending:
 void weft_watch_changed_drop(weft_watch_changed_future *f)
 {
 	struct weft__watch_changed *p = (struct weft__watch_changed *)(void *)f->weft__opaque;
-	if (!p->rx || p->phase != WEFT__PHASE_WAITING) {
-		if (p->phase == WEFT__PHASE_INIT)
-			p->phase = WEFT__PHASE_DROPPED;
+	if (!weft__phase_drop(&p->phase, p->rx != NULL))
 		return;
-	}
-	p->phase = WEFT__PHASE_DROPPED;
 	struct weft__watch *c = p->rx->c;
+	weft_waker waker;
 	weft__sync_lock(&c->lock);
-	weft_waker waker = p->w.waker;
-	p->w.waker = (weft_waker){ 0 };
-	if (p->w.state == WEFT__WAITER_QUEUED)
-		weft__waitlist_remove(&c->waiters, &p->w);
+	weft__waiter_detach(&c->waiters, &p->w, &waker);
 	weft__sync_unlock(&c->lock);
 	weft_waker_drop(&waker);
 }

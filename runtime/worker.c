@@ -28,7 +28,9 @@
  * park_state says where it sleeps, so an unpark writes the eventfd only
  * for the worker in the driver. A worker leaves the driver before it runs
  * tasks; if a worker sleeps on its condition variable at that moment, it
- * is woken to take the driver over, so a task that blocks in user code on
+ * is woken to take the driver over (a sleeper counts itself, then tries
+ * the driver once more, so one that was just falling asleep is not
+ * missed), so a task that blocks in user code on
  * one worker never stalls I/O for the rest. Busy workers also poll the
  * driver without sleeping every event_interval ticks.
  *
@@ -88,10 +90,12 @@ static void weft__worker_unpark(struct weft__worker *w)
 static void weft__driver_handoff(struct weft__worker *self)
 {
 	weft_runtime *rt = self->rt;
-	/* Relaxed: a hint; a stale zero only skips a hand-off that the
-	 * sleeper's own timeout-free park would not need (it parks again
-	 * and finds the driver free when it next wakes). */
-	if (atomic_load_explicit(&rt->condvar_parked, memory_order_relaxed) == 0)
+	/* SeqCst fence and load: we released the driver lock just before.
+	 * A sleeper counts itself (SeqCst) and then tries the driver lock
+	 * once more, so either we see it counted here and wake it, or its
+	 * try-lock finds the driver free and it parks there instead. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&rt->condvar_parked, memory_order_seq_cst) == 0)
 		return;
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		struct weft__worker *w = &rt->workers[i];
@@ -137,11 +141,20 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 						    WEFT__WPARK_CONDVAR,
 						    memory_order_seq_cst,
 						    memory_order_acquire)) {
-		/* Relaxed: only a hint for weft__driver_handoff. */
-		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
-		while (atomic_load_explicit(&w->park_state, memory_order_acquire) !=
-		       WEFT__WPARK_NOTIFIED)
-			pthread_cond_wait(&w->park_cond, &w->park_lock);
+		/* SeqCst: the sleeper's half of the pair in
+		 * weft__driver_handoff (count, then re-check the driver). */
+		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_seq_cst);
+		if (pthread_mutex_trylock(&rt->driver_lock) == 0) {
+			/* The holder left the driver between our first try
+			 * and our count: return, and the caller's next park
+			 * takes the driver. */
+			pthread_mutex_unlock(&rt->driver_lock);
+		} else {
+			while (atomic_load_explicit(&w->park_state, memory_order_acquire) !=
+			       WEFT__WPARK_NOTIFIED)
+				pthread_cond_wait(&w->park_cond, &w->park_lock);
+		}
+		/* Relaxed: leaving; nothing is ordered by the decrement. */
 		atomic_fetch_sub_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
 	}
 	/* Acquire: consume the token and see the unparker's work. */
@@ -372,6 +385,8 @@ static void weft__maintenance(struct weft__worker *w)
 	pthread_mutex_unlock(&rt->driver_lock);
 	if (weft__local_queue_len(&w->queue) > 1)
 		weft__notify_parked(rt);
+	/* We go back to running tasks: a sleeper should hold the driver. */
+	weft__driver_handoff(w);
 }
 
 static void weft__park(struct weft__worker *w)

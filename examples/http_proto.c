@@ -9,9 +9,9 @@
 #include "http_proto.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -43,22 +43,48 @@ struct http_req {
 	size_t size;         /* header section + body */
 };
 
-static bool is_tchar(unsigned char c)
+/* RFC 9110 tchar, as two 64-bit sets (characters 0-63 and 64-127): one
+ * shift and mask per character, no table walk. */
+#define HTTP_BIT(c) (UINT64_C(1) << ((unsigned)(c) & 63))
+static const uint64_t tchar_set[2] = {
+	UINT64_C(0x3ff) << ('0' & 63) | HTTP_BIT('!') | HTTP_BIT('#') | HTTP_BIT('$') |
+		HTTP_BIT('%') | HTTP_BIT('&') | HTTP_BIT('\'') | HTTP_BIT('*') |
+		HTTP_BIT('+') | HTTP_BIT('-') | HTTP_BIT('.'),
+	UINT64_C(0x3ffffff) << ('A' & 63) | UINT64_C(0x3ffffff) << ('a' & 63) |
+		HTTP_BIT('^') | HTTP_BIT('_') | HTTP_BIT('`') | HTTP_BIT('|') | HTTP_BIT('~'),
+};
+
+static inline bool is_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return c < 128 && (tchar_set[c >> 6] >> (c & 63) & 1);
 }
 
-static bool name_is(const char *p, size_t n, const char *name)
+/* Is the header name [p, p + n) @name (lower case, letters and '-')?
+ * Folding with | 0x20 is exact here: among tchars only 'X' and 'x' fold
+ * to 'x', and only '-' folds to '-'. */
+static bool name_is(const char *p, size_t n, const char *name, size_t name_len)
 {
-	return strlen(name) == n && strncasecmp(p, name, n) == 0;
+	if (n != name_len)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)p[i] | 0x20) != (unsigned char)name[i])
+			return false;
+	return true;
+}
+
+/* Case-insensitive equality of [s, s + n) and the lower-case @token. */
+static bool token_is(const char *s, size_t n, const char *token)
+{
+	size_t i = 0;
+	for (; i < n && token[i]; i++)
+		if (((unsigned char)s[i] | 0x20) != (unsigned char)token[i])
+			return false;
+	return i == n && !token[i];
 }
 
 /* Does the comma-separated header value [v, e) list @token? */
 static bool has_token(const char *v, const char *e, const char *token)
 {
-	size_t tl = strlen(token);
 	while (v < e) {
 		while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
 			v++;
@@ -68,7 +94,7 @@ static bool has_token(const char *v, const char *e, const char *token)
 		const char *t = v;
 		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
 			t--;
-		if ((size_t)(t - s) == tl && strncasecmp(s, token, tl) == 0)
+		if (token_is(s, (size_t)(t - s), token))
 			return true;
 	}
 	return false;
@@ -105,37 +131,40 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	return 0;
 }
 
+#define NAME(s) s, sizeof s - 1
+
 /*
  * Parses one request at the start of in[0..len): its size (> 0), 0 when
- * incomplete, or -status for an error response.
+ * incomplete, or -status for an error response. One pass, line by line:
+ * each line is checked as soon as its LF has arrived, so a complete but
+ * bad line is an error at once, however long the rest takes to come.
  */
 static long parse_request(const char *in, size_t len, struct http_req *r)
 {
 	memset(r, 0, sizeof *r);
-	/* A complete but bad request line is an error at once, however
-	 * long the rest takes to come. */
-	const char *eol = memchr(in, '\n', len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
-	int minor = 1;
-	if (eol) {
-		if (eol == in || eol[-1] != '\r')
-			return -400;
-		int rc = parse_request_line(in, eol - 1, r, &minor);
-		if (rc < 0)
-			return rc;
-	}
-	const char *end = memmem(in, len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER, "\r\n\r\n", 4);
-	if (!end)
-		return len >= HTTP_MAX_HEADER ? -431 : 0;
+	const char *lim = in + (len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
+	const long incomplete = len >= HTTP_MAX_HEADER ? -431 : 0;
+	const char *eol = memchr(in, '\n', (size_t)(lim - in));
 	if (!eol)
+		return incomplete;
+	if (eol == in || eol[-1] != '\r')
 		return -400;
-	size_t head = (size_t)(end - in) + 4;
+	int minor = 1;
+	int rc = parse_request_line(in, eol - 1, r, &minor);
+	if (rc < 0)
+		return rc;
 
 	bool keep_alive = false, host = false, have_cl = false;
 	unsigned long long cl = 0;
-	const char *p = eol + 1, *stop = end + 2;   /* header lines, each with CRLF */
-	while (p < stop) {
-		const char *le = memchr(p, '\n', (size_t)(stop - p));
-		if (!le || le == p || le[-1] != '\r')
+	const char *p = eol + 1;
+	for (;;) {
+		/* An empty line ends the header section. */
+		if (lim - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			break;
+		const char *le = p < lim ? memchr(p, '\n', (size_t)(lim - p)) : NULL;
+		if (!le)
+			return incomplete;
+		if (le == p || le[-1] != '\r')
 			return -400;
 		const char *ve = le - 1;
 		const char *n = p;
@@ -153,7 +182,11 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		const char *vend = ve;
 		while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
-		if (name_is(n, nlen, "content-length")) {
+		if (name_is(n, nlen, NAME("host"))) {
+			if (host)
+				return -400;
+			host = true;
+		} else if (name_is(n, nlen, NAME("content-length"))) {
 			unsigned long long x = 0;
 			if (v == vend)
 				return -400;
@@ -166,20 +199,17 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 				return -400;
 			have_cl = true;
 			cl = x;
-		} else if (name_is(n, nlen, "transfer-encoding")) {
+		} else if (name_is(n, nlen, NAME("transfer-encoding"))) {
 			return -501;
-		} else if (name_is(n, nlen, "connection")) {
+		} else if (name_is(n, nlen, NAME("connection"))) {
 			if (has_token(v, vend, "close"))
 				r->close = true;
 			if (has_token(v, vend, "keep-alive"))
 				keep_alive = true;
-		} else if (name_is(n, nlen, "host")) {
-			if (host)
-				return -400;
-			host = true;
 		}
 		p = le + 1;
 	}
+	size_t head = (size_t)(p - in) + 2;
 	if (minor == 1 && !host)
 		return -400;
 	if (minor == 0 && !keep_alive)

@@ -259,6 +259,31 @@ static void process_waits_for_a_complete_request_and_answers_the_corners(void **
 	assert_int_equal(b.last_status, 200);
 	assert_int_equal(count(out, "HTTP/1.1 405"), 1);
 
+	/* Header names in any case; a name that only folds close is not one. */
+	const char upper[] = "GET / HTTP/1.1\r\nHOST: t\r\ncOnNeCtIoN: keep-alive, CLOSE\r\n\r\n";
+	http_process(upper, sizeof upper - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 200);
+	assert_true(b.close);
+	const char nohost[] = "GET / HTTP/1.1\r\nHos\r: t\r\n\r\n";
+	http_process(nohost, sizeof nohost - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+	const char twohosts[] = "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n";
+	http_process(twohosts, sizeof twohosts - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+	const char hostlike[] = "GET / HTTP/1.1\r\nHosts: t\r\n\r\n";
+	http_process(hostlike, sizeof hostlike - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+	/* A bad header line is an error as soon as it is complete. */
+	const char badline[] = "GET / HTTP/1.1\r\nHost t\r\n";
+	http_process(badline, sizeof badline - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+	const char barelf[] = "GET / HTTP/1.1\r\nHost: t\n";
+	http_process(barelf, sizeof barelf - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+	const char cl2[] = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\ncontent-length: 2\r\n\r\nab";
+	http_process(cl2, sizeof cl2 - 1, out, sizeof out, &b);
+	assert_int_equal(b.last_status, 400);
+
 	/* Many pipelined requests: answered while they fit, the rest later. */
 	static char many[HTTP_IN_CAP];
 	const char one[] = REQ("/plaintext", "");

@@ -752,6 +752,7 @@ typedef struct helper_arg {
 	bool fired_in_time;
 	uint64_t waited_us;
 	long churn_live;
+	int lost;
 } helper_arg;
 
 static void *helper_main(void *p)
@@ -786,6 +787,25 @@ static void *helper_main(void *p)
 			usleep(50);
 		weft_sleep_drop(&s);
 	}
+
+	/* The lock-free path of an idle driver (no timer at all): each
+	 * registration alone, at varied moments of the driver's park, must
+	 * wake it. */
+	for (int i = 0; i < 200; i++) {
+		long before = weft_counting_waker_load(&cw.wakes);
+		usleep((useconds_t)(i % 5) * 150);
+		weft_sleep_init(&s, WEFT_US(500));
+		cx.budget = WEFT_DEFAULT_BUDGET;
+		if (weft_sleep_poll(&s, &cx) == WEFT_PENDING) {
+			t0 = test_now_us();
+			while (weft_counting_waker_load(&cw.wakes) == before &&
+			       test_now_us() - t0 < 2000000)
+				usleep(100);
+			if (weft_counting_waker_load(&cw.wakes) == before)
+				a->lost++;
+		}
+		weft_sleep_drop(&s);
+	}
 	weft_waker_drop(&w);
 	a->churn_live = weft_counting_waker_load(&cw.live);
 	remote_flag_set(a->flag);
@@ -807,6 +827,7 @@ static void timers_registered_from_another_thread_wake_the_parked_driver(void **
 	assert_true(a.fired_in_time);
 	assert_true(a.waited_us >= 19000);
 	assert_int_equal(a.churn_live, 0);
+	assert_int_equal(a.lost, 0);
 	assert_int_equal(timers(rt), 0);
 	pthread_mutex_destroy(&flag.lock);
 	weft_runtime_free(rt);

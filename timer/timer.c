@@ -35,6 +35,18 @@
  * both happen under the lock, so a registration either precedes the
  * driver's question (and is in its answer) or sees the recorded deadline.
  *
+ * The fast path. A server with no timer would pay two lock round trips
+ * and a clock read per park for nothing, so `armed` mirrors the wheel's
+ * length and the driver looks at it without the lock. To ask, it first
+ * stores driver_deadline = UINT64_MAX ("asleep, no deadline"), then loads
+ * armed; a registration increments armed under the lock, then loads
+ * driver_deadline. All four are SeqCst, a store-load pair on each side:
+ * either the driver sees the new timer (and takes the lock to compute the
+ * deadline as above), or the registration sees UINT64_MAX and unparks it.
+ * After waking, the driver that sees armed == 0 only stores 0 (awake),
+ * without the lock: a registration that reads that 0 and does not unpark
+ * came after the driver woke, and the driver's next question sees it.
+ *
  * The clock. now = frozen_ns while paused, else CLOCK_MONOTONIC +
  * offset_ns (modulo 2^64; the offset starts as minus the time at init).
  * Writers (pause, resume, advance, auto-advance) hold the lock; readers do
@@ -83,7 +95,8 @@ int weft__time_init(struct weft__time *tm)
 	if (rc != 0)
 		return -rc;
 	weft__wheel_init(&tm->wheel, 0);
-	tm->driver_deadline = 0;
+	atomic_init(&tm->driver_deadline, 0);
+	atomic_init(&tm->armed, 0);
 	atomic_init(&tm->offset_ns, (uint64_t)0 - weft__mono_ns());
 	atomic_init(&tm->frozen_ns, WEFT__TIME_RUNNING);
 	return 0;
@@ -116,9 +129,15 @@ bool weft__time_is_paused(struct weft__time *tm)
 
 uint64_t weft__time_next_deadline(struct weft__time *tm)
 {
+	/* SeqCst, both: the driver's half of the fast path's store-load
+	 * pairs (see the protocol). */
+	atomic_store_explicit(&tm->driver_deadline, UINT64_MAX, memory_order_seq_cst);
+	if (atomic_load_explicit(&tm->armed, memory_order_seq_cst) == 0)
+		return UINT64_MAX;
 	pthread_mutex_lock(&tm->lock);
 	uint64_t tick = weft__wheel_next_expiration(&tm->wheel);
-	tm->driver_deadline = tick;
+	/* Relaxed: under the lock, like every registration's access. */
+	atomic_store_explicit(&tm->driver_deadline, tick, memory_order_relaxed);
 	pthread_mutex_unlock(&tm->lock);
 	return tick == UINT64_MAX ? UINT64_MAX : weft__tick_to_ns(tick);
 }
@@ -167,15 +186,25 @@ static size_t weft__time_fire(struct weft__time *tm, bool driver)
 {
 	weft_waker batch[WEFT__TIME_BATCH];
 	size_t fired = 0;
+	/* Relaxed: a timer registered after this load is not due yet (its
+	 * registration checks the clock), and the driver's next question
+	 * sees it (protocol); one seen late fires at the next turn. */
+	if (atomic_load_explicit(&tm->armed, memory_order_relaxed) == 0) {
+		if (driver)   /* Relaxed: see the protocol's fast path. */
+			atomic_store_explicit(&tm->driver_deadline, 0, memory_order_relaxed);
+		return 0;
+	}
 	uint64_t now_tick = weft__time_now(tm) / WEFT__NS_PER_TICK;
 
 	pthread_mutex_lock(&tm->lock);
-	if (driver)
-		tm->driver_deadline = 0;
+	if (driver)   /* Relaxed: under the lock. */
+		atomic_store_explicit(&tm->driver_deadline, 0, memory_order_relaxed);
 	for (;;) {
 		size_t n = 0;
 		struct weft__wheel_entry *e;
 		while (n < WEFT__TIME_BATCH && (e = weft__wheel_poll(&tm->wheel, now_tick))) {
+			/* Relaxed: changed under the lock; see the fast path. */
+			atomic_fetch_sub_explicit(&tm->armed, 1, memory_order_relaxed);
 			struct weft__timer *t = weft__timer_of(e);
 			batch[n++] = t->waker;
 			t->waker = (weft_waker){ 0 };
@@ -230,8 +259,14 @@ weft_poll weft__timer_poll(struct weft__timer *t, struct weft__time *tm, uint64_
 		t->waker = clone;
 		/* Relaxed: published to the firing thread by the lock. */
 		atomic_store_explicit(&t->state, WEFT__TIMER_REGISTERED, memory_order_relaxed);
-		if (t->entry.when < tm->driver_deadline) {
-			tm->driver_deadline = t->entry.when;
+		/* SeqCst, both: the registration's half of the fast path's
+		 * store-load pairs (see the protocol). */
+		atomic_fetch_add_explicit(&tm->armed, 1, memory_order_seq_cst);
+		if (t->entry.when < atomic_load_explicit(&tm->driver_deadline,
+							 memory_order_seq_cst)) {
+			/* Relaxed: under the lock. */
+			atomic_store_explicit(&tm->driver_deadline, t->entry.when,
+					      memory_order_relaxed);
 			*unpark = true;
 		}
 		pthread_mutex_unlock(&tm->lock);
@@ -277,6 +312,8 @@ void weft__timer_cancel(struct weft__timer *t)
 	/* Relaxed: under the lock, which orders every change of state. */
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) == WEFT__TIMER_REGISTERED) {
 		weft__wheel_remove(&tm->wheel, &t->entry);
+		/* Relaxed: changed under the lock; see the fast path. */
+		atomic_fetch_sub_explicit(&tm->armed, 1, memory_order_relaxed);
 		old = t->waker;
 		t->waker = (weft_waker){ 0 };
 		/* Relaxed: under the lock, and only the owner reads it after. */

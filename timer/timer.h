@@ -30,8 +30,12 @@ struct weft__time {
 	/* The tick the parked driver sleeps until, as it last asked
 	 * (weft__time_next_deadline); 0 while it is awake and will ask
 	 * again before it sleeps. A registration unparks it only when its
-	 * deadline is earlier. */
-	uint64_t driver_deadline;
+	 * deadline is earlier. Written under the lock, except by the
+	 * driver's fast paths when no timer is registered (timer.c). */
+	_Atomic uint64_t driver_deadline;
+	/* Timers in the wheel (weft__wheel_len), changed under the lock and
+	 * read without it by the driver's fast paths. */
+	_Atomic size_t armed;
 	/* The clock: now = frozen while paused, else CLOCK_MONOTONIC +
 	 * offset. Written under the lock, read without it (timer.c). */
 	_Atomic uint64_t offset_ns;

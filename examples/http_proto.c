@@ -21,13 +21,12 @@ const char *http_date(void)
 {
 	static _Thread_local time_t sec = -1;
 	static _Thread_local char buf[HTTP_DATE_LEN + 1];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	if (ts.tv_sec != sec) {
+	time_t now = time(NULL);   /* a vDSO read of one word */
+	if (now != sec) {
 		struct tm tm;
-		gmtime_r(&ts.tv_sec, &tm);
+		gmtime_r(&now, &tm);
 		strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		sec = ts.tv_sec;
+		sec = now;
 	}
 	return buf;
 }
@@ -43,20 +42,59 @@ struct http_req {
 	size_t size;         /* header section + body */
 };
 
-/* RFC 9110 tchar, as two 64-bit sets (characters 0-63 and 64-127): one
- * shift and mask per character, no table walk. */
-#define HTTP_BIT(c) (UINT64_C(1) << ((unsigned)(c) & 63))
-static const uint64_t tchar_set[2] = {
-	UINT64_C(0x3ff) << ('0' & 63) | HTTP_BIT('!') | HTTP_BIT('#') | HTTP_BIT('$') |
-		HTTP_BIT('%') | HTTP_BIT('&') | HTTP_BIT('\'') | HTTP_BIT('*') |
-		HTTP_BIT('+') | HTTP_BIT('-') | HTTP_BIT('.'),
-	UINT64_C(0x3ffffff) << ('A' & 63) | UINT64_C(0x3ffffff) << ('a' & 63) |
-		HTTP_BIT('^') | HTTP_BIT('_') | HTTP_BIT('`') | HTTP_BIT('|') | HTTP_BIT('~'),
+/* RFC 9110 tchar: one table load per character. */
+#define T1(c) [(c)] = 1
+#define T5(c) T1(c), T1((c) + 1), T1((c) + 2), T1((c) + 3), T1((c) + 4)
+#define T10(c) T5(c), T5((c) + 5)
+#define T26(c) T10(c), T10((c) + 10), T5((c) + 20), T1((c) + 25)
+static const unsigned char tchar[256] = {
+	T10('0'), T26('A'), T26('a'),
+	T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'),
+	T1('-'), T1('.'), T1('^'), T1('_'), T1('`'), T1('|'), T1('~'),
 };
 
 static inline bool is_tchar(unsigned char c)
 {
-	return c < 128 && (tchar_set[c >> 6] >> (c & 63) & 1);
+	return tchar[c];
+}
+
+/* May a field value hold these 8 bytes? Not if one is a control character
+ * other than HTAB, or DEL (RFC 9110 5.5; obs-text, 0x80-0xff, is fine).
+ * Eight at a time: a byte under 0x20 or equal to 0x7f sets the high bit
+ * of its lane in the classic "has less than" / "has zero" expressions, and
+ * only then are the lanes looked at one by one for HTAB. */
+static bool value_word_ok(uint64_t x)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones << 7;
+	uint64_t low = (x - ones * 0x20) & ~x & highs;
+	uint64_t del = x ^ (ones * 0x7f);
+	del = (del - ones) & ~del & highs;
+	if (!(low | del))
+		return true;
+	for (int i = 0; i < 8; i++) {
+		unsigned char c = (unsigned char)(x >> (8 * i));
+		if ((c < ' ' && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool value_ok(const char *c, const char *e)
+{
+	if (e - c < 8) {
+		for (; c < e; c++)
+			if (((unsigned char)*c < ' ' && *c != '\t') || *c == 0x7f)
+				return false;
+		return true;
+	}
+	uint64_t x;   /* lanes are checked alike: byte order does not matter */
+	for (; e - c > 8; c += 8) {
+		memcpy(&x, c, 8);
+		if (!value_word_ok(x))
+			return false;
+	}
+	memcpy(&x, e - 8, 8);   /* the last 8, overlapping bytes already seen */
+	return value_word_ok(x);
 }
 
 /* Is the header name [p, p + n) @name (lower case, letters and '-')?
@@ -174,9 +212,8 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 			return -400;   /* also obs-fold: a line starting with a space */
 		size_t nlen = (size_t)(p - n);
 		const char *v = p + 1;
-		for (const char *c = v; c < ve; c++)
-			if (((unsigned char)*c < ' ' && *c != '\t') || *c == 0x7f)
-				return -400;
+		if (!value_ok(v, ve))
+			return -400;
 		while (v < ve && (*v == ' ' || *v == '\t'))
 			v++;
 		const char *vend = ve;
@@ -243,20 +280,19 @@ static size_t write_error(char *out, size_t cap, int status, const char *date)
 void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b)
 {
 	memset(b, 0, sizeof *b);
-	const char *date = http_date();
-	/* The 200 response head, rebuilt only when the Date changes (once a
-	 * second per thread), copied per request: formatting it per batch
-	 * was the largest user-space cost in a profile under wrk. */
+	/* The 200 response head, rebuilt only when the second changes (the
+	 * Date's grain), copied per request: formatting it per batch was the
+	 * largest user-space cost in a profile under wrk. */
 	static _Thread_local char ok[256];
 	static _Thread_local size_t ok_head;
-	static _Thread_local char ok_date[HTTP_DATE_LEN + 1];
-	if (ok_head == 0 || memcmp(ok_date, date, HTTP_DATE_LEN) != 0) {
-		memcpy(ok_date, date, HTTP_DATE_LEN);
-		ok_date[HTTP_DATE_LEN] = '\0';
+	static _Thread_local time_t ok_sec = -1;
+	time_t now = time(NULL);
+	if (now != ok_sec) {
 		int okn = snprintf(ok, sizeof ok, "HTTP/1.1 200 OK\r\nServer: weft\r\n"
 				   "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-				   "Date: %s\r\n\r\n", sizeof hello_body - 1, ok_date);
+				   "Date: %s\r\n\r\n", sizeof hello_body - 1, http_date());
 		ok_head = okn > 0 ? (size_t)okn : 0;
+		ok_sec = now;
 	}
 	const size_t room = 512;   /* the largest response, with headers */
 
@@ -272,7 +308,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			break;
 		char *o = out + b->out_len;
 		if (rc < 0) {
-			b->out_len += write_error(o, cap - b->out_len, (int)-rc, date);
+			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
 			b->close = true;
 			b->last_status = (int)-rc;
 			b->consumed = len;
@@ -283,13 +319,14 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		if (r.method == HTTP_OTHER) {
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 405 Method Not Allowed\r\n"
 					 "Server: weft\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
-					 "Date: %s\r\n%s\r\n", date, r.close ? "Connection: close\r\n" : "");
+					 "Date: %s\r\n%s\r\n", http_date(),
+					 r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
 			b->last_status = 405;
 		} else if (!r.hello) {
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 404 Not Found\r\n"
 					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
-					 date, r.close ? "Connection: close\r\n" : "");
+					 http_date(), r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
 			b->last_status = 404;
 		} else {
@@ -368,7 +405,7 @@ static weft_poll http_conn_poll(weft_future *f, weft_cx *cx)
 			}
 			break;
 		}
-		if (t->b.consumed)
+		if (t->b.consumed && t->in_len)
 			continue;            /* the write buffer was full: answer the rest */
 		WEFT_AWAIT(&t->co, weft_tcp_poll_read(t->sc.stream, cx, t->in + t->in_len,
 						      sizeof t->in - t->in_len, &t->n));

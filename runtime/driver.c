@@ -50,8 +50,12 @@ void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle
 	}
 	bool woken = false;
 	int expected = WEFT__DRV_NOTIFIED;
-	/* Acquire: a consumed token carries the unparker's queued work. */
-	if (atomic_compare_exchange_strong_explicit(&d->state, &expected, WEFT__DRV_EMPTY,
+	/* A plain load first: a token is rare in a busy runtime, and a
+	 * failed CAS is still a locked instruction. Relaxed: only a filter;
+	 * a token it misses makes the CAS to PARKED below fail. Acquire on
+	 * the CAS: a consumed token carries the unparker's queued work. */
+	if (atomic_load_explicit(&d->state, memory_order_relaxed) == WEFT__DRV_NOTIFIED &&
+	    atomic_compare_exchange_strong_explicit(&d->state, &expected, WEFT__DRV_EMPTY,
 						    memory_order_acquire,
 						    memory_order_relaxed)) {
 		timeout = 0;

@@ -83,7 +83,9 @@ void weft__free(void *p)
 
 /* ------------------------------------------------------------ syscalls */
 
-_Thread_local unsigned long weft__sys_read_calls;
+/* Initial-exec: one %fs-relative access instead of a __tls_get_addr call
+ * per read from the shared library. */
+_Thread_local unsigned long weft__sys_read_calls __attribute__((tls_model("initial-exec")));
 
 #define WEFT__SYSCALL(site, expr)                         \
 	do {                                              \

@@ -101,7 +101,8 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
  * so a test can see a syscall that was saved. Thread-local: counting
  * costs no shared cache line.
  */
-extern _Thread_local unsigned long weft__sys_read_calls;
+extern _Thread_local unsigned long weft__sys_read_calls
+	__attribute__((tls_model("initial-exec")));
 
 /* Starts a thread with signals blocked (they belong to the application's
  * own threads). 0 or -errno. */

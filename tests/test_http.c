@@ -284,6 +284,22 @@ static void process_waits_for_a_complete_request_and_answers_the_corners(void **
 	http_process(cl2, sizeof cl2 - 1, out, sizeof out, &b);
 	assert_int_equal(b.last_status, 400);
 
+	/* Field values: HTAB and obs-text are fine, other controls and DEL
+	 * are not, wherever they sit in the value (word-at-a-time check). */
+	static const struct { const char *value; int status; } values[] = {
+		{ "a\tb", 200 }, { "caf\xc3\xa9 au lait, s'il vous pla\xc3\xaet", 200 },
+		{ "\x01", 400 }, { "0123456789abcde\x7f", 400 }, { "0123456\x1f", 400 },
+		{ "01234567\x0b", 400 }, { "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f", 400 },
+		{ "x\t\t\t\t\t\t\t\ty", 200 }, { "0123456789abcdef\x80", 200 },
+	};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+		char req[256];
+		int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: t\r\nX-V: %s\r\n\r\n",
+				 values[i].value);
+		http_process(req, (size_t)n, out, sizeof out, &b);
+		assert_int_equal(b.last_status, values[i].status);
+	}
+
 	/* Many pipelined requests: answered while they fit, the rest later. */
 	static char many[HTTP_IN_CAP];
 	const char one[] = REQ("/plaintext", "");

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -74,6 +75,16 @@ void *weft__calloc(size_t n, size_t size)
 	if (weft__fault_hit(WEFT__FAULT_ALLOC))
 		return NULL;
 	return calloc(n, size);
+}
+
+void *weft__calloc_aligned(size_t align, size_t size)
+{
+	if (weft__fault_hit(WEFT__FAULT_ALLOC))
+		return NULL;
+	void *p = NULL;
+	if (posix_memalign(&p, align, size) != 0)
+		return NULL;
+	return memset(p, 0, size);
 }
 
 void weft__free(void *p)

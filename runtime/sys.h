@@ -57,6 +57,9 @@ void weft__fault_reset(void);
 /* Allocation. weft__alloc returns NULL on failure (real or injected). */
 void *weft__alloc(size_t size);
 void *weft__calloc(size_t n, size_t size);
+/* Zeroed @size bytes at an @align boundary (a power of two, at least
+ * sizeof(void *)), freed with weft__free. */
+void *weft__calloc_aligned(size_t align, size_t size);
 void weft__free(void *p);
 
 /*

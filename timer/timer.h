@@ -68,7 +68,8 @@ bool weft__time_is_paused(struct weft__time *tm);
 /* With the clock paused and the runtime idle: moves the clock to the next
  * deadline. Returns false if there is none (or the clock runs). */
 bool weft__time_auto_advance(struct weft__time *tm);
-/* Timers registered and not yet fired or cancelled (tests, metrics). */
+/* Timers registered and not yet fired or cancelled (tests, metrics);
+ * SIZE_MAX if `armed` disagrees with the wheel, which is a bug. */
 size_t weft__time_timer_count(struct weft__time *tm);
 
 /* -------------------------------------------------------------- timers */

@@ -86,11 +86,13 @@ fn push_date(out: &mut Vec<u8>) {
 }
 
 fn respond(out: &mut Vec<u8>, status: &[u8], body: &[u8], close: bool) {
+    // The same header set, in the same order, as every other server of
+    // the suite: with pipelining the client parses every byte.
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status);
-    out.extend_from_slice(b"\r\nContent-Length: ");
+    out.extend_from_slice(b"\r\nServer: tokio\r\nContent-Type: text/plain\r\nContent-Length: ");
     out.extend_from_slice(body.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nDate: ");
+    out.extend_from_slice(b"\r\nDate: ");
     push_date(out);
     if close {
         out.extend_from_slice(b"\r\nConnection: close");

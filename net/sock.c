@@ -329,3 +329,12 @@ int weft__sock_name(int fd, weft_addr *out, bool peer)
 	out->len = len;
 	return 0;
 }
+
+int weft__sock_shutdown(struct weft__sock *s, int how)
+{
+	if (!s)
+		return -EBADF;
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return -EINVAL;
+	return weft__sys_shutdown(s->fd, how);
+}

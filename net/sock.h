@@ -66,6 +66,9 @@ int weft__sock_bound(const weft_addr *addr, int type, int backlog, bool reuseadd
 int weft__sock_open_spare(void);
 
 int weft__sock_name(int fd, weft_addr *out, bool peer);
+/* shutdown(2) of a stream socket: 0, -EBADF (NULL), -EINVAL (bad @how)
+ * or the syscall's -errno. */
+int weft__sock_shutdown(struct weft__sock *s, int how);
 
 /* The connect future, shared by TCP and Unix (connect.c). */
 void weft__connect_init(weft_connect *c, int kind);

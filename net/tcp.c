@@ -87,11 +87,7 @@ weft_poll weft_tcp_poll_writev(weft_tcp_stream *s, weft_cx *cx, const struct iov
 
 int weft_tcp_shutdown(weft_tcp_stream *s, int how)
 {
-	if (!s)
-		return -EBADF;
-	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-		return -EINVAL;
-	return weft__sys_shutdown(WEFT__SOCK(s)->fd, how);
+	return weft__sock_shutdown(WEFT__SOCK(s), how);
 }
 
 int weft_tcp_set_nodelay(weft_tcp_stream *s, bool on)

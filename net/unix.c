@@ -71,11 +71,7 @@ weft_poll weft_unix_poll_writev(weft_unix_stream *s, weft_cx *cx, const struct i
 
 int weft_unix_shutdown(weft_unix_stream *s, int how)
 {
-	if (!s)
-		return -EBADF;
-	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-		return -EINVAL;
-	return weft__sys_shutdown(WEFT__SOCK(s)->fd, how);
+	return weft__sock_shutdown(WEFT__SOCK(s), how);
 }
 
 void weft_unix_close(weft_unix_stream *s)

@@ -200,27 +200,20 @@ int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
 	io->fd = fd;
 	io->r = r;
 
+	int rc = weft__backend_add(&r->backend, fd, io);
+	if (rc < 0) {
+		/* Never in the backend: no event can name it, free it now. */
+		weft__io_free(io);
+		return rc;
+	}
+	/* Listed only once it is in the backend: the list is what fini
+	 * frees, and nothing else looks at it before deregister. */
 	pthread_mutex_lock(&r->lock);
 	io->next = r->live;
 	if (r->live)
 		r->live->prev = io;
 	r->live = io;
 	pthread_mutex_unlock(&r->lock);
-
-	int rc = weft__backend_add(&r->backend, fd, io);
-	if (rc < 0) {
-		/* Never in the backend: no event can name it, free it now. */
-		pthread_mutex_lock(&r->lock);
-		if (io->prev)
-			io->prev->next = io->next;
-		else
-			r->live = io->next;
-		if (io->next)
-			io->next->prev = io->prev;
-		pthread_mutex_unlock(&r->lock);
-		weft__io_free(io);
-		return rc;
-	}
 	*out = io;
 	return 0;
 }

@@ -56,6 +56,7 @@ static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 	weft__fifo_push(&rt->inject, t);
 	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->lock);
+	WEFT__PERTURB(WEFT__PERTURB_REMOTE_QUEUED);
 	weft__driver_unpark(&rt->driver);
 }
 

@@ -18,6 +18,10 @@
 
 _Atomic unsigned weft__faults_armed;
 
+#ifdef WEFT_PERTURB
+_Atomic(weft__perturb_fn) weft__perturb_hook;
+#endif
+
 /* Per site: calls left before the injected failure (0 = disarmed) and the
  * errno to fail with. Relaxed is enough: arming happens-before the tested
  * code runs (thread creation or the same thread), and the countdown only

@@ -54,6 +54,38 @@ void weft__fault_arm(enum weft__fault_site site, unsigned nth, int err);
 /* Disarms every site. */
 void weft__fault_reset(void);
 
+/*
+ * Perturbation points, for tests only. Built with `-Dperturb=true`, each
+ * WEFT__PERTURB(site) in a concurrency protocol calls the hook a test
+ * installed (if any), which may stall or yield the calling thread to hold
+ * a race window open on purpose; without the option the macro is empty,
+ * so a release build carries no trace of it.
+ */
+enum weft__perturb_site {
+	/* A thread outside the runtime has queued a task (inject queue)
+	 * and is about to notify the runtime (schedule, both flavours). */
+	WEFT__PERTURB_REMOTE_QUEUED,
+	WEFT__PERTURB_SITES
+};
+
+#ifdef WEFT_PERTURB
+typedef void (*weft__perturb_fn)(enum weft__perturb_site site);
+/* Set by a test before the race it opens; NULL: no hook. */
+extern _Atomic(weft__perturb_fn) weft__perturb_hook;
+
+static inline void weft__perturb(enum weft__perturb_site site)
+{
+	/* Acquire: a hook installed by a test is seen with what it uses. */
+	weft__perturb_fn fn = atomic_load_explicit(&weft__perturb_hook,
+						   memory_order_acquire);
+	if (fn)
+		fn(site);
+}
+#define WEFT__PERTURB(site) weft__perturb(site)
+#else
+#define WEFT__PERTURB(site) ((void)0)
+#endif
+
 /* Allocation. weft__alloc returns NULL on failure (real or injected). */
 void *weft__alloc(size_t size);
 void *weft__calloc(size_t n, size_t size);

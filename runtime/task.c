@@ -14,7 +14,12 @@
  * NOTIFIED is set exactly while the task sits in a run queue or must be
  * put back in one. A wake of an idle task sets it and adds the notified
  * reference, and the waker then queues the task: only that one waker
- * queues it, so a task is in at most one queue. A wake of a RUNNING task
+ * queues it, so a task is in at most one queue. A wake by value, too,
+ * adds a new notified reference and drops its own only after the
+ * scheduler returned: while a thread outside the runtime is inside
+ * schedule (taking the runtime's lock, notifying a worker), the task it
+ * holds keeps the runtime alive, even if weft_runtime_free cancels the
+ * task and drops every other reference meanwhile. A wake of a RUNNING task
  * only sets NOTIFIED, and the poller, on its way out, keeps its own
  * reference as the notified one and requeues the task. A wake of a
  * NOTIFIED or COMPLETE task does nothing. No wake is lost: every wake
@@ -141,7 +146,14 @@ static enum weft__wake_action weft__transition_notified_by_ref(struct weft__task
 	}
 }
 
-/* wake: consumes the caller's reference (it becomes the notified one). */
+/*
+ * wake: consumes the caller's reference. When the task must be submitted,
+ * a new reference is added for the run queue and the caller keeps its own
+ * until the submission is over (it drops it after schedule returns): the
+ * task, and through it the runtime, then stays alive for as long as the
+ * waking thread is inside the scheduler, even when shutdown cancels the
+ * task and drops every other reference meanwhile.
+ */
 static enum weft__wake_action weft__transition_notified_by_val(struct weft__task *t)
 {
 	/* Relaxed: only a first guess for the CAS below, which states the
@@ -158,7 +170,9 @@ static enum weft__wake_action weft__transition_notified_by_val(struct weft__task
 			next = cur - WEFT__TASK_REF_ONE;
 			act = weft__refs(next) == 0 ? WEFT__WAKE_DEALLOC : WEFT__WAKE_NOTHING;
 		} else {
-			next = cur | WEFT__TASK_NOTIFIED;
+			/* The queue's reference; ours is dropped after
+			 * the submission (see above). */
+			next = (cur | WEFT__TASK_NOTIFIED) + WEFT__TASK_REF_ONE;
 			act = WEFT__WAKE_SUBMIT;
 		}
 		/* AcqRel: release as in by_ref (and for the reference drop);
@@ -185,6 +199,10 @@ static void weft__task_waker_wake(const void *data)
 	switch (weft__transition_notified_by_val(t)) {
 	case WEFT__WAKE_SUBMIT:
 		weft__task_schedule(t, false);
+		/* Only now: until schedule returned, this reference kept the
+		 * task and its runtime alive (a concurrent weft_runtime_free
+		 * may have released every other one). */
+		weft__task_ref_dec(t);
 		break;
 	case WEFT__WAKE_DEALLOC:
 		weft__task_dealloc(t);

@@ -257,6 +257,7 @@ static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 	struct weft__task_fifo one = { 0 };
 	weft__fifo_push(&one, t);
 	weft__inject_push_batch(rt, &one);
+	WEFT__PERTURB(WEFT__PERTURB_REMOTE_QUEUED);
 	/* Relaxed: statistics. */
 	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
 	/* SeqCst fence: our push (above, under the lock) must be ordered

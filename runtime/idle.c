@@ -16,6 +16,13 @@
  *    is searching" is never stranded: either the producer's SeqCst check
  *    sees the worker parked and notifies, or the worker's SeqCst update
  *    comes first and its re-check sees the producer's work.
+ *  - A parked worker that wakes stays on the stack, and counted parked,
+ *    until it has work: a wake without a notification (a driver hand-off,
+ *    a timer or I/O event for something elsewhere, a stale token) sends
+ *    it back to sleep with the counts untouched. Were it to count itself
+ *    unparked meanwhile, a producer could see every worker unparked, skip
+ *    the notification, and leave its work queued behind busy workers
+ *    while this one went back to sleep (worker.c, weft__park).
  *  - At most half the workers search at once.
  */
 #include "internal.h"
@@ -113,6 +120,16 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index)
 	pthread_mutex_unlock(&idle->lock);
 	/* Notified workers were counted as searching by the notifier. */
 	return !was_sleeping;
+}
+
+bool weft__idle_is_parked(struct weft__idle *idle, uint32_t index)
+{
+	pthread_mutex_lock(&idle->lock);
+	bool parked = false;
+	for (uint32_t i = 0; i < idle->nsleepers && !parked; i++)
+		parked = idle->sleepers[i] == index;
+	pthread_mutex_unlock(&idle->lock);
+	return parked;
 }
 
 bool weft__idle_transition_to_searching(struct weft__idle *idle)

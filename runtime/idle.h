@@ -34,6 +34,11 @@ bool weft__idle_transition_to_parked(struct weft__idle *idle, uint32_t index,
  * searching), false for any other wake-up. */
 bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index);
 
+/* Whether @index is still on the sleepers stack (no notifier took it
+ * off): a worker that woke and finds this true was woken for nothing and
+ * parks again with the counts untouched. */
+bool weft__idle_is_parked(struct weft__idle *idle, uint32_t index);
+
 /* Starts searching unless half the workers already are. */
 bool weft__idle_transition_to_searching(struct weft__idle *idle);
 

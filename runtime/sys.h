@@ -65,6 +65,9 @@ enum weft__perturb_site {
 	/* A thread outside the runtime has queued a task (inject queue)
 	 * and is about to notify the runtime (schedule, both flavours). */
 	WEFT__PERTURB_REMOTE_QUEUED,
+	/* A multi-thread worker woke from park with no work and no
+	 * notification, and is about to sleep again (worker.c). */
+	WEFT__PERTURB_PARK_SPURIOUS,
 	WEFT__PERTURB_SITES
 };
 

@@ -24,7 +24,9 @@
  *
  * Parking. The first worker to park takes the driver (a try-lock) and
  * sleeps in epoll_wait until I/O, the next timer deadline or an unpark;
- * the others sleep on their own condition variables. Each worker's
+ * the others sleep on their own condition variables. A worker that wakes
+ * with no work and no notification stays counted as parked (idle.c) and
+ * sleeps again. Each worker's
  * park_state says where it sleeps, so an unpark writes the eventfd only
  * for the worker in the driver. A worker leaves the driver before it runs
  * tasks; if a worker sleeps on its condition variable at that moment, it
@@ -144,6 +146,13 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 		/* SeqCst: the sleeper's half of the pair in
 		 * weft__driver_handoff (count, then re-check the driver). */
 		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_seq_cst);
+		/* SeqCst fence: the try-lock below is only an acquire
+		 * operation, which C11 lets a weakly ordered machine move
+		 * before the count above; the fence keeps "count, then look
+		 * at the driver lock" in that order, pairing with the
+		 * fence in weft__driver_handoff ("unlock, then look at the
+		 * count"), so one of the two sides always sees the other. */
+		atomic_thread_fence(memory_order_seq_cst);
 		if (pthread_mutex_trylock(&rt->driver_lock) == 0) {
 			/* The holder left the driver between our first try
 			 * and our count: return, and the caller's next park
@@ -403,24 +412,36 @@ static void weft__park(struct weft__worker *w)
 		WEFT__COUNT(w, parks);
 		weft__worker_park_timeout(w, -1);
 		WEFT__COUNT(w, unparks);
-		bool notified = weft__idle_transition_from_parked(&rt->idle, w->index);
-		if (notified) {
+		if (weft__has_local_work(w)) {
+			/* The driver queued tasks here: run them. Searching
+			 * only if a notifier also picked us (it counted us). */
+			w->searching = weft__idle_transition_from_parked(&rt->idle, w->index);
+			break;
+		}
+		if (!weft__idle_is_parked(&rt->idle, w->index)) {
+			/* A notifier took us off the sleepers and counted us
+			 * unparked and searching. */
 			w->searching = true;
-		} else if (!weft__has_local_work(w) && !weft__mt_is_shutdown(rt)) {
-			/* Woken for nothing we can see (a hand-off, or a
-			 * timer that woke a task elsewhere): sleep again. */
-			weft__idle_transition_to_parked(&rt->idle, w->index, false);
-			continue;
+			break;
 		}
-		if (weft__local_queue_len(&w->queue) > 1) {
-			/* The driver filled our queue: share it, and let a
-			 * sleeper take the driver while we run. */
-			weft__notify_parked(rt);
-		}
-		if (weft__has_local_work(w))
-			weft__driver_handoff(w);
-		return;
+		/* Woken for nothing we can see (a driver hand-off, a timer
+		 * or I/O that woke something outside this worker, a stale
+		 * token): we stay counted parked, as Tokio's workers do, so
+		 * a producer that queues work meanwhile still finds a parked
+		 * worker to notify (maybe us: the token then ends our next
+		 * park at once). Counting ourselves unparked here, even
+		 * briefly, let such a producer skip the notification while
+		 * we went back to sleep without the last searcher's
+		 * re-check, and the work waited for a busy worker. */
+		WEFT__PERTURB(WEFT__PERTURB_PARK_SPURIOUS);
 	}
+	if (weft__local_queue_len(&w->queue) > 1) {
+		/* The driver filled our queue: share it, and let a sleeper
+		 * take the driver while we run. */
+		weft__notify_parked(rt);
+	}
+	if (weft__has_local_work(w))
+		weft__driver_handoff(w);
 }
 
 static void *weft__worker_main(void *arg)

@@ -838,6 +838,106 @@ static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void 
 	}
 }
 
+/* ------------------------------- a spurious wake-up and a remote spawn */
+
+/* Holds its worker until `release` (at most 5 s). */
+typedef struct hog {
+	weft_future fut;
+	atomic_int *running, *release;
+} hog;
+
+static weft_poll hog_poll(weft_future *f, weft_cx *cx)
+{
+	hog *h = (hog *)f;
+	(void)cx;
+	atomic_store(h->running, 1);
+	uint64_t until = test_now_us() + 5000000;
+	while (!atomic_load(h->release) && test_now_us() < until)
+		;
+	return WEFT_READY;
+}
+
+typedef struct flag_task {
+	weft_future fut;
+	_Atomic uint64_t *ran_at;
+} flag_task;
+
+static weft_poll flag_task_poll(weft_future *f, weft_cx *cx)
+{
+	(void)cx;
+	atomic_store(((flag_task *)f)->ran_at, test_now_us());
+	return WEFT_READY;
+}
+
+#ifdef WEFT_PERTURB
+#include "sys.h"
+
+/* Stops the first worker that wakes for nothing right where it goes back
+ * to sleep, until the test has spawned from outside (at most 2 s). */
+static atomic_int spurious_armed, in_window, spawned;
+
+static void hold_spurious_wake(enum weft__perturb_site site)
+{
+	if (site != WEFT__PERTURB_PARK_SPURIOUS || !atomic_exchange(&spurious_armed, 0))
+		return;
+	atomic_store(&in_window, 1);
+	uint64_t until = test_now_us() + 2000000;
+	while (!atomic_load(&spawned) && test_now_us() < until)
+		usleep(100);
+}
+#endif
+
+/*
+ * One worker runs a long task; the other is parked in the driver and is
+ * woken there for nothing (as a new earliest timer deadline or an I/O
+ * event for block_on's thread would wake it). A task
+ * spawned from outside the runtime in that moment must still run at once
+ * on the idle worker, not wait for the busy one to finish: a worker woken
+ * for nothing stays counted as parked, so the spawn's notification finds
+ * it. (Counted unparked, it let the spawn skip the notification and then
+ * went back to sleep without the last searcher's re-check.)
+ */
+static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy(
+	void **state)
+{
+	(void)state;
+#ifndef WEFT_PERTURB
+	skip();
+#else
+	weft_runtime *rt = new_mt(2);
+	atomic_int running = 0, release = 0;
+	hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .running = &running, .release = &release };
+	assert_int_equal(weft_spawn_detached(rt, &h.fut, sizeof h), 0);
+	while (!atomic_load(&running))
+		usleep(100);
+	usleep(20000);   /* the other worker is parked by now */
+	atomic_store(&in_window, 0);
+	atomic_store(&spawned, 0);
+	atomic_store(&spurious_armed, 1);
+	atomic_store(&weft__perturb_hook, hold_spurious_wake);
+	/* What a new earliest timer deadline does: wake the thread in the
+	 * driver, the idle worker, which finds no work there. */
+	weft__runtime_unpark_driver(rt);
+	uint64_t until = test_now_us() + 2000000;
+	while (!atomic_load(&in_window) && test_now_us() < until)
+		usleep(100);
+	assert_true(atomic_load(&in_window));
+	_Atomic uint64_t ran_at = 0;
+	flag_task f = { .fut = WEFT_FUTURE(flag_task_poll, NULL), .ran_at = &ran_at };
+	uint64_t t0 = test_now_us();
+	assert_int_equal(weft_spawn_detached(rt, &f.fut, sizeof f), 0);
+	atomic_store(&spawned, 1);
+	until = t0 + 1000000;
+	while (!atomic_load(&ran_at) && test_now_us() < until)
+		usleep(100);
+	bool ran_while_busy = atomic_load(&ran_at) != 0 && !atomic_load(&release);
+	atomic_store(&release, 1);
+	atomic_store(&weft__perturb_hook, NULL);
+	weft_runtime_free(rt);
+	assert_true(ran_while_busy);
+#endif
+}
+
 static void metrics_reject_bad_arguments(void **state)
 {
 	(void)state;
@@ -868,6 +968,7 @@ int main(void)
 		cmocka_unit_test(shutdown_racing_spawns_and_wakes_drops_every_future_once),
 		cmocka_unit_test(shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing),
 		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
+		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
 		cmocka_unit_test(metrics_reject_bad_arguments),
 	};
 	return cmocka_run_group_tests_name("mt", tests, NULL, NULL);

@@ -120,19 +120,24 @@ WEFT_API void weft_sleep_drop(weft_sleep *s);
 
 /**
  * What an interval does when ticks were missed (the task was busy or the
- * clock jumped), like Tokio's MissedTickBehavior. A tick is missed when,
- * at the moment a tick is taken, the next tick's deadline has already
- * passed (now > deadline + period).
+ * clock jumped), like Tokio's MissedTickBehavior. A tick counts as
+ * missed when it is taken more than 5 ms after its deadline (Tokio's
+ * threshold): then the policy below picks the next deadline. A tick
+ * taken on time, or late by 5 ms or less, keeps the schedule under every
+ * policy: the next deadline is its deadline + period.
  */
 typedef enum weft_missed_tick {
 	/** Fire the missed ticks at once, back to back, until caught up;
 	 *  then keep the original schedule (start + k * period). Default. */
 	WEFT_MISSED_TICK_BURST = 0,
-	/** Start the schedule again from now: the next tick is one period
-	 *  after the late tick was taken. */
+	/** Start the schedule again from now: the next tick is one full
+	 *  period after the late tick was taken, so no two ticks come closer
+	 *  together than the period. */
 	WEFT_MISSED_TICK_DELAY = 1,
 	/** Drop the missed ticks: the next tick is the first one of the
-	 *  original schedule at or after now. */
+	 *  original schedule strictly after the late tick was taken (a tick
+	 *  taken exactly on a later schedule point waits for the one after
+	 *  it). */
 	WEFT_MISSED_TICK_SKIP = 2,
 } weft_missed_tick;
 

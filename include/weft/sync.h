@@ -362,7 +362,10 @@ WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
  * weft_mpsc_sender_drop removes one); the receiver is unique. When every
  * sender is gone the receiver drains what is buffered, then sees -EPIPE.
  * When the receiver is closed or gone, sends fail with -EPIPE and queued
- * sends complete with -EPIPE. The channel is freed with its last handle.
+ * sends complete with -EPIPE. After weft_mpsc_receiver_close the receiver
+ * also drains what is buffered and then sees -EPIPE, even while senders
+ * are alive (Tokio's close-then-drain shutdown). The channel is freed
+ * with its last handle.
  */
 typedef struct weft_mpsc_sender weft_mpsc_sender;
 typedef struct weft_mpsc_receiver weft_mpsc_receiver;
@@ -417,20 +420,26 @@ WEFT_API int weft_mpsc_send_blocking(weft_mpsc_sender *tx, const void *msg);
 
 /**
  * Takes the oldest message: 0 (copied to *@out), -EAGAIN (empty, senders
- * remain), -EPIPE (empty and every sender gone), -EINVAL.
+ * remain and the receiver is not closed), -EPIPE (empty, and every sender
+ * is gone or the receiver was closed), -EINVAL. Never waits. The thread
+ * that owns the receiver (the receiver is used by one thread at a time).
  */
 WEFT_API int weft_mpsc_try_recv(weft_mpsc_receiver *rx, void *out);
 
-/** Closes the receiving side: sends fail from now on with -EPIPE (queued
- *  ones complete with it); buffered messages can still be received.
- *  Idempotent. */
+/** Closes the receiving side without releasing it (Tokio's
+ *  Receiver::close): sends fail from now on with -EPIPE, queued sends
+ *  (a bounded send waiting for room) complete with -EPIPE, and a pending
+ *  receive is woken. Messages already buffered can still be received;
+ *  once they are drained every receive ends with -EPIPE, whether or not
+ *  senders are alive. Idempotent; NULL is ignored. The thread that owns
+ *  the receiver. */
 WEFT_API void weft_mpsc_receiver_close(weft_mpsc_receiver *rx);
 /** Closes and releases the receiver; buffered messages are discarded. A
  *  pending recv future on it must be dropped first. NULL is ignored. */
 WEFT_API void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx);
 
-/** A receive: result 0 (message in *out), -EPIPE (drained and no
- *  senders), -EINVAL. */
+/** A receive: result 0 (message in *out), -EPIPE (drained, and no
+ *  sender left or the receiver closed), -EINVAL. */
 typedef struct weft_mpsc_recv_future {
 	weft_future fut;
 	int result;
@@ -445,7 +454,9 @@ WEFT_API weft_poll weft_mpsc_recv_poll(weft_mpsc_recv_future *f, weft_cx *cx);
  *  READY poll). Idempotent. */
 WEFT_API void weft_mpsc_recv_drop(weft_mpsc_recv_future *f);
 
-/** Receives on the calling plain thread: 0, -EPIPE, -EINVAL, -EDEADLK. */
+/** Receives on the calling plain thread, waiting for a message: 0,
+ *  -EPIPE (drained, and no sender left or the receiver closed), -EINVAL,
+ *  -EDEADLK (called on a runtime thread). */
 WEFT_API int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out);
 
 /* ---------------------------------------------------------------- watch */

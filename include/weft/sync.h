@@ -92,20 +92,30 @@ WEFT_API int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
 
 /**
  * Adds @n permits (gives back acquired ones, or creates new ones) and
- * hands them to queued waiters in FIFO order. Returns 0, -EINVAL (NULL),
- * or -EOVERFLOW if the total would pass WEFT_SEMAPHORE_MAX_PERMITS (then
- * nothing is added). Works on a closed semaphore too. Any thread.
+ * hands them to queued waiters in FIFO order: each waiter at the head
+ * that they cover completes, and what is left goes to the head that needs
+ * more, as a partial assignment it keeps while it waits (like Tokio).
+ * Returns 0, -EINVAL (NULL), or -EOVERFLOW if the permits not held by
+ * callers (free plus assigned to the waiting head) would pass
+ * WEFT_SEMAPHORE_MAX_PERMITS (then nothing is added). Works on a closed
+ * semaphore too. Any thread.
  */
 WEFT_API int weft_semaphore_release(weft_semaphore *s, size_t n);
 
 /**
- * Closes @s: every queued acquire completes with -ESHUTDOWN, and every
- * later acquire or try_acquire fails with -ESHUTDOWN. Permits already
- * held stay held. Idempotent. Any thread.
+ * Closes @s: every queued acquire completes with -ESHUTDOWN (a partial
+ * assignment the head had goes back to the free count), and every later
+ * acquire or try_acquire fails with -ESHUTDOWN. Permits already held stay
+ * held. Idempotent. Any thread.
  */
 WEFT_API void weft_semaphore_close(weft_semaphore *s);
 
-/** Permits free right now (a snapshot). 0 for NULL. Any thread. */
+/**
+ * Permits free right now (a snapshot; Tokio's available_permits). 0 for
+ * NULL. Any thread. Permits already assigned to a queued acquire that
+ * waits for more are not free and are not counted: while a waiter is
+ * queued this is 0.
+ */
 WEFT_API size_t weft_semaphore_available(weft_semaphore *s);
 
 /**
@@ -122,10 +132,16 @@ typedef struct weft_semaphore_acquire_future {
 /** Initialises @a to acquire @n permits of @s. Does nothing else. */
 WEFT_API void weft_semaphore_acquire_init(weft_semaphore_acquire_future *a,
 					  weft_semaphore *s, size_t n);
-/** Polls the acquire: READY when result is set; PENDING queues it. */
+/** Polls the acquire: READY when result is set; PENDING queues it (at
+ *  the head, it takes the free permits at once as a partial assignment
+ *  and then each released permit until it has n). The thread that owns
+ *  the future. */
 WEFT_API weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire_future *a, weft_cx *cx);
-/** Drops the acquire: leaves the queue, and gives back permits it was
- *  granted but not yet reported. Idempotent; zero-filled is fine. */
+/** Drops the acquire: leaves the queue and gives back every permit it
+ *  was handed but did not report with READY (all n once granted, or the
+ *  partial assignment it held while waiting at the head); those go on to
+ *  the next waiters at once if that lets them proceed. Idempotent;
+ *  zero-filled is fine. The thread that polls it. */
 WEFT_API void weft_semaphore_acquire_drop(weft_semaphore_acquire_future *a);
 
 /**

@@ -80,7 +80,13 @@ typedef struct weft_sleep {
  * Initialises @s as a sleep of @duration_ns, counted from its first poll.
  * Does nothing else: no clock read, no registration, no allocation. @s
  * must not hold a registered timer (drop it first); it may be moved until
- * first polled. A zero-filled weft_sleep is a sleep of 0 ns.
+ * first polled. A zero-filled weft_sleep is a sleep of 0 ns. Thread: the
+ * one that owns @s.
+ *
+ * Differs from Tokio: Tokio's sleep(d) reads the clock when it is called,
+ * so its deadline is creation time + d; here initialising reads no clock
+ * and the deadline is first-poll time + d. For a deadline fixed at
+ * creation, read weft_now and use weft_sleep_until_init.
  */
 WEFT_API void weft_sleep_init(weft_sleep *s, uint64_t duration_ns);
 
@@ -217,7 +223,10 @@ typedef struct weft_timeout {
 } weft_timeout;
 
 /** Initialises @t: @inner, with at most @duration_ns from the first poll.
- *  Does nothing else (the inner future is not touched). */
+ *  Does nothing else (the inner future is not touched). Differs from
+ *  Tokio, whose timeout(d, f) counts d from the call: here it counts from
+ *  the first poll, like weft_sleep_init (use weft_timeout_at_init for a
+ *  deadline fixed at creation). */
 WEFT_API void weft_timeout_init(weft_timeout *t, weft_future *inner, uint64_t duration_ns);
 
 /** Like weft_timeout_init with an absolute @deadline on the runtime's clock. */

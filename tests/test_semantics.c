@@ -1138,7 +1138,7 @@ static void timeout_duration_counts_from_first_poll_unlike_tokio(void **state)
 typedef struct worker {
 	weft_future fut;
 	int need, polls, output;
-	atomic_int *drops;
+	atomic_int *drops;   /* read with plain atomic_load (seq_cst) by the test */
 } worker;
 
 static weft_poll worker_poll(weft_future *f, weft_cx *cx)
@@ -1154,6 +1154,8 @@ static weft_poll worker_poll(weft_future *f, weft_cx *cx)
 
 static void worker_drop(weft_future *f)
 {
+	/* Relaxed: only a count; the test reads it after block_on or
+	 * weft_runtime_free returned, which order the drop before the read. */
 	atomic_fetch_add_explicit(((worker *)f)->drops, 1, memory_order_relaxed);
 }
 
@@ -1391,6 +1393,8 @@ static void spawn_blocking_runs_off_the_runtime_thread_and_returns_the_result(vo
 static void count_release(void *arg, void *result)
 {
 	(void)result;
+	/* Relaxed: a count read after weft_runtime_free joined the pool
+	 * threads (the join orders it). */
 	atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
 }
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -1142,6 +1143,41 @@ static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **s
 	weft_semaphore_destroy(&done);
 }
 
+/* A plain thread blocked in recv_blocking on an empty channel, with a
+ * sender alive, is woken by receiver_close and gets -EPIPE (the close may
+ * also come before it blocks: then it returns at once). Both kinds. */
+typedef struct closed_recv {
+	weft_mpsc_receiver *rx;
+	int rc;
+} closed_recv;
+
+static void *closed_recv_thread(void *p)
+{
+	closed_recv *c = p;
+	int out;
+	c->rc = weft_mpsc_recv_blocking(c->rx, &out);
+	return NULL;
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live(void **state)
+{
+	(void)state;
+	for (size_t cap = 0; cap <= 2; cap += 2) {
+		weft_mpsc_sender *tx;
+		weft_mpsc_receiver *rx;
+		assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
+		closed_recv c = { .rx = rx, .rc = 1 };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+		sched_yield();   /* usually lets it block first; either order is fine */
+		weft_mpsc_receiver_close(rx);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(c.rc, -EPIPE);
+		weft_mpsc_sender_drop(tx);
+		weft_mpsc_receiver_drop(rx);
+	}
+}
+
 /* Tasks that select acquires of 1..PERMITS permits against a short yield
  * chain, across workers: many acquires are dropped while they wait at the
  * head holding a partial assignment, or right after being granted. Every
@@ -1502,6 +1538,7 @@ int main(void)
 		cmocka_unit_test(a_thousand_tasks_contending_a_mutex_lose_no_update),
 		cmocka_unit_test(lock_futures_cancelled_under_contention_never_lose_the_lock),
 		cmocka_unit_test(semaphore_acquires_cancelled_with_partial_permits_lose_none),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live),
 		cmocka_unit_test(blocking_calls_on_a_runtime_thread_return_edeadlk),
 		cmocka_unit_test(plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_calls),
 		cmocka_unit_test(a_watch_follower_reaches_the_last_value_a_plain_thread_publishes),

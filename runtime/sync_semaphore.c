@@ -55,9 +55,10 @@ static uint64_t weft__sem_assigned(const struct weft__sem *s)
 }
 
 /* Before @w (which did not fit whole) is queued: if it is about to become
- * the head, it takes the free permits now as its partial assignment. With
- * waiters already queued the free count is 0 (see the protocol), so
- * there is nothing to take. Lock held. */
+ * the head, it takes the free permits now as its partial assignment.
+ * Behind other waiters it takes nothing: free permits then belong to the
+ * head (the count is 0, or the grant loop is between wake batches and
+ * will hand them out). Lock held. */
 static void weft__sem_take_partial(struct weft__sem *s, struct weft__waiter *w)
 {
 	if (weft__waitlist_empty(&s->waiters)) {

@@ -75,8 +75,8 @@ struct weft__waiter {
 	struct weft__waiter *prev, *next;
 	weft_waker waker;          /* woken when DONE (async waiter) */
 	pthread_cond_t *cond;      /* signalled when DONE (blocking waiter) */
-	uint64_t need;             /* what it waits for (permits, a version) */
-	uint64_t tag;              /* primitive-specific */
+	uint64_t need;             /* what it waits for (permits still lacking, a version) */
+	uint64_t tag;              /* primitive-specific (semaphore: permits asked for) */
 	int state;                 /* enum weft__waiter_state */
 	int result;                /* set with DONE */
 };

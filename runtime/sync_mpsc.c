@@ -18,8 +18,12 @@
  *    that returns READY, so a receive that is woken and then dropped
  *    loses nothing (its drop passes the wake on if messages remain).
  *  - The last sender's drop finishes the receives (they then see -EPIPE
- *    once the buffer is drained); closing the receiver finishes the
- *    queued sends with -EPIPE.
+ *    once the buffer is drained). Closing the receiver sets rx_closed
+ *    and finishes the queued sends with -EPIPE and the queued receives
+ *    ("look again"): from then on every send fails with -EPIPE, and a
+ *    receive takes what is buffered, then sees -EPIPE with senders
+ *    still alive (Tokio's Receiver::close). rx_closed never goes back,
+ *    so a receive that checked it under the lock cannot miss it.
  *  - The channel is freed by the last handle (senders == 0 and the
  *    receiver gone), after dropping the lock.
  * Each change a waiter waits for is made under the lock that the waiter
@@ -223,7 +227,9 @@ static int weft__mpsc_send_locked(struct weft__mpsc *c, const void *msg, bool re
 	return rc;
 }
 
-/* One receive attempt: 0, -EPIPE, or 1 (wait). Lock held. */
+/* One receive attempt: 0, -EPIPE, or 1 (wait). Lock held. The buffer is
+ * drained first; then the channel is over once the last sender is gone
+ * or the receiver closed it (no send can succeed after that). */
 static int weft__mpsc_recv_locked(struct weft__mpsc *c, void *out, struct weft__wake_batch *b)
 {
 	if (c->len) {
@@ -231,7 +237,7 @@ static int weft__mpsc_recv_locked(struct weft__mpsc *c, void *out, struct weft__
 		weft__mpsc_grant_senders(c, b);
 		return 0;
 	}
-	return c->senders ? 1 : -EPIPE;
+	return c->senders && !c->rx_closed ? 1 : -EPIPE;
 }
 
 /* --------------------------------------------------------------- handles */
@@ -284,21 +290,27 @@ bool weft_mpsc_is_closed(weft_mpsc_sender *tx)
 	return closed;
 }
 
-/* Closes the receiving side and finishes queued sends with -EPIPE; lock
- * held on entry and on return (dropped between wake batches). */
+/* Closes the receiving side: finishes queued sends with -EPIPE and
+ * queued receives with "look again" (they then drain the buffer and see
+ * -EPIPE). Lock held on entry and on return (dropped between wake
+ * batches; rx_closed is set first, so nothing queued meanwhile is
+ * missed: a send fails at once and a receive no longer waits). */
 static void weft__mpsc_close_locked(struct weft__mpsc *c)
 {
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	c->rx_closed = true;
-	while (c->send_waiters.head) {
+	while (c->send_waiters.head || c->recv_waiters.head) {
 		if (weft__wake_batch_full(&b)) {
 			weft__sync_unlock(&c->lock);
 			weft__wake_batch_run(&b);
 			weft__sync_lock(&c->lock);
 			continue;
 		}
-		weft__waiter_finish(&c->send_waiters, c->send_waiters.head, -EPIPE, &b);
+		if (c->send_waiters.head)
+			weft__waiter_finish(&c->send_waiters, c->send_waiters.head, -EPIPE, &b);
+		else
+			weft__waiter_finish(&c->recv_waiters, c->recv_waiters.head, 0, &b);
 	}
 	if (b.n) {
 		weft__sync_unlock(&c->lock);
@@ -577,7 +589,8 @@ void weft_mpsc_recv_drop(weft_mpsc_recv_future *f)
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	weft_waker waker;
 	weft__sync_lock(&c->lock);
-	if (!weft__waiter_detach(&c->recv_waiters, &p->w, &waker) && (c->len || !c->senders))
+	if (!weft__waiter_detach(&c->recv_waiters, &p->w, &waker) &&
+	    (c->len || !c->senders || c->rx_closed))
 		weft__mpsc_wake_receivers(c, &b);   /* pass the wake on */
 	weft__sync_unlock(&c->lock);
 	weft__wake_batch_run(&b);

@@ -5,13 +5,28 @@
  * Protocol (on top of sync_waitlist.h): the free permit count, the closed
  * flag and the waiter queue are guarded by the semaphore's lock. Permits
  * go only to the head of the queue, and a new acquirer takes free permits
- * only when the queue is empty, so service is strictly FIFO. A grant
- * moves permits from the free count to a waiter (node DONE, result 0)
- * under the lock; from then on they belong to that future. If the future
- * is dropped before a READY poll reported them, its drop puts them back
- * and runs the grant loop again, so they reach the next waiter; a queued
- * future that is dropped unlinks itself, and the grant loop runs too
- * (the waiter behind a removed head may now be servable).
+ * only when the queue is empty, so service is strictly FIFO.
+ *  - A queued node's `tag` is the count it asked for and `need` what it
+ *    still lacks. The grant loop (run under the lock whenever permits are
+ *    added or the head changes) moves free permits to the head as they
+ *    come, like Tokio's batch semaphore: a head that cannot be served
+ *    whole takes every free permit as a partial assignment (need shrinks,
+ *    the free count drops to 0), so the free count reported by
+ *    weft_semaphore_available never includes permits promised to a
+ *    waiter. Hence, after the loop, the queue is empty or the free count
+ *    is 0. Only the head ever holds a partial assignment (tag - need):
+ *    it gets one only while it is the head, and it stops being the head
+ *    only by being finished or removed.
+ *  - When need reaches 0 the node is finished (DONE, result 0); from then
+ *    on all tag permits belong to that future. If it is dropped before a
+ *    READY poll reported them, its drop puts them back. A queued future
+ *    that is dropped unlinks itself and puts back its partial assignment.
+ *    Either way the grant loop runs again, so the permits reach the next
+ *    waiter (the waiter behind a removed head may now be servable).
+ *  - Closing finishes every queued node with -ESHUTDOWN and puts back
+ *    the head's partial assignment.
+ *  - The release limit counts the free permits plus the head's partial
+ *    assignment, so the cap holds for every permit not held by a caller.
  */
 #include "internal.h"
 #include "sync_waitlist.h"
@@ -31,26 +46,53 @@ void weft__sem_destroy(struct weft__sem *s)
 	weft__sync_lock_destroy(&s->lock);
 }
 
-/* Grants free permits to the head waiters while they fit, then unlocks
- * and wakes them. Lock held on entry, released on return. */
+/* Permits assigned to the head waiter that it has not yet been
+ * finished with (its partial assignment). Lock held. */
+static uint64_t weft__sem_assigned(const struct weft__sem *s)
+{
+	const struct weft__waiter *w = s->waiters.head;
+	return w ? w->tag - w->need : 0;
+}
+
+/* Before @w (which did not fit whole) is queued: if it is about to become
+ * the head, it takes the free permits now as its partial assignment.
+ * Behind other waiters it takes nothing: free permits then belong to the
+ * head (the count is 0, or the grant loop is between wake batches and
+ * will hand them out). Lock held. */
+static void weft__sem_take_partial(struct weft__sem *s, struct weft__waiter *w)
+{
+	if (weft__waitlist_empty(&s->waiters)) {
+		w->need -= s->permits;   /* permits < need: it did not fit */
+		s->permits = 0;
+	}
+}
+
+/* Finishes the head waiters while the free permits cover them, then
+ * assigns what is left to the head that does not fit yet; unlocks and
+ * wakes the finished ones. Lock held on entry, released on return. */
 static void weft__sem_grant_unlock(struct weft__sem *s)
 {
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	struct weft__waiter *w;
-	for (;;) {
-		while ((w = s->waiters.head) && w->need <= s->permits &&
-		       !weft__wake_batch_full(&b)) {
-			s->permits -= w->need;
-			weft__waiter_finish(&s->waiters, w, 0, &b);
-		}
-		if (!w || w->need > s->permits)
+	while ((w = s->waiters.head)) {
+		if (w->need > s->permits) {
+			/* Not enough yet: the head keeps what is free. */
+			w->need -= s->permits;
+			s->permits = 0;
 			break;
-		/* The batch is full and more can be served: wake these
-		 * first, outside the lock, then look again. */
-		weft__sync_unlock(&s->lock);
-		weft__wake_batch_run(&b);
-		weft__sync_lock(&s->lock);
+		}
+		if (weft__wake_batch_full(&b)) {
+			/* More can be served: wake these first, outside the
+			 * lock, then look again (the head may have changed). */
+			weft__sync_unlock(&s->lock);
+			weft__wake_batch_run(&b);
+			weft__sync_lock(&s->lock);
+			continue;
+		}
+		s->permits -= w->need;
+		w->need = 0;
+		weft__waiter_finish(&s->waiters, w, 0, &b);
 	}
 	weft__sync_unlock(&s->lock);
 	weft__wake_batch_run(&b);
@@ -73,7 +115,8 @@ int weft__sem_try_acquire(struct weft__sem *s, uint64_t n)
 int weft__sem_release(struct weft__sem *s, uint64_t n, uint64_t limit, int err)
 {
 	weft__sync_lock(&s->lock);
-	if (n > limit || s->permits > limit - n) {
+	uint64_t outside = s->permits + weft__sem_assigned(s);   /* not held by callers */
+	if (n > limit || outside > limit - n) {
 		weft__sync_unlock(&s->lock);
 		return err;
 	}
@@ -95,6 +138,10 @@ void weft__sem_close(struct weft__sem *s)
 			weft__sync_lock(&s->lock);
 			continue;
 		}
+		/* The head's partial share goes back (a release in a gap
+		 * between batches may have assigned some). */
+		s->permits += weft__sem_assigned(s);
+		s->waiters.head->need = s->waiters.head->tag;
 		weft__waiter_finish(&s->waiters, s->waiters.head, -ESHUTDOWN, &b);
 	}
 	weft__sync_unlock(&s->lock);
@@ -112,7 +159,8 @@ int weft__sem_acquire_blocking(struct weft__sem *s, uint64_t n)
 	} else if (weft__waitlist_empty(&s->waiters) && s->permits >= n) {
 		s->permits -= n;
 	} else {
-		struct weft__waiter w = { .need = n };
+		struct weft__waiter w = { .need = n, .tag = n };
+		weft__sem_take_partial(s, &w);
 		weft__waiter_block(&s->lock, &s->waiters, &w);
 		rc = w.result;
 	}
@@ -144,7 +192,8 @@ weft_poll weft__acquire_poll(struct weft__acquire *a, weft_cx *cx, int *result)
 			s->permits -= a->n;
 			rc = 0;
 		} else {
-			a->w = (struct weft__waiter){ .need = a->n };
+			a->w = (struct weft__waiter){ .need = a->n, .tag = a->n };
+			weft__sem_take_partial(s, &a->w);
 			weft__waiter_set_waker(&a->w, cx);
 			weft__waitlist_push(&s->waiters, &a->w);
 			a->phase = WEFT__PHASE_WAITING;
@@ -175,7 +224,9 @@ void weft__acquire_drop(struct weft__acquire *a)
 		return;
 	weft_waker waker;
 	weft__sync_lock(&s->lock);
-	if (!weft__waiter_detach(&s->waiters, &a->w, &waker) && a->w.result == 0)
+	if (weft__waiter_detach(&s->waiters, &a->w, &waker))
+		s->permits += a->w.tag - a->w.need;   /* partial assignment: give back */
+	else if (a->w.result == 0)
 		s->permits += a->n;   /* granted, never reported: give back */
 	weft__sem_grant_unlock(s);
 	weft_waker_drop(&waker);

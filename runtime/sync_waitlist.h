@@ -75,8 +75,8 @@ struct weft__waiter {
 	struct weft__waiter *prev, *next;
 	weft_waker waker;          /* woken when DONE (async waiter) */
 	pthread_cond_t *cond;      /* signalled when DONE (blocking waiter) */
-	uint64_t need;             /* what it waits for (permits, a version) */
-	uint64_t tag;              /* primitive-specific */
+	uint64_t need;             /* what it waits for (permits still lacking, a version) */
+	uint64_t tag;              /* primitive-specific (semaphore: permits asked for) */
 	int state;                 /* enum weft__waiter_state */
 	int result;                /* set with DONE */
 };
@@ -193,9 +193,11 @@ static inline bool weft__waiter_detach(struct weft__waitlist *l, struct weft__wa
 /* ------------------------------------------------------- semaphore core */
 
 /* The semaphore: free permits, closed flag and FIFO waiters under one
- * lock. A waiter's need is the permit count it asks for; permits are
- * granted only to the head of the queue, so a big request is never
- * overtaken by small ones (and a writer is never starved by readers). */
+ * lock. A waiter's tag is the permit count it asks for and its need what
+ * it still lacks (the head may hold a partial assignment, tag - need);
+ * permits go only to the head of the queue, so a big request is never
+ * overtaken by small ones (and a writer is never starved by readers).
+ * See sync_semaphore.c. */
 struct __attribute__((__may_alias__)) weft__sem {
 	struct weft__sync_lock lock;
 	uint64_t permits;

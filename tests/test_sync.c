@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -691,7 +692,8 @@ static void mpsc_closed_receiver_fails_queued_and_later_sends_but_keeps_its_buff
 	assert_int_equal(weft_mpsc_try_send(tx, &m), -EPIPE);
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
 	assert_int_equal(out, 4);
-	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EAGAIN);   /* senders remain */
+	/* Closed and drained: over, though senders remain (Tokio's close). */
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
 	weft_mpsc_sender_drop(tx);
 	weft_mpsc_sender_drop(tx2);
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
@@ -1141,6 +1143,112 @@ static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **s
 	weft_semaphore_destroy(&done);
 }
 
+/* A plain thread blocked in recv_blocking on an empty channel, with a
+ * sender alive, is woken by receiver_close and gets -EPIPE (the close may
+ * also come before it blocks: then it returns at once). Both kinds. */
+typedef struct closed_recv {
+	weft_mpsc_receiver *rx;
+	int rc;
+} closed_recv;
+
+static void *closed_recv_thread(void *p)
+{
+	closed_recv *c = p;
+	int out;
+	c->rc = weft_mpsc_recv_blocking(c->rx, &out);
+	return NULL;
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live(void **state)
+{
+	(void)state;
+	for (size_t cap = 0; cap <= 2; cap += 2) {
+		weft_mpsc_sender *tx;
+		weft_mpsc_receiver *rx;
+		assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
+		closed_recv c = { .rx = rx, .rc = 1 };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+		sched_yield();   /* usually lets it block first; either order is fine */
+		weft_mpsc_receiver_close(rx);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(c.rc, -EPIPE);
+		weft_mpsc_sender_drop(tx);
+		weft_mpsc_receiver_drop(rx);
+	}
+}
+
+/* Tasks that select acquires of 1..PERMITS permits against a short yield
+ * chain, across workers: many acquires are dropped while they wait at the
+ * head holding a partial assignment, or right after being granted. Every
+ * permit either reaches a task (which gives it back) or returns to the
+ * semaphore: at the end all PERMITS are free again and a blocking acquire
+ * of all of them succeeds. */
+enum { SEM_PERMITS = 5 };
+
+typedef struct partial_canceller {
+	weft_future fut;
+	weft_coro co;
+	weft_semaphore *s;
+	weft_semaphore *done;
+	int i;
+	size_t n;
+	weft_semaphore_acquire_future acq;
+	weft_yield_now y;
+	weft_select sel;
+} partial_canceller;
+
+static weft_poll partial_canceller_poll(weft_future *f, weft_cx *cx)
+{
+	partial_canceller *t = (partial_canceller *)f;
+	WEFT_BEGIN(&t->co);
+	for (t->i = 0; t->i < 50; t->i++) {
+		t->n = 1 + (size_t)(t->i + (int)t->n) % SEM_PERMITS;
+		weft_semaphore_acquire_init(&t->acq, t->s, t->n);
+		weft_yield_now_init(&t->y);
+		weft_select2_init(&t->sel, &t->acq.fut, &t->y.fut);
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		if (t->sel.winner == 0 && t->acq.result == 0) {
+			/* Hold the permits across a yield, so others queue. */
+			weft_yield_now_init(&t->y);
+			WEFT_AWAIT(&t->co, weft_yield_now_poll(&t->y, cx));
+			assert_int_equal(weft_semaphore_release(t->s, t->n), 0);
+		}
+	}
+	weft_semaphore_release(t->done, 1);
+	WEFT_END(&t->co);
+}
+
+static void partial_canceller_drop(weft_future *f)
+{
+	weft_select_drop(&((partial_canceller *)f)->sel.fut);
+}
+
+static void semaphore_acquires_cancelled_with_partial_permits_lose_none(void **state)
+{
+	(void)state;
+	enum { TASKS = 200 };
+	weft_runtime *rt = new_mt();
+	weft_semaphore s, done;
+	assert_int_equal(weft_semaphore_init(&s, SEM_PERMITS), 0);
+	assert_int_equal(weft_semaphore_init(&done, 0), 0);
+	for (int i = 0; i < TASKS; i++) {
+		partial_canceller t = { .fut = WEFT_FUTURE(partial_canceller_poll,
+							   partial_canceller_drop),
+					.s = &s, .done = &done, .n = (size_t)i };
+		assert_int_equal(weft_spawn_detached(rt, &t.fut, sizeof t), 0);
+	}
+	acquire_root r = { .fut = WEFT_FUTURE(acquire_root_poll, acquire_root_drop) };
+	weft_semaphore_acquire_init(&r.a, &done, TASKS);
+	assert_int_equal(run_bounded(rt, &r.fut), 0);
+	assert_int_equal(r.a.result, 0);
+	assert_int_equal(weft_semaphore_available(&s), SEM_PERMITS);
+	assert_int_equal(weft_semaphore_acquire_blocking(&s, SEM_PERMITS), 0);
+	weft_runtime_free(rt);
+	weft_semaphore_destroy(&s);
+	weft_semaphore_destroy(&done);
+}
+
 /* ------------------------------------------ blocking calls, plain threads */
 
 typedef struct blocking_refusal {
@@ -1429,6 +1537,8 @@ int main(void)
 		cmocka_unit_test(mpsc_unbounded_four_producers_deliver_every_message_in_order_across_workers),
 		cmocka_unit_test(a_thousand_tasks_contending_a_mutex_lose_no_update),
 		cmocka_unit_test(lock_futures_cancelled_under_contention_never_lose_the_lock),
+		cmocka_unit_test(semaphore_acquires_cancelled_with_partial_permits_lose_none),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live),
 		cmocka_unit_test(blocking_calls_on_a_runtime_thread_return_edeadlk),
 		cmocka_unit_test(plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_calls),
 		cmocka_unit_test(a_watch_follower_reaches_the_last_value_a_plain_thread_publishes),

@@ -1,6 +1,13 @@
 /*
  * interval.c - the interval: a sleep re-armed after every tick, with the
  * next deadline chosen by the missed-tick policy.
+ *
+ * Rule (Tokio's Interval::poll_tick): when a tick is taken at `now` for
+ * the deadline `d`, the next deadline is d + period unless now > d + 5 ms;
+ * only then is the tick missed and the policy picks the next deadline
+ * (Burst: d + period; Delay: now + period; Skip: the first d + k * period
+ * strictly after now). Single-threaded: an interval is polled by one
+ * thread at a time, so it has no protocol of its own.
  */
 #include "internal.h"
 #include "timer.h"
@@ -25,27 +32,31 @@ void weft_interval_at_init(weft_interval *iv, weft_instant start, uint64_t perio
 	iv->weft__priv.has_start = true;
 }
 
+/* A tick taken more than this after its deadline counts as missed
+ * (Tokio's threshold): lateness under it is scheduling noise, and the
+ * next tick stays on the schedule whatever the policy. */
+#define WEFT__INTERVAL_LATE_NS WEFT_MS(5)
+
 /* The deadline after the tick due at @deadline, taken at @now. */
 static weft_instant weft__interval_next(uint64_t period, int policy, weft_instant deadline,
 					weft_instant now)
 {
 	weft_instant next = weft__time_add(deadline, period);
-	if (now <= next)
-		return next;   /* on time: the following tick is still ahead */
+	if (now <= weft__time_add(deadline, WEFT__INTERVAL_LATE_NS))
+		return next;   /* on time, or late by less than the threshold */
 	switch (policy) {
 	case WEFT_MISSED_TICK_DELAY:
+		/* A new schedule, one full period from now. */
 		return weft__time_add(now, period);
 	case WEFT_MISSED_TICK_SKIP: {
-		/* First deadline + k * period at or after now. */
+		/* The first point of the old schedule strictly after now:
+		 * now + (period - lateness % period), in (now, now + period]. */
 		uint64_t late = now - deadline;
-		uint64_t k = late / period + (late % period != 0);
-		if (k > (UINT64_MAX - deadline) / period)
-			return UINT64_MAX;
-		return deadline + k * period;
+		return weft__time_add(now, period - late % period);
 	}
 	case WEFT_MISSED_TICK_BURST:
 	default:
-		return next;
+		return next;   /* keep the schedule: the missed ones fire at once */
 	}
 }
 

@@ -439,7 +439,10 @@ WEFT_API void weft_try_join_drop(weft_future *f);
 
 /**
  * Select: ready when the first child is ready (Rust's select!). Children
- * are polled in order, so earlier ones win ties. When one finishes, every
+ * are polled in order, so earlier ones win ties. Differs from Tokio's
+ * select!, which polls its branches in a random order unless it is given
+ * `biased;`: this select is always biased (deterministic; put a branch
+ * that must not be starved first, or rotate the order yourself). When one finishes, every
  * other child is dropped (cancelled) at once. Output: winner, the index of
  * the child that finished (-1 before completion).
  */

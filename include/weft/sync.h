@@ -92,20 +92,30 @@ WEFT_API int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
 
 /**
  * Adds @n permits (gives back acquired ones, or creates new ones) and
- * hands them to queued waiters in FIFO order. Returns 0, -EINVAL (NULL),
- * or -EOVERFLOW if the total would pass WEFT_SEMAPHORE_MAX_PERMITS (then
- * nothing is added). Works on a closed semaphore too. Any thread.
+ * hands them to queued waiters in FIFO order: each waiter at the head
+ * that they cover completes, and what is left goes to the head that needs
+ * more, as a partial assignment it keeps while it waits (like Tokio).
+ * Returns 0, -EINVAL (NULL), or -EOVERFLOW if the permits not held by
+ * callers (free plus assigned to the waiting head) would pass
+ * WEFT_SEMAPHORE_MAX_PERMITS (then nothing is added). Works on a closed
+ * semaphore too. Any thread.
  */
 WEFT_API int weft_semaphore_release(weft_semaphore *s, size_t n);
 
 /**
- * Closes @s: every queued acquire completes with -ESHUTDOWN, and every
- * later acquire or try_acquire fails with -ESHUTDOWN. Permits already
- * held stay held. Idempotent. Any thread.
+ * Closes @s: every queued acquire completes with -ESHUTDOWN (a partial
+ * assignment the head had goes back to the free count), and every later
+ * acquire or try_acquire fails with -ESHUTDOWN. Permits already held stay
+ * held. Idempotent. Any thread.
  */
 WEFT_API void weft_semaphore_close(weft_semaphore *s);
 
-/** Permits free right now (a snapshot). 0 for NULL. Any thread. */
+/**
+ * Permits free right now (a snapshot; Tokio's available_permits). 0 for
+ * NULL. Any thread. Permits already assigned to a queued acquire that
+ * waits for more are not free and are not counted: while a waiter is
+ * queued this is 0.
+ */
 WEFT_API size_t weft_semaphore_available(weft_semaphore *s);
 
 /**
@@ -122,10 +132,16 @@ typedef struct weft_semaphore_acquire_future {
 /** Initialises @a to acquire @n permits of @s. Does nothing else. */
 WEFT_API void weft_semaphore_acquire_init(weft_semaphore_acquire_future *a,
 					  weft_semaphore *s, size_t n);
-/** Polls the acquire: READY when result is set; PENDING queues it. */
+/** Polls the acquire: READY when result is set; PENDING queues it (at
+ *  the head, it takes the free permits at once as a partial assignment
+ *  and then each released permit until it has n). The thread that owns
+ *  the future. */
 WEFT_API weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire_future *a, weft_cx *cx);
-/** Drops the acquire: leaves the queue, and gives back permits it was
- *  granted but not yet reported. Idempotent; zero-filled is fine. */
+/** Drops the acquire: leaves the queue and gives back every permit it
+ *  was handed but did not report with READY (all n once granted, or the
+ *  partial assignment it held while waiting at the head); those go on to
+ *  the next waiters at once if that lets them proceed. Idempotent;
+ *  zero-filled is fine. The thread that polls it. */
 WEFT_API void weft_semaphore_acquire_drop(weft_semaphore_acquire_future *a);
 
 /**
@@ -362,7 +378,10 @@ WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
  * weft_mpsc_sender_drop removes one); the receiver is unique. When every
  * sender is gone the receiver drains what is buffered, then sees -EPIPE.
  * When the receiver is closed or gone, sends fail with -EPIPE and queued
- * sends complete with -EPIPE. The channel is freed with its last handle.
+ * sends complete with -EPIPE. After weft_mpsc_receiver_close the receiver
+ * also drains what is buffered and then sees -EPIPE, even while senders
+ * are alive (Tokio's close-then-drain shutdown). The channel is freed
+ * with its last handle.
  */
 typedef struct weft_mpsc_sender weft_mpsc_sender;
 typedef struct weft_mpsc_receiver weft_mpsc_receiver;
@@ -417,20 +436,26 @@ WEFT_API int weft_mpsc_send_blocking(weft_mpsc_sender *tx, const void *msg);
 
 /**
  * Takes the oldest message: 0 (copied to *@out), -EAGAIN (empty, senders
- * remain), -EPIPE (empty and every sender gone), -EINVAL.
+ * remain and the receiver is not closed), -EPIPE (empty, and every sender
+ * is gone or the receiver was closed), -EINVAL. Never waits. The thread
+ * that owns the receiver (the receiver is used by one thread at a time).
  */
 WEFT_API int weft_mpsc_try_recv(weft_mpsc_receiver *rx, void *out);
 
-/** Closes the receiving side: sends fail from now on with -EPIPE (queued
- *  ones complete with it); buffered messages can still be received.
- *  Idempotent. */
+/** Closes the receiving side without releasing it (Tokio's
+ *  Receiver::close): sends fail from now on with -EPIPE, queued sends
+ *  (a bounded send waiting for room) complete with -EPIPE, and a pending
+ *  receive is woken. Messages already buffered can still be received;
+ *  once they are drained every receive ends with -EPIPE, whether or not
+ *  senders are alive. Idempotent; NULL is ignored. The thread that owns
+ *  the receiver. */
 WEFT_API void weft_mpsc_receiver_close(weft_mpsc_receiver *rx);
 /** Closes and releases the receiver; buffered messages are discarded. A
  *  pending recv future on it must be dropped first. NULL is ignored. */
 WEFT_API void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx);
 
-/** A receive: result 0 (message in *out), -EPIPE (drained and no
- *  senders), -EINVAL. */
+/** A receive: result 0 (message in *out), -EPIPE (drained, and no
+ *  sender left or the receiver closed), -EINVAL. */
 typedef struct weft_mpsc_recv_future {
 	weft_future fut;
 	int result;
@@ -445,7 +470,9 @@ WEFT_API weft_poll weft_mpsc_recv_poll(weft_mpsc_recv_future *f, weft_cx *cx);
  *  READY poll). Idempotent. */
 WEFT_API void weft_mpsc_recv_drop(weft_mpsc_recv_future *f);
 
-/** Receives on the calling plain thread: 0, -EPIPE, -EINVAL, -EDEADLK. */
+/** Receives on the calling plain thread, waiting for a message: 0,
+ *  -EPIPE (drained, and no sender left or the receiver closed), -EINVAL,
+ *  -EDEADLK (called on a runtime thread). */
 WEFT_API int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out);
 
 /* ---------------------------------------------------------------- watch */

@@ -80,7 +80,13 @@ typedef struct weft_sleep {
  * Initialises @s as a sleep of @duration_ns, counted from its first poll.
  * Does nothing else: no clock read, no registration, no allocation. @s
  * must not hold a registered timer (drop it first); it may be moved until
- * first polled. A zero-filled weft_sleep is a sleep of 0 ns.
+ * first polled. A zero-filled weft_sleep is a sleep of 0 ns. Thread: the
+ * one that owns @s.
+ *
+ * Differs from Tokio: Tokio's sleep(d) reads the clock when it is called,
+ * so its deadline is creation time + d; here initialising reads no clock
+ * and the deadline is first-poll time + d. For a deadline fixed at
+ * creation, read weft_now and use weft_sleep_until_init.
  */
 WEFT_API void weft_sleep_init(weft_sleep *s, uint64_t duration_ns);
 
@@ -120,19 +126,24 @@ WEFT_API void weft_sleep_drop(weft_sleep *s);
 
 /**
  * What an interval does when ticks were missed (the task was busy or the
- * clock jumped), like Tokio's MissedTickBehavior. A tick is missed when,
- * at the moment a tick is taken, the next tick's deadline has already
- * passed (now > deadline + period).
+ * clock jumped), like Tokio's MissedTickBehavior. A tick counts as
+ * missed when it is taken more than 5 ms after its deadline (Tokio's
+ * threshold): then the policy below picks the next deadline. A tick
+ * taken on time, or late by 5 ms or less, keeps the schedule under every
+ * policy: the next deadline is its deadline + period.
  */
 typedef enum weft_missed_tick {
 	/** Fire the missed ticks at once, back to back, until caught up;
 	 *  then keep the original schedule (start + k * period). Default. */
 	WEFT_MISSED_TICK_BURST = 0,
-	/** Start the schedule again from now: the next tick is one period
-	 *  after the late tick was taken. */
+	/** Start the schedule again from now: the next tick is one full
+	 *  period after the late tick was taken, so no two ticks come closer
+	 *  together than the period. */
 	WEFT_MISSED_TICK_DELAY = 1,
 	/** Drop the missed ticks: the next tick is the first one of the
-	 *  original schedule at or after now. */
+	 *  original schedule strictly after the late tick was taken (a tick
+	 *  taken exactly on a later schedule point waits for the one after
+	 *  it). */
 	WEFT_MISSED_TICK_SKIP = 2,
 } weft_missed_tick;
 
@@ -212,7 +223,10 @@ typedef struct weft_timeout {
 } weft_timeout;
 
 /** Initialises @t: @inner, with at most @duration_ns from the first poll.
- *  Does nothing else (the inner future is not touched). */
+ *  Does nothing else (the inner future is not touched). Differs from
+ *  Tokio, whose timeout(d, f) counts d from the call: here it counts from
+ *  the first poll, like weft_sleep_init (use weft_timeout_at_init for a
+ *  deadline fixed at creation). */
 WEFT_API void weft_timeout_init(weft_timeout *t, weft_future *inner, uint64_t duration_ns);
 
 /** Like weft_timeout_init with an absolute @deadline on the runtime's clock. */

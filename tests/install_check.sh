@@ -37,6 +37,8 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-install-check.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 143' TERM        # killed by meson's timeout: still clean up
+trap 'exit 130' INT
 work=$tmp/work                  # the user's current folder
 prefix=$tmp/prefix              # $PREFIX: does not exist yet, as for a user
 mkdir "$work" "$tmp/home" "$tmp/tmp"

@@ -92,15 +92,20 @@ for f in include/weft.h include/weft lib/libweft.so.0 lib/libweft.a lib/pkgconfi
 done
 echo "files are where the README says: \$PREFIX/include, \$PREFIX/lib, \$PREFIX/lib/pkgconfig"
 
-readelf -d "$work/prog" | grep -q 'NEEDED.*\[libweft\.so\.0\]' ||
+# Outputs go into variables first: with pipefail, "cmd | grep -q" fails
+# when grep exits before cmd has written everything.
+dyn=$(readelf -d "$work/prog")
+grep -q 'NEEDED.*\[libweft\.so\.0\]' <<<"$dyn" ||
 	fail "./prog does not link libweft.so.0"
-readelf -d "$work/prog" | grep -E 'R(UN)?PATH' | grep -qF "[$prefix/lib]" ||
-	fail "./prog has no rpath $prefix/lib"
-(cd "$work" && "${user_env[@]}" ldd ./prog) | grep -qF "libweft.so.0 => $prefix/lib/libweft.so.0" ||
+rpath=$(grep -E 'R(UN)?PATH' <<<"$dyn" || true)
+grep -qF "[$prefix/lib]" <<<"$rpath" || fail "./prog has no rpath $prefix/lib"
+deps=$(cd "$work" && "${user_env[@]}" ldd ./prog) || fail "ldd ./prog failed"
+grep -qF "libweft.so.0 => $prefix/lib/libweft.so.0" <<<"$deps" ||
 	fail "./prog does not find libweft.so.0 in \$PREFIX/lib"
 echo "./prog: needs libweft.so.0, found through its rpath in \$PREFIX/lib"
 
-if readelf -d "$work/prog-static" | grep -q 'NEEDED.*libweft'; then
+dyn=$(readelf -d "$work/prog-static")
+if grep -q 'NEEDED.*libweft' <<<"$dyn"; then
 	fail "./prog-static still needs libweft.so"
 fi
 echo "./prog-static: does not need libweft.so"
@@ -116,8 +121,9 @@ if (cd "$work" && "${user_env[@]}" timeout 30 ./prog-norpath) >"$tmp/norpath.txt
 fi
 grep -q 'libweft.so.0: cannot open shared object file' "$tmp/norpath.txt" ||
 	fail "without rpath: expected the loader error, got: $(cat "$tmp/norpath.txt")"
-(cd "$work" && "${user_env[@]}" LD_LIBRARY_PATH="$prefix/lib" timeout 30 ./prog-norpath) |
-	grep -q '^sum = 5050$' || fail "LD_LIBRARY_PATH=\$PREFIX/lib ./prog-norpath did not run"
+out=$(cd "$work" && "${user_env[@]}" LD_LIBRARY_PATH="$prefix/lib" timeout 30 ./prog-norpath) ||
+	fail "LD_LIBRARY_PATH=\$PREFIX/lib ./prog-norpath did not run"
+grep -q '^sum = 5050$' <<<"$out" || fail "LD_LIBRARY_PATH=\$PREFIX/lib ./prog-norpath printed: $out"
 echo "without rpath: the loader error the README quotes; LD_LIBRARY_PATH fixes it"
 
 # The installed headers compile as C++ too.

@@ -296,6 +296,12 @@ struct weft_runtime {
 	_Atomic bool shutdown;
 	_Atomic uint32_t condvar_parked;
 	_Atomic uint64_t remote_schedules;
+
+	/* Multi-thread block_on calls in progress (runtime.c), so a fatal
+	 * driver error can wake them; guarded by roots_lock, a lock of its
+	 * own, taken by whichever thread records the error. */
+	pthread_mutex_t roots_lock;
+	struct weft__root *roots;
 };
 
 extern const struct weft__sched_ops weft__mt_ops;

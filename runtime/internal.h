@@ -253,6 +253,14 @@ struct weft__task *weft__owned_pop(weft_runtime *rt);
 /* Calls @fn on every listed task, holding each shard's lock in turn. */
 void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, void *arg),
 			  void *arg);
+/* Calls @fn, under shard @i's lock, on the tasks at positions @skip to
+ * @skip + @max - 1 of that shard's list; returns how many tasks the shard
+ * lists. @fn runs under a spinlock: it may only copy (no I/O, no locks,
+ * no allocation). */
+size_t weft__owned_shard_visit(weft_runtime *rt, unsigned i, size_t skip, size_t max,
+			       void (*fn)(struct weft__task *t, void *arg), void *arg);
+/* Tasks listed in shard @i now (a hint for sizing a snapshot). */
+size_t weft__owned_shard_live(weft_runtime *rt, unsigned i);
 size_t weft__owned_live(weft_runtime *rt);
 uint64_t weft__owned_spawned(weft_runtime *rt);
 

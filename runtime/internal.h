@@ -310,7 +310,25 @@ struct weft_runtime {
 	 * own, taken by whichever thread records the error. */
 	pthread_mutex_t roots_lock;
 	struct weft__root *roots;
+
+	/* weft__fork_generation when the runtime was made (runtime.c). */
+	unsigned fork_gen;
 };
+
+/*
+ * Fork detection: a pthread_atfork child handler (registered by the first
+ * weft_runtime_new) bumps the generation, so a runtime inherited from the
+ * parent has a stale fork_gen in the child. Relaxed: the child handler
+ * runs on the child's only thread, before any call that checks it, and
+ * threads the child starts later see it through pthread_create.
+ */
+extern _Atomic unsigned weft__fork_generation;
+
+static inline bool weft__runtime_forked(const weft_runtime *rt)
+{
+	return rt->fork_gen != atomic_load_explicit(&weft__fork_generation,
+						    memory_order_relaxed);
+}
 
 extern const struct weft__sched_ops weft__mt_ops;
 extern _Thread_local struct weft__worker *weft__current_worker

@@ -31,6 +31,12 @@
  * unparked (the parker keeps the token), or it is listed after, and its
  * check after listing sees the error the hook's thread stored before
  * locking. Workers stop parking in the driver (worker.c).
+ *
+ * Fork. A runtime made before a fork() is unusable in the child (its
+ * threads are not there). A pthread_atfork child handler bumps
+ * weft__fork_generation; block_on and spawn compare it with the
+ * runtime's and return -ECHILD, and weft_runtime_free in the child
+ * returns without touching anything (the parent's copy leaks there).
  */
 #include "internal.h"
 #include "blocking.h"
@@ -40,6 +46,23 @@
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
+
+_Atomic unsigned weft__fork_generation;
+
+static void weft__atfork_child(void)
+{
+	/* Relaxed: see weft__runtime_forked (the child's only thread). */
+	atomic_fetch_add_explicit(&weft__fork_generation, 1, memory_order_relaxed);
+}
+
+static pthread_once_t weft__atfork_once = PTHREAD_ONCE_INIT;
+
+static void weft__atfork_register(void)
+{
+	/* Fails only with ENOMEM; then forks go undetected, which is the
+	 * documented contract anyway (a child must not use the runtime). */
+	(void)pthread_atfork(NULL, NULL, weft__atfork_child);
+}
 
 /* ------------------------------------------------------ the scheduler */
 
@@ -150,6 +173,8 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 {
 	if (!rt || !fut || !fut->poll)
 		return -EINVAL;
+	if (weft__runtime_forked(rt))
+		return -ECHILD;
 	if (weft__current_rt)
 		return -EDEADLK;
 	if (rt->nworkers > 0)
@@ -382,10 +407,12 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (cfg.global_queue_interval == 0)
 		cfg.global_queue_interval = 61;
 
+	pthread_once(&weft__atfork_once, weft__atfork_register);
 	weft_runtime *rt = weft__calloc(1, sizeof *rt);
 	if (!rt)
 		return -ENOMEM;
-
+	/* Relaxed: see weft__runtime_forked. */
+	rt->fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
 	int rc = -ENOMEM;
 	rt->ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
@@ -453,6 +480,11 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 void weft_runtime_free(weft_runtime *rt)
 {
 	if (!rt)
+		return;
+	/* In a forked child the workers do not exist and locks may be held
+	 * by threads that are gone: touch nothing (the child's copy of the
+	 * runtime leaks, as documented). */
+	if (weft__runtime_forked(rt))
 		return;
 	pthread_mutex_lock(&rt->lock);
 	rt->closed = true;

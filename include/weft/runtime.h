@@ -21,6 +21,18 @@
  * not need them may still run on the multi-thread flavour, whose workers
  * sleep rather than spin. weft_runtime_free still releases everything.
  * There is no way to clear the error: free the runtime and make a new one.
+ *
+ * Fork. A runtime does not survive fork(): the child has none of its
+ * worker or blocking-pool threads, and its locks may be held by threads
+ * that do not exist there. After fork() the child may exec or _exit, or
+ * create and use a new runtime; it must not use a runtime inherited from
+ * the parent. weft detects this (a pthread_atfork child handler, set up
+ * by the first weft_runtime_new): in the child, weft_block_on and
+ * weft_spawn on an inherited runtime return -ECHILD, and
+ * weft_runtime_free on it returns without releasing anything (the
+ * child's copy of the parent's runtime is leaked, by design: freeing it
+ * would join threads and take locks that do not exist in the child).
+ * Other calls on an inherited runtime are undefined.
  */
 #ifndef WEFT_RUNTIME_H
 #define WEFT_RUNTIME_H
@@ -79,7 +91,8 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * sockets still held stay valid (the runtime object itself is freed when
  * the last of them goes). Must not be called from a task of this runtime
  * or while a weft_block_on on it is running. Works the same after a
- * driver error.
+ * driver error. In a child process after fork(), on a runtime inherited
+ * from the parent, it returns without doing anything (see "Fork" above).
  */
 WEFT_API void weft_runtime_free(weft_runtime *rt);
 
@@ -93,8 +106,9 @@ WEFT_API void weft_runtime_free(weft_runtime *rt);
  * -EINVAL (NULL argument), -EDEADLK (called from inside a task or a
  * block_on of any runtime: it would block a thread that must run tasks),
  * -EBUSY (another thread is inside weft_block_on on this current-thread
- * runtime), -ENOMEM. On those errors @fut is neither polled nor
- * dropped.
+ * runtime), -ENOMEM, -ECHILD (@rt was created before a fork() and this is
+ * the child; see "Fork" above). On those errors @fut is neither polled
+ * nor dropped.
  *
  * A driver error (see "Driver errors" above) makes block_on return that
  * negative errno (e.g. -EBADF) instead of waiting for I/O or timers that
@@ -126,7 +140,8 @@ typedef struct weft_location {
  * for the task registry and must outlive the task; the weft_spawn and
  * weft_spawn_detached macros pass the caller's file and line. Errors:
  * -EINVAL (NULL runtime or future, @size smaller than weft_future),
- * -ENOMEM, -ESHUTDOWN (runtime being freed). On error nothing was copied
+ * -ENOMEM, -ESHUTDOWN (runtime being freed), -ECHILD (a runtime inherited
+ * across fork(), in the child). On error nothing was copied
  * and @fut is still the caller's, undropped. Any thread.
  */
 WEFT_API int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,

@@ -261,7 +261,7 @@ typedef struct weft_runtime_metrics {
 	/* The first of them as a negative errno (e.g. -EBADF), 0 if none.
 	 * Sticky: once set, block_on returns it (see "Driver errors"). */
 	int32_t driver_error;
-	uint32_t reserved2;
+	uint32_t reserved2;          /* always 0 */
 } weft_runtime_metrics;
 
 /** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */

@@ -10,6 +10,13 @@
  * and left the token that makes the CAS to PARKED fail. The caller checks
  * its queues before parking and after; every producer queues its work
  * before it unparks, so no wakeup is lost.
+ *
+ * Errors. A fatal backend error (reactor.c, "Errors") is sticky: once the
+ * reactor holds one, park returns at once without waiting and without
+ * firing timers, and the caller must stop parking here: the current-thread
+ * block_on returns the error (weft__driver_error), and multi-thread
+ * workers sleep on their condition variables instead (worker.c). The
+ * runtime's on_error hook wakes the threads in a multi-thread block_on.
  */
 #include "internal.h"
 
@@ -38,6 +45,8 @@ void weft__driver_fini(struct weft__driver *d)
 
 void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle)
 {
+	if (weft__unlikely(weft__driver_error(d)))
+		return;   /* sticky: see "Errors" */
 	int64_t timeout = max_ns;
 	uint64_t deadline = weft__time_next_deadline(&d->time);
 	if (deadline != UINT64_MAX && timeout != 0) {
@@ -77,6 +86,8 @@ void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle
 	/* Acquire: see the work of an unpark that came while we slept. */
 	int prev = atomic_exchange_explicit(&d->state, WEFT__DRV_EMPTY, memory_order_acq_rel);
 	woken |= prev == WEFT__DRV_NOTIFIED;
+	if (events < 0)
+		return;   /* recorded by the reactor; the caller sees it */
 	if (events == 0 && !woken && timeout == 0 && max_ns != 0 && runtime_idle &&
 	    weft__time_is_paused(&d->time))
 		weft__time_auto_advance(&d->time);

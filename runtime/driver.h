@@ -28,9 +28,18 @@ void weft__driver_fini(struct weft__driver *d);
  * limit; 0: do not sleep, just poll), then fires due timers. With the
  * clock paused and @runtime_idle (no thread of the runtime has work), a
  * park that finds nothing to do moves the clock to the next deadline
- * instead of sleeping. One thread at a time.
+ * instead of sleeping. One thread at a time. Once the backend failed
+ * (weft__driver_error), returns at once: the caller must check the error
+ * and stop relying on the driver.
  */
 void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle);
+
+/* The driver's sticky error: 0, or the first fatal backend error as a
+ * negative errno (reactor.c, "Errors"). Any thread; one relaxed load. */
+static inline int weft__driver_error(struct weft__driver *d)
+{
+	return weft__reactor_error(&d->io);
+}
 
 /* Wakes the thread parked in the driver, now or at its next park. Any thread. */
 void weft__driver_unpark(struct weft__driver *d);

@@ -253,6 +253,14 @@ struct weft__task *weft__owned_pop(weft_runtime *rt);
 /* Calls @fn on every listed task, holding each shard's lock in turn. */
 void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, void *arg),
 			  void *arg);
+/* Calls @fn, under shard @i's lock, on the tasks at positions @skip to
+ * @skip + @max - 1 of that shard's list; returns how many tasks the shard
+ * lists. @fn runs under a spinlock: it may only copy (no I/O, no locks,
+ * no allocation). */
+size_t weft__owned_shard_visit(weft_runtime *rt, unsigned i, size_t skip, size_t max,
+			       void (*fn)(struct weft__task *t, void *arg), void *arg);
+/* Tasks listed in shard @i now (a hint for sizing a snapshot). */
+size_t weft__owned_shard_live(weft_runtime *rt, unsigned i);
 size_t weft__owned_live(weft_runtime *rt);
 uint64_t weft__owned_spawned(weft_runtime *rt);
 
@@ -296,7 +304,31 @@ struct weft_runtime {
 	_Atomic bool shutdown;
 	_Atomic uint32_t condvar_parked;
 	_Atomic uint64_t remote_schedules;
+
+	/* Multi-thread block_on calls in progress (runtime.c), so a fatal
+	 * driver error can wake them; guarded by roots_lock, a lock of its
+	 * own, taken by whichever thread records the error. */
+	pthread_mutex_t roots_lock;
+	struct weft__root *roots;
+
+	/* weft__fork_generation when the runtime was made (runtime.c). */
+	unsigned fork_gen;
 };
+
+/*
+ * Fork detection: a pthread_atfork child handler (registered by the first
+ * weft_runtime_new) bumps the generation, so a runtime inherited from the
+ * parent has a stale fork_gen in the child. Relaxed: the child handler
+ * runs on the child's only thread, before any call that checks it, and
+ * threads the child starts later see it through pthread_create.
+ */
+extern _Atomic unsigned weft__fork_generation;
+
+static inline bool weft__runtime_forked(const weft_runtime *rt)
+{
+	return rt->fork_gen != atomic_load_explicit(&weft__fork_generation,
+						    memory_order_relaxed);
+}
 
 extern const struct weft__sched_ops weft__mt_ops;
 extern _Thread_local struct weft__worker *weft__current_worker

@@ -24,6 +24,10 @@ struct weft__backend {
 	int fd;        /* epoll/kqueue fd, or the ring fd */
 	int wake_fd;   /* eventfd where the backend needs one, else -1 */
 	void *priv;    /* backend-private state (a ring), else NULL */
+	/* The call that made the last weft__backend_wait fail (for the
+	 * log line), e.g. "epoll_wait". Written and read by the waiting
+	 * thread only. */
+	const char *failed_call;
 };
 
 struct weft__backend_event {
@@ -47,12 +51,16 @@ int weft__backend_del(struct weft__backend *b, int fd);
  * Waits up to @timeout_ns (< 0: no limit, 0: poll) for at most @cap
  * events. Wake-ups through weft__backend_wake end the wait but are
  * consumed here and not reported. Returns the number of events stored
- * (0 on timeout, wake-up or EINTR) or -errno. One thread at a time.
+ * (0 on timeout, wake-up or EINTR) or -errno, with b->failed_call naming
+ * the call that failed; such an error means the backend is unusable.
+ * One thread at a time.
  */
 int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		       int cap, int64_t timeout_ns);
 
-/* Ends a current or the next wait. Any thread, async-signal-safe. */
-void weft__backend_wake(struct weft__backend *b);
+/* Ends a current or the next wait. 0 (also when a wake-up was already
+ * pending) or -errno if the wake-up channel is broken. Any thread,
+ * async-signal-safe. */
+int weft__backend_wake(struct weft__backend *b);
 
 #endif /* WEFT__IO_BACKEND_H */

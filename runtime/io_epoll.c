@@ -2,6 +2,16 @@
  * io_epoll.c - the Linux backend: one epoll instance, every fd added once
  * with EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, and an eventfd (token
  * NULL) to end a wait from another thread.
+ *
+ * Errors. weft__backend_wait retries nothing itself and hides only what
+ * is not an error: EINTR from epoll_wait (a signal arrived; reported as
+ * a wake-up with no events, and the caller waits again) and EAGAIN from
+ * the eventfd read (the counter was already drained: nothing to consume).
+ * Anything else (EBADF after a stray close of our fd, EINVAL, EFAULT) is
+ * returned as -errno, with the failing call named in b->failed_call, and
+ * the reactor makes it the runtime's sticky error (reactor.c).
+ * weft__backend_wake treats EAGAIN (counter saturated) as success: a
+ * wake-up is already pending.
  */
 #include "io_backend.h"
 #include "sys.h"
@@ -12,6 +22,7 @@
 int weft__backend_init(struct weft__backend *b)
 {
 	b->priv = NULL;
+	b->failed_call = NULL;
 	b->fd = weft__sys_epoll_create();
 	if (b->fd < 0)
 		return b->fd;
@@ -91,15 +102,30 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 	if (cap > WEFT__EPOLL_BATCH)
 		cap = WEFT__EPOLL_BATCH;
 	int n = weft__sys_epoll_wait(b->fd, raw, cap, ms);
-	if (n < 0)
-		return n == -EINTR ? 0 : n;
+	if (n < 0) {
+		/* EINTR: a signal (the current-thread flavour runs on the
+		 * application's thread, which may take signals) ended the
+		 * wait early. Not an error: report a wake-up with no events;
+		 * the caller re-checks its queues and waits again. */
+		if (n == -EINTR)
+			return 0;
+		b->failed_call = "epoll_wait";
+		return n;
+	}
 	int out = 0;
 	for (int i = 0; i < n; i++) {
 		if (raw[i].data.ptr == NULL) {
 			uint64_t v;
 			/* Nonblocking; one read resets the counter. Not
-			 * weft__sys_read: it is not a socket read. */
-			(void)weft__sys_eventfd_read(b->wake_fd, &v);
+			 * weft__sys_read: it is not a socket read. The
+			 * wrapper retries EINTR; EAGAIN means the counter
+			 * is already zero (nothing to consume). Anything
+			 * else means the wake-up channel is broken. */
+			int rc = weft__sys_eventfd_read(b->wake_fd, &v);
+			if (rc < 0 && rc != -EAGAIN) {
+				b->failed_call = "eventfd read";
+				return rc;
+			}
 			continue;
 		}
 		evs[out].token = raw[i].data.ptr;
@@ -109,9 +135,10 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 	return out;
 }
 
-void weft__backend_wake(struct weft__backend *b)
+int weft__backend_wake(struct weft__backend *b)
 {
-	/* Fails only with EAGAIN when the counter is saturated, which
-	 * already means a wake-up is pending. */
-	(void)weft__sys_eventfd_write(b->wake_fd, 1);
+	int rc = weft__sys_eventfd_write(b->wake_fd, 1);
+	/* EAGAIN: the counter is saturated, which already means a wake-up
+	 * is pending: success. Anything else (EBADF) goes to the caller. */
+	return rc == -EAGAIN ? 0 : rc;
 }

@@ -145,6 +145,25 @@ void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, voi
 	}
 }
 
+size_t weft__owned_shard_visit(weft_runtime *rt, unsigned i, size_t skip, size_t max,
+			       void (*fn)(struct weft__task *t, void *arg), void *arg)
+{
+	struct weft__owned_shard *sh = &rt->owned[i];
+	size_t pos = 0;
+	weft__spin_lock(&sh->lock);
+	for (struct weft__task *t = sh->head; t; t = t->owned_next, pos++)
+		if (pos >= skip && pos - skip < max)
+			fn(t, arg);
+	weft__spin_unlock(&sh->lock);
+	return pos;
+}
+
+size_t weft__owned_shard_live(weft_runtime *rt, unsigned i)
+{
+	/* Relaxed: a size hint (see weft__owned_live). */
+	return atomic_load_explicit(&rt->owned[i].live, memory_order_relaxed);
+}
+
 size_t weft__owned_live(weft_runtime *rt)
 {
 	size_t n = 0;

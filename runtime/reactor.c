@@ -38,11 +38,26 @@
  * a dead slot finds no wakers and does nothing. When many slots wait for
  * release, deregister notifies the reactor so an idle runtime frees them
  * too. Fini frees whatever is left.
+ *
+ * Errors. A backend error from the turn's wait (epoll_wait, the eventfd
+ * read) or from a notify (the eventfd write) is fatal: the backend told
+ * us it cannot wait or be woken any more (EINTR and a pending wake-up are
+ * not errors; io_epoll.c absorbs them). The first one is stored in
+ * `error` with a CAS from 0, so it stays the first; only the thread whose
+ * CAS won logs it (one line on stderr) and calls on_error. Every fatal
+ * error counts in `errors`. Once `error` is set, a turn returns it at
+ * once without calling the backend, so a driver loop cannot spin on a
+ * failing epoll_wait. The error word carries no other data: relaxed
+ * stores and loads suffice; who must see it promptly is woken by
+ * on_error under a lock of the runtime's (runtime.c), and a thread that
+ * checks before it parks sees it by program order or through that lock.
  */
 #include "internal.h"
 #include "reactor.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 /* A slot is allocated on a cache line of its own, with what a request
  * touches (the word, the lock, the wakers) in its first 64 bytes: two
@@ -95,6 +110,10 @@ static void weft__io_free(struct weft__io *io)
 int weft__reactor_init(struct weft__reactor *r)
 {
 	atomic_init(&r->events, 0);
+	atomic_init(&r->error, 0);
+	atomic_init(&r->errors, 0);
+	r->on_error = NULL;
+	r->on_error_arg = NULL;
 	r->live = NULL;
 	r->release = NULL;
 	r->release_len = 0;
@@ -163,19 +182,46 @@ static void weft__io_dispatch(struct weft__io *io, uint32_t ready)
 	weft_waker_wake(&wake[1]);
 }
 
+/* Records a fatal backend error @err (< 0) from @call (see "Errors"). */
+static void weft__reactor_fail(struct weft__reactor *r, int err, const char *call)
+{
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
+	int expected = 0;
+	/* Relaxed: the word carries only its value (see "Errors"); the CAS
+	 * makes exactly one thread the first, which logs and notifies. */
+	if (!atomic_compare_exchange_strong_explicit(&r->error, &expected, err,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return;
+	fprintf(stderr, "weft: %s failed: %s (errno %d); the runtime's I/O driver has stopped\n",
+		call ? call : "I/O backend", strerror(-err), -err);
+	if (r->on_error)
+		r->on_error(r->on_error_arg);
+}
+
 #define WEFT__TURN_BATCH 256
 
 int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns)
 {
 	struct weft__backend_event evs[WEFT__TURN_BATCH];
 
+	/* Sticky: a backend that failed is not waited on again. */
+	int err = weft__reactor_error(r);
+	if (err)
+		return err;
+
 	/* Slots deregistered before this point are out of the backend, and
 	 * the previous turn is over: nothing can reach them any more. */
 	weft__reactor_release_pending(r);
 
 	int n = weft__backend_wait(&r->backend, evs, WEFT__TURN_BATCH, timeout_ns);
-	if (n <= 0)
-		return n;
+	if (n < 0) {
+		weft__reactor_fail(r, n, r->backend.failed_call);
+		return weft__reactor_error(r);
+	}
+	if (n == 0)
+		return 0;
 	for (int i = 0; i < n; i++)
 		weft__io_dispatch(evs[i].token, evs[i].ready);
 	/* Relaxed: a statistic, ordered with nothing. */
@@ -185,7 +231,9 @@ int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns)
 
 void weft__reactor_notify(struct weft__reactor *r)
 {
-	weft__backend_wake(&r->backend);
+	int rc = weft__backend_wake(&r->backend);
+	if (weft__unlikely(rc < 0))
+		weft__reactor_fail(r, rc, "eventfd write");
 }
 
 int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,

@@ -40,6 +40,16 @@ struct weft__reactor {
 	struct weft__io *release;   /* deregistered, freed by the next turn */
 	size_t release_len;
 	_Atomic uint64_t events;    /* I/O events dispatched (metrics) */
+	/* The sticky error (reactor.c): the first fatal backend error as a
+	 * negative errno, 0 while none; and how many fatal errors were
+	 * seen in all (metrics). */
+	_Atomic int error;
+	_Atomic uint64_t errors;
+	/* Called once, on the thread that records the first error, after it
+	 * is stored (the runtime wakes its block_on threads). May be NULL.
+	 * Set before the reactor is shared. */
+	void (*on_error)(void *arg);
+	void *on_error_arg;
 };
 
 /* Sets up the backend and its wake-up channel. 0 or -errno. */
@@ -52,13 +62,25 @@ void weft__reactor_fini(struct weft__reactor *r);
  * Waits up to @timeout_ns (< 0: no limit, 0: just poll) for I/O events,
  * records readiness and wakes the waiting wakers (outside any lock).
  * Returns early when weft__reactor_notify is called. Returns the number
- * of I/O events handled (the notification is not counted) or -errno.
- * One thread at a time.
+ * of I/O events handled (the notification is not counted) or -errno. A
+ * backend error is fatal and sticky: it is recorded (weft__reactor_error),
+ * and this and every later turn return it without waiting. One thread at
+ * a time.
  */
 int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns);
 
-/* Makes a current or the next weft__reactor_turn return. Any thread. */
+/* Makes a current or the next weft__reactor_turn return. A failure of the
+ * wake-up channel is recorded like a turn's. Any thread. */
 void weft__reactor_notify(struct weft__reactor *r);
+
+/* The sticky error: 0, or the first fatal backend error (-errno). Any
+ * thread; a relaxed load (see reactor.c), so cheap enough to test before
+ * every park. */
+static inline int weft__reactor_error(struct weft__reactor *r)
+{
+	/* Relaxed: the value is all it carries; see "Errors" in reactor.c. */
+	return atomic_load_explicit(&r->error, memory_order_relaxed);
+}
 
 /* ------------------------------------------------- per-fd registrations */
 

@@ -19,6 +19,24 @@
  * then releases the references held by the queues. The runtime's memory
  * lives until the last task is freed, since wakers held elsewhere may
  * still reach it.
+ *
+ * Driver errors. A fatal backend error is sticky in the reactor
+ * (reactor.c, "Errors"). The current-thread block_on checks it after every
+ * park and returns it, dropping its future; a later block_on returns it at
+ * once. A multi-thread block_on lists its root on rt->roots (under
+ * roots_lock) while it runs and checks the error before every park; the
+ * reactor's on_error hook (weft__runtime_driver_failed), run once by the
+ * thread that recorded the error, unparks every listed root under the same
+ * lock. Either a root was listed before the hook took the lock and is
+ * unparked (the parker keeps the token), or it is listed after, and its
+ * check after listing sees the error the hook's thread stored before
+ * locking. Workers stop parking in the driver (worker.c).
+ *
+ * Fork. A runtime made before a fork() is unusable in the child (its
+ * threads are not there). A pthread_atfork child handler bumps
+ * weft__fork_generation; block_on and spawn compare it with the
+ * runtime's and return -ECHILD, and weft_runtime_free in the child
+ * returns without touching anything (the parent's copy leaks there).
  */
 #include "internal.h"
 #include "blocking.h"
@@ -28,6 +46,23 @@
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
+
+_Atomic unsigned weft__fork_generation;
+
+static void weft__atfork_child(void)
+{
+	/* Relaxed: see weft__runtime_forked (the child's only thread). */
+	atomic_fetch_add_explicit(&weft__fork_generation, 1, memory_order_relaxed);
+}
+
+static pthread_once_t weft__atfork_once = PTHREAD_ONCE_INIT;
+
+static void weft__atfork_register(void)
+{
+	/* Fails only with ENOMEM; then forks go undetected, which is the
+	 * documented contract anyway (a child must not use the runtime). */
+	(void)pthread_atfork(NULL, NULL, weft__atfork_child);
+}
 
 /* ------------------------------------------------------ the scheduler */
 
@@ -139,6 +174,8 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 {
 	if (!rt || !fut || !fut->poll)
 		return -EINVAL;
+	if (weft__runtime_forked(rt))
+		return -ECHILD;
 	if (weft__current_rt)
 		return -EDEADLK;
 	if (rt->nworkers > 0)
@@ -150,6 +187,13 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return -EBUSY;
+	int rc = weft__driver_error(&rt->driver);
+	if (rc) {
+		/* Sticky: refuse to start; @fut is neither polled nor dropped.
+		 * Release: as at the end. */
+		atomic_store_explicit(&rt->core_taken, false, memory_order_release);
+		return rc;
+	}
 	weft__current_rt = rt;
 
 	/* A borrowed waker: the runtime owner's reference covers it, and
@@ -183,6 +227,8 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 		if (ran == interval) {
 			/* Busy: still look at I/O and timers every tick. */
 			weft__driver_park(&rt->driver, 0, false);
+			if (weft__unlikely((rc = weft__driver_error(&rt->driver)) != 0))
+				break;
 			continue;
 		}
 		if (ran > 0 || rt->local.head)
@@ -194,13 +240,16 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 		WEFT__CT_COUNT(rt, parks);
 		weft__driver_park(&rt->driver, -1, true);
 		WEFT__CT_COUNT(rt, unparks);
+		/* Same thread as the park: program order shows the error. */
+		if (weft__unlikely((rc = weft__driver_error(&rt->driver)) != 0))
+			break;
 	}
 
 	weft_future_drop(fut);
 	weft__current_rt = NULL;
 	/* Release: hand the queues to the next core holder. */
 	atomic_store_explicit(&rt->core_taken, false, memory_order_release);
-	return 0;
+	return rc;
 }
 
 /*
@@ -213,6 +262,8 @@ struct weft__root {
 	_Atomic size_t refs;
 	_Atomic bool woken;
 	struct weft__parker parker;
+	/* On rt->roots while its block_on runs (roots_lock). */
+	struct weft__root *prev, *next;
 };
 
 static void weft__mt_root_drop(const void *data)
@@ -267,20 +318,61 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		weft__free(r);
 		return -ENOMEM;
 	}
+	/* Listed before the first check of the driver error: see "Driver
+	 * errors" at the top. */
+	r->prev = NULL;
+	pthread_mutex_lock(&rt->roots_lock);
+	r->next = rt->roots;
+	if (rt->roots)
+		rt->roots->prev = r;
+	rt->roots = r;
+	pthread_mutex_unlock(&rt->roots_lock);
+
 	weft_waker root = { .vtable = &weft__mt_root_vtable, .data = r };
-	for (;;) {
+	int rc = weft__driver_error(&rt->driver);
+	bool polled = false;
+	while (rc == 0) {
 		/* Acquire: pairs with the waker's release. */
 		if (atomic_exchange_explicit(&r->woken, false, memory_order_acquire)) {
 			weft_cx cx = { .waker = &root, .runtime = rt, .budget = rt->config.budget };
+			polled = true;
 			if (fut->poll(fut, &cx) == WEFT_READY)
 				break;
 			continue;
 		}
+		rc = weft__driver_error(&rt->driver);
+		if (rc)
+			break;
 		weft__parker_park(&r->parker);
 	}
-	weft_future_drop(fut);
+
+	pthread_mutex_lock(&rt->roots_lock);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		rt->roots = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&rt->roots_lock);
+
+	/* A sticky error before the first poll: @fut is the caller's still. */
+	if (polled || rc == 0)
+		weft_future_drop(fut);
 	weft__mt_root_drop(r);
-	return 0;
+	return rc;
+}
+
+/* The reactor's on_error hook: wakes every multi-thread block_on so it
+ * sees the error (see "Driver errors" at the top). */
+static void weft__runtime_driver_failed(void *arg)
+{
+	weft_runtime *rt = arg;
+	if (rt->nworkers == 0)
+		return;   /* the current-thread core checks after each park */
+	pthread_mutex_lock(&rt->roots_lock);
+	for (struct weft__root *r = rt->roots; r; r = r->next)
+		weft__parker_unpark(&r->parker);
+	pthread_mutex_unlock(&rt->roots_lock);
 }
 
 /* ------------------------------------------------------- the runtime */
@@ -316,9 +408,12 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (cfg.global_queue_interval == 0)
 		cfg.global_queue_interval = 61;
 
+	pthread_once(&weft__atfork_once, weft__atfork_register);
 	weft_runtime *rt = weft__calloc(1, sizeof *rt);
 	if (!rt)
 		return -ENOMEM;
+	/* Relaxed: see weft__runtime_forked. */
+	rt->fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
 	int rc = -ENOMEM;
 	rt->ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
@@ -332,9 +427,15 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rc = -ENOMEM;
 	if (pthread_mutex_init(&rt->lock, NULL) != 0)
 		goto err_owned;
+	if (pthread_mutex_init(&rt->roots_lock, NULL) != 0)
+		goto err_lock;
+	rt->roots = NULL;
 	rc = weft__driver_init(&rt->driver);
 	if (rc < 0)
-		goto err_lock;
+		goto err_roots;
+	/* Before any thread can turn the reactor. */
+	rt->driver.io.on_error = weft__runtime_driver_failed;
+	rt->driver.io.on_error_arg = rt;
 	rc = weft__blocking_init(rt);
 	if (rc < 0)
 		goto err_driver;
@@ -350,6 +451,8 @@ err_blocking:
 	weft__blocking_fini(rt);
 err_driver:
 	weft__driver_fini(&rt->driver);
+err_roots:
+	pthread_mutex_destroy(&rt->roots_lock);
 err_lock:
 	pthread_mutex_destroy(&rt->lock);
 err_owned:
@@ -369,6 +472,7 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 		weft__mt_fini(rt);
 	weft__task_cache_fini(&rt->core_cache);
 	weft__driver_fini(&rt->driver);
+	pthread_mutex_destroy(&rt->roots_lock);
 	pthread_mutex_destroy(&rt->lock);
 	weft__owned_fini(rt);
 	weft__free(rt);
@@ -377,6 +481,11 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 void weft_runtime_free(weft_runtime *rt)
 {
 	if (!rt)
+		return;
+	/* In a forked child the workers do not exist and locks may be held
+	 * by threads that are gone: touch nothing (the child's copy of the
+	 * runtime leaks, as documented). */
+	if (weft__runtime_forked(rt))
 		return;
 	pthread_mutex_lock(&rt->lock);
 	rt->closed = true;
@@ -436,6 +545,9 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 		.io_events = atomic_load_explicit(&rt->driver.io.events, memory_order_relaxed),
 		.timers_fired = atomic_load_explicit(&rt->driver.timers_fired,
 						     memory_order_relaxed),
+		.driver_errors = atomic_load_explicit(&rt->driver.io.errors,
+						      memory_order_relaxed),
+		.driver_error = weft__driver_error(&rt->driver),
 	};
 	weft__copy_out(out, &m, size, sizeof m);
 	return 0;

@@ -140,7 +140,7 @@ int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms)
 {
-	WEFT__SYSCALL_NOFAULT(epoll_wait(epfd, evs, n, ms));
+	WEFT__SYSCALL(WEFT__FAULT_EPOLL_WAIT, epoll_wait(epfd, evs, n, ms));
 }
 
 int weft__sys_eventfd(void)

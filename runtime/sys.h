@@ -29,6 +29,7 @@ enum weft__fault_site {
 	WEFT__FAULT_CONNECT,
 	WEFT__FAULT_READ,       /* read, recv, recvfrom, readv */
 	WEFT__FAULT_WRITE,      /* write, send, sendto, writev */
+	WEFT__FAULT_EPOLL_WAIT, /* epoll_wait (the reactor's turn) */
 	WEFT__FAULT_SITES
 };
 
@@ -110,7 +111,7 @@ int weft__sys_close(int fd);                                   /* none */
 int weft__sys_open(const char *path, int flags);               /* SOCKET (an fd), + cloexec */
 int weft__sys_epoll_create(void);                              /* EPOLL, cloexec */
 int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev); /* EPOLL */
-int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms); /* none */
+int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms); /* EPOLL_WAIT */
 int weft__sys_eventfd(void);                                   /* EVENTFD, nonblocking, cloexec */
 int weft__sys_eventfd_read(int fd, uint64_t *v);               /* none, retries EINTR */
 int weft__sys_eventfd_write(int fd, uint64_t v);               /* none */

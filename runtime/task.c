@@ -415,6 +415,8 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 {
 	if (!rt || !fut || !fut->poll || size < sizeof(weft_future))
 		return -EINVAL;
+	if (weft__runtime_forked(rt))
+		return -ECHILD;   /* see "Fork" in weft/runtime.h */
 	if (size > SIZE_MAX - sizeof(struct weft__task))
 		return -EINVAL;
 	uint64_t fixed;

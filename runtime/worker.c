@@ -36,6 +36,11 @@
  * one worker never stalls I/O for the rest. Busy workers also poll the
  * driver without sleeping every event_interval ticks.
  *
+ * Driver errors. Once the driver holds a fatal backend error (driver.c),
+ * no worker takes the driver any more: parking goes straight to the
+ * condition variable, so workers sleep until work or shutdown instead of
+ * spinning on a driver that returns at once. Tasks still run.
+ *
  * Shutdown sets `shutdown`, unparks every worker and joins them; each
  * drops the queue references it holds. weft_runtime_free then drops every
  * task still in the owned list (runtime.c).
@@ -118,7 +123,9 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 						    memory_order_acquire, memory_order_relaxed))
 		return;
 
-	if (pthread_mutex_trylock(&rt->driver_lock) == 0) {
+	/* A failed driver returns at once: sleep on the condvar instead. */
+	bool driver_ok = !weft__driver_error(&rt->driver);
+	if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
 		expected = WEFT__WPARK_EMPTY;
 		/* SeqCst: see weft__worker_unpark. */
 		if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
@@ -153,7 +160,7 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 		 * fence in weft__driver_handoff ("unlock, then look at the
 		 * count"), so one of the two sides always sees the other. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (pthread_mutex_trylock(&rt->driver_lock) == 0) {
+		if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
 			/* The holder left the driver between our first try
 			 * and our count: return, and the caller's next park
 			 * takes the driver. */

@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WORKERS 2
@@ -953,6 +955,91 @@ static void metrics_reject_bad_arguments(void **state)
 	weft_runtime_free(rt);
 }
 
+/* ---------------------------------------------------------------- fork */
+
+static weft_poll ready_poll(weft_future *f, weft_cx *cx)
+{
+	(void)f;
+	(void)cx;
+	return WEFT_READY;
+}
+
+/* The child's side: what "Fork" in weft/runtime.h promises. Each broken
+ * promise sets a bit of the exit status. */
+static int forked_child_checks(weft_runtime *mt, weft_runtime *ct)
+{
+	int code = 0;
+	weft_yield_now y;
+	weft_yield_now_init(&y);
+	if (weft_block_on(mt, &y.fut) != -ECHILD)
+		code |= 1;
+	weft_yield_now_init(&y);
+	if (weft_block_on(ct, &y.fut) != -ECHILD)
+		code |= 2;
+	weft_future f = WEFT_FUTURE(ready_poll, NULL);
+	if (weft_spawn_detached(mt, &f, sizeof f) != -ECHILD)
+		code |= 4;
+	if (weft_spawn_detached(ct, &f, sizeof f) != -ECHILD)
+		code |= 8;
+	/* Must return at once, touching no thread of the parent's. */
+	weft_runtime_free(mt);
+	weft_runtime_free(ct);
+	/* A runtime of the child's own works. */
+	weft_runtime *fresh = NULL;
+	weft_runtime_config cfg = { .workers = 1 };
+	if (weft_runtime_new(&fresh, &cfg) != 0)
+		return code | 16;
+	weft_yield_now_init(&y);
+	if (weft_block_on(fresh, &y.fut) != 0)
+		code |= 32;
+	if (weft_spawn_detached(fresh, &f, sizeof f) != 0)
+		code |= 64;
+	weft_runtime_free(fresh);
+	return code;
+}
+
+static void a_forked_child_gets_echild_from_an_inherited_runtime(void **state)
+{
+	(void)state;
+	weft_runtime *mt = new_mt(WORKERS);
+	weft_runtime *ct = NULL;
+	weft_runtime_config cfg = { .workers = 1 };
+	assert_int_equal(weft_runtime_new(&ct, &cfg), 0);
+	weft_future f = WEFT_FUTURE(ready_poll, NULL);
+	assert_int_equal(weft_spawn_detached(mt, &f, sizeof f), 0);
+
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(forked_child_checks(mt, ct));   /* _exit: the parent's copies leak */
+
+	/* Bounded: a child that hangs (joining workers it does not have)
+	 * is killed and fails the test. */
+	int status = 0;
+	pid_t got = 0;
+	uint64_t t0 = test_now_us();
+	while ((got = waitpid(pid, &status, WNOHANG)) == 0 && test_now_us() - t0 < 10000000u)
+		usleep(10000);
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("the child hung");
+	}
+	assert_int_equal(got, pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* The parent's runtimes are untouched. */
+	weft_yield_now y;
+	weft_yield_now_init(&y);
+	assert_int_equal(weft_block_on(mt, &y.fut), 0);
+	weft_yield_now_init(&y);
+	assert_int_equal(weft_block_on(ct, &y.fut), 0);
+	weft_runtime_free(mt);
+	weft_runtime_free(ct);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -970,6 +1057,7 @@ int main(void)
 		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
 		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
 		cmocka_unit_test(metrics_reject_bad_arguments),
+		cmocka_unit_test(a_forked_child_gets_echild_from_an_inherited_runtime),
 	};
 	return cmocka_run_group_tests_name("mt", tests, NULL, NULL);
 }

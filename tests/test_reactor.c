@@ -1,14 +1,24 @@
 /* test_reactor.c - the epoll reactor: readiness and wakers, the tick that
  * keeps a stale clear from losing an edge, deregistration while an event
- * is in flight, notify, and thread safety. Internal API. */
+ * is in flight, notify, and thread safety. Internal API. Then the
+ * driver's sticky error on both runtime flavours: an injected or real
+ * epoll_wait failure ends block_on with the errno (bounded by a watchdog,
+ * so a runtime that swallows the error fails the test instead of hanging
+ * it), shows in the metrics, stops the workers from spinning, and EINTR
+ * is not an error. */
 #include "helpers.h"
 
 #include "internal.h"
 #include "reactor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void make_pair(int sv[2])
@@ -345,6 +355,361 @@ static void registration_failure_leaves_nothing_behind(void **state)
 	close(sv[1]);
 }
 
+/* ------------------------------------------------------ driver errors */
+
+/* Bound for block_on to notice a driver error; the watchdog fires later. */
+#define ERROR_LIMIT_US (2u * 1000000u)
+#define WATCHDOG_US (5u * 1000000u)
+
+/*
+ * A future that stays pending until its watchdog thread gives up on it
+ * (WATCHDOG_US) and wakes it: a runtime that swallows a driver error then
+ * returns 0 from block_on, and the test fails on the return value
+ * instead of hanging.
+ */
+typedef struct watched {
+	weft_future fut;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	weft_waker waker;
+	bool timed_out;
+	bool cancel;
+	int polls;
+	int drops;
+	pthread_t th;
+} watched;
+
+static weft_poll watched_poll(weft_future *f, weft_cx *cx)
+{
+	watched *w = (watched *)f;
+	pthread_mutex_lock(&w->lock);
+	w->polls++;
+	bool out = w->timed_out;
+	if (!out)
+		weft_waker_store(&w->waker, cx->waker);
+	pthread_mutex_unlock(&w->lock);
+	return out ? WEFT_READY : WEFT_PENDING;
+}
+
+static void watched_drop(weft_future *f)
+{
+	watched *w = (watched *)f;
+	pthread_mutex_lock(&w->lock);
+	w->drops++;
+	weft_waker_drop(&w->waker);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void *watchdog_main(void *arg)
+{
+	watched *w = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += WATCHDOG_US / 1000000u;
+	pthread_mutex_lock(&w->lock);
+	int rc = 0;
+	while (!w->cancel && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &until);
+	if (!w->cancel) {
+		w->timed_out = true;
+		weft_waker_wake_by_ref(&w->waker);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void watched_start(watched *w)
+{
+	memset(w, 0, sizeof *w);
+	w->fut = WEFT_FUTURE(watched_poll, watched_drop);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	assert_int_equal(pthread_create(&w->th, NULL, watchdog_main, w), 0);
+}
+
+static void watched_stop(watched *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->cancel = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->th, NULL);
+	weft_waker_drop(&w->waker);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+static weft_runtime *new_rt(uint32_t workers)
+{
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = { .workers = workers };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	return rt;
+}
+
+/* What one block_on(watched) did. */
+typedef struct outcome {
+	int rc;
+	uint64_t took_us;
+	bool timed_out;
+	int polls, drops;
+} outcome;
+
+static outcome run_watched(weft_runtime *rt)
+{
+	watched w;
+	watched_start(&w);
+	uint64_t t0 = test_now_us();
+	outcome o = { .rc = weft_block_on(rt, &w.fut) };
+	o.took_us = test_now_us() - t0;
+	watched_stop(&w);
+	o.timed_out = w.timed_out;
+	o.polls = w.polls;
+	o.drops = w.drops;
+	return o;
+}
+
+/* It must have ended with @want well before the watchdog. */
+static void check_outcome(outcome o, int want)
+{
+	assert_false(o.timed_out);
+	assert_int_equal(o.rc, want);
+	assert_true(o.took_us < ERROR_LIMIT_US);
+	/* Dropped once if it was polled, never if block_on refused. */
+	assert_int_equal(o.drops, o.polls > 0 ? 1 : 0);
+}
+
+static void block_on_ends_with(weft_runtime *rt, int want)
+{
+	check_outcome(run_watched(rt), want);
+}
+
+static void metrics_say(weft_runtime *rt, int err)
+{
+	weft_runtime_metrics m;
+	memset(&m, 0xff, sizeof m);
+	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
+	assert_int_equal(m.driver_error, err);
+	if (err)
+		assert_true(m.driver_errors >= 1);
+	else
+		assert_int_equal(m.driver_errors, 0);
+}
+
+/* CPU time the whole process uses over @us of wall time. */
+static uint64_t cpu_us_over(uint64_t us)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	usleep((useconds_t)us);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	return (uint64_t)(b.tv_sec - a.tv_sec) * 1000000u +
+	       (uint64_t)(b.tv_nsec / 1000) - (uint64_t)(a.tv_nsec / 1000);
+}
+
+/* Idle workers after an error must sleep: a spinning one burns ~300 ms of
+ * the 300 ms window (a whole CPU); sleepers use next to nothing. */
+static void workers_do_not_spin(void)
+{
+	uint64_t used = cpu_us_over(300000);
+	assert_true(used < 100000);
+}
+
+static void ct_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt(1);
+	/* Capture stderr to check the one log line. */
+	char path[] = "/tmp/weft-test-stderr-XXXXXX";
+	int logfd = mkstemp(path);
+	assert_true(logfd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(logfd, 2), 2);
+
+	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	outcome first = run_watched(rt);
+	weft__fault_reset();
+	/* Sticky: a later block_on refuses at once, the future untouched. */
+	outcome again = run_watched(rt);
+
+	/* stderr back before any assertion can fail. */
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	check_outcome(first, -EBADF);
+	check_outcome(again, -EBADF);
+	assert_int_equal(again.polls, 0);
+	char buf[512] = { 0 };
+	ssize_t n = pread(logfd, buf, sizeof buf - 1, 0);
+	close(logfd);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "weft: epoll_wait failed"));
+	assert_non_null(strstr(buf, "errno 9"));
+	int lines = 0;
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, 1);   /* logged once, not again when sticky */
+
+	metrics_say(rt, -EBADF);
+	weft_runtime_free(rt);
+}
+
+static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
+{
+	(void)state;
+	/* Armed before the workers start: the first park in the driver
+	 * fails, possibly before block_on has even begun. */
+	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	weft_runtime *rt = new_rt(2);
+	block_on_ends_with(rt, -EBADF);
+	weft__fault_reset();
+	metrics_say(rt, -EBADF);
+	workers_do_not_spin();
+	block_on_ends_with(rt, -EBADF);
+	weft_runtime_free(rt);
+}
+
+/* A thread that spawns work onto a runtime after a delay, so a worker
+ * asleep in the driver wakes up and turns the reactor again. */
+typedef struct later {
+	weft_runtime *rt;
+	useconds_t delay;
+} later;
+
+static weft_poll nothing_poll(weft_future *f, weft_cx *cx)
+{
+	(void)f;
+	(void)cx;
+	return WEFT_READY;
+}
+
+static void *spawn_later_main(void *arg)
+{
+	later *l = arg;
+	usleep(l->delay);
+	weft_future f = WEFT_FUTURE(nothing_poll, NULL);
+	(void)weft_spawn_detached(l->rt, &f, sizeof f);
+	return NULL;
+}
+
+static void mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt(2);
+	/* The root is parked before the driver fails: the error must wake it. */
+	usleep(20000);   /* let a worker go to sleep in epoll_wait */
+	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	later l = { .rt = rt, .delay = 100000 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, spawn_later_main, &l), 0);
+	block_on_ends_with(rt, -EBADF);
+	pthread_join(th, NULL);
+	weft__fault_reset();
+	metrics_say(rt, -EBADF);
+	workers_do_not_spin();
+	weft_runtime_free(rt);
+}
+
+/* A future woken from another thread after 30 ms: block_on parks in
+ * epoll_wait meanwhile. */
+typedef struct woken_later {
+	weft_future fut;
+	pthread_mutex_t lock;
+	weft_waker waker;
+	bool ready;
+	pthread_t th;
+} woken_later;
+
+static weft_poll woken_later_poll(weft_future *f, weft_cx *cx)
+{
+	woken_later *w = (woken_later *)f;
+	pthread_mutex_lock(&w->lock);
+	bool r = w->ready;
+	if (!r)
+		weft_waker_store(&w->waker, cx->waker);
+	pthread_mutex_unlock(&w->lock);
+	return r ? WEFT_READY : WEFT_PENDING;
+}
+
+static void *woken_later_main(void *arg)
+{
+	woken_later *w = arg;
+	usleep(30000);
+	pthread_mutex_lock(&w->lock);
+	w->ready = true;
+	weft_waker_wake_by_ref(&w->waker);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void eintr_from_epoll_wait_is_retried_not_reported(void **state)
+{
+	(void)state;
+	for (uint32_t workers = 1; workers <= 2; workers++) {
+		weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EINTR);
+		weft_runtime *rt = new_rt(workers);
+		woken_later w = { .fut = WEFT_FUTURE(woken_later_poll, NULL) };
+		pthread_mutex_init(&w.lock, NULL);
+		assert_int_equal(pthread_create(&w.th, NULL, woken_later_main, &w), 0);
+		assert_int_equal(weft_block_on(rt, &w.fut), 0);
+		pthread_join(w.th, NULL);
+		weft_waker_drop(&w.waker);
+		pthread_mutex_destroy(&w.lock);
+		/* The injected EINTR was consumed, and not as an error. */
+		assert_int_equal(atomic_load(&weft__faults_armed), 0);
+		metrics_say(rt, 0);
+		weft__fault_reset();
+		weft_runtime_free(rt);
+	}
+}
+
+/* A real close(2) of @fd, as a bug elsewhere in the program would make.
+ * Through syscall(2), not close(): ThreadSanitizer models fds and would
+ * (rightly) report the race with a worker's epoll_wait on it, which is
+ * the very bug this simulates. */
+static void stray_close(int fd)
+{
+	assert_int_equal(syscall(SYS_close, fd), 0);
+}
+
+static void ct_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt(1);
+	/* A bug elsewhere in the program closes our epoll fd. */
+	int epfd = weft__runtime_reactor(rt)->backend.fd;
+	assert_true(epfd >= 0);
+	stray_close(epfd);
+	block_on_ends_with(rt, -EBADF);
+	metrics_say(rt, -EBADF);
+	/* Free closes the (now unused) number again, harmlessly: nothing
+	 * in this test opened an fd since. */
+	weft_runtime_free(rt);
+}
+
+static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_rt(2);
+	usleep(20000);   /* a worker is asleep in epoll_wait on the fd */
+	int epfd = weft__runtime_reactor(rt)->backend.fd;
+	assert_true(epfd >= 0);
+	stray_close(epfd);
+	/* The sleeping worker keeps waiting on the open file; work makes it
+	 * return and wait again, on the closed fd. */
+	later l = { .rt = rt, .delay = 50000 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, spawn_later_main, &l), 0);
+	block_on_ends_with(rt, -EBADF);
+	pthread_join(th, NULL);
+	metrics_say(rt, -EBADF);
+	workers_do_not_spin();
+	weft_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +721,12 @@ int main(void)
 		cmocka_unit_test(registration_churn_against_a_turning_thread),
 		cmocka_unit_test(a_waker_stored_before_the_edge_is_woken),
 		cmocka_unit_test(registration_failure_leaves_nothing_behind),
+		cmocka_unit_test(ct_block_on_returns_an_injected_epoll_wait_ebadf),
+		cmocka_unit_test(mt_block_on_returns_an_injected_epoll_wait_ebadf),
+		cmocka_unit_test(mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps),
+		cmocka_unit_test(eintr_from_epoll_wait_is_retried_not_reported),
+		cmocka_unit_test(ct_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf),
+		cmocka_unit_test(mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /* test_registry.c - the task registry lists live tasks with their state
- * and where they were spawned, and the dump prints them. */
+ * and where they were spawned, and the dump prints them, every one, and
+ * never while it holds an owned-list lock. */
 #include "helpers.h"
+
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -86,11 +89,141 @@ static void a_task_spawned_through_the_function_has_no_location(void **state)
 	weft_runtime_free(rt);
 }
 
+/* A stream that, on every write, checks that no owned-list shard lock is
+ * held: the dump must print after it unlocks (a blocked stream would
+ * otherwise stall every spawn and completion on the shard). Unbuffered,
+ * so each fprintf reaches the check. */
+typedef struct lock_spy {
+	weft_runtime *rt;
+	size_t writes;
+	size_t held;      /* writes made while some shard lock was held */
+	size_t lines;     /* lines starting with "task " */
+	char last;        /* previous byte, to spot line starts */
+	size_t cap, len;
+	char *text;
+} lock_spy;
+
+static ssize_t lock_spy_write(void *cookie, const char *buf, size_t size)
+{
+	lock_spy *s = cookie;
+	s->writes++;
+	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
+		if (atomic_load(&s->rt->owned[i].lock.locked))
+			s->held++;
+	if (s->len + size + 1 > s->cap) {
+		s->cap = (s->len + size + 1) * 2;
+		s->text = realloc(s->text, s->cap);
+	}
+	memcpy(s->text + s->len, buf, size);
+	s->len += size;
+	s->text[s->len] = '\0';
+	return (ssize_t)size;
+}
+
+static void spawn_forever(weft_runtime *rt, int n)
+{
+	forever f = { .fut = WEFT_FUTURE(forever_poll, forever_drop) };
+	for (int i = 0; i < n; i++)
+		assert_int_equal(weft_spawn_detached(rt, &f.fut, sizeof f), 0);
+}
+
+static size_t count_task_lines(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; (p = strstr(p, "task ")) != NULL; p++)
+		if (p == text || p[-1] == '\n')
+			n++;
+	return n;
+}
+
+static void the_dump_prints_no_line_while_holding_a_shard_lock(void **state)
+{
+	(void)state;
+	weft_runtime *rt;
+	weft_runtime_config cfg = { .workers = 1 };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	spawn_forever(rt, 100);
+	lock_spy spy = { .rt = rt };
+	cookie_io_functions_t io = { .write = lock_spy_write };
+	FILE *f = fopencookie(&spy, "w", io);
+	assert_non_null(f);
+	assert_int_equal(setvbuf(f, NULL, _IONBF, 0), 0);
+	assert_int_equal(weft_runtime_dump_tasks(rt, f), 100);
+	fclose(f);
+	assert_true(spy.writes >= 100);
+	assert_int_equal(spy.held, 0);
+	assert_int_equal(count_task_lines(spy.text), 100);
+	assert_non_null(strstr(spy.text, "100 live task(s)\n"));
+	free(spy.text);
+	weft_runtime_free(rt);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Every task is listed, each once, whether a shard fits one snapshot or
+ * (its snapshot could not be allocated) goes out in batches. */
+static void the_dump_lists_every_task_once_even_in_batches(void **state)
+{
+	(void)state;
+	enum { N = 3000 };   /* ~190 per shard: more than one batch */
+	weft_runtime *rt;
+	weft_runtime_config cfg = { .workers = 1 };
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	spawn_forever(rt, N);
+	weft_task_info *info = calloc(N, sizeof *info);
+	assert_non_null(info);
+	assert_int_equal(weft_runtime_tasks(rt, info, N), N);
+	uint64_t *want = calloc(N, sizeof *want);
+	assert_non_null(want);
+	for (int i = 0; i < N; i++)
+		want[i] = info[i].id;
+	qsort(want, N, sizeof *want, cmp_u64);
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) {
+			/* The first shard's snapshot allocation fails: that
+			 * shard is printed in batches from the stack. */
+			weft__fault_arm(WEFT__FAULT_ALLOC, 1, ENOMEM);
+		}
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+		assert_int_equal(weft_runtime_dump_tasks(rt, mem), N);
+		fclose(mem);
+		weft__fault_reset();
+		assert_int_equal(count_task_lines(buf), N);
+		/* The printed ids, sorted, are exactly the registry's. */
+		uint64_t *got = calloc(N, sizeof *got);
+		assert_non_null(got);
+		size_t n = 0;
+		for (const char *p = buf; n < N && (p = strstr(p, "task ")) != NULL; p++)
+			if (p == buf || p[-1] == '\n')
+				got[n++] = strtoull(p + 5, NULL, 10);
+		assert_int_equal(n, N);
+		qsort(got, N, sizeof *got, cmp_u64);
+		for (int i = 0; i < N; i++)
+			assert_true(got[i] == want[i]);
+		free(got);
+		char total[64];
+		snprintf(total, sizeof total, "%d live task(s)\n", N);
+		assert_non_null(strstr(buf, total));
+		free(buf);
+	}
+	free(want);
+	free(info);
+	weft_runtime_free(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_registry_lists_live_tasks_with_their_spawn_site),
 		cmocka_unit_test(a_task_spawned_through_the_function_has_no_location),
+		cmocka_unit_test(the_dump_prints_no_line_while_holding_a_shard_lock),
+		cmocka_unit_test(the_dump_lists_every_task_once_even_in_batches),
 	};
 	return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
 }

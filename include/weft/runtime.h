@@ -9,6 +9,30 @@
  *
  * Unless a function says otherwise it may be called from any thread,
  * inside a task of the runtime or outside it.
+ *
+ * Driver errors. If the kernel's event interface fails in a way weft
+ * cannot recover from (epoll_wait or the wake-up eventfd reporting an
+ * error other than EINTR, e.g. EBADF after a stray close() of the epoll
+ * fd), the runtime records the first such error as a negative errno and
+ * keeps it: one line naming weft, the failing call and the errno is
+ * written to stderr, weft_runtime_metrics shows it (driver_error,
+ * driver_errors), every weft_block_on in progress returns it promptly and
+ * every later one returns it at once. I/O and timers stop; tasks that do
+ * not need them may still run on the multi-thread flavour, whose workers
+ * sleep rather than spin. weft_runtime_free still releases everything.
+ * There is no way to clear the error: free the runtime and make a new one.
+ *
+ * Fork. A runtime does not survive fork(): the child has none of its
+ * worker or blocking-pool threads, and its locks may be held by threads
+ * that do not exist there. After fork() the child may exec or _exit, or
+ * create and use a new runtime; it must not use a runtime inherited from
+ * the parent. weft detects this (a pthread_atfork child handler, set up
+ * by the first weft_runtime_new): in the child, weft_block_on and
+ * weft_spawn on an inherited runtime return -ECHILD, and
+ * weft_runtime_free on it returns without releasing anything (the
+ * child's copy of the parent's runtime is leaked, by design: freeing it
+ * would join threads and take locks that do not exist in the child).
+ * Other calls on an inherited runtime are undefined.
  */
 #ifndef WEFT_RUNTIME_H
 #define WEFT_RUNTIME_H
@@ -66,7 +90,9 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * releases everything the runtime allocated. Join handles, wakers and
  * sockets still held stay valid (the runtime object itself is freed when
  * the last of them goes). Must not be called from a task of this runtime
- * or while a weft_block_on on it is running.
+ * or while a weft_block_on on it is running. Works the same after a
+ * driver error. In a child process after fork(), on a runtime inherited
+ * from the parent, it returns without doing anything (see "Fork" above).
  */
 WEFT_API void weft_runtime_free(weft_runtime *rt);
 
@@ -80,7 +106,17 @@ WEFT_API void weft_runtime_free(weft_runtime *rt);
  * -EINVAL (NULL argument), -EDEADLK (called from inside a task or a
  * block_on of any runtime: it would block a thread that must run tasks),
  * -EBUSY (another thread is inside weft_block_on on this current-thread
- * runtime), -ENOMEM. On error @fut is neither polled nor dropped.
+ * runtime), -ENOMEM, -ECHILD (@rt was created before a fork() and this is
+ * the child; see "Fork" above). On those errors @fut is neither polled
+ * nor dropped.
+ *
+ * A driver error (see "Driver errors" above) makes block_on return that
+ * negative errno (e.g. -EBADF) instead of waiting for I/O or timers that
+ * can no longer come, on both flavours, without the future being ready:
+ * if block_on had polled @fut it drops it (its output fields are not
+ * valid); if the runtime had already failed when block_on was called,
+ * @fut is neither polled nor dropped. Tell it from the future's own
+ * result with weft_runtime_metrics_get (driver_error).
  */
 WEFT_API int weft_block_on(weft_runtime *rt, weft_future *fut);
 
@@ -104,7 +140,8 @@ typedef struct weft_location {
  * for the task registry and must outlive the task; the weft_spawn and
  * weft_spawn_detached macros pass the caller's file and line. Errors:
  * -EINVAL (NULL runtime or future, @size smaller than weft_future),
- * -ENOMEM, -ESHUTDOWN (runtime being freed). On error nothing was copied
+ * -ENOMEM, -ESHUTDOWN (runtime being freed), -ECHILD (a runtime inherited
+ * across fork(), in the child). On error nothing was copied
  * and @fut is still the caller's, undropped. Any thread.
  */
 WEFT_API int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
@@ -218,6 +255,13 @@ typedef struct weft_runtime_metrics {
 	uint64_t remote_schedules;  /* tasks queued from outside the workers */
 	uint64_t io_events;         /* readiness events the reactor handled */
 	uint64_t timers_fired;      /* timers the timing wheel fired */
+	/* Fatal errors the I/O driver's backend reported (epoll_wait, the
+	 * wake-up eventfd), counting repeats; 0 in a healthy runtime. */
+	uint64_t driver_errors;
+	/* The first of them as a negative errno (e.g. -EBADF), 0 if none.
+	 * Sticky: once set, block_on returns it (see "Driver errors"). */
+	int32_t driver_error;
+	uint32_t reserved2;          /* always 0 */
 } weft_runtime_metrics;
 
 /** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */

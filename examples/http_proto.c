@@ -42,20 +42,45 @@ struct http_req {
 	size_t size;         /* header section + body */
 };
 
-/* RFC 9110 tchar: one table load per character. */
-#define T1(c) [(c)] = 1
-#define T5(c) T1(c), T1((c) + 1), T1((c) + 2), T1((c) + 3), T1((c) + 4)
-#define T10(c) T5(c), T5((c) + 5)
-#define T26(c) T10(c), T10((c) + 10), T5((c) + 20), T1((c) + 25)
-static const unsigned char tchar[256] = {
-	T10('0'), T26('A'), T26('a'),
-	T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'),
-	T1('-'), T1('.'), T1('^'), T1('_'), T1('`'), T1('|'), T1('~'),
+/*
+ * Character classes, one table load per character:
+ *   C_TCHAR   RFC 9110 5.6.2 tchar (method, field name)
+ *   C_TARGET  what a request-target holds besides pct-encoded: RFC 3986
+ *             unreserved, sub-delims, ":", "@", "/", "?" (RFC 9112 3.2)
+ *   C_REG     RFC 3986 reg-name: unreserved and sub-delims ("%" apart)
+ *   C_HEX     HEXDIG
+ *   C_SCHEME  what follows the first letter of a URI scheme
+ */
+enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16 };
+#define URI_ALNUM (C_TCHAR | C_TARGET | C_REG | C_SCHEME)
+#define V1(c, v) [(c)] = (v)
+#define V2(c, v) V1(c, v), V1((c) + 1, v)
+#define V6(c, v) V2(c, v), V2((c) + 2, v), V2((c) + 4, v)
+#define V10(c, v) V6(c, v), V2((c) + 6, v), V2((c) + 8, v)
+static const unsigned char cclass[256] = {
+	V10('0', URI_ALNUM | C_HEX),
+	V6('A', URI_ALNUM | C_HEX), V10('G', URI_ALNUM), V10('Q', URI_ALNUM),
+	V6('a', URI_ALNUM | C_HEX), V10('g', URI_ALNUM), V10('q', URI_ALNUM),
+	V1('-', URI_ALNUM), V1('.', URI_ALNUM), V1('+', URI_ALNUM),
+	V1('_', C_TCHAR | C_TARGET | C_REG), V1('~', C_TCHAR | C_TARGET | C_REG),
+	V1('!', C_TCHAR | C_TARGET | C_REG), V1('$', C_TCHAR | C_TARGET | C_REG),
+	V1('&', C_TCHAR | C_TARGET | C_REG), V1('\'', C_TCHAR | C_TARGET | C_REG),
+	V1('*', C_TCHAR | C_TARGET | C_REG),
+	V1('(', C_TARGET | C_REG), V1(')', C_TARGET | C_REG), V1(',', C_TARGET | C_REG),
+	V1(';', C_TARGET | C_REG), V1('=', C_TARGET | C_REG),
+	V1(':', C_TARGET), V1('@', C_TARGET), V1('/', C_TARGET), V1('?', C_TARGET),
+	V1('%', C_TCHAR),   /* in a URI only as pct-encoded, checked apart */
+	V1('#', C_TCHAR), V1('^', C_TCHAR), V1('`', C_TCHAR), V1('|', C_TCHAR),
 };
+
+static inline bool is(unsigned char c, unsigned cls)
+{
+	return cclass[c] & cls;
+}
 
 static inline bool is_tchar(unsigned char c)
 {
-	return tchar[c];
+	return is(c, C_TCHAR);
 }
 
 /* May a field value hold these 8 bytes? Not if one is a control character
@@ -138,7 +163,124 @@ static bool has_token(const char *v, const char *e, const char *token)
 	return false;
 }
 
-/* Parses the request line [p, e) (no CRLF). */
+/* Is [p, p + 3) a pct-encoded octet, "%" HEXDIG HEXDIG (RFC 3986)? */
+static bool pct_at(const char *p, const char *e)
+{
+	return e - p >= 3 && p[0] == '%' && is((unsigned char)p[1], C_HEX) &&
+	       is((unsigned char)p[2], C_HEX);
+}
+
+/*
+ * Is [p, e) a valid Host field value, or the authority of an http(s)
+ * request-target? RFC 9110 7.2 and 4.2: uri-host [ ":" port ], where
+ * uri-host is an IP-literal in brackets, or a reg-name (which also
+ * covers IPv4 addresses); no userinfo. An IP-literal is checked for its
+ * characters (IPv6: HEXDIG, ":" and "."; IPvFuture: "v" HEXDIG "." and
+ * unreserved / sub-delims / ":"), not for the shape of the address.
+ * May be empty (RFC 9110 7.2: a target URI without authority).
+ */
+static bool host_ok(const char *p, const char *e)
+{
+	if (p < e && *p == '[') {
+		const char *s = ++p;
+		if (p < e && (*p == 'v' || *p == 'V')) {
+			for (p++; p < e && is((unsigned char)*p, C_HEX); p++)
+				;
+			if (p == s + 1 || p >= e || *p++ != '.')
+				return false;
+			const char *f = p;
+			while (p < e && (is((unsigned char)*p, C_REG) || *p == ':'))
+				p++;
+			if (p == f)
+				return false;
+		} else {
+			while (p < e && (is((unsigned char)*p, C_HEX) || *p == ':' || *p == '.'))
+				p++;
+			if (p == s)
+				return false;
+		}
+		if (p >= e || *p++ != ']')
+			return false;
+	} else {
+		while (p < e) {
+			if (is((unsigned char)*p, C_REG))
+				p++;
+			else if (pct_at(p, e))
+				p += 3;
+			else
+				break;
+		}
+	}
+	if (p < e && *p == ':')
+		for (p++; p < e && *p >= '0' && *p <= '9'; p++)
+			;
+	return p == e;
+}
+
+/* Is the path [p, e) one that says hello (empty counts as "/")? */
+static bool hello_path(const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p);
+	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && !memcmp(p, "/plaintext", 10));
+}
+
+/*
+ * Checks the form of the request-target [s, t), whose characters are
+ * already known to be valid, and finds whether it says hello (RFC 9112
+ * 3.2). origin-form: routed on its path. absolute-form: accepted, as a
+ * server MUST (3.2.2); for http and https the authority must be a valid
+ * host, not empty (RFC 9110 4.2.1: a recipient MUST reject an http URI
+ * with an empty host) and without userinfo (RFC 9110 4.2.4: SHOULD be
+ * treated as an error); the Host field is then not used for routing,
+ * as 3.2.2 requires (this server routes on the path alone anyway). A
+ * URI of another scheme names nothing served here: 404. asterisk-form
+ * only with OPTIONS (3.2.4). authority-form (CONNECT, 3.2.3) parses as
+ * an absolute-URI of an unknown scheme and gets 405 as CONNECT.
+ */
+static int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+{
+	if (*s == '/') {
+		const char *q = memchr(s, '?', (size_t)(t - s));
+		r->hello = hello_path(s, q ? q : t);
+		return 0;
+	}
+	if (t - s == 1 && *s == '*')
+		return options ? 0 : -400;
+	/* absolute-URI = scheme ":" hier-part [ "?" query ] */
+	const char *c = s;
+	if (!((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z'))
+		return -400;
+	while (c < t && is((unsigned char)*c, C_SCHEME))
+		c++;
+	if (c == t || *c != ':')
+		return -400;
+	if (!token_is(s, (size_t)(c - s), "http") && !token_is(s, (size_t)(c - s), "https"))
+		return 0;
+	c++;
+	if (t - c < 2 || c[0] != '/' || c[1] != '/')
+		return -400;
+	const char *a = c += 2;
+	while (c < t && *c != '/' && *c != '?')
+		c++;
+	if (a == c || *a == ':' || !host_ok(a, c))
+		return -400;
+	/* Brackets belong in the authority only. */
+	if (memchr(c, '[', (size_t)(t - c)) || memchr(c, ']', (size_t)(t - c)))
+		return -400;
+	const char *q = memchr(c, '?', (size_t)(t - c));
+	r->hello = hello_path(c, q ? q : t);
+	return 0;
+}
+
+/*
+ * Parses the request line [p, e) (no CRLF): method SP request-target SP
+ * HTTP-version, one SP each (RFC 9112 3; the MAY to split on any run of
+ * whitespace is not taken: lenient splitting is a smuggling risk).
+ * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
+ * or -505 (major version other than 1). -414 is found as soon as the
+ * target passes the limit, so a line cut short by the header window
+ * still tells it.
+ */
 static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
 {
 	const char *s = p;
@@ -147,26 +289,92 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	if (p == s || p >= e || *p != ' ')
 		return -400;
 	size_t mlen = (size_t)(p - s);
+	bool options = false;
+	/* RFC 9110 9.1: the method is case-sensitive. */
 	if (mlen == 3 && !memcmp(s, "GET", 3))
 		r->method = HTTP_GET;
 	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
 		r->method = HTTP_HEAD;
 	else
-		r->method = HTTP_OTHER;
+		r->method = HTTP_OTHER, options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
 	s = ++p;
-	while (p < e && (unsigned char)*p > ' ' && *p != 0x7f)
-		p++;
+	for (;;) {
+		while (p < e && is((unsigned char)*p, C_TARGET))
+			p++;
+		if (pct_at(p, e))
+			p += 3;
+		else if (p < e && (*p == '[' || *p == ']') && *s != '/')
+			p++;   /* an IP-literal in an absolute-form authority */
+		else
+			break;
+	}
+	if (p - s > HTTP_MAX_TARGET)
+		return -414;
 	if (p == s || p >= e || *p != ' ')
-		return -400;
-	size_t tlen = (size_t)(p - s);
-	const char *q = memchr(s, '?', tlen);
-	size_t plen = q ? (size_t)(q - s) : tlen;
-	r->hello = (plen == 1 && s[0] == '/') || (plen == 10 && !memcmp(s, "/plaintext", 10));
+		return -400;   /* also a bare CR, '#', a control or non-ASCII byte */
+	int rc = parse_target(s, p, options, r);
+	if (rc < 0)
+		return rc;
 	p++;
-	if (e - p != 8 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1'))
+	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3) */
+	if (e - p != 8 || memcmp(p, "HTTP/", 5) || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
+	    p[7] < '0' || p[7] > '9')
 		return -400;
-	*minor = p[7] - '0';
+	if (p[5] != '1')
+		return -505;   /* RFC 9110 2.5 and 15.6.6 */
+	/* RFC 9110 2.5: a higher minor version (1.2) SHOULD be processed as
+	 * the highest minor this server conforms to, 1.1. */
+	*minor = p[7] == '0' ? 0 : 1;
 	return 0;
+}
+
+/* Does the last non-empty element of the list [v, e) equal @token? */
+static bool last_token_is(const char *v, const char *e, const char *token)
+{
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
+		e--;
+	const char *s = e;
+	while (s > v && s[-1] != ',')
+		s--;
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	return token_is(s, (size_t)(e - s), token);
+}
+
+/* Content-Length values at or above this are all "too large" (413);
+ * parsing saturates there instead of overflowing (RFC 9110 8.6: a
+ * recipient MUST anticipate large numerals). */
+#define CL_HUGE 100000000000000000ull
+
+/*
+ * Parses the Content-Length value [v, e) (trimmed) into @cl: 1*DIGIT,
+ * or (RFC 9112 6.3 item 5, which allows it) a comma-separated list of
+ * identical values, used as one. Empty list elements are skipped (RFC
+ * 9110 5.6.1). Anything else is invalid framing: false, for 400.
+ */
+static bool parse_content_length(const char *v, const char *e, unsigned long long *cl)
+{
+	bool seen = false;
+	for (;;) {
+		const char *s = v;
+		unsigned long long x = 0;
+		for (; v < e && *v >= '0' && *v <= '9'; v++)
+			x = x < CL_HUGE ? x * 10 + (unsigned)(*v - '0') : CL_HUGE;
+		if (v > s) {
+			if (seen && x != *cl)
+				return false;
+			*cl = x;
+			seen = true;
+		}
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v == e)
+			return seen;
+		if (*v++ != ',')
+			return false;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+	}
 }
 
 #define NAME(s) s, sizeof s - 1
@@ -176,23 +384,33 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
  * incomplete, or -status for an error response. One pass, line by line:
  * each line is checked as soon as its LF has arrived, so a complete but
  * bad line is an error at once, however long the rest takes to come.
+ * What depends on the whole header section (a missing Host, framing by
+ * Transfer-Encoding) is decided at its end, so the answer does not
+ * depend on how the input was split.
  */
 static long parse_request(const char *in, size_t len, struct http_req *r)
 {
 	memset(r, 0, sizeof *r);
 	const char *lim = in + (len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
 	const long incomplete = len >= HTTP_MAX_HEADER ? -431 : 0;
+	int minor = 1;
 	const char *eol = memchr(in, '\n', (size_t)(lim - in));
-	if (!eol)
-		return incomplete;
+	if (!eol) {
+		if (!incomplete)
+			return 0;
+		/* The request line fills the window: 414 if its target is
+		 * already over the limit, else the head is too large. */
+		return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+	}
+	/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare LF is
+	 * not taken. */
 	if (eol == in || eol[-1] != '\r')
 		return -400;
-	int minor = 1;
 	int rc = parse_request_line(in, eol - 1, r, &minor);
 	if (rc < 0)
 		return rc;
 
-	bool keep_alive = false, host = false, have_cl = false;
+	bool keep_alive = false, host = false, have_cl = false, te = false, te_chunked = false;
 	unsigned long long cl = 0;
 	const char *p = eol + 1;
 	for (;;) {
@@ -208,10 +426,16 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		const char *n = p;
 		while (p < ve && is_tchar((unsigned char)*p))
 			p++;
+		/* Not a name then ":": whitespace before the colon (RFC 9112
+		 * 5.1 MUST 400), obs-fold (5.2: 400, not the SP replacement),
+		 * whitespace after the request line (2.2: rejected rather than
+		 * skipped), a bare CR (2.2), no colon. */
 		if (p == n || p >= ve || *p != ':')
-			return -400;   /* also obs-fold: a line starting with a space */
+			return -400;
 		size_t nlen = (size_t)(p - n);
 		const char *v = p + 1;
+		/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB
+		 * are rejected, not replaced or kept. */
 		if (!value_ok(v, ve))
 			return -400;
 		while (v < ve && (*v == ' ' || *v == '\t'))
@@ -220,24 +444,23 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
 		if (name_is(n, nlen, NAME("host"))) {
-			if (host)
+			/* RFC 9112 3.2: more than one Host, or an invalid one: 400. */
+			if (host || !host_ok(v, vend))
 				return -400;
 			host = true;
 		} else if (name_is(n, nlen, NAME("content-length"))) {
+			/* RFC 9112 6.3 item 5: invalid, or differing values: 400.
+			 * Field lines repeating the same value are one (RFC 9110
+			 * 8.6 MAY). */
 			unsigned long long x = 0;
-			if (v == vend)
-				return -400;
-			for (const char *c = v; c < vend; c++) {
-				if (*c < '0' || *c > '9' || x > 1000000000ull)
-					return -400;
-				x = x * 10 + (unsigned)(*c - '0');
-			}
-			if (have_cl && x != cl)
+			if (!parse_content_length(v, vend, &x) || (have_cl && x != cl))
 				return -400;
 			have_cl = true;
 			cl = x;
 		} else if (name_is(n, nlen, NAME("transfer-encoding"))) {
-			return -501;
+			/* The final coding is the last of the last line. */
+			te = true;
+			te_chunked = last_token_is(v, vend, "chunked");
 		} else if (name_is(n, nlen, NAME("connection"))) {
 			if (has_token(v, vend, "close"))
 				r->close = true;
@@ -247,8 +470,22 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		p = le + 1;
 	}
 	size_t head = (size_t)(p - in) + 2;
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host: 400. */
 	if (minor == 1 && !host)
 		return -400;
+	if (te) {
+		/*
+		 * RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty
+		 * framing; with Content-Length too, the request MAY be
+		 * rejected (it is: a smuggling attempt, 6.3 item 3); chunked
+		 * not final: 400 (6.3 item 4 MUST). Chunked bodies are not
+		 * decoded by this server: 501. Every error response closes
+		 * the connection, as 6.1 and 6.3 require.
+		 */
+		if (minor == 0 || have_cl || !te_chunked)
+			return -400;
+		return -501;
+	}
 	if (minor == 0 && !keep_alive)
 		r->close = true;
 	if (cl > HTTP_IN_CAP - head)
@@ -271,7 +508,9 @@ static size_t write_error(char *out, size_t cap, int status, const char *date)
 {
 	const char *reason = status == 431 ? "Request Header Fields Too Large"
 		: status == 413 ? "Content Too Large"
-		: status == 501 ? "Not Implemented" : "Bad Request";
+		: status == 414 ? "URI Too Long"
+		: status == 501 ? "Not Implemented"
+		: status == 505 ? "HTTP Version Not Supported" : "Bad Request";
 	int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: weft\r\nContent-Length: 0\r\n"
 			 "Connection: close\r\nDate: %s\r\n\r\n", status, reason, date);
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
@@ -297,7 +536,9 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 	const size_t room = 512;   /* the largest response, with headers */
 
 	while (b->consumed < len && cap - b->out_len >= room) {
-		/* Leading empty lines before a request are ignored (RFC 9112). */
+		/* Leading empty lines (CRLF) before a request line are
+		 * skipped: RFC 9112 2.2 says a server SHOULD ignore at least
+		 * one. A bare LF is not an empty line here. */
 		while (len - b->consumed >= 2 && in[b->consumed] == '\r' && in[b->consumed + 1] == '\n')
 			b->consumed += 2;
 		if (b->consumed >= len)

@@ -13,6 +13,7 @@
 #include "serve.h"
 
 #define HTTP_MAX_HEADER 8192      /* header section limit: above, 431 */
+#define HTTP_MAX_TARGET 4096      /* request-target limit: above, 414 */
 #define HTTP_IN_CAP 16384         /* read buffer: one request with its body must fit */
 #define HTTP_OUT_CAP 8192         /* write buffer: responses of one batch */
 #define HTTP_DATE_LEN 29          /* "Sun, 06 Nov 1994 08:49:37 GMT" */
@@ -29,11 +30,16 @@ typedef struct http_batch {
  * Answers the complete requests at the start of in[0..len), in order,
  * while their responses fit in out[0..cap) (cap >= 512). Stops at an
  * incomplete request (consumed tells where it starts), or after an error
- * response (400 malformed, 431 header section over HTTP_MAX_HEADER, 413
- * body too large for HTTP_IN_CAP, 501 Transfer-Encoding), which sets
- * close, as does "Connection: close" or HTTP/1.0 without keep-alive.
- * GET and HEAD of / and /plaintext give "Hello, World!"; other targets
- * 404, other methods 405.
+ * response, which sets close, as does "Connection: close" or HTTP/1.0
+ * without keep-alive. The errors follow RFC 9110 and 9112: 400 malformed
+ * (request line, field line, Host, Content-Length, Transfer-Encoding
+ * framing), 414 request-target over HTTP_MAX_TARGET, 431 header section
+ * over HTTP_MAX_HEADER, 413 body too large for HTTP_IN_CAP, 501 chunked
+ * body (not decoded here), 505 HTTP major version other than 1.
+ * Request bodies framed by Content-Length are read and skipped.
+ * GET and HEAD of / and /plaintext (origin-form, or absolute-form of an
+ * http or https URI) give "Hello, World!"; other targets 404, other
+ * methods 405.
  */
 void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b);
 

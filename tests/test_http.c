@@ -606,6 +606,31 @@ static void request_rules_of_rfc_9110_and_9112_get_their_statuses(void **state)
 	}
 }
 
+static void every_rule_row_split_anywhere_gets_the_same_answer_as_whole(void **state)
+{
+	(void)state;
+	static char req[HTTP_IN_CAP];
+	for (size_t i = 0; i < sizeof rule_rows / sizeof rule_rows[0]; i++) {
+		const struct rule_row *row = &rule_rows[i];
+		size_t n = row_bytes(row, req, sizeof req);
+		struct outcome whole, o;
+		feed(req, n, n, n, &whole);
+		/* In two pieces, cut after every byte; then a byte per read. */
+		for (size_t cut = 1; cut <= n; cut++) {
+			if (cut < n)
+				feed(req, n, cut, n, &o);
+			else
+				feed(req, n, 1, 1, &o);
+			if (strcmp(o.statuses, whole.statuses) || o.close != whole.close ||
+			    o.left != whole.left)
+				fail_msg("%s: cut at %zu%s: \"%s\" close %d left %zu, whole: \"%s\" "
+					 "close %d left %zu", row->rule, cut, cut < n ? "" : " (bytewise)",
+					 o.statuses, o.close, o.left, whole.statuses, whole.close,
+					 whole.left);
+		}
+	}
+}
+
 /* ------------------------------------------------------ http_process */
 
 static void process_waits_for_a_complete_request_and_answers_the_corners(void **state)
@@ -700,6 +725,7 @@ int main(void)
 			server_setup, server_teardown),
 		cmocka_unit_test(process_waits_for_a_complete_request_and_answers_the_corners),
 		cmocka_unit_test(request_rules_of_rfc_9110_and_9112_get_their_statuses),
+		cmocka_unit_test(every_rule_row_split_anywhere_gets_the_same_answer_as_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ struct http_req {
 	enum http_method method;
 	bool hello;          /* target is / or /plaintext */
 	bool close;
+	bool expect_continue;   /* complete head, body still to come, 100-continue */
 	size_t size;         /* header section + body */
 };
 
@@ -411,6 +412,7 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		return rc;
 
 	bool keep_alive = false, host = false, have_cl = false, te = false, te_chunked = false;
+	bool expect = false;
 	unsigned long long cl = 0;
 	const char *p = eol + 1;
 	for (;;) {
@@ -466,6 +468,11 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 				r->close = true;
 			if (has_token(v, vend, "keep-alive"))
 				keep_alive = true;
+		} else if (name_is(n, nlen, NAME("expect"))) {
+			/* RFC 9110 10.1.1; other expectations are ignored (417
+			 * is a MAY). */
+			if (has_token(v, vend, "100-continue"))
+				expect = true;
 		}
 		p = le + 1;
 	}
@@ -491,7 +498,14 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	if (cl > HTTP_IN_CAP - head)
 		return -413;
 	r->size = head + (size_t)cl;
-	return r->size <= len ? (long)r->size : 0;
+	if (r->size <= len)
+		return (long)r->size;
+	/* RFC 9110 10.1.1: an HTTP/1.1 (not 1.0: MUST ignore) request that
+	 * expects 100-continue gets an immediate 100 once its head is in,
+	 * if its body has not come yet (the 100 MAY be left out once some
+	 * of it has). */
+	r->expect_continue = expect && minor == 1 && len == head;
+	return 0;
 }
 
 /* ---------------------------------------------------------- answers */
@@ -518,7 +532,9 @@ static size_t write_error(char *out, size_t cap, int status, const char *date)
 
 void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b)
 {
+	bool continued = b->continued;
 	memset(b, 0, sizeof *b);
+	b->continued = continued;
 	/* The 200 response head, rebuilt only when the second changes (the
 	 * Date's grain), copied per request: formatting it per batch was the
 	 * largest user-space cost in a profile under wrk. */
@@ -545,9 +561,15 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			break;
 		struct http_req r;
 		long rc = parse_request(in + b->consumed, len - b->consumed, &r);
-		if (rc == 0)
-			break;
 		char *o = out + b->out_len;
+		if (rc == 0) {
+			if (r.expect_continue && !b->continued) {
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+				b->out_len += put(o, cont, sizeof cont - 1);
+				b->continued = true;
+			}
+			break;
+		}
 		if (rc < 0) {
 			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
 			b->close = true;
@@ -556,6 +578,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			return;
 		}
 		b->consumed += (size_t)rc;
+		b->continued = false;
 		size_t n = 0;
 		if (r.method == HTTP_OTHER) {
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 405 Method Not Allowed\r\n"

@@ -23,7 +23,9 @@ typedef struct http_batch {
 	size_t consumed;   /* input bytes of the requests answered */
 	size_t out_len;    /* response bytes written to out */
 	bool close;        /* close the connection after writing out */
-	int last_status;   /* status of the last response (0: none) */
+	int last_status;   /* status of the last final response (0: none) */
+	bool continued;    /* kept across calls: a 100 (Continue) went out for
+			      the request at the start of the unconsumed input */
 } http_batch;
 
 /*
@@ -36,7 +38,9 @@ typedef struct http_batch {
  * framing), 414 request-target over HTTP_MAX_TARGET, 431 header section
  * over HTTP_MAX_HEADER, 413 body too large for HTTP_IN_CAP, 501 chunked
  * body (not decoded here), 505 HTTP major version other than 1.
- * Request bodies framed by Content-Length are read and skipped.
+ * Request bodies framed by Content-Length are read and skipped; when one
+ * is awaited with "Expect: 100-continue", a 100 (Continue) goes out once.
+ * @b carries that fact from call to call: zero it for a new connection.
  * GET and HEAD of / and /plaintext (origin-form, or absolute-form of an
  * http or https URI) give "Hello, World!"; other targets 404, other
  * methods 405.

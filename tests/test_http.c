@@ -191,6 +191,25 @@ static void malformed_request_gets_400_and_the_connection_closes(void **state)
 	}
 }
 
+static void expect_100_continue_gets_100_then_the_answer_once_the_body_came(void **state)
+{
+	server *s = *state;
+	int fd = client(s);
+	const char head[] = "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+			    "Content-Length: 5\r\nConnection: close\r\n\r\n";
+	send_all(fd, head, sizeof head - 1);
+	char buf[4096];
+	size_t got;
+	const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	assert_false(read_until(fd, buf, sizeof buf, sizeof cont - 1, &got));
+	assert_string_equal(buf, cont);   /* nothing else before the body */
+	send_all(fd, "hello", 5);
+	assert_true(read_until(fd, buf, sizeof buf, 0, &got));
+	assert_true(strncmp(buf, "HTTP/1.1 405 ", 13) == 0);
+	assert_int_equal(count(buf, "HTTP/1.1 "), 1);
+	close(fd);
+}
+
 static void oversized_header_section_gets_431_and_the_connection_closes(void **state)
 {
 	server *s = *state;
@@ -480,6 +499,24 @@ static const struct rule_row rule_rows[] = {
 	  BODY("Content-Length: 3", "abc"), "405 200" },
 	{ "9112 §6.3 item 6: a request is complete only with all of its body: no answer yet",
 	  "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab", "" },
+	{ "9110 §10.1.1 (MUST answer at once, with 100 or a final status): Expect: "
+	  "100-continue, body not sent yet: 100",
+	  "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+	  "100" },
+	{ "9110 §10.1.1: after a pipelined request, one 100 for the one that expects it",
+	  OK_NEXT "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+	  "200 100" },
+	{ "9110 §10.1.1: the expectation is case-insensitive",
+	  "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n",
+	  "100" },
+	{ "9110 §10.1.1 (the 100 MAY be left out once content has come): Expect with its body",
+	  BODY("Expect: 100-continue\r\nContent-Length: 3", "abc"), "405 200" },
+	{ "9110 §10.1.1: Expect: 100-continue with no body to come: the final answer",
+	  BODY("Expect: 100-continue\r\nContent-Length: 0", ""), "405 200" },
+	{ "9110 §10.1.1 (MUST ignore 100-continue in an HTTP/1.0 request): no 100",
+	  "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", "" },
+	{ "9110 §10.1.1: a body too large is answered at once, without a 100",
+	  BODY("Expect: 100-continue\r\nContent-Length: 100000", ""), "413" },
 	{ "9112 §6.3: a GET with a body is framed the same way",
 	  "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab" OK_NEXT, "200 200" },
 	{ "9112 §6.3: Content-Length 0",
@@ -542,13 +579,22 @@ static const struct rule_row rule_rows[] = {
 #pragma GCC diagnostic pop
 
 /* What a connection makes of a byte stream: the statuses of its
- * responses in order, whether it closed, and the bytes left unanswered
- * when it did not. */
+ * responses in order, those of its final responses (without 1xx), how
+ * many 1xx, whether it closed, and the bytes left unanswered when it
+ * did not. */
 struct outcome {
 	char statuses[64];
+	char finals[64];
+	int interim;
 	bool close;
 	size_t left;
 };
+
+static void add_status(char *list, size_t cap, const char *status)
+{
+	size_t l = strlen(list);
+	snprintf(list + l, cap - l, "%s%.3s", l ? " " : "", status);
+}
 
 /* Feeds @in[0..n) to http_process as the connection task does: @first
  * bytes, then @step bytes per read; after each read, answer what is
@@ -558,6 +604,7 @@ static void feed(const char *in, size_t n, size_t first, size_t step, struct out
 	static char buf[HTTP_IN_CAP];
 	static char out[HTTP_OUT_CAP + 1];
 	size_t have = 0, off = 0;
+	http_batch b = { 0 };   /* a new connection */
 	memset(o, 0, sizeof *o);
 	while (off < n && !o->close) {
 		size_t k = off ? step : first;
@@ -569,13 +616,15 @@ static void feed(const char *in, size_t n, size_t first, size_t step, struct out
 		memcpy(buf + have, in + off, k);
 		have += k;
 		off += k;
-		http_batch b;
 		do {
 			http_process(buf, have, out, HTTP_OUT_CAP, &b);
 			out[b.out_len] = 0;
 			for (const char *r = strstr(out, "HTTP/1.1 "); r; r = strstr(r + 1, "HTTP/1.1 ")) {
-				size_t l = strlen(o->statuses);
-				snprintf(o->statuses + l, sizeof o->statuses - l, "%s%.3s", l ? " " : "", r + 9);
+				add_status(o->statuses, sizeof o->statuses, r + 9);
+				if (r[9] == '1')
+					o->interim++;
+				else
+					add_status(o->finals, sizeof o->finals, r + 9);
 			}
 			memmove(buf, buf + b.consumed, have - b.consumed);
 			have -= b.consumed;
@@ -609,11 +658,15 @@ static void request_rules_of_rfc_9110_and_9112_get_their_statuses(void **state)
 		if (strcmp(o.statuses, row->want))
 			fail_msg("%s: got \"%s\", want \"%s\"", row->rule, o.statuses, row->want);
 		/* Every error but 404 and 405 closes the connection. */
-		int last = *o.statuses ? atoi(o.statuses + strlen(o.statuses) - 3) : 0;
+		int last = *o.finals ? atoi(o.finals + strlen(o.finals) - 3) : 0;
 		if (last >= 400 && last != 404 && last != 405 && !o.close)
 			fail_msg("%s: %d without closing", row->rule, last);
-		/* A row is one or more complete requests, or wants no answer. */
-		if (o.left != (*row->want ? 0 : n))
+		/* A row is complete requests, perhaps followed by one that is
+		 * not (answered by nothing or a 100 so far): bytes are left
+		 * exactly then. */
+		const char *tail = o.statuses + (*o.statuses ? strlen(o.statuses) - 3 : 0);
+		bool pending = !*o.statuses || *tail == '1';
+		if (pending ? o.left == 0 || (!*o.statuses && o.left != n) : o.left != 0)
 			fail_msg("%s: %zu of %zu bytes left unanswered", row->rule, o.left, n);
 	}
 }
@@ -627,14 +680,17 @@ static void every_rule_row_split_anywhere_gets_the_same_answer_as_whole(void **s
 		size_t n = row_bytes(row, req, sizeof req);
 		struct outcome whole, o;
 		feed(req, n, n, n, &whole);
-		/* In two pieces, cut after every byte; then a byte per read. */
+		/* In two pieces, cut after every byte; then a byte per read.
+		 * The final answers are those of the whole; a 100 (Continue)
+		 * depends on whether the body came with the head, but goes
+		 * out once at most. */
 		for (size_t cut = 1; cut <= n; cut++) {
 			if (cut < n)
 				feed(req, n, cut, n, &o);
 			else
 				feed(req, n, 1, 1, &o);
-			if (strcmp(o.statuses, whole.statuses) || o.close != whole.close ||
-			    o.left != whole.left)
+			if (strcmp(o.finals, whole.finals) || o.close != whole.close ||
+			    o.left != whole.left || o.interim > 1)
 				fail_msg("%s: cut at %zu%s: \"%s\" close %d left %zu, whole: \"%s\" "
 					 "close %d left %zu", row->rule, cut, cut < n ? "" : " (bytewise)",
 					 o.statuses, o.close, o.left, whole.statuses, whole.close,
@@ -649,7 +705,7 @@ static void process_waits_for_a_complete_request_and_answers_the_corners(void **
 {
 	(void)state;
 	char out[HTTP_OUT_CAP];
-	http_batch b;
+	http_batch b = { 0 };
 	const char partial[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";
 	http_process(partial, sizeof partial - 1, out, sizeof out, &b);
 	assert_int_equal(b.consumed, 0);
@@ -732,6 +788,9 @@ int main(void)
 						server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(malformed_request_gets_400_and_the_connection_closes,
 						server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(
+			expect_100_continue_gets_100_then_the_answer_once_the_body_came,
+			server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(
 			oversized_header_section_gets_431_and_the_connection_closes,
 			server_setup, server_teardown),

@@ -296,8 +296,10 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 		r->method = HTTP_GET;
 	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
 		r->method = HTTP_HEAD;
-	else
-		r->method = HTTP_OTHER, options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+	else {
+		r->method = HTTP_OTHER;
+		options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+	}
 	s = ++p;
 	for (;;) {
 		while (p < e && is((unsigned char)*p, C_TARGET))
@@ -343,8 +345,9 @@ static bool last_token_is(const char *v, const char *e, const char *token)
 }
 
 /* Content-Length values at or above this are all "too large" (413);
- * parsing saturates there instead of overflowing (RFC 9110 8.6: a
- * recipient MUST anticipate large numerals). */
+ * parsing saturates instead of overflowing (RFC 9110 8.6: a recipient
+ * MUST anticipate large numerals). Two differing values past it may
+ * compare equal: 413 instead of 400, a rejection either way. */
 #define CL_HUGE 100000000000000000ull
 
 /*

@@ -482,6 +482,8 @@ static const struct rule_row rule_rows[] = {
 	  "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", "431", HTTP_MAX_HEADER, "" },
 	{ "9110 §5.4: a header section just under the limit is served",
 	  "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", "200", HTTP_MAX_HEADER - 36, "\r\n\r\n" },
+
+	/* RFC 9112 §9: connection management, as it bears on the next request */
 	{ "9110 §5.3: Connection on two field lines is one list; 9112 §9.6: after close, "
 	  "no further request is served",
 	  "GET / HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n"
@@ -515,6 +517,8 @@ static const struct rule_row rule_rows[] = {
 	  BODY("Expect: 100-continue\r\nContent-Length: 0", ""), "405 200" },
 	{ "9110 §10.1.1 (MUST ignore 100-continue in an HTTP/1.0 request): no 100",
 	  "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", "" },
+	{ "9110 §10.1.1 (another expectation MAY get 417; it is ignored): Expect: x-other",
+	  FIELD("Expect: x-other"), "200" },
 	{ "9110 §10.1.1: a body too large is answered at once, without a 100",
 	  BODY("Expect: 100-continue\r\nContent-Length: 100000", ""), "413" },
 	{ "9112 §6.3: a GET with a body is framed the same way",

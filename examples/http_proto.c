@@ -33,7 +33,9 @@ const char *http_date(void)
 
 /* ---------------------------------------------------------- parsing */
 
-enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
+/* GET and HEAD are served; HTTP_KNOWN is another method of RFC 9110 9
+ * (405 here), HTTP_UNKNOWN any other token (501). */
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_KNOWN, HTTP_UNKNOWN };
 
 struct http_req {
 	enum http_method method;
@@ -297,8 +299,15 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
 		r->method = HTTP_HEAD;
 	else {
-		r->method = HTTP_OTHER;
+		/* RFC 9110 9.1: an unrecognized method SHOULD get 501; the
+		 * other methods RFC 9110 defines get 405 (with Allow). */
 		options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+		bool known = options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
+			     (mlen == 3 && !memcmp(s, "PUT", 3)) ||
+			     (mlen == 6 && !memcmp(s, "DELETE", 6)) ||
+			     (mlen == 7 && !memcmp(s, "CONNECT", 7)) ||
+			     (mlen == 5 && !memcmp(s, "TRACE", 5));
+		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
 	}
 	s = ++p;
 	for (;;) {
@@ -576,6 +585,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		if (rc < 0) {
 			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
 			b->close = true;
+			b->error = true;
 			b->last_status = (int)-rc;
 			b->consumed = len;
 			return;
@@ -583,7 +593,17 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		b->consumed += (size_t)rc;
 		b->continued = false;
 		size_t n = 0;
-		if (r.method == HTTP_OTHER) {
+		if (r.method == HTTP_UNKNOWN) {
+			/* RFC 9110 9.1 and 15.6.2: not recognized, SHOULD 501.
+			 * The request was framed (9112 6.3 does not depend on
+			 * the method), so the connection stays open. */
+			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 501 Not Implemented\r\n"
+					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
+					 http_date(), r.close ? "Connection: close\r\n" : "");
+			n = (size_t)k;
+			b->last_status = 501;
+		} else if (r.method == HTTP_KNOWN) {
+			/* RFC 9110 15.5.6: 405 MUST come with Allow. */
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 405 Method Not Allowed\r\n"
 					 "Server: weft\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
 					 "Date: %s\r\n%s\r\n", http_date(),
@@ -667,7 +687,7 @@ static weft_poll http_conn_poll(weft_future *f, weft_cx *cx)
 				break;
 		}
 		if (t->b.close) {
-			if (t->b.last_status >= 400 && t->b.last_status != 404 && t->b.last_status != 405) {
+			if (t->b.error) {
 				weft_tcp_shutdown(t->sc.stream, SHUT_WR);
 				weft_sleep_init(&t->linger, WEFT_SEC(1));
 				WEFT_AWAIT(&t->co, http_linger_poll(t, cx));

@@ -24,6 +24,8 @@ typedef struct http_batch {
 	size_t out_len;    /* response bytes written to out */
 	bool close;        /* close the connection after writing out */
 	int last_status;   /* status of the last final response (0: none) */
+	bool error;        /* that response is an error of the parser, after
+			      which the connection closes (linger first) */
 	bool continued;    /* kept across calls: a 100 (Continue) went out for
 			      the request at the start of the unconsumed input */
 } http_batch;
@@ -42,8 +44,10 @@ typedef struct http_batch {
  * is awaited with "Expect: 100-continue", a 100 (Continue) goes out once.
  * @b carries that fact from call to call: zero it for a new connection.
  * GET and HEAD of / and /plaintext (origin-form, or absolute-form of an
- * http or https URI) give "Hello, World!"; other targets 404, other
- * methods 405.
+ * http or https URI) give "Hello, World!"; other targets 404; the other
+ * methods of RFC 9110 (POST, PUT, DELETE, CONNECT, OPTIONS, TRACE) 405
+ * with "Allow: GET, HEAD", any other method 501 (RFC 9110 9.1). These
+ * three keep the connection open.
  */
 void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b);
 

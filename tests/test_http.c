@@ -350,8 +350,8 @@ static const struct rule_row rule_rows[] = {
 	  LINE("GET / HTTP/1.1 "), "400" },
 	{ "9112 §3: the method is a token: G@T is 400",
 	  LINE("G@T / HTTP/1.1"), "400" },
-	{ "9112 §3, 9110 §9.1: the method is case-sensitive: get is not GET (405)",
-	  LINE("get / HTTP/1.1"), "405" },
+	{ "9112 §3, 9110 §9.1: the method is case-sensitive: get is not GET, unrecognized (501)",
+	  LINE("get / HTTP/1.1"), "501" },
 	{ "9112 §3: a request line with no target: 400",
 	  LINE("GET HTTP/1.1"), "400" },
 	{ "9112 §3 (an invalid request line SHOULD get 400): '#' is not in a request-target",
@@ -411,6 +411,22 @@ static const struct rule_row rule_rows[] = {
 	  LINE("OPTIONS * HTTP/1.1"), "405" },
 	{ "9112 §3.2.3: authority-form with CONNECT is a request (not allowed here: 405)",
 	  LINE("CONNECT t:443 HTTP/1.1"), "405" },
+
+	/* RFC 9110 §9.1, §15.5.6, §15.6.2: methods */
+	{ "9110 §9.1 (an unrecognized method SHOULD get 501): FOO",
+	  LINE("FOO /plaintext HTTP/1.1"), "501" },
+	{ "9110 §9.1 (SHOULD 501): a method outside RFC 9110, PATCH, is not recognized here",
+	  LINE("PATCH /plaintext HTTP/1.1"), "501" },
+	{ "9110 §9.1: after a 501 the request was framed: the connection serves the next one",
+	  LINE("FOO / HTTP/1.1") OK_NEXT, "501 200" },
+	{ "9110 §9.1: an unrecognized method with a body: skipped, then the next request",
+	  "FOO / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab" OK_NEXT, "501 200" },
+	{ "9110 §15.5.6 (405: known, not allowed for the target; MUST send Allow): POST",
+	  LINE("POST /plaintext HTTP/1.1"), "405" },
+	{ "9110 §15.5.6: PUT is 405", LINE("PUT /plaintext HTTP/1.1"), "405" },
+	{ "9110 §15.5.6: DELETE is 405", LINE("DELETE /plaintext HTTP/1.1"), "405" },
+	{ "9110 §15.5.6: TRACE is 405", LINE("TRACE / HTTP/1.1"), "405" },
+	{ "9110 §15.5.6: 405 keeps the connection", LINE("PUT / HTTP/1.1") OK_NEXT, "405 200" },
 
 	/* RFC 9112 §3.2, RFC 9110 §7.2: Host */
 	{ "9112 §3.2: an HTTP/1.1 request without Host: 400",
@@ -661,9 +677,10 @@ static void request_rules_of_rfc_9110_and_9112_get_their_statuses(void **state)
 		feed(req, n, n, n, &o);
 		if (strcmp(o.statuses, row->want))
 			fail_msg("%s: got \"%s\", want \"%s\"", row->rule, o.statuses, row->want);
-		/* Every error but 404 and 405 closes the connection. */
+		/* Every error but 404, 405 and 501 closes the connection (a
+		 * 501 that does: a row with a request after it). */
 		int last = *o.finals ? atoi(o.finals + strlen(o.finals) - 3) : 0;
-		if (last >= 400 && last != 404 && last != 405 && !o.close)
+		if (last >= 400 && last != 404 && last != 405 && last != 501 && !o.close)
 			fail_msg("%s: %d without closing", row->rule, last);
 		/* A row is complete requests, perhaps followed by one that is
 		 * not (answered by nothing or a 100 so far): bytes are left
@@ -708,7 +725,7 @@ static void every_rule_row_split_anywhere_gets_the_same_answer_as_whole(void **s
 static void process_waits_for_a_complete_request_and_answers_the_corners(void **state)
 {
 	(void)state;
-	char out[HTTP_OUT_CAP];
+	char out[HTTP_OUT_CAP + 1];
 	http_batch b = { 0 };
 	const char partial[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n";
 	http_process(partial, sizeof partial - 1, out, sizeof out, &b);
@@ -737,6 +754,22 @@ static void process_waits_for_a_complete_request_and_answers_the_corners(void **
 	assert_int_equal(b.consumed, sizeof post - 1);   /* body skipped, both answered */
 	assert_int_equal(b.last_status, 200);
 	assert_int_equal(count(out, "HTTP/1.1 405"), 1);
+
+	/* 405 names what is allowed (RFC 9110 15.5.6 MUST); 501 for a method
+	 * not recognized, both keep the connection. */
+	const char put_req[] = "PUT /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+	http_process(put_req, sizeof put_req - 1, out, sizeof out, &b);
+	out[b.out_len] = 0;
+	assert_int_equal(b.last_status, 405);
+	assert_false(b.close);
+	assert_non_null(strstr(out, "\r\nAllow: GET, HEAD\r\n"));
+	const char foo_req[] = "FOO /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+	http_process(foo_req, sizeof foo_req - 1, out, sizeof out, &b);
+	out[b.out_len] = 0;
+	assert_int_equal(b.last_status, 501);
+	assert_false(b.close);
+	assert_false(b.error);
+	assert_true(strncmp(out, "HTTP/1.1 501 Not Implemented\r\n", 30) == 0);
 
 	/* Header names in any case; a name that only folds close is not one. */
 	const char upper[] = "GET / HTTP/1.1\r\nHOST: t\r\ncOnNeCtIoN: keep-alive, CLOSE\r\n\r\n";

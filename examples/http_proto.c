@@ -340,19 +340,6 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	return 0;
 }
 
-/* Does the last non-empty element of the list [v, e) equal @token? */
-static bool last_token_is(const char *v, const char *e, const char *token)
-{
-	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ','))
-		e--;
-	const char *s = e;
-	while (s > v && s[-1] != ',')
-		s--;
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	return token_is(s, (size_t)(e - s), token);
-}
-
 /* Content-Length values at or above this are all "too large" (413);
  * parsing saturates instead of overflowing (RFC 9110 8.6: a recipient
  * MUST anticipate large numerals). Two differing values past it may
@@ -387,6 +374,230 @@ static bool parse_content_length(const char *v, const char *e, unsigned long lon
 			return false;
 		while (v < e && (*v == ' ' || *v == '\t'))
 			v++;
+	}
+}
+
+/*
+ * Counts the transfer codings listed in the Transfer-Encoding value
+ * [v, e) into @codings and those that are chunked into @chunked, and
+ * tells whether the last one is chunked (RFC 9112 6.1). Empty list
+ * elements are skipped (RFC 9110 5.6.1).
+ */
+static void count_codings(const char *v, const char *e, unsigned *codings, unsigned *chunked,
+			  bool *last_chunked)
+{
+	while (v < e) {
+		while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		const char *s = v;
+		while (v < e && *v != ',')
+			v++;
+		const char *t = v;
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t == s)
+			continue;
+		bool c = token_is(s, (size_t)(t - s), "chunked");
+		++*codings;
+		*chunked += c;
+		*last_chunked = c;
+	}
+}
+
+static inline bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* May a quoted-string hold @c, as qdtext or after a backslash? HTAB, SP,
+ * VCHAR, obs-text: not the other controls, nor DEL (RFC 9110 5.6.4). */
+static inline bool quoted_ok(unsigned char c)
+{
+	return (c >= ' ' || c == '\t') && c != 0x7f;
+}
+
+/*
+ * Scans the chunk extensions of a chunk-size line (RFC 9112 7.1.1) from
+ * in[*pos], up to the CR that ends the line, and leaves *pos there:
+ *   chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-val = token / quoted-string
+ * They are checked, not kept: no extension means anything here. Returns
+ * 1 at the CR, 0 when in[0..end) ends first, -400 when malformed (a bare
+ * LF included: RFC 9112 2.2's MAY is not taken, as for field lines).
+ */
+static int scan_chunk_ext(const char *in, size_t end, size_t *pos)
+{
+	size_t p = *pos;
+	int rc = 0;
+	for (;;) {
+		size_t ws = p;
+		while (p < end && is_ows(in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (in[p] == '\r' && p == ws) {
+			rc = 1;   /* BWS only before ";": "5 \r\n" is malformed */
+			break;
+		}
+		if (in[p] != ';') {
+			rc = -400;
+			break;
+		}
+		for (p++; p < end && is_ows(in[p]); p++)
+			;
+		size_t name = p;
+		while (p < end && is_tchar((unsigned char)in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (p == name) {
+			rc = -400;
+			break;
+		}
+		size_t after = p;
+		while (p < end && is_ows(in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (in[p] != '=') {
+			p = after;   /* the next ";" or the CR, back at the loop's head */
+			continue;
+		}
+		for (p++; p < end && is_ows(in[p]); p++)
+			;
+		if (p >= end)
+			break;
+		if (in[p] == '"') {
+			/* quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE */
+			for (p++; p < end && in[p] != '"'; p++) {
+				if (in[p] == '\\' && ++p >= end)
+					break;
+				if (!quoted_ok((unsigned char)in[p])) {
+					rc = -400;
+					break;
+				}
+			}
+			if (rc || p >= end)
+				break;
+			p++;
+		} else {
+			size_t val = p;
+			while (p < end && is_tchar((unsigned char)in[p]))
+				p++;
+			if (p >= end)
+				break;
+			if (p == val) {
+				rc = -400;
+				break;
+			}
+		}
+	}
+	*pos = p;
+	return rc;
+}
+
+static inline unsigned hex_value(unsigned char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * Parses the chunked body (RFC 9112 7.1) of the request at the start of
+ * in[0..len), from in[pos] just after its header section. Returns the
+ * size of the whole request, 0 when incomplete, or -status:
+ *
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+ *
+ * The data are skipped, as a Content-Length body is: the whole request
+ * must fit in HTTP_IN_CAP, so 413 as soon as a chunk-size says it will
+ * not, or when HTTP_IN_CAP bytes are in and the body is still not
+ * ended. A chunk-size of more than CHUNK_SIZE_DIGITS hex digits is 400
+ * (7.1: a recipient MUST anticipate large numerals and prevent overflow;
+ * 16 digits always fit in 64 bits). Chunk extensions: checked, ignored
+ * (7.1.1), HTTP_MAX_CHUNK_EXT bytes in all, above: 400 (7.1.1: a server
+ * ought to limit their total length, with a 4xx). Trailer section:
+ * checked as field lines, then discarded (7.1.2: a recipient MAY),
+ * field lines of HTTP_MAX_TRAILER bytes in all, above: 431 as for the
+ * header section. Any other fault in the framing: 400.
+ *
+ * Each byte is judged by those before it alone, and "incomplete" is
+ * only said at the end of the input: the answer does not depend on how
+ * the input was split, and a call resumes (by parsing again from the
+ * request's start: data are jumped over, so that costs a few steps per
+ * chunk) wherever the previous one stopped.
+ */
+#define CHUNK_SIZE_DIGITS 16
+
+static long parse_chunked(const char *in, size_t len, size_t pos)
+{
+	const size_t end = len < HTTP_IN_CAP ? len : HTTP_IN_CAP;
+	const long incomplete = len >= HTTP_IN_CAP ? -413 : 0;
+	size_t ext = 0;   /* chunk extension bytes so far */
+	for (;;) {
+		unsigned long long size = 0;
+		size_t s = pos;
+		while (pos < end && is((unsigned char)in[pos], C_HEX)) {
+			if (pos - s == CHUNK_SIZE_DIGITS)
+				return -400;
+			size = size << 4 | hex_value((unsigned char)in[pos++]);
+		}
+		if (pos >= end)
+			return incomplete;
+		if (pos == s)
+			return -400;
+		size_t e = pos;
+		int rc = scan_chunk_ext(in, end, &pos);
+		ext += pos - e;
+		if (rc < 0 || ext > HTTP_MAX_CHUNK_EXT)
+			return -400;
+		if (rc == 0 || pos + 1 >= end)
+			return incomplete;
+		if (in[pos + 1] != '\n')
+			return -400;   /* a bare CR */
+		pos += 2;
+		if (size == 0)
+			break;
+		/* The data, their CRLF, then at least "0" CRLF CRLF. */
+		if (size > HTTP_IN_CAP - pos || HTTP_IN_CAP - pos - size < 7)
+			return -413;
+		pos += (size_t)size;
+		if (pos >= end)
+			return incomplete;
+		if (in[pos] != '\r')
+			return -400;
+		if (pos + 1 >= end)
+			return incomplete;
+		if (in[pos + 1] != '\n')
+			return -400;
+		pos += 2;
+	}
+	/* trailer-section = *( field-line CRLF ), then the final CRLF */
+	const size_t t0 = pos;
+	for (;;) {
+		if (pos >= end)
+			return incomplete;
+		if (in[pos] == '\r') {
+			if (pos + 1 >= end)
+				return incomplete;
+			if (in[pos + 1] != '\n')
+				return -400;
+			return (long)(pos + 2);
+		}
+		size_t lim = end - t0 > HTTP_MAX_TRAILER ? t0 + HTTP_MAX_TRAILER : end;
+		const char *le = memchr(in + pos, '\n', lim - pos);
+		if (!le)
+			return lim < end || end - t0 == HTTP_MAX_TRAILER ? -431 : incomplete;
+		const char *p = in + pos, *ve = le - 1;
+		if (le == p || *ve != '\r')
+			return -400;   /* a bare LF */
+		const char *n = p;
+		while (p < ve && is_tchar((unsigned char)*p))
+			p++;
+		if (p == n || p >= ve || *p != ':' || !value_ok(p + 1, ve))
+			return -400;   /* as for a header field line */
+		pos = (size_t)(le + 1 - in);
 	}
 }
 
@@ -425,6 +636,7 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 
 	bool keep_alive = false, host = false, have_cl = false, te = false, te_chunked = false;
 	bool expect = false;
+	unsigned codings = 0, chunked = 0;
 	unsigned long long cl = 0;
 	const char *p = eol + 1;
 	for (;;) {
@@ -472,9 +684,10 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 			have_cl = true;
 			cl = x;
 		} else if (name_is(n, nlen, NAME("transfer-encoding"))) {
-			/* The final coding is the last of the last line. */
+			/* Lines of one field are one list (RFC 9110 5.3): the
+			 * final coding is the last of the last line. */
 			te = true;
-			te_chunked = last_token_is(v, vend, "chunked");
+			count_codings(v, vend, &codings, &chunked, &te_chunked);
 		} else if (name_is(n, nlen, NAME("connection"))) {
 			if (has_token(v, vend, "close"))
 				r->close = true;
@@ -492,26 +705,34 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	/* RFC 9112 3.2: an HTTP/1.1 request without Host: 400. */
 	if (minor == 1 && !host)
 		return -400;
+	if (minor == 0 && !keep_alive)
+		r->close = true;
 	if (te) {
 		/*
 		 * RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty
 		 * framing; with Content-Length too, the request MAY be
 		 * rejected (it is: a smuggling attempt, 6.3 item 3); chunked
-		 * not final: 400 (6.3 item 4 MUST). Chunked bodies are not
-		 * decoded by this server: 501. Every error response closes
-		 * the connection, as 6.1 and 6.3 require.
+		 * not final: 400 (6.3 item 4 MUST); chunked twice: 400 (6.1:
+		 * a sender MUST NOT). Codings before chunked are not
+		 * understood here: 501 (6.1 SHOULD). Every error response
+		 * closes the connection, as 6.1 and 6.3 require.
 		 */
-		if (minor == 0 || have_cl || !te_chunked)
+		if (minor == 0 || have_cl || !te_chunked || chunked > 1)
 			return -400;
-		return -501;
+		if (codings > 1)
+			return -501;
+		long size = parse_chunked(in, len, head);
+		if (size != 0) {
+			r->size = size > 0 ? (size_t)size : 0;
+			return size;
+		}
+	} else {
+		if (cl > HTTP_IN_CAP - head)
+			return -413;
+		r->size = head + (size_t)cl;
+		if (r->size <= len)
+			return (long)r->size;
 	}
-	if (minor == 0 && !keep_alive)
-		r->close = true;
-	if (cl > HTTP_IN_CAP - head)
-		return -413;
-	r->size = head + (size_t)cl;
-	if (r->size <= len)
-		return (long)r->size;
 	/* RFC 9110 10.1.1: an HTTP/1.1 (not 1.0: MUST ignore) request that
 	 * expects 100-continue gets an immediate 100 once its head is in,
 	 * if its body has not come yet (the 100 MAY be left out once some

@@ -210,6 +210,30 @@ static void expect_100_continue_gets_100_then_the_answer_once_the_body_came(void
 	close(fd);
 }
 
+static void chunked_body_sent_in_pieces_is_skipped_and_the_next_request_served(void **state)
+{
+	server *s = *state;
+	int fd = client(s);
+	const char *pieces[] = {
+		"POST /plaintext HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"5;ext=\"a b\"\r\nhel", "lo\r\n1", "0\r\n0123456789abcdef\r\n", "0\r\nX-T: v\r\n",
+		"\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+		send_all(fd, pieces[i], strlen(pieces[i]));
+		usleep(2000);   /* most likely, one read each */
+	}
+	char buf[4096];
+	size_t got;
+	assert_true(read_until(fd, buf, sizeof buf, 0, &got));
+	const char not_allowed[] = "HTTP/1.1 405 Method Not Allowed\r\n";
+	assert_true(strncmp(buf, not_allowed, sizeof not_allowed - 1) == 0);
+	assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
+	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(count(buf, "HTTP/1.1 "), 2);
+	close(fd);
+}
+
 static void oversized_header_section_gets_431_and_the_connection_closes(void **state)
 {
 	server *s = *state;
@@ -951,6 +975,9 @@ int main(void)
 						server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(
 			expect_100_continue_gets_100_then_the_answer_once_the_body_came,
+			server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(
+			chunked_body_sent_in_pieces_is_skipped_and_the_next_request_served,
 			server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(
 			oversized_header_section_gets_431_and_the_connection_closes,

@@ -666,6 +666,9 @@ static const struct rule_row rule_rows[] = {
 	  CHUNKED_HEAD "3000\r\n", "413", 0x3000, "\r\n1000\r\n" },
 	{ "9112 §7.1: chunk data without their CRLF: 400",
 	  CHUNKED("5\r\nhelloX\r\n0\r\n\r\n"), "400" },
+	{ "9112 §7.1: chunk data followed by two bytes other than CRLF, then a valid last "
+	  "chunk: 400",
+	  CHUNKED("5\r\nhelloXY0\r\n\r\n"), "400" },
 	{ "9112 §7.1: chunk data shorter than the size: 400",
 	  CHUNKED("5\r\nhell\r\n0\r\n\r\n"), "400" },
 	{ "9112 §7.1: no CRLF after the last chunk's line: 400",

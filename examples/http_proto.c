@@ -42,7 +42,7 @@ struct http_req {
 	bool hello;          /* target is / or /plaintext */
 	bool close;
 	bool expect_continue;   /* complete head, body still to come, 100-continue */
-	size_t size;         /* header section + body */
+	size_t size;         /* header section + Content-Length body */
 };
 
 /*
@@ -107,6 +107,15 @@ static bool value_word_ok(uint64_t x)
 	return true;
 }
 
+/* May a field value hold @c? (The test of value_ok's short loop, which
+ * is left written out: gcc compiles the header loop better so.) */
+static inline bool value_byte_ok(unsigned char c)
+{
+	return (c >= ' ' || c == '\t') && c != 0x7f;
+}
+
+/* Called from the header loop alone, so that it is inlined there (the
+ * trailer section, off the hot path, checks byte by byte). */
 static bool value_ok(const char *c, const char *e)
 {
 	if (e - c < 8) {
@@ -410,10 +419,11 @@ static inline bool is_ows(char c)
 }
 
 /* May a quoted-string hold @c, as qdtext or after a backslash? HTAB, SP,
- * VCHAR, obs-text: not the other controls, nor DEL (RFC 9110 5.6.4). */
+ * VCHAR, obs-text: not the other controls, nor DEL (RFC 9110 5.6.4): the
+ * bytes of a field value. */
 static inline bool quoted_ok(unsigned char c)
 {
-	return (c >= ' ' || c == '\t') && c != 0x7f;
+	return value_byte_ok(c);
 }
 
 /*
@@ -530,7 +540,8 @@ static inline unsigned hex_value(unsigned char c)
  */
 #define CHUNK_SIZE_DIGITS 16
 
-static long parse_chunked(const char *in, size_t len, size_t pos)
+/* Not inlined: parse_request, on every request, stays small. */
+static __attribute__((noinline)) long parse_chunked(const char *in, size_t len, size_t pos)
 {
 	const size_t end = len < HTTP_IN_CAP ? len : HTTP_IN_CAP;
 	const long incomplete = len >= HTTP_IN_CAP ? -413 : 0;
@@ -595,13 +606,41 @@ static long parse_chunked(const char *in, size_t len, size_t pos)
 		const char *n = p;
 		while (p < ve && is_tchar((unsigned char)*p))
 			p++;
-		if (p == n || p >= ve || *p != ':' || !value_ok(p + 1, ve))
+		if (p == n || p >= ve || *p != ':')
 			return -400;   /* as for a header field line */
+		for (p++; p < ve; p++)
+			if (!value_byte_ok((unsigned char)*p))
+				return -400;
 		pos = (size_t)(le + 1 - in);
 	}
 }
 
 #define NAME(s) s, sizeof s - 1
+
+/*
+ * The framing a Transfer-Encoding gives the request whose field lines,
+ * already checked, are [p, e) (each ending in CRLF): 0 for chunked, or
+ * -status. All its lines are one list (RFC 9110 5.3). RFC 9112 6.1 and
+ * 6.3: the final coding not chunked: 400 (6.3 item 4 MUST); chunked
+ * twice: 400 (6.1: a sender MUST NOT); codings before chunked are not
+ * understood here: 501 (6.1 SHOULD). Found again here, off the path of
+ * requests without it, rather than counted in the header loop.
+ */
+static __attribute__((noinline)) int te_framing(const char *p, const char *e)
+{
+	unsigned codings = 0, chunked = 0;
+	bool last_chunked = false;
+	while (p < e) {
+		const char *le = memchr(p, '\n', (size_t)(e - p));
+		const char *colon = memchr(p, ':', (size_t)(le - p));
+		if (name_is(p, (size_t)(colon - p), NAME("transfer-encoding")))
+			count_codings(colon + 1, le - 1, &codings, &chunked, &last_chunked);
+		p = le + 1;
+	}
+	if (!last_chunked || chunked > 1)
+		return -400;
+	return codings > 1 ? -501 : 0;
+}
 
 /*
  * Parses one request at the start of in[0..len): its size (> 0), 0 when
@@ -634,9 +673,8 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	if (rc < 0)
 		return rc;
 
-	bool keep_alive = false, host = false, have_cl = false, te = false, te_chunked = false;
+	bool keep_alive = false, host = false, have_cl = false, te = false;
 	bool expect = false;
-	unsigned codings = 0, chunked = 0;
 	unsigned long long cl = 0;
 	const char *p = eol + 1;
 	for (;;) {
@@ -684,10 +722,7 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 			have_cl = true;
 			cl = x;
 		} else if (name_is(n, nlen, NAME("transfer-encoding"))) {
-			/* Lines of one field are one list (RFC 9110 5.3): the
-			 * final coding is the last of the last line. */
-			te = true;
-			count_codings(v, vend, &codings, &chunked, &te_chunked);
+			te = true;   /* its codings: te_framing() */
 		} else if (name_is(n, nlen, NAME("connection"))) {
 			if (has_token(v, vend, "close"))
 				r->close = true;
@@ -705,34 +740,30 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	/* RFC 9112 3.2: an HTTP/1.1 request without Host: 400. */
 	if (minor == 1 && !host)
 		return -400;
-	if (minor == 0 && !keep_alive)
-		r->close = true;
 	if (te) {
 		/*
 		 * RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty
 		 * framing; with Content-Length too, the request MAY be
-		 * rejected (it is: a smuggling attempt, 6.3 item 3); chunked
-		 * not final: 400 (6.3 item 4 MUST); chunked twice: 400 (6.1:
-		 * a sender MUST NOT). Codings before chunked are not
-		 * understood here: 501 (6.1 SHOULD). Every error response
-		 * closes the connection, as 6.1 and 6.3 require.
+		 * rejected (it is: a smuggling attempt, 6.3 item 3); then
+		 * the codings (te_framing), then the chunked body. Every
+		 * error response closes the connection, as 6.1 and 6.3
+		 * require.
 		 */
-		if (minor == 0 || have_cl || !te_chunked || chunked > 1)
+		if (minor == 0 || have_cl)
 			return -400;
-		if (codings > 1)
-			return -501;
-		long size = parse_chunked(in, len, head);
-		if (size != 0) {
-			r->size = size > 0 ? (size_t)size : 0;
-			return size;
-		}
-	} else {
-		if (cl > HTTP_IN_CAP - head)
-			return -413;
-		r->size = head + (size_t)cl;
-		if (r->size <= len)
-			return (long)r->size;
+		rc = te_framing(eol + 1, p);
+		long size = rc < 0 ? rc : parse_chunked(in, len, head);
+		if (size == 0)   /* the 100 as below; HTTP/1.1 here */
+			r->expect_continue = expect && len == head;
+		return size;
 	}
+	if (minor == 0 && !keep_alive)
+		r->close = true;
+	if (cl > HTTP_IN_CAP - head)
+		return -413;
+	r->size = head + (size_t)cl;
+	if (r->size <= len)
+		return (long)r->size;
 	/* RFC 9110 10.1.1: an HTTP/1.1 (not 1.0: MUST ignore) request that
 	 * expects 100-continue gets an immediate 100 once its head is in,
 	 * if its body has not come yet (the 100 MAY be left out once some
@@ -814,23 +845,20 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		b->consumed += (size_t)rc;
 		b->continued = false;
 		size_t n = 0;
-		if (r.method == HTTP_UNKNOWN) {
-			/* RFC 9110 9.1 and 15.6.2: not recognized, SHOULD 501.
-			 * The request was framed (9112 6.3 does not depend on
-			 * the method), so the connection stays open. */
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 501 Not Implemented\r\n"
-					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
-					 http_date(), r.close ? "Connection: close\r\n" : "");
-			n = (size_t)k;
-			b->last_status = 501;
-		} else if (r.method == HTTP_KNOWN) {
-			/* RFC 9110 15.5.6: 405 MUST come with Allow. */
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 405 Method Not Allowed\r\n"
-					 "Server: weft\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
-					 "Date: %s\r\n%s\r\n", http_date(),
+		if (r.method > HTTP_HEAD) {
+			/* RFC 9110 9.1 and 15.6.2: a method not recognized
+			 * SHOULD get 501; one known but not allowed gets 405,
+			 * which MUST carry Allow (15.5.6). The request was
+			 * framed either way (9112 6.3 does not depend on the
+			 * method): the connection stays open. */
+			bool known = r.method == HTTP_KNOWN;
+			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
+					 "Content-Length: 0\r\nDate: %s\r\n%s\r\n",
+					 known ? "405 Method Not Allowed" : "501 Not Implemented",
+					 known ? "Allow: GET, HEAD\r\n" : "", http_date(),
 					 r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
-			b->last_status = 405;
+			b->last_status = known ? 405 : 501;
 		} else if (!r.hello) {
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 404 Not Found\r\n"
 					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",

@@ -33,29 +33,57 @@ const char *http_date(void)
 
 /* ---------------------------------------------------------- parsing */
 
-enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
+/* GET and HEAD are served; HTTP_KNOWN is another method of RFC 9110 9
+ * (405 here), HTTP_UNKNOWN any other token (501). */
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_KNOWN, HTTP_UNKNOWN };
 
 struct http_req {
 	enum http_method method;
 	bool hello;          /* target is / or /plaintext */
 	bool close;
-	size_t size;         /* header section + body */
+	bool expect_continue;   /* complete head, body still to come, 100-continue */
+	size_t size;         /* header section + Content-Length body */
 };
 
-/* RFC 9110 tchar: one table load per character. */
-#define T1(c) [(c)] = 1
-#define T5(c) T1(c), T1((c) + 1), T1((c) + 2), T1((c) + 3), T1((c) + 4)
-#define T10(c) T5(c), T5((c) + 5)
-#define T26(c) T10(c), T10((c) + 10), T5((c) + 20), T1((c) + 25)
-static const unsigned char tchar[256] = {
-	T10('0'), T26('A'), T26('a'),
-	T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'),
-	T1('-'), T1('.'), T1('^'), T1('_'), T1('`'), T1('|'), T1('~'),
+/*
+ * Character classes, one table load per character:
+ *   C_TCHAR   RFC 9110 5.6.2 tchar (method, field name)
+ *   C_TARGET  what a request-target holds besides pct-encoded: RFC 3986
+ *             unreserved, sub-delims, ":", "@", "/", "?" (RFC 9112 3.2)
+ *   C_REG     RFC 3986 reg-name: unreserved and sub-delims ("%" apart)
+ *   C_HEX     HEXDIG
+ *   C_SCHEME  what follows the first letter of a URI scheme
+ */
+enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16 };
+#define URI_ALNUM (C_TCHAR | C_TARGET | C_REG | C_SCHEME)
+#define V1(c, v) [(c)] = (v)
+#define V2(c, v) V1(c, v), V1((c) + 1, v)
+#define V6(c, v) V2(c, v), V2((c) + 2, v), V2((c) + 4, v)
+#define V10(c, v) V6(c, v), V2((c) + 6, v), V2((c) + 8, v)
+static const unsigned char cclass[256] = {
+	V10('0', URI_ALNUM | C_HEX),
+	V6('A', URI_ALNUM | C_HEX), V10('G', URI_ALNUM), V10('Q', URI_ALNUM),
+	V6('a', URI_ALNUM | C_HEX), V10('g', URI_ALNUM), V10('q', URI_ALNUM),
+	V1('-', URI_ALNUM), V1('.', URI_ALNUM), V1('+', URI_ALNUM),
+	V1('_', C_TCHAR | C_TARGET | C_REG), V1('~', C_TCHAR | C_TARGET | C_REG),
+	V1('!', C_TCHAR | C_TARGET | C_REG), V1('$', C_TCHAR | C_TARGET | C_REG),
+	V1('&', C_TCHAR | C_TARGET | C_REG), V1('\'', C_TCHAR | C_TARGET | C_REG),
+	V1('*', C_TCHAR | C_TARGET | C_REG),
+	V1('(', C_TARGET | C_REG), V1(')', C_TARGET | C_REG), V1(',', C_TARGET | C_REG),
+	V1(';', C_TARGET | C_REG), V1('=', C_TARGET | C_REG),
+	V1(':', C_TARGET), V1('@', C_TARGET), V1('/', C_TARGET), V1('?', C_TARGET),
+	V1('%', C_TCHAR),   /* in a URI only as pct-encoded, checked apart */
+	V1('#', C_TCHAR), V1('^', C_TCHAR), V1('`', C_TCHAR), V1('|', C_TCHAR),
 };
+
+static inline bool is(unsigned char c, unsigned cls)
+{
+	return cclass[c] & cls;
+}
 
 static inline bool is_tchar(unsigned char c)
 {
-	return tchar[c];
+	return is(c, C_TCHAR);
 }
 
 /* May a field value hold these 8 bytes? Not if one is a control character
@@ -79,6 +107,15 @@ static bool value_word_ok(uint64_t x)
 	return true;
 }
 
+/* May a field value hold @c? (The test of value_ok's short loop, which
+ * is left written out: gcc compiles the header loop better so.) */
+static inline bool value_byte_ok(unsigned char c)
+{
+	return (c >= ' ' || c == '\t') && c != 0x7f;
+}
+
+/* Called from the header loop alone, so that it is inlined there (the
+ * trailer section, off the hot path, checks byte by byte). */
 static bool value_ok(const char *c, const char *e)
 {
 	if (e - c < 8) {
@@ -138,7 +175,124 @@ static bool has_token(const char *v, const char *e, const char *token)
 	return false;
 }
 
-/* Parses the request line [p, e) (no CRLF). */
+/* Is [p, p + 3) a pct-encoded octet, "%" HEXDIG HEXDIG (RFC 3986)? */
+static bool pct_at(const char *p, const char *e)
+{
+	return e - p >= 3 && p[0] == '%' && is((unsigned char)p[1], C_HEX) &&
+	       is((unsigned char)p[2], C_HEX);
+}
+
+/*
+ * Is [p, e) a valid Host field value, or the authority of an http(s)
+ * request-target? RFC 9110 7.2 and 4.2: uri-host [ ":" port ], where
+ * uri-host is an IP-literal in brackets, or a reg-name (which also
+ * covers IPv4 addresses); no userinfo. An IP-literal is checked for its
+ * characters (IPv6: HEXDIG, ":" and "."; IPvFuture: "v" HEXDIG "." and
+ * unreserved / sub-delims / ":"), not for the shape of the address.
+ * May be empty (RFC 9110 7.2: a target URI without authority).
+ */
+static bool host_ok(const char *p, const char *e)
+{
+	if (p < e && *p == '[') {
+		const char *s = ++p;
+		if (p < e && (*p == 'v' || *p == 'V')) {
+			for (p++; p < e && is((unsigned char)*p, C_HEX); p++)
+				;
+			if (p == s + 1 || p >= e || *p++ != '.')
+				return false;
+			const char *f = p;
+			while (p < e && (is((unsigned char)*p, C_REG) || *p == ':'))
+				p++;
+			if (p == f)
+				return false;
+		} else {
+			while (p < e && (is((unsigned char)*p, C_HEX) || *p == ':' || *p == '.'))
+				p++;
+			if (p == s)
+				return false;
+		}
+		if (p >= e || *p++ != ']')
+			return false;
+	} else {
+		while (p < e) {
+			if (is((unsigned char)*p, C_REG))
+				p++;
+			else if (pct_at(p, e))
+				p += 3;
+			else
+				break;
+		}
+	}
+	if (p < e && *p == ':')
+		for (p++; p < e && *p >= '0' && *p <= '9'; p++)
+			;
+	return p == e;
+}
+
+/* Is the path [p, e) one that says hello (empty counts as "/")? */
+static bool hello_path(const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p);
+	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && !memcmp(p, "/plaintext", 10));
+}
+
+/*
+ * Checks the form of the request-target [s, t), whose characters are
+ * already known to be valid, and finds whether it says hello (RFC 9112
+ * 3.2). origin-form: routed on its path. absolute-form: accepted, as a
+ * server MUST (3.2.2); for http and https the authority must be a valid
+ * host, not empty (RFC 9110 4.2.1: a recipient MUST reject an http URI
+ * with an empty host) and without userinfo (RFC 9110 4.2.4: SHOULD be
+ * treated as an error); the Host field is then not used for routing,
+ * as 3.2.2 requires (this server routes on the path alone anyway). A
+ * URI of another scheme names nothing served here: 404. asterisk-form
+ * only with OPTIONS (3.2.4). authority-form (CONNECT, 3.2.3) parses as
+ * an absolute-URI of an unknown scheme and gets 405 as CONNECT.
+ */
+static int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+{
+	if (*s == '/') {
+		const char *q = memchr(s, '?', (size_t)(t - s));
+		r->hello = hello_path(s, q ? q : t);
+		return 0;
+	}
+	if (t - s == 1 && *s == '*')
+		return options ? 0 : -400;
+	/* absolute-URI = scheme ":" hier-part [ "?" query ] */
+	const char *c = s;
+	if (!((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z'))
+		return -400;
+	while (c < t && is((unsigned char)*c, C_SCHEME))
+		c++;
+	if (c == t || *c != ':')
+		return -400;
+	if (!token_is(s, (size_t)(c - s), "http") && !token_is(s, (size_t)(c - s), "https"))
+		return 0;
+	c++;
+	if (t - c < 2 || c[0] != '/' || c[1] != '/')
+		return -400;
+	const char *a = c += 2;
+	while (c < t && *c != '/' && *c != '?')
+		c++;
+	if (a == c || *a == ':' || !host_ok(a, c))
+		return -400;
+	/* Brackets belong in the authority only. */
+	if (memchr(c, '[', (size_t)(t - c)) || memchr(c, ']', (size_t)(t - c)))
+		return -400;
+	const char *q = memchr(c, '?', (size_t)(t - c));
+	r->hello = hello_path(c, q ? q : t);
+	return 0;
+}
+
+/*
+ * Parses the request line [p, e) (no CRLF): method SP request-target SP
+ * HTTP-version, one SP each (RFC 9112 3; the MAY to split on any run of
+ * whitespace is not taken: lenient splitting is a smuggling risk).
+ * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
+ * or -505 (major version other than 1). -414 is found as soon as the
+ * target passes the limit, so a line cut short by the header window
+ * still tells it.
+ */
 static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
 {
 	const char *s = p;
@@ -147,52 +301,380 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	if (p == s || p >= e || *p != ' ')
 		return -400;
 	size_t mlen = (size_t)(p - s);
+	bool options = false;
+	/* RFC 9110 9.1: the method is case-sensitive. */
 	if (mlen == 3 && !memcmp(s, "GET", 3))
 		r->method = HTTP_GET;
 	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
 		r->method = HTTP_HEAD;
-	else
-		r->method = HTTP_OTHER;
+	else {
+		/* RFC 9110 9.1: an unrecognized method SHOULD get 501; the
+		 * other methods RFC 9110 defines get 405 (with Allow). */
+		options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+		bool known = options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
+			     (mlen == 3 && !memcmp(s, "PUT", 3)) ||
+			     (mlen == 6 && !memcmp(s, "DELETE", 6)) ||
+			     (mlen == 7 && !memcmp(s, "CONNECT", 7)) ||
+			     (mlen == 5 && !memcmp(s, "TRACE", 5));
+		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
+	}
 	s = ++p;
-	while (p < e && (unsigned char)*p > ' ' && *p != 0x7f)
-		p++;
+	for (;;) {
+		while (p < e && is((unsigned char)*p, C_TARGET))
+			p++;
+		if (pct_at(p, e))
+			p += 3;
+		else if (p < e && (*p == '[' || *p == ']') && *s != '/')
+			p++;   /* an IP-literal in an absolute-form authority */
+		else
+			break;
+	}
+	if (p - s > HTTP_MAX_TARGET)
+		return -414;
 	if (p == s || p >= e || *p != ' ')
-		return -400;
-	size_t tlen = (size_t)(p - s);
-	const char *q = memchr(s, '?', tlen);
-	size_t plen = q ? (size_t)(q - s) : tlen;
-	r->hello = (plen == 1 && s[0] == '/') || (plen == 10 && !memcmp(s, "/plaintext", 10));
+		return -400;   /* also a bare CR, '#', a control or non-ASCII byte */
+	int rc = parse_target(s, p, options, r);
+	if (rc < 0)
+		return rc;
 	p++;
-	if (e - p != 8 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1'))
+	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3) */
+	if (e - p != 8 || memcmp(p, "HTTP/", 5) || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
+	    p[7] < '0' || p[7] > '9')
 		return -400;
-	*minor = p[7] - '0';
+	if (p[5] != '1')
+		return -505;   /* RFC 9110 2.5 and 15.6.6 */
+	/* RFC 9110 2.5: a higher minor version (1.2) SHOULD be processed as
+	 * the highest minor this server conforms to, 1.1. */
+	*minor = p[7] == '0' ? 0 : 1;
 	return 0;
 }
 
+/* Content-Length values at or above this are all "too large" (413);
+ * parsing saturates instead of overflowing (RFC 9110 8.6: a recipient
+ * MUST anticipate large numerals). Two differing values past it may
+ * compare equal: 413 instead of 400, a rejection either way. */
+#define CL_HUGE 100000000000000000ull
+
+/*
+ * Parses the Content-Length value [v, e) (trimmed) into @cl: 1*DIGIT,
+ * or (RFC 9112 6.3 item 5, which allows it) a comma-separated list of
+ * identical values, used as one. Empty list elements are skipped (RFC
+ * 9110 5.6.1). Anything else is invalid framing: false, for 400.
+ */
+static bool parse_content_length(const char *v, const char *e, unsigned long long *cl)
+{
+	bool seen = false;
+	for (;;) {
+		const char *s = v;
+		unsigned long long x = 0;
+		for (; v < e && *v >= '0' && *v <= '9'; v++)
+			x = x < CL_HUGE ? x * 10 + (unsigned)(*v - '0') : CL_HUGE;
+		if (v > s) {
+			if (seen && x != *cl)
+				return false;
+			*cl = x;
+			seen = true;
+		}
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v == e)
+			return seen;
+		if (*v++ != ',')
+			return false;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+	}
+}
+
+/*
+ * Counts the transfer codings listed in the Transfer-Encoding value
+ * [v, e) into @codings and those that are chunked into @chunked, and
+ * tells whether the last one is chunked (RFC 9112 6.1). Empty list
+ * elements are skipped (RFC 9110 5.6.1).
+ */
+static void count_codings(const char *v, const char *e, unsigned *codings, unsigned *chunked,
+			  bool *last_chunked)
+{
+	while (v < e) {
+		while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		const char *s = v;
+		while (v < e && *v != ',')
+			v++;
+		const char *t = v;
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t == s)
+			continue;
+		bool c = token_is(s, (size_t)(t - s), "chunked");
+		++*codings;
+		*chunked += c;
+		*last_chunked = c;
+	}
+}
+
+static inline bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* May a quoted-string hold @c, as qdtext or after a backslash? HTAB, SP,
+ * VCHAR, obs-text: not the other controls, nor DEL (RFC 9110 5.6.4): the
+ * bytes of a field value. */
+static inline bool quoted_ok(unsigned char c)
+{
+	return value_byte_ok(c);
+}
+
+/*
+ * Scans the chunk extensions of a chunk-size line (RFC 9112 7.1.1) from
+ * in[*pos], up to the CR that ends the line, and leaves *pos there:
+ *   chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-val = token / quoted-string
+ * They are checked, not kept: no extension means anything here. Returns
+ * 1 at the CR, 0 when in[0..end) ends first, -400 when malformed (a bare
+ * LF included: RFC 9112 2.2's MAY is not taken, as for field lines).
+ */
+static int scan_chunk_ext(const char *in, size_t end, size_t *pos)
+{
+	size_t p = *pos;
+	int rc = 0;
+	for (;;) {
+		size_t ws = p;
+		while (p < end && is_ows(in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (in[p] == '\r' && p == ws) {
+			rc = 1;   /* BWS only before ";": "5 \r\n" is malformed */
+			break;
+		}
+		if (in[p] != ';') {
+			rc = -400;
+			break;
+		}
+		for (p++; p < end && is_ows(in[p]); p++)
+			;
+		size_t name = p;
+		while (p < end && is_tchar((unsigned char)in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (p == name) {
+			rc = -400;
+			break;
+		}
+		size_t after = p;
+		while (p < end && is_ows(in[p]))
+			p++;
+		if (p >= end)
+			break;
+		if (in[p] != '=') {
+			p = after;   /* the next ";" or the CR, back at the loop's head */
+			continue;
+		}
+		for (p++; p < end && is_ows(in[p]); p++)
+			;
+		if (p >= end)
+			break;
+		if (in[p] == '"') {
+			/* quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE */
+			for (p++; p < end && in[p] != '"'; p++) {
+				if (in[p] == '\\' && ++p >= end)
+					break;
+				if (!quoted_ok((unsigned char)in[p])) {
+					rc = -400;
+					break;
+				}
+			}
+			if (rc || p >= end)
+				break;
+			p++;
+		} else {
+			size_t val = p;
+			while (p < end && is_tchar((unsigned char)in[p]))
+				p++;
+			if (p >= end)
+				break;
+			if (p == val) {
+				rc = -400;
+				break;
+			}
+		}
+	}
+	*pos = p;
+	return rc;
+}
+
+static inline unsigned hex_value(unsigned char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * Parses the chunked body (RFC 9112 7.1) of the request at the start of
+ * in[0..len), from in[pos] just after its header section. Returns the
+ * size of the whole request, 0 when incomplete, or -status:
+ *
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+ *
+ * The data are skipped, as a Content-Length body is: the whole request
+ * must fit in HTTP_IN_CAP, so 413 as soon as a chunk-size says it will
+ * not, or when HTTP_IN_CAP bytes are in and the body is still not
+ * ended. A chunk-size of more than CHUNK_SIZE_DIGITS hex digits is 400
+ * (7.1: a recipient MUST anticipate large numerals and prevent overflow;
+ * 16 digits always fit in 64 bits). Chunk extensions: checked, ignored
+ * (7.1.1), HTTP_MAX_CHUNK_EXT bytes in all, above: 400 (7.1.1: a server
+ * ought to limit their total length, with a 4xx). Trailer section:
+ * checked as field lines, then discarded (7.1.2: a recipient MAY),
+ * field lines of HTTP_MAX_TRAILER bytes in all, above: 431 as for the
+ * header section. Any other fault in the framing: 400.
+ *
+ * Each byte is judged by those before it alone, and "incomplete" is
+ * only said at the end of the input: the answer does not depend on how
+ * the input was split, and a call resumes (by parsing again from the
+ * request's start: data are jumped over, so that costs a few steps per
+ * chunk) wherever the previous one stopped.
+ */
+#define CHUNK_SIZE_DIGITS 16
+
+/* Not inlined: parse_request, on every request, stays small. */
+static __attribute__((noinline)) long parse_chunked(const char *in, size_t len, size_t pos)
+{
+	const size_t end = len < HTTP_IN_CAP ? len : HTTP_IN_CAP;
+	const long incomplete = len >= HTTP_IN_CAP ? -413 : 0;
+	size_t ext = 0;   /* chunk extension bytes so far */
+	for (;;) {
+		unsigned long long size = 0;
+		size_t s = pos;
+		while (pos < end && is((unsigned char)in[pos], C_HEX)) {
+			if (pos - s == CHUNK_SIZE_DIGITS)
+				return -400;
+			size = size << 4 | hex_value((unsigned char)in[pos++]);
+		}
+		if (pos >= end)
+			return incomplete;
+		if (pos == s)
+			return -400;
+		size_t e = pos;
+		int rc = scan_chunk_ext(in, end, &pos);
+		ext += pos - e;
+		if (rc < 0 || ext > HTTP_MAX_CHUNK_EXT)
+			return -400;
+		if (rc == 0 || pos + 1 >= end)
+			return incomplete;
+		if (in[pos + 1] != '\n')
+			return -400;   /* a bare CR */
+		pos += 2;
+		if (size == 0)
+			break;
+		/* The data, their CRLF, then at least "0" CRLF CRLF. */
+		if (size > HTTP_IN_CAP - pos || HTTP_IN_CAP - pos - size < 7)
+			return -413;
+		pos += (size_t)size;
+		if (pos >= end)
+			return incomplete;
+		if (in[pos] != '\r')
+			return -400;
+		if (pos + 1 >= end)
+			return incomplete;
+		if (in[pos + 1] != '\n')
+			return -400;
+		pos += 2;
+	}
+	/* trailer-section = *( field-line CRLF ), then the final CRLF */
+	const size_t t0 = pos;
+	for (;;) {
+		if (pos >= end)
+			return incomplete;
+		if (in[pos] == '\r') {
+			if (pos + 1 >= end)
+				return incomplete;
+			if (in[pos + 1] != '\n')
+				return -400;
+			return (long)(pos + 2);
+		}
+		size_t lim = end - t0 > HTTP_MAX_TRAILER ? t0 + HTTP_MAX_TRAILER : end;
+		const char *le = memchr(in + pos, '\n', lim - pos);
+		if (!le)
+			return lim < end || end - t0 == HTTP_MAX_TRAILER ? -431 : incomplete;
+		const char *p = in + pos, *ve = le - 1;
+		if (le == p || *ve != '\r')
+			return -400;   /* a bare LF */
+		const char *n = p;
+		while (p < ve && is_tchar((unsigned char)*p))
+			p++;
+		if (p == n || p >= ve || *p != ':')
+			return -400;   /* as for a header field line */
+		for (p++; p < ve; p++)
+			if (!value_byte_ok((unsigned char)*p))
+				return -400;
+		pos = (size_t)(le + 1 - in);
+	}
+}
+
 #define NAME(s) s, sizeof s - 1
+
+/*
+ * The framing a Transfer-Encoding gives the request whose field lines,
+ * already checked, are [p, e) (each ending in CRLF): 0 for chunked, or
+ * -status. All its lines are one list (RFC 9110 5.3). RFC 9112 6.1 and
+ * 6.3: the final coding not chunked: 400 (6.3 item 4 MUST); chunked
+ * twice: 400 (6.1: a sender MUST NOT); codings before chunked are not
+ * understood here: 501 (6.1 SHOULD). Found again here, off the path of
+ * requests without it, rather than counted in the header loop.
+ */
+static __attribute__((noinline)) int te_framing(const char *p, const char *e)
+{
+	unsigned codings = 0, chunked = 0;
+	bool last_chunked = false;
+	while (p < e) {
+		const char *le = memchr(p, '\n', (size_t)(e - p));
+		const char *colon = memchr(p, ':', (size_t)(le - p));
+		if (name_is(p, (size_t)(colon - p), NAME("transfer-encoding")))
+			count_codings(colon + 1, le - 1, &codings, &chunked, &last_chunked);
+		p = le + 1;
+	}
+	if (!last_chunked || chunked > 1)
+		return -400;
+	return codings > 1 ? -501 : 0;
+}
 
 /*
  * Parses one request at the start of in[0..len): its size (> 0), 0 when
  * incomplete, or -status for an error response. One pass, line by line:
  * each line is checked as soon as its LF has arrived, so a complete but
  * bad line is an error at once, however long the rest takes to come.
+ * What depends on the whole header section (a missing Host, framing by
+ * Transfer-Encoding) is decided at its end, so the answer does not
+ * depend on how the input was split.
  */
 static long parse_request(const char *in, size_t len, struct http_req *r)
 {
 	memset(r, 0, sizeof *r);
 	const char *lim = in + (len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
 	const long incomplete = len >= HTTP_MAX_HEADER ? -431 : 0;
+	int minor = 1;
 	const char *eol = memchr(in, '\n', (size_t)(lim - in));
-	if (!eol)
-		return incomplete;
+	if (!eol) {
+		if (!incomplete)
+			return 0;
+		/* The request line fills the window: 414 if its target is
+		 * already over the limit, else the head is too large. */
+		return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+	}
+	/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare LF is
+	 * not taken. */
 	if (eol == in || eol[-1] != '\r')
 		return -400;
-	int minor = 1;
 	int rc = parse_request_line(in, eol - 1, r, &minor);
 	if (rc < 0)
 		return rc;
 
-	bool keep_alive = false, host = false, have_cl = false;
+	bool keep_alive = false, host = false, have_cl = false, te = false;
+	bool expect = false;
 	unsigned long long cl = 0;
 	const char *p = eol + 1;
 	for (;;) {
@@ -208,10 +690,16 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		const char *n = p;
 		while (p < ve && is_tchar((unsigned char)*p))
 			p++;
+		/* Not a name then ":": whitespace before the colon (RFC 9112
+		 * 5.1 MUST 400), obs-fold (5.2: 400, not the SP replacement),
+		 * whitespace after the request line (2.2: rejected rather than
+		 * skipped), a bare CR (2.2), no colon. */
 		if (p == n || p >= ve || *p != ':')
-			return -400;   /* also obs-fold: a line starting with a space */
+			return -400;
 		size_t nlen = (size_t)(p - n);
 		const char *v = p + 1;
+		/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB
+		 * are rejected, not replaced or kept. */
 		if (!value_ok(v, ve))
 			return -400;
 		while (v < ve && (*v == ' ' || *v == '\t'))
@@ -220,41 +708,68 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
 		if (name_is(n, nlen, NAME("host"))) {
-			if (host)
+			/* RFC 9112 3.2: more than one Host, or an invalid one: 400. */
+			if (host || !host_ok(v, vend))
 				return -400;
 			host = true;
 		} else if (name_is(n, nlen, NAME("content-length"))) {
+			/* RFC 9112 6.3 item 5: invalid, or differing values: 400.
+			 * Field lines repeating the same value are one (RFC 9110
+			 * 8.6 MAY). */
 			unsigned long long x = 0;
-			if (v == vend)
-				return -400;
-			for (const char *c = v; c < vend; c++) {
-				if (*c < '0' || *c > '9' || x > 1000000000ull)
-					return -400;
-				x = x * 10 + (unsigned)(*c - '0');
-			}
-			if (have_cl && x != cl)
+			if (!parse_content_length(v, vend, &x) || (have_cl && x != cl))
 				return -400;
 			have_cl = true;
 			cl = x;
 		} else if (name_is(n, nlen, NAME("transfer-encoding"))) {
-			return -501;
+			te = true;   /* its codings: te_framing() */
 		} else if (name_is(n, nlen, NAME("connection"))) {
 			if (has_token(v, vend, "close"))
 				r->close = true;
 			if (has_token(v, vend, "keep-alive"))
 				keep_alive = true;
+		} else if (name_is(n, nlen, NAME("expect"))) {
+			/* RFC 9110 10.1.1; other expectations are ignored (417
+			 * is a MAY). */
+			if (has_token(v, vend, "100-continue"))
+				expect = true;
 		}
 		p = le + 1;
 	}
 	size_t head = (size_t)(p - in) + 2;
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host: 400. */
 	if (minor == 1 && !host)
 		return -400;
+	if (te) {
+		/*
+		 * RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty
+		 * framing; with Content-Length too, the request MAY be
+		 * rejected (it is: a smuggling attempt, 6.3 item 3); then
+		 * the codings (te_framing), then the chunked body. Every
+		 * error response closes the connection, as 6.1 and 6.3
+		 * require.
+		 */
+		if (minor == 0 || have_cl)
+			return -400;
+		rc = te_framing(eol + 1, p);
+		long size = rc < 0 ? rc : parse_chunked(in, len, head);
+		if (size == 0)   /* the 100 as below; HTTP/1.1 here */
+			r->expect_continue = expect && len == head;
+		return size;
+	}
 	if (minor == 0 && !keep_alive)
 		r->close = true;
 	if (cl > HTTP_IN_CAP - head)
 		return -413;
 	r->size = head + (size_t)cl;
-	return r->size <= len ? (long)r->size : 0;
+	if (r->size <= len)
+		return (long)r->size;
+	/* RFC 9110 10.1.1: an HTTP/1.1 (not 1.0: MUST ignore) request that
+	 * expects 100-continue gets an immediate 100 once its head is in,
+	 * if its body has not come yet (the 100 MAY be left out once some
+	 * of it has). */
+	r->expect_continue = expect && minor == 1 && len == head;
+	return 0;
 }
 
 /* ---------------------------------------------------------- answers */
@@ -271,7 +786,9 @@ static size_t write_error(char *out, size_t cap, int status, const char *date)
 {
 	const char *reason = status == 431 ? "Request Header Fields Too Large"
 		: status == 413 ? "Content Too Large"
-		: status == 501 ? "Not Implemented" : "Bad Request";
+		: status == 414 ? "URI Too Long"
+		: status == 501 ? "Not Implemented"
+		: status == 505 ? "HTTP Version Not Supported" : "Bad Request";
 	int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: weft\r\nContent-Length: 0\r\n"
 			 "Connection: close\r\nDate: %s\r\n\r\n", status, reason, date);
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
@@ -279,7 +796,9 @@ static size_t write_error(char *out, size_t cap, int status, const char *date)
 
 void http_process(const char *in, size_t len, char *out, size_t cap, http_batch *b)
 {
+	bool continued = b->continued;
 	memset(b, 0, sizeof *b);
+	b->continued = continued;
 	/* The 200 response head, rebuilt only when the second changes (the
 	 * Date's grain), copied per request: formatting it per batch was the
 	 * largest user-space cost in a profile under wrk. */
@@ -297,32 +816,49 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 	const size_t room = 512;   /* the largest response, with headers */
 
 	while (b->consumed < len && cap - b->out_len >= room) {
-		/* Leading empty lines before a request are ignored (RFC 9112). */
+		/* Leading empty lines (CRLF) before a request line are
+		 * skipped: RFC 9112 2.2 says a server SHOULD ignore at least
+		 * one. A bare LF is not an empty line here. */
 		while (len - b->consumed >= 2 && in[b->consumed] == '\r' && in[b->consumed + 1] == '\n')
 			b->consumed += 2;
 		if (b->consumed >= len)
 			break;
 		struct http_req r;
 		long rc = parse_request(in + b->consumed, len - b->consumed, &r);
-		if (rc == 0)
-			break;
 		char *o = out + b->out_len;
+		if (rc == 0) {
+			if (r.expect_continue && !b->continued) {
+				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+				b->out_len += put(o, cont, sizeof cont - 1);
+				b->continued = true;
+			}
+			break;
+		}
 		if (rc < 0) {
 			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
 			b->close = true;
+			b->error = true;
 			b->last_status = (int)-rc;
 			b->consumed = len;
 			return;
 		}
 		b->consumed += (size_t)rc;
+		b->continued = false;
 		size_t n = 0;
-		if (r.method == HTTP_OTHER) {
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 405 Method Not Allowed\r\n"
-					 "Server: weft\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
-					 "Date: %s\r\n%s\r\n", http_date(),
+		if (r.method > HTTP_HEAD) {
+			/* RFC 9110 9.1 and 15.6.2: a method not recognized
+			 * SHOULD get 501; one known but not allowed gets 405,
+			 * which MUST carry Allow (15.5.6). The request was
+			 * framed either way (9112 6.3 does not depend on the
+			 * method): the connection stays open. */
+			bool known = r.method == HTTP_KNOWN;
+			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
+					 "Content-Length: 0\r\nDate: %s\r\n%s\r\n",
+					 known ? "405 Method Not Allowed" : "501 Not Implemented",
+					 known ? "Allow: GET, HEAD\r\n" : "", http_date(),
 					 r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
-			b->last_status = 405;
+			b->last_status = known ? 405 : 501;
 		} else if (!r.hello) {
 			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 404 Not Found\r\n"
 					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
@@ -400,7 +936,7 @@ static weft_poll http_conn_poll(weft_future *f, weft_cx *cx)
 				break;
 		}
 		if (t->b.close) {
-			if (t->b.last_status >= 400 && t->b.last_status != 404 && t->b.last_status != 405) {
+			if (t->b.error) {
 				weft_tcp_shutdown(t->sc.stream, SHUT_WR);
 				weft_sleep_init(&t->linger, WEFT_SEC(1));
 				WEFT_AWAIT(&t->co, http_linger_poll(t, cx));

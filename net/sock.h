@@ -11,8 +11,10 @@
 
 #include <weft/net.h>
 
-#include "internal.h"
+#include "sys.h"
+#include "task.h"
 #include "reactor.h"
+#include "sched_api.h"
 
 enum weft__sock_kind {
 	WEFT__SOCK_TCP_LISTENER,

@@ -1,7 +1,8 @@
 /*
  * blocking.c - the blocking pools: threads started on demand up to a cap,
  * each running queued jobs and exiting after an idle keep-alive; the jobs
- * futures await; and weft_spawn_blocking on top of them.
+ * futures await. weft_spawn_blocking and the runtime's two pools are in
+ * spawn_blocking.c, on top of these.
  *
  * Pool protocol. The pool's mutex guards the queue, every counter and the
  * shutdown flag. `idle` counts threads waiting for work that nobody has
@@ -34,14 +35,12 @@
  * write, so no wakeup is lost. Results are written before the status and
  * read after seeing it, both ordered by that mutex.
  */
-#include "internal.h"
+#include "sys.h"
 #include "blocking.h"
 
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-
-#include <weft/blocking.h>
 
 struct weft__blocking_pool {
 	pthread_mutex_t lock;
@@ -338,176 +337,4 @@ void weft__blocking_pool_stats(struct weft__blocking_pool *p, struct weft__block
 	out->completed = p->completed;
 	out->cancelled = p->cancelled;
 	pthread_mutex_unlock(&p->lock);
-}
-
-/* --------------------------------------------------------- the runtime */
-
-int weft__blocking_init(weft_runtime *rt)
-{
-	weft_runtime_config *c = &rt->config;
-	if (c->blocking_threads == 0)
-		c->blocking_threads = WEFT_BLOCKING_DEFAULT_THREADS;
-	if (c->blocking_keep_alive_ms == 0)
-		c->blocking_keep_alive_ms = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS;
-	uint64_t keep_alive_ns = (uint64_t)c->blocking_keep_alive_ms * 1000000ull;
-	rt->blocking = weft__blocking_pool_new(c->blocking_threads, keep_alive_ns);
-	if (!rt->blocking)
-		return -ENOMEM;
-	rt->dns_blocking = weft__blocking_pool_new(WEFT__DNS_THREADS, keep_alive_ns);
-	if (!rt->dns_blocking) {
-		weft__blocking_pool_free(rt->blocking);
-		rt->blocking = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void weft__blocking_fini(weft_runtime *rt)
-{
-	/* The general pool first: its functions may still look names up.
-	 * The pointers stay set while the pools drain (a running function
-	 * may spawn and be told -ESHUTDOWN); every pool thread is joined by
-	 * the time each is cleared. */
-	weft__blocking_pool_free(rt->blocking);
-	weft__blocking_pool_free(rt->dns_blocking);
-	rt->blocking = NULL;
-	rt->dns_blocking = NULL;
-}
-
-struct weft__blocking_pool *weft__runtime_blocking(weft_runtime *rt)
-{
-	return rt->blocking;
-}
-
-struct weft__blocking_pool *weft__runtime_dns_blocking(weft_runtime *rt)
-{
-	return rt->dns_blocking;
-}
-
-/* ------------------------------------------------------ spawn_blocking */
-
-struct weft_blocking_handle {
-	struct weft__blocking_job job;   /* first: converted back from it */
-	weft_blocking_fn fn;
-	void *arg;
-	weft_blocking_release_fn release;
-	void *result;    /* written by run, before the status (job lock) */
-	bool taken;      /* the handle's owner took the result */
-};
-
-static void weft__spawned_run(struct weft__blocking_job *job)
-{
-	struct weft_blocking_handle *h = (struct weft_blocking_handle *)(void *)job;
-	h->result = h->fn(h->arg);
-}
-
-static void weft__spawned_free(struct weft__blocking_job *job)
-{
-	struct weft_blocking_handle *h = (struct weft_blocking_handle *)(void *)job;
-	if (h->release)
-		h->release(h->arg, h->taken ? NULL : h->result);
-	weft__free(h);
-}
-
-int weft_spawn_blocking_owned(weft_runtime *rt, weft_blocking_fn fn, void *arg,
-			      weft_blocking_release_fn release,
-			      weft_blocking_handle **out)
-{
-	if (out)
-		*out = NULL;
-	if (!rt || !fn)
-		return -EINVAL;
-	struct weft__blocking_pool *pool = weft__runtime_blocking(rt);
-	if (!pool)
-		return -ESHUTDOWN;
-	struct weft_blocking_handle *h = weft__calloc(1, sizeof *h);
-	if (!h)
-		return -ENOMEM;
-	int rc = weft__blocking_job_init(&h->job, weft__spawned_run, weft__spawned_free);
-	if (rc < 0) {
-		weft__free(h);
-		return rc;
-	}
-	h->fn = fn;
-	h->arg = arg;
-	h->release = release;
-	rc = weft__blocking_submit(pool, &h->job);
-	if (rc < 0) {
-		/* The pool never saw it: free it by hand, without calling
-		 * @release (@arg is still the caller's). */
-		pthread_mutex_destroy(&h->job.lock);
-		weft__free(h);
-		return rc;
-	}
-	if (out)
-		*out = h;
-	else
-		weft__blocking_job_put(&h->job);
-	return 0;
-}
-
-int weft_spawn_blocking(weft_runtime *rt, weft_blocking_fn fn, void *arg,
-			weft_blocking_handle **out)
-{
-	return weft_spawn_blocking_owned(rt, fn, arg, NULL, out);
-}
-
-weft_poll weft_blocking_handle_poll(weft_blocking_handle *h, weft_cx *cx,
-				    int *status, void **result)
-{
-	if (!h) {
-		if (status)
-			*status = -EINVAL;
-		if (result)
-			*result = NULL;
-		return WEFT_READY;
-	}
-	if (!weft_coop_proceed(cx))
-		return WEFT_PENDING;
-	int st;
-	if (weft__blocking_job_poll(&h->job, cx, &st) == WEFT_PENDING) {
-		weft_coop_refund(cx);
-		return WEFT_PENDING;
-	}
-	if (status)
-		*status = st;
-	if (result) {
-		*result = st == 0 ? h->result : NULL;
-		h->taken = st == 0;
-	}
-	return WEFT_READY;
-}
-
-bool weft_blocking_handle_is_finished(weft_blocking_handle *h)
-{
-	return !h || weft__blocking_job_finished(&h->job);
-}
-
-void weft_blocking_handle_detach(weft_blocking_handle *h)
-{
-	if (h)
-		weft__blocking_job_put(&h->job);
-}
-
-int weft_runtime_blocking_metrics(weft_runtime *rt, weft_blocking_metrics *out, size_t size)
-{
-	if (!rt || !out)
-		return -EINVAL;
-	struct weft__blocking_stats g, d;
-	weft__blocking_pool_stats(weft__runtime_blocking(rt), &g);
-	weft__blocking_pool_stats(weft__runtime_dns_blocking(rt), &d);
-	weft_blocking_metrics m = {
-		.threads = g.threads,
-		.idle_threads = g.idle,
-		.running = g.running,
-		.queue_depth = g.queued,
-		.threads_started = g.started,
-		.jobs_submitted = g.submitted,
-		.jobs_completed = g.completed,
-		.dns_threads = d.threads,
-		.dns_running = d.running,
-		.dns_queue_depth = d.queued,
-	};
-	memcpy(out, &m, size < sizeof m ? size : sizeof m);
-	return 0;
 }

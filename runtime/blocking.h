@@ -16,7 +16,6 @@
 #define WEFT__BLOCKING_H
 
 #include <weft/core.h>
-#include <weft/runtime.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,16 +91,8 @@ struct weft__blocking_stats {
 void weft__blocking_pool_stats(struct weft__blocking_pool *pool,
 			       struct weft__blocking_stats *out);
 
-/* The runtime's side, from weft_runtime_new and weft_runtime_free. Init
- * fills in the blocking defaults of rt->config and creates both pools (no
- * thread yet): 0 or -ENOMEM. Fini shuts both pools down as
- * weft__blocking_pool_free says; safe after a failed init. */
-int weft__blocking_init(weft_runtime *rt);
-void weft__blocking_fini(weft_runtime *rt);
-
-/* The runtime's general pool and its name-lookup pool. */
-struct weft__blocking_pool *weft__runtime_blocking(weft_runtime *rt);
-struct weft__blocking_pool *weft__runtime_dns_blocking(weft_runtime *rt);
+/* A runtime's two pools are made with it (spawn_blocking.c); layers above
+ * the scheduler reach them through sched_api.h. */
 
 /* Threads of the name-lookup pool. */
 #define WEFT__DNS_THREADS 4u

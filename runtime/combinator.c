@@ -6,7 +6,7 @@
  * (its output stays readable) or cancelled, and never polled after that,
  * so each child's drop runs exactly once however the combinator ends.
  */
-#include "internal.h"
+#include "task.h"
 
 #include <errno.h>
 

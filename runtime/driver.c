@@ -18,7 +18,8 @@
  * workers sleep on their condition variables instead (worker.c). The
  * runtime's on_error hook wakes the threads in a multi-thread block_on.
  */
-#include "internal.h"
+#include "sys.h"
+#include "driver.h"
 
 enum { WEFT__DRV_EMPTY, WEFT__DRV_PARKED, WEFT__DRV_NOTIFIED };
 

@@ -9,8 +9,9 @@
  * them. A read's buffer passes to the future when it takes the result
  * (the job's pointer is cleared first, so the free does not touch it).
  */
-#include "internal.h"
+#include "sys.h"
 #include "blocking.h"
+#include "sched_api.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -25,7 +25,7 @@
  *    while this one went back to sleep (worker.c, weft__park).
  *  - At most half the workers search at once.
  */
-#include "internal.h"
+#include "sys.h"
 #include "idle.h"
 
 #include <errno.h>

@@ -14,22 +14,21 @@
  * transition (task.c), so whoever sees a task finished also sees it
  * uncounted.
  */
-#include "internal.h"
+#include "task.h"
 
 #include <errno.h>
-#include <sched.h>
 
 static inline struct weft__owned_shard *weft__shard_of(weft_runtime *rt, struct weft__task *t)
 {
 	/* Relaxed: the shard bits are fixed at spawn. */
-	return &rt->owned[weft__task_bits_shard(atomic_load_explicit(&t->state,
+	return &weft__tasks_of(rt)->owned[weft__task_bits_shard(atomic_load_explicit(&t->state,
 								     memory_order_relaxed))];
 }
 
 int weft__owned_init(weft_runtime *rt)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
-		struct weft__owned_shard *sh = &rt->owned[i];
+		struct weft__owned_shard *sh = &weft__tasks_of(rt)->owned[i];
 		sh->head = NULL;
 		sh->closed = false;
 		atomic_init(&sh->live, 0);
@@ -42,21 +41,6 @@ int weft__owned_init(weft_runtime *rt)
 void weft__owned_fini(weft_runtime *rt)
 {
 	(void)rt;
-}
-
-void weft__spin_lock_slow(struct weft__spin *l)
-{
-	for (unsigned spins = 0;; spins++) {
-		/* Relaxed: wait for the lock to look free before the
-		 * exchange, so waiters don't bounce its cache line. */
-		if (!atomic_load_explicit(&l->locked, memory_order_relaxed) &&
-		    !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire))
-			return;
-		if (spins < 100)
-			weft__cpu_relax();
-		else
-			sched_yield();
-	}
 }
 
 int weft__owned_insert(weft_runtime *rt, struct weft__task *t)
@@ -112,16 +96,16 @@ bool weft__owned_remove(weft_runtime *rt, struct weft__task *t)
 void weft__owned_close(weft_runtime *rt)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
-		weft__spin_lock(&rt->owned[i].lock);
-		rt->owned[i].closed = true;
-		weft__spin_unlock(&rt->owned[i].lock);
+		weft__spin_lock(&weft__tasks_of(rt)->owned[i].lock);
+		weft__tasks_of(rt)->owned[i].closed = true;
+		weft__spin_unlock(&weft__tasks_of(rt)->owned[i].lock);
 	}
 }
 
 struct weft__task *weft__owned_pop(weft_runtime *rt)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
-		struct weft__owned_shard *sh = &rt->owned[i];
+		struct weft__owned_shard *sh = &weft__tasks_of(rt)->owned[i];
 		weft__spin_lock(&sh->lock);
 		struct weft__task *t = sh->head;
 		if (t)
@@ -137,7 +121,7 @@ void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, voi
 			  void *arg)
 {
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++) {
-		struct weft__owned_shard *sh = &rt->owned[i];
+		struct weft__owned_shard *sh = &weft__tasks_of(rt)->owned[i];
 		weft__spin_lock(&sh->lock);
 		for (struct weft__task *t = sh->head; t; t = t->owned_next)
 			fn(t, arg);
@@ -148,7 +132,7 @@ void weft__owned_for_each(weft_runtime *rt, void (*fn)(struct weft__task *t, voi
 size_t weft__owned_shard_visit(weft_runtime *rt, unsigned i, size_t skip, size_t max,
 			       void (*fn)(struct weft__task *t, void *arg), void *arg)
 {
-	struct weft__owned_shard *sh = &rt->owned[i];
+	struct weft__owned_shard *sh = &weft__tasks_of(rt)->owned[i];
 	size_t pos = 0;
 	weft__spin_lock(&sh->lock);
 	for (struct weft__task *t = sh->head; t; t = t->owned_next, pos++)
@@ -161,7 +145,7 @@ size_t weft__owned_shard_visit(weft_runtime *rt, unsigned i, size_t skip, size_t
 size_t weft__owned_shard_live(weft_runtime *rt, unsigned i)
 {
 	/* Relaxed: a size hint (see weft__owned_live). */
-	return atomic_load_explicit(&rt->owned[i].live, memory_order_relaxed);
+	return atomic_load_explicit(&weft__tasks_of(rt)->owned[i].live, memory_order_relaxed);
 }
 
 size_t weft__owned_live(weft_runtime *rt)
@@ -169,7 +153,7 @@ size_t weft__owned_live(weft_runtime *rt)
 	size_t n = 0;
 	/* Relaxed: a statistic, summed without the shard locks. */
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
-		n += atomic_load_explicit(&rt->owned[i].live, memory_order_relaxed);
+		n += atomic_load_explicit(&weft__tasks_of(rt)->owned[i].live, memory_order_relaxed);
 	return n;
 }
 
@@ -178,6 +162,6 @@ uint64_t weft__owned_spawned(weft_runtime *rt)
 	uint64_t n = 0;
 	/* Relaxed: a statistic. */
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
-		n += atomic_load_explicit(&rt->owned[i].spawned, memory_order_relaxed);
+		n += atomic_load_explicit(&weft__tasks_of(rt)->owned[i].spawned, memory_order_relaxed);
 	return n;
 }

@@ -3,7 +3,7 @@
  * token, so an unpark that comes first makes the next park return at once.
  * Used by threads that sleep outside the driver.
  */
-#include "internal.h"
+#include "sched_parker.h"
 
 #include <errno.h>
 

@@ -1,8 +1,7 @@
 /*
  * queue.c - the local run queue (protocol in queue.h).
  */
-#include "internal.h"
-#include "queue.h"
+#include "sched_runtime.h"
 
 static inline uint32_t weft__q_real(uint64_t head)
 {

@@ -52,7 +52,8 @@
  * on_error under a lock of the runtime's (runtime.c), and a thread that
  * checks before it parks sees it by program order or through that lock.
  */
-#include "internal.h"
+#include "sys.h"
+#include "sys_spin.h"
 #include "reactor.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
  * holding one: a shard's tasks are copied (weft_task_info, a few words
  * each) under its lock into a snapshot, and printed after the unlock.
  */
-#include "internal.h"
+#include "task.h"
 
 #include <errno.h>
 #include <inttypes.h>

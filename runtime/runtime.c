@@ -38,16 +38,13 @@
  * runtime's and return -ECHILD, and weft_runtime_free in the child
  * returns without touching anything (the parent's copy leaks there).
  */
-#include "internal.h"
-#include "blocking.h"
+#include "sched_runtime.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
-
-_Atomic unsigned weft__fork_generation;
 
 static void weft__atfork_child(void)
 {
@@ -97,6 +94,7 @@ static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 
 static const struct weft__sched_ops weft__ct_ops = {
 	.schedule = weft__ct_schedule,
+	.destroy = weft__runtime_destroy,
 };
 
 /* Moves everything on the inject queue to the local queue in one lock. */
@@ -162,7 +160,7 @@ static weft_waker weft__root_clone(const void *data)
 {
 	weft_runtime *rt = (weft_runtime *)data;
 	/* Relaxed: the caller's waker already holds a reference. */
-	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->tasks.refs, 1, memory_order_relaxed);
 	return (weft_waker){ .vtable = &weft__root_vtable, .data = rt };
 }
 
@@ -195,6 +193,7 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 		return rc;
 	}
 	weft__current_rt = rt;
+	weft__task_cache_enter(rt, &rt->tasks.core_cache, WEFT__HOME_CORE);
 
 	/* A borrowed waker: the runtime owner's reference covers it, and
 	 * clones take their own. */
@@ -246,6 +245,7 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 	}
 
 	weft_future_drop(fut);
+	weft__task_cache_leave();
 	weft__current_rt = NULL;
 	/* Release: hand the queues to the next core holder. */
 	atomic_store_explicit(&rt->core_taken, false, memory_order_release);
@@ -413,11 +413,11 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (!rt)
 		return -ENOMEM;
 	/* Relaxed: see weft__runtime_forked. */
-	rt->fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
+	rt->tasks.fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
 	int rc = -ENOMEM;
-	rt->ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
+	rt->tasks.ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
-	atomic_init(&rt->refs, 1);
+	atomic_init(&rt->tasks.refs, 1);
 	atomic_init(&rt->inject_len, 0);
 	atomic_init(&rt->core_taken, false);
 	atomic_init(&rt->root_woken, false);
@@ -462,15 +462,11 @@ err_free:
 	return rc;
 }
 
-void weft__runtime_ref_dec(weft_runtime *rt)
+void weft__runtime_destroy(weft_runtime *rt)
 {
-	/* AcqRel: the last reference's holder frees the runtime and must
-	 * see every other holder's use of it. */
-	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
-		return;
 	if (rt->nworkers > 0)
 		weft__mt_fini(rt);
-	weft__task_cache_fini(&rt->core_cache);
+	weft__task_cache_fini(&rt->tasks.core_cache);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->roots_lock);
 	pthread_mutex_destroy(&rt->lock);

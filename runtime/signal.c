@@ -53,8 +53,10 @@
  * copy of its waker held by the reactor, so a wake racing with the last
  * listener's drop finds a live, dead-marked hub and does nothing.
  */
-#include "internal.h"
+#include "sys.h"
+#include "task.h"
 #include "reactor.h"
+#include "sched_api.h"
 
 #include <weft/signal.h>
 

@@ -29,7 +29,6 @@
  * Each change a waiter waits for is made under the lock that the waiter
  * checked its condition and queued under, so no wakeup is lost.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

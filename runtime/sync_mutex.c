@@ -5,7 +5,6 @@
  * handed to a dropped waiter on to the next one. No protocol of its own:
  * see sync_semaphore.c.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

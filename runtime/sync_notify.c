@@ -20,7 +20,6 @@
  *    passes the notification on: to the next waiter, or back to the
  *    permit. A notify_waiters wake is not passed on (it woke everybody).
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

@@ -24,8 +24,8 @@
  * on its stack.
  * `taken` is the receiver's own: one receive at a time.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
+#include "sched_parker.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -6,7 +6,6 @@
  * cancellation rules give back a lock handed to a dropped waiter. No
  * protocol of its own: see sync_semaphore.c.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

@@ -28,7 +28,6 @@
  *  - The release limit counts the free permits plus the head's partial
  *    assignment, so the cap holds for every permit not held by a caller.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

@@ -3,8 +3,8 @@
  * blocking waits that every sync primitive shares; the protocol is in
  * sync_waitlist.h.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
+#include "sched_api.h"
 
 void weft__sync_lock_init(struct weft__sync_lock *l)
 {

@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sys.h"
+
 /* ------------------------------------------------------------------ lock */
 
 /* The internal lock: held for a few instructions, never across a poll of

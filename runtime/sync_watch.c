@@ -16,7 +16,6 @@
  * first receiver lives inside the channel allocation, clones are
  * allocated one each.
  */
-#include "internal.h"
 #include "sync_waitlist.h"
 
 #include <errno.h>

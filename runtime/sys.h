@@ -20,6 +20,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* Helpers every layer uses. */
+#define weft__container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define weft__likely(x) __builtin_expect(!!(x), 1)
+#define weft__unlikely(x) __builtin_expect(!!(x), 0)
+
 enum weft__fault_site {
 	WEFT__FAULT_ALLOC = 0,
 	WEFT__FAULT_THREAD,     /* pthread_create */

@@ -51,7 +51,7 @@
  * JOIN_INTEREST, and also JOIN_WAKER if the task is not complete, taking
  * the slot back. Exactly one side drops the waker.
  */
-#include "internal.h"
+#include "task.h"
 
 #include <errno.h>
 #include <string.h>
@@ -65,6 +65,18 @@ _Static_assert(WEFT__OWNED_SHARDS <= 16, "shards fit in 4 bits");
 static inline uint64_t weft__refs(uint64_t state)
 {
 	return (state & WEFT__TASK_REF_MASK) >> WEFT__TASK_REF_SHIFT;
+}
+
+_Atomic unsigned weft__fork_generation;
+
+void weft__runtime_ref_dec(weft_runtime *rt)
+{
+	struct weft__tasks *ts = weft__tasks_of(rt);
+	/* AcqRel: the last reference's holder frees the runtime and must
+	 * see every other holder's use of it. */
+	if (atomic_fetch_sub_explicit(&ts->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	ts->ops->destroy(rt);
 }
 
 static void weft__task_dealloc(struct weft__task *t)
@@ -109,7 +121,7 @@ static inline void weft__task_ref_dec2(struct weft__task *t)
 
 static inline void weft__task_schedule(struct weft__task *t, bool yield)
 {
-	t->rt->ops->schedule(t->rt, t, yield);
+	weft__tasks_of(t->rt)->ops->schedule(t->rt, t, yield);
 }
 
 /* ------------------------------------------------------------- waking */

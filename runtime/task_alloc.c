@@ -18,7 +18,7 @@
  * AddressSanitizer the caches are off, so use-after-free of a task is
  * still caught.
  */
-#include "internal.h"
+#include "task.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define WEFT__TC_ENABLED 0
@@ -53,23 +53,24 @@ static inline size_t weft__tc_bytes(size_t cls)
 
 /* The cache the calling thread owns for @rt, and its home number: a
  * worker's, or the current-thread core's while it is inside block_on. */
+_Thread_local struct weft__task_cache_owner weft__my_task_cache;
+
 static struct weft__task_cache *weft__my_cache(weft_runtime *rt, uint16_t *home)
 {
-	struct weft__worker *w = weft__current_worker;
-	if (w && w->rt == rt) {
-		*home = (uint16_t)(w->index + 1);
-		return &w->cache;
-	}
-	if (rt->nworkers == 0 && weft__current_rt == rt) {
-		*home = WEFT__HOME_CORE;
-		return &rt->core_cache;
+	if (weft__my_task_cache.rt == rt) {
+		*home = weft__my_task_cache.home;
+		return weft__my_task_cache.cache;
 	}
 	return NULL;
 }
 
 static struct weft__task_cache *weft__home_cache(weft_runtime *rt, uint16_t home)
 {
-	return home == WEFT__HOME_CORE ? &rt->core_cache : &rt->workers[home - 1].cache;
+	struct weft__tasks *ts = weft__tasks_of(rt);
+	if (home == WEFT__HOME_CORE)
+		return &ts->core_cache;
+	return (struct weft__task_cache *)(void *)(ts->worker_caches +
+						   (size_t)(home - 1) * ts->worker_cache_stride);
 }
 
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits)

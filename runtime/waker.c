@@ -2,7 +2,7 @@
  * waker.c - the wakers that belong to no scheduler: the no-op waker and
  * the counting waker that tests use to check clone/wake/drop balance.
  */
-#include "internal.h"
+#include "task.h"
 
 static weft_waker weft__noop_clone(const void *data);
 static void weft__noop(const void *data)

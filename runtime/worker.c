@@ -45,9 +45,7 @@
  * drops the queue references it holds. weft_runtime_free then drops every
  * task still in the owned list (runtime.c).
  */
-#include "internal.h"
-#include "idle.h"
-#include "queue.h"
+#include "sched_runtime.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -284,6 +282,7 @@ static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 
 const struct weft__sched_ops weft__mt_ops = {
 	.schedule = weft__mt_schedule,
+	.destroy = weft__runtime_destroy,
 };
 
 /* ------------------------------------------------------------ the loop */
@@ -457,6 +456,7 @@ static void *weft__worker_main(void *arg)
 	weft_runtime *rt = w->rt;
 	weft__current_rt = rt;
 	weft__current_worker = w;
+	weft__task_cache_enter(rt, &w->cache, (uint16_t)(w->index + 1));
 	uint32_t since_maintenance = 0;
 	while (!weft__mt_is_shutdown(rt)) {
 		struct weft__task *t = weft__next_task(w);
@@ -481,6 +481,7 @@ static void *weft__worker_main(void *arg)
 	}
 	while ((t = weft__local_queue_pop(&w->queue)))
 		weft__task_ref_dec(t);
+	weft__task_cache_leave();
 	weft__current_worker = NULL;
 	weft__current_rt = NULL;
 	return NULL;
@@ -494,6 +495,9 @@ int weft__mt_start(weft_runtime *rt, uint32_t n)
 	if (!rt->workers)
 		return -ENOMEM;
 	rt->nworkers = n;
+	/* Where task memory finds a worker's cache (task_alloc.c). */
+	rt->tasks.worker_caches = (char *)&rt->workers[0].cache;
+	rt->tasks.worker_cache_stride = sizeof *rt->workers;
 	int rc = weft__idle_init(&rt->idle, n);
 	if (rc < 0)
 		goto err_workers;
@@ -546,6 +550,7 @@ err_workers:
 	weft__free(rt->workers);
 	rt->workers = NULL;
 	rt->nworkers = 0;
+	rt->tasks.worker_caches = NULL;
 	return rc;
 }
 

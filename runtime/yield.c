@@ -1,7 +1,7 @@
 /*
  * yield.c - yield_now: give the thread to every other runnable task once.
  */
-#include "internal.h"
+#include "task.h"
 
 static weft_poll weft__yield_now_poll_erased(weft_future *f, weft_cx *cx)
 {

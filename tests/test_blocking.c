@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "sched_runtime.h"
 #include "blocking.h"
 
 /* Every wait in this file gives up after this long. */

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "internal.h"
+#include "sched_runtime.h"
 
 /* A runtime with @workers workers (1: the current-thread flavour, whose
  * paused clock is exact: it auto-advances only when nothing can run). */

@@ -16,7 +16,7 @@
 
 #include <weft/fs.h>
 
-#include "internal.h"
+#include "sched_runtime.h"
 
 static char dir[64];
 

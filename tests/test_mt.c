@@ -6,7 +6,7 @@
  * a lost wakeup fails the test instead of hanging it. */
 #include "helpers.h"
 
-#include "internal.h"
+#include "sched_runtime.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -8,7 +8,7 @@
  * is not an error. */
 #include "helpers.h"
 
-#include "internal.h"
+#include "sched_runtime.h"
 #include "reactor.h"
 
 #include <errno.h>

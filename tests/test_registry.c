@@ -3,7 +3,7 @@
  * never while it holds an owned-list lock. */
 #include "helpers.h"
 
-#include "internal.h"
+#include "sched_runtime.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ static ssize_t lock_spy_write(void *cookie, const char *buf, size_t size)
 	lock_spy *s = cookie;
 	s->writes++;
 	for (unsigned i = 0; i < WEFT__OWNED_SHARDS; i++)
-		if (atomic_load(&s->rt->owned[i].lock.locked))
+		if (atomic_load(&s->rt->tasks.owned[i].lock.locked))
 			s->held++;
 	if (s->len + size + 1 > s->cap) {
 		s->cap = (s->len + size + 1) * 2;

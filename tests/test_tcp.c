@@ -7,7 +7,7 @@
 
 #include <weft/time.h>
 
-#include "internal.h"
+#include "sched_runtime.h"
 #include "sock.h"
 
 #include <errno.h>

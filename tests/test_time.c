@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "sched_runtime.h"
 
 /* A runtime with @workers workers (1: the current-thread flavour, whose
  * paused clock is exact: it auto-advances only when nothing can run). */

@@ -9,7 +9,6 @@
  * strictly after now). Single-threaded: an interval is polled by one
  * thread at a time, so it has no protocol of its own.
  */
-#include "internal.h"
 #include "timer.h"
 
 #include <errno.h>

@@ -3,8 +3,8 @@
  * registered with the runtime's time driver at the first poll that has to
  * wait, cancelled by drop.
  */
-#include "internal.h"
 #include "timer.h"
+#include "sched_api.h"
 
 #include <errno.h>
 #include <stdalign.h>

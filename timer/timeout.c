@@ -2,7 +2,6 @@
  * timeout.c - the timeout: an inner future raced against a sleep; the
  * inner one is polled first and dropped exactly once, whoever wins.
  */
-#include "internal.h"
 #include "timer.h"
 
 #include <errno.h>

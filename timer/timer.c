@@ -58,13 +58,11 @@
  * that it cannot wrap afterwards. The wheel keeps its own `elapsed` and
  * never moves it back either.
  */
-#include "internal.h"
 #include "timer.h"
 
 #include <errno.h>
 #include <time.h>
 
-#include <weft/time.h>
 
 static uint64_t weft__mono_ns(void)
 {
@@ -334,20 +332,10 @@ void weft__timer_reset(struct weft__timer *t)
 	atomic_store_explicit(&t->state, WEFT__TIMER_IDLE, memory_order_relaxed);
 }
 
-/* ---------------------------------------------------------- public clock */
+/* ------------------------------------------------------ pause and advance */
 
-weft_instant weft_now(weft_runtime *rt)
+int weft__time_pause(struct weft__time *tm)
 {
-	if (!rt)
-		return 0;
-	return weft__time_now(weft__runtime_time(rt));
-}
-
-int weft_time_pause(weft_runtime *rt)
-{
-	if (!rt)
-		return -EINVAL;
-	struct weft__time *tm = weft__runtime_time(rt);
 	int rc = 0;
 	pthread_mutex_lock(&tm->lock);
 	/* Relaxed: every writer of frozen_ns holds the lock. */
@@ -362,18 +350,11 @@ int weft_time_pause(weft_runtime *rt)
 		atomic_store_explicit(&tm->frozen_ns, now, memory_order_release);
 	}
 	pthread_mutex_unlock(&tm->lock);
-	/* The driver may sleep towards a real-time deadline: let it see
-	 * the paused clock now. */
-	if (rc == 0)
-		weft__runtime_unpark_driver(rt);
 	return rc;
 }
 
-int weft_time_resume(weft_runtime *rt)
+int weft__time_resume(struct weft__time *tm)
 {
-	if (!rt)
-		return -EINVAL;
-	struct weft__time *tm = weft__runtime_time(rt);
 	int rc = 0;
 	pthread_mutex_lock(&tm->lock);
 	/* Relaxed: every writer of frozen_ns holds the lock. */
@@ -388,16 +369,11 @@ int weft_time_resume(weft_runtime *rt)
 		atomic_store_explicit(&tm->frozen_ns, WEFT__TIME_RUNNING, memory_order_release);
 	}
 	pthread_mutex_unlock(&tm->lock);
-	if (rc == 0)
-		weft__runtime_unpark_driver(rt);
 	return rc;
 }
 
-int weft_time_advance(weft_runtime *rt, uint64_t ns)
+int weft__time_advance(struct weft__time *tm, uint64_t ns)
 {
-	if (!rt)
-		return -EINVAL;
-	struct weft__time *tm = weft__runtime_time(rt);
 	int rc = 0;
 	pthread_mutex_lock(&tm->lock);
 	/* Relaxed: every writer of frozen_ns holds the lock. */
@@ -415,9 +391,7 @@ int weft_time_advance(weft_runtime *rt, uint64_t ns)
 	if (rc < 0)
 		return rc;
 	/* Fire what is due here (safe from any thread: it is all under the
-	 * lock), and wake the driver so a thread parked towards a later
-	 * deadline recomputes its timeout. */
+	 * lock). */
 	weft__time_fire(tm, false);
-	weft__runtime_unpark_driver(rt);
 	return 0;
 }

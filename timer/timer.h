@@ -68,6 +68,15 @@ bool weft__time_is_paused(struct weft__time *tm);
 /* With the clock paused and the runtime idle: moves the clock to the next
  * deadline. Returns false if there is none (or the clock runs). */
 bool weft__time_auto_advance(struct weft__time *tm);
+/* The clock's controls behind weft_time_pause, weft_time_resume and
+ * weft_time_advance (clock.c, which then unparks the runtime's driver).
+ * Pause: 0, or -EALREADY if paused. Resume: 0, or -EALREADY if running.
+ * Advance: moves the paused clock @ns forward (capped at
+ * WEFT__TIME_MAX_NS) and fires what is due on the calling thread; 0, or
+ * -EINVAL if the clock runs. Any thread. */
+int weft__time_pause(struct weft__time *tm);
+int weft__time_resume(struct weft__time *tm);
+int weft__time_advance(struct weft__time *tm, uint64_t ns);
 /* Timers registered and not yet fired or cancelled (tests, metrics);
  * SIZE_MAX if `armed` disagrees with the wheel, which is a bug. */
 size_t weft__time_timer_count(struct weft__time *tm);
@@ -96,8 +105,8 @@ struct weft__timer {
  * Registers @t for @deadline_ns on @tm with @waker, or refreshes its
  * waker if registered, or reports that it fired. READY once the deadline
  * has passed (never earlier). Sets *@unpark when the caller must wake
- * the parked driver (weft__runtime_unpark_driver) because this deadline
- * is earlier than the one it sleeps until. Owner only.
+ * the parked driver (its owner's job: the time driver never calls up)
+ * because this deadline is earlier than the one it sleeps until. Owner only.
  */
 weft_poll weft__timer_poll(struct weft__timer *t, struct weft__time *tm, uint64_t deadline_ns,
 			   const weft_waker *waker, bool *unpark);

@@ -4,7 +4,7 @@
  * for writability when it is in progress and reading SO_ERROR to learn
  * how it ended.
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * thread finishes the call and the last reference frees the job, so
  * neither side ever touches memory the other freed.
  */
-#include "sock.h"
+#include "net_sock.h"
 #include "blocking.h"
 
 #include <errno.h>

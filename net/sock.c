@@ -11,7 +11,7 @@
  * runtime, so the reactor outlives the slot however late the socket is
  * closed.
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * embeds. They hold no resource of their own (the waiting waker lives in
  * the stream's readiness slot), so drop only marks them finished.
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 

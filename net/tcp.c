@@ -2,7 +2,7 @@
  * tcp.c - TCP listeners and streams: the public face of struct weft__sock
  * for TCP (sock.c does the I/O), split halves, and socket options.
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>

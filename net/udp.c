@@ -3,7 +3,7 @@
  * readiness protocol as streams (reactor.h) but without the short-read
  * shortcut, which means nothing for datagrams.
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 

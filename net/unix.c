@@ -3,7 +3,7 @@
  * struct weft__sock for AF_UNIX (sock.c does the I/O, connect.c the
  * connect).
  */
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 

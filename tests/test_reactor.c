@@ -9,7 +9,7 @@
 #include "helpers.h"
 
 #include "sched_runtime.h"
-#include "reactor.h"
+#include "io_reactor.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #include <weft/time.h>
 
 #include "sched_runtime.h"
-#include "sock.h"
+#include "net_sock.h"
 
 #include <errno.h>
 #include <fcntl.h>

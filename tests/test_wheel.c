@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "wheel.h"
+#include "time_wheel.h"
 
 /* xorshift64: deterministic pseudo-random numbers for the tests. */
 static uint64_t rng_next(uint64_t *s)

@@ -5,7 +5,7 @@
  * change, unparks the driver so a thread parked towards a deadline
  * computed on the old clock recomputes its timeout.
  */
-#include "timer.h"
+#include "time_driver.h"
 #include "sched_api.h"
 
 #include <errno.h>

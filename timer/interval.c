@@ -9,7 +9,7 @@
  * strictly after now). Single-threaded: an interval is polled by one
  * thread at a time, so it has no protocol of its own.
  */
-#include "timer.h"
+#include "time_driver.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * registered with the runtime's time driver at the first poll that has to
  * wait, cancelled by drop.
  */
-#include "timer.h"
+#include "time_driver.h"
 #include "sched_api.h"
 
 #include <errno.h>

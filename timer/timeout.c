@@ -2,7 +2,7 @@
  * timeout.c - the timeout: an inner future raced against a sleep; the
  * inner one is polled first and dropped exactly once, whoever wins.
  */
-#include "timer.h"
+#include "time_driver.h"
 
 #include <errno.h>
 #include <string.h>

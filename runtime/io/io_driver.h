@@ -1,15 +1,15 @@
 /*
- * driver.h - what a parked thread drives: the reactor and the timers.
+ * io_driver.h - what a parked thread drives: the reactor and the timers.
  *
  * Exactly one thread at a time parks in the driver (the current-thread
  * core, or the multi-thread worker that holds the driver). It sleeps in
  * the reactor until I/O, the next timer deadline, or weft__driver_unpark.
  */
-#ifndef WEFT__DRIVER_H
-#define WEFT__DRIVER_H
+#ifndef WEFT__IO_DRIVER_H
+#define WEFT__IO_DRIVER_H
 
-#include "reactor.h"
-#include "timer.h"
+#include "io_reactor.h"
+#include "time_driver.h"
 
 struct weft__driver {
 	struct weft__reactor io;

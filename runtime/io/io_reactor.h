@@ -1,5 +1,5 @@
 /*
- * reactor.h - the I/O reactor: readiness of registered fds, delivered to
+ * io_reactor.h - the I/O reactor: readiness of registered fds, delivered to
  * wakers. One reactor per runtime, driven by whichever thread parks in
  * weft__reactor_turn; registration and waking are safe from any thread.
  *
@@ -18,8 +18,8 @@
  *		weft__io_clear_ready(io, &ev);   // stale if an edge came since
  *	}
  */
-#ifndef WEFT__REACTOR_H
-#define WEFT__REACTOR_H
+#ifndef WEFT__IO_REACTOR_H
+#define WEFT__IO_REACTOR_H
 
 #include <weft/core.h>
 

@@ -55,7 +55,7 @@
  */
 #include "sys.h"
 #include "task.h"
-#include "reactor.h"
+#include "io_reactor.h"
 #include "sched_api.h"
 
 #include <weft/signal.h>

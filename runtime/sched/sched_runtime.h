@@ -17,9 +17,9 @@
 
 #include "sys.h"
 #include "task.h"
-#include "driver.h"
-#include "idle.h"
-#include "queue.h"
+#include "io_driver.h"
+#include "sched_idle.h"
+#include "sched_queue.h"
 #include "sched_parker.h"
 #include "sched_api.h"
 

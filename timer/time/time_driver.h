@@ -1,11 +1,11 @@
 /*
- * timer.h - a runtime's time driver: its clock and its timing wheel.
+ * time_driver.h - a runtime's time driver: its clock and its timing wheel.
  * The runtime's driver asks it for the next deadline before parking and
  * has it fire what is due after waking; the time futures (sleep.c,
  * interval.c, timeout.c) register timers in it.
  */
-#ifndef WEFT__TIMER_H
-#define WEFT__TIMER_H
+#ifndef WEFT__TIME_DRIVER_H
+#define WEFT__TIME_DRIVER_H
 
 #include <weft/core.h>
 
@@ -16,7 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "wheel.h"
+#include "time_wheel.h"
 
 #define WEFT__NS_PER_TICK UINT64_C(1000000)   /* the wheel's resolution: 1 ms */
 /* Timers woken per release of the lock in weft__time_process. */

@@ -19,7 +19,7 @@
  * runtime's on_error hook wakes the threads in a multi-thread block_on.
  */
 #include "sys.h"
-#include "driver.h"
+#include "io_driver.h"
 
 enum { WEFT__DRV_EMPTY, WEFT__DRV_PARKED, WEFT__DRV_NOTIFIED };
 

@@ -1,5 +1,5 @@
 /*
- * wheel.h - the hierarchical timing wheel: a set of entries keyed by a
+ * time_wheel.h - the hierarchical timing wheel: a set of entries keyed by a
  * deadline in ticks (1 tick = 1 ms), with O(1) insert and remove and a
  * cheap "what is due next". A pure data structure: no clock, no lock, no
  * allocation. The time driver (timer.c) owns one and guards it with its
@@ -22,8 +22,8 @@
  * round, so they are never handed out early. Entries come out in
  * deadline order, even across a jump of the clock over many slots.
  */
-#ifndef WEFT__WHEEL_H
-#define WEFT__WHEEL_H
+#ifndef WEFT__TIME_WHEEL_H
+#define WEFT__TIME_WHEEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -105,4 +105,4 @@ static inline uint64_t weft__wheel_elapsed(const struct weft__wheel *w)
 	return w->elapsed;
 }
 
-#endif /* WEFT__WHEEL_H */
+#endif /* WEFT__TIME_WHEEL_H */

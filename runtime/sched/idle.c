@@ -26,7 +26,7 @@
  *  - At most half the workers search at once.
  */
 #include "sys.h"
-#include "idle.h"
+#include "sched_idle.h"
 
 #include <errno.h>
 

@@ -11,7 +11,7 @@
  * later, and processing it only re-inserts the entry (it is handed out
  * only when `when` <= the slot start that is being processed).
  */
-#include "wheel.h"
+#include "time_wheel.h"
 
 #include <assert.h>
 

@@ -1,5 +1,5 @@
 /*
- * queue.h - a worker's local run queue: a fixed ring of 256 task pointers
+ * sched_queue.h - a worker's local run queue: a fixed ring of 256 task pointers
  * that its owner pushes to and pops from, and that other workers steal
  * half of at a time.
  *
@@ -19,8 +19,8 @@
  * A task is in at most one queue (the NOTIFIED protocol in task.c), so
  * each pointer here carries that task's notified reference.
  */
-#ifndef WEFT__QUEUE_H
-#define WEFT__QUEUE_H
+#ifndef WEFT__SCHED_QUEUE_H
+#define WEFT__SCHED_QUEUE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

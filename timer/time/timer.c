@@ -58,7 +58,7 @@
  * that it cannot wrap afterwards. The wheel keeps its own `elapsed` and
  * never moves it back either.
  */
-#include "timer.h"
+#include "time_driver.h"
 
 #include <errno.h>
 #include <time.h>

@@ -54,7 +54,7 @@
  */
 #include "sys.h"
 #include "sys_spin.h"
-#include "reactor.h"
+#include "io_reactor.h"
 
 #include <errno.h>
 #include <stdio.h>

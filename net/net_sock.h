@@ -1,19 +1,19 @@
 /*
- * sock.h - the one object behind every public socket handle: an fd, its
+ * net_sock.h - the one object behind every public socket handle: an fd, its
  * reactor registration (made at the first poll) and a reference count
  * for split halves. The public handle types (weft_tcp_stream,
  * weft_udp_socket, ...) are incomplete types; a handle pointer is a
  * struct weft__sock pointer converted, never dereferenced as anything
  * else.
  */
-#ifndef WEFT__SOCK_H
-#define WEFT__SOCK_H
+#ifndef WEFT__NET_SOCK_H
+#define WEFT__NET_SOCK_H
 
 #include <weft/net.h>
 
 #include "sys.h"
 #include "task.h"
-#include "reactor.h"
+#include "io_reactor.h"
 #include "sched_api.h"
 
 enum weft__sock_kind {

@@ -1,9 +1,9 @@
 /*
- * idle.h - searching and parked workers of the multi-thread scheduler
+ * sched_idle.h - searching and parked workers of the multi-thread scheduler
  * (protocol in idle.c).
  */
-#ifndef WEFT__IDLE_H
-#define WEFT__IDLE_H
+#ifndef WEFT__SCHED_IDLE_H
+#define WEFT__SCHED_IDLE_H
 
 #include <pthread.h>
 #include <stdatomic.h>

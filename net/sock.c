@@ -1,7 +1,7 @@
 /*
  * sock.c - what every socket shares: lazy registration with the polling
  * runtime's reactor, reads and writes under the readiness protocol
- * (reactor.h) with the cooperative budget, accept with the spare-fd
+ * (io_reactor.h) with the cooperative budget, accept with the spare-fd
  * answer to EMFILE, and release.
  *
  * Registration happens once, under the socket's reg_lock, by whichever

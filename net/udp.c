@@ -1,6 +1,6 @@
 /*
  * udp.c - UDP sockets: one datagram per send or receive, under the same
- * readiness protocol as streams (reactor.h) but without the short-read
+ * readiness protocol as streams (io_reactor.h) but without the short-read
  * shortcut, which means nothing for datagrams.
  */
 #include "net_sock.h"

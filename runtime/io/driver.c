@@ -1,6 +1,6 @@
 /*
  * driver.c - parking in the reactor with the timer wheel's next deadline
- * as the timeout (see driver.h).
+ * as the timeout (see io_driver.h).
  *
  * Protocol. `state` holds one wake-up token. unpark stores NOTIFIED and
  * writes the eventfd only if the previous state was PARKED. park consumes

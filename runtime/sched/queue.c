@@ -1,5 +1,5 @@
 /*
- * queue.c - the local run queue (protocol in queue.h).
+ * queue.c - the local run queue (protocol in sched_queue.h).
  */
 #include "sched_runtime.h"
 

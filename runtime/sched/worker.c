@@ -1,7 +1,7 @@
 /*
  * worker.c - the work-stealing multi-thread scheduler.
  *
- * Protocol. N worker threads each own a local ring queue (queue.h), a LIFO
+ * Protocol. N worker threads each own a local ring queue (sched_queue.h), a LIFO
  * slot and a tick counter. A task woken by the task a worker is running
  * goes to that worker's LIFO slot (message passing stays in cache); the
  * slot's previous occupant moves to the back of the local queue, and at

@@ -1,5 +1,5 @@
 /*
- * wheel.c - the hierarchical timing wheel (see wheel.h for the shape).
+ * wheel.c - the hierarchical timing wheel (see time_wheel.h for the shape).
  *
  * Invariant, which every operation keeps: an entry on level l < top sits
  * in a slot strictly after the slot `elapsed` is in on that level, and

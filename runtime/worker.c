@@ -15,9 +15,10 @@
  * ticks (fairness), and whenever its own queue is empty. Out of work, it
  * searches: steals half of another worker's queue, from a random first
  * victim, then takes from the inject queue; at most half the workers
- * search at once (idle.c). A worker that still finds nothing parks. The
- * last searcher to park re-checks every queue first, and any push from a
- * thread that may find no searcher notifies a parked worker, so no task
+ * search at once (idle.c). A worker that still finds nothing parks. A
+ * worker whose park leaves nobody searching re-checks every queue first
+ * (the last searcher, or one the cap kept from searching), and any push
+ * from a thread that may find no searcher notifies a parked worker, so no task
  * is stranded in a queue while every worker sleeps (idle.c explains the
  * store-load pair this relies on). Pushes a worker makes to its own queue
  * need no such care: that worker runs them itself before it parks.
@@ -376,7 +377,7 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t)
 
 static bool weft__work_pending(weft_runtime *rt)
 {
-	/* SeqCst: the last searcher's re-check, after its SeqCst update of
+	/* SeqCst: the parking worker's re-check, after its SeqCst update of
 	 * the idle state; a producer pushes, fences (SeqCst) and then reads
 	 * the idle state, so one of the two sees the other (idle.c). */
 	if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) > 0)
@@ -409,9 +410,11 @@ static void weft__maintenance(struct weft__worker *w)
 static void weft__park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
-	bool last = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+	WEFT__PERTURB(w->searching ? WEFT__PERTURB_PARK_SEARCHING
+				   : WEFT__PERTURB_PARK_NOT_SEARCHING);
+	bool recheck = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
 	w->searching = false;
-	if (last && weft__work_pending(rt))
+	if (recheck && weft__work_pending(rt))
 		weft__notify_parked(rt);   /* may pick this very worker */
 	for (;;) {
 		if (weft__mt_is_shutdown(rt))

@@ -30,8 +30,9 @@
  *    (weft__idle_transition_to_searching: a relaxed load, then the
  *    fetch_add; the inject queue); then weft__park. `run` is
  *    weft__run_task (weft__idle_transition_from_searching and its notify,
- *    then the task). Worker 0 starts inside a long task and any task it
- *    runs may be long (it may never end); tasks on the other workers end.
+ *    then the task). Every worker but the last (NW-1) starts inside a
+ *    long task and any task it runs may be long (it may never end);
+ *    tasks on the last worker end.
  *  - park_timeout: weft__worker_park_timeout: consume a token, or commit
  *    to sleep (the SeqCst CAS EMPTY -> CONDVAR/DRIVER), then return on a
  *    token, or at any time without one: the driver returns for I/O or a
@@ -75,10 +76,10 @@
  *    end of its notify, or a notifier popped a worker that has not yet
  *    started searching, or another worker will still look at the inject
  *    queue (looks[]: running a short task, searching, or a last searcher
- *    before its re-check). Worker 0 inside a long task does not count.
+ *    before its re-check). A worker inside a long task does not count.
  *  - liveness (ltl `live`, checked with -a -f, weak fairness): a
- *    non-empty inject queue is eventually emptied, even while worker 0
- *    runs a task that never ends.
+ *    non-empty inject queue is eventually emptied, even while workers
+ *    0..NW-2 run tasks that never end.
  *
  * Found (with the new protocol, as the C code has it otherwise): a
  * worker that could not become a searcher (2 * searching >= NW, read
@@ -117,6 +118,7 @@
 #define NT 2        /* tasks the producer injects */
 #endif
 #define MAXW 3
+#define LONG(i) ((i) < NW - 1)   /* may run a task that never ends */
 
 #define EMPTY 0
 #define SLEEP 1
@@ -235,7 +237,7 @@ proctype worker(byte i)
 	byte who = NONE;
 
 	if
-	:: i == 0 -> goto task      /* worker 0 starts inside a task */
+	:: LONG(i) -> goto task     /* starts inside a task */
 	:: else
 	fi;
 top:
@@ -360,14 +362,14 @@ take:
 	fi;
 task:
 	if
-	:: i == 0 ->
+	:: LONG(i) ->
 		/* a task that may never end */
-		looks[0] = false;
+		looks[i] = false;
 		do
 		:: tick = !tick     /* still running */
 		:: break
 		od;
-		atomic { looks[0] = true; tick = false }
+		atomic { looks[i] = true; tick = false }
 	:: else
 	fi;
 	goto top
@@ -391,12 +393,12 @@ init {
 	atomic {
 		j = 0;
 		do
-		:: j < NW -> looks[j] = (j != 0); run worker(j); j++
+		:: j < NW -> looks[j] = !LONG(j); run worker(j); j++
 		:: else -> break
 		od
 	}
 }
 
 /* Every task in the inject queue is eventually taken, under weak
- * fairness, though worker 0 may stay in one task for ever. */
+ * fairness, though workers 0..NW-2 may stay in one task for ever. */
 ltl live { [] ((inject > 0) -> <> (inject == 0)) }

@@ -96,19 +96,24 @@
  * is visible to the re-check; a producer that reads after it sees
  * unparked < NW and searching == 0, and notifies.
  *
- * State space (spin 6.5.2, pan -m200000 -w20; states stored):
- *  NW=2, new protocol as in the C:   safety error (54,513 states before
- *                                    the first error, DFS), liveness error
- *  NW=2, PARK_RECHECK_WHEN_NO_SEARCHER: safety 216,238, liveness 329,420,
- *                                    no error (about 4 s)
- *  NW=3, NT=1, with the fix:         safety 7,043,483, no error (2 min;
- *                                    not in the test suite)
- *  NW=3, NT=2, with the fix:         safety 12,471,054, liveness
- *                                    11,222,775, no error (3 min)
- *  with the fix + MUTATE_SPURIOUS_REPARK: safety error (29,022 states),
+ * State space (spin 6.5.2, pan -DCOLLAPSE -m200000; states stored; a
+ * failing run stops at its first error, depth-first):
+ *  NW=2, new protocol as in the C:   safety error after 54,513 states,
  *                                    liveness error (acceptance cycle)
- *  with the fix + MUTATE_NO_LAST_SEARCHER_RECHECK: safety error (27,477),
- *                                    liveness error
+ *                                    after 73,339
+ *  NW=2 + PARK_RECHECK_WHEN_NO_SEARCHER: no error: safety 216,238,
+ *                                    liveness 329,420 (a few seconds)
+ *  NW=2 + fix + MUTATE_SPURIOUS_REPARK: safety error after 29,022,
+ *                                    liveness error after 10,451
+ *  NW=2 + fix + MUTATE_NO_LAST_SEARCHER_RECHECK: safety error after
+ *                                    27,477, liveness error after 42,392
+ *  NW=3, new protocol as in the C:   safety error after 7,520,814,
+ *                                    liveness error after 10,262,983
+ *  NW=3 + fix:                       no error: safety 24,330,356,
+ *                                    liveness 38,488,990 (5 min, 4 GB:
+ *                                    MODEL_MEMLIM=4000 MODEL_W=24; not
+ *                                    in the test suite)
+ *  NW=3 + fix + either mutation:     safety and liveness errors
  */
 
 #ifndef NW

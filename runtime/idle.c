@@ -122,7 +122,7 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index)
 			break;
 		}
 	}
-	if (was_sleeping)   /* woken by a timer, I/O or shutdown, not notify */
+	if (was_sleeping)   /* woke with local work the driver queued, unnotified */
 		atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE,
 					  memory_order_seq_cst);
 	pthread_mutex_unlock(&idle->lock);

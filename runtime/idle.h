@@ -31,8 +31,9 @@ int weft__idle_worker_to_notify(struct weft__idle *idle);
 bool weft__idle_transition_to_parked(struct weft__idle *idle, uint32_t index,
 				     bool searching);
 
-/* The worker @index woke. Returns true if a notifier woke it (it is now
- * searching), false for any other wake-up. */
+/* The worker @index woke with work in hand and leaves the sleepers.
+ * Returns true if a notifier had already taken it off (it is then counted
+ * searching), false if it takes itself off (counted unparked). */
 bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index);
 
 /* Whether @index is still on the sleepers stack (no notifier took it

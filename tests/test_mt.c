@@ -1012,6 +1012,63 @@ static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(vo
 #endif
 }
 
+/* Spins for `spin_us` of real time on its first poll, then sleeps an hour
+ * of the paused clock. */
+typedef struct hour_sleeper {
+	weft_future fut;
+	weft_sleep s;
+	bool started;
+	uint64_t spin_us;
+	atomic_int *done;
+} hour_sleeper;
+
+static weft_poll hour_sleeper_poll(weft_future *f, weft_cx *cx)
+{
+	hour_sleeper *t = (hour_sleeper *)f;
+	if (!t->started) {
+		uint64_t until = test_now_us() + t->spin_us;
+		while (test_now_us() < until)
+			;
+		weft_sleep_init(&t->s, 3600ull * 1000000000ull);
+		t->started = true;
+	}
+	if (weft_sleep_poll(&t->s, cx) == WEFT_PENDING)
+		return WEFT_PENDING;
+	atomic_store(t->done, 1);
+	return WEFT_READY;
+}
+
+static void hour_sleeper_drop(weft_future *f)
+{
+	weft_sleep_drop(&((hour_sleeper *)f)->s);
+}
+
+/*
+ * With the clock paused, an idle multi-thread runtime moves the clock to
+ * the next deadline as soon as every worker sleeps, even when the worker
+ * that holds the driver went in while another was still busy (it must be
+ * told to judge again when the last one parks).
+ */
+static void a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 10; round++) {
+		weft_runtime *rt = new_mt(2);
+		assert_int_equal(weft_time_pause(rt), 0);
+		usleep(10000);   /* both workers parked */
+		atomic_int done = 0;
+		hour_sleeper t = { .fut = WEFT_FUTURE(hour_sleeper_poll, hour_sleeper_drop),
+				   .spin_us = 20000, .done = &done };
+		uint64_t t0 = test_now_us();
+		assert_int_equal(weft_spawn_detached(rt, &t.fut, sizeof t), 0);
+		while (!atomic_load(&done) && test_now_us() - t0 < 2000000)
+			usleep(100);
+		bool in_time = atomic_load(&done);
+		weft_runtime_free(rt);
+		assert_true(in_time);
+	}
+}
+
 static void metrics_reject_bad_arguments(void **state)
 {
 	(void)state;
@@ -1129,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
 		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
 		cmocka_unit_test(a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps),
+		cmocka_unit_test(a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps),
 		cmocka_unit_test(metrics_reject_bad_arguments),
 		cmocka_unit_test(a_forked_child_gets_echild_from_an_inherited_runtime),
 	};

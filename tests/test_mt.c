@@ -940,6 +940,135 @@ static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker
 #endif
 }
 
+#ifdef WEFT_PERTURB
+/* At start, holds the first worker that parks as a searcher until the
+ * other one, refused as a second searcher by the cap (half of two), heads
+ * for park too; holds that one until the test lets it go (3 s at most
+ * each). */
+static atomic_int refused_armed, searcher_armed, refused_held, refused_go;
+
+static void hold_refused_searcher(enum weft__perturb_site site)
+{
+	uint64_t until = test_now_us() + 3000000;
+	if (site == WEFT__PERTURB_PARK_SEARCHING && atomic_exchange(&searcher_armed, 0)) {
+		while (!atomic_load(&refused_held) && test_now_us() < until)
+			usleep(100);
+	} else if (site == WEFT__PERTURB_PARK_NOT_SEARCHING &&
+		   atomic_exchange(&refused_armed, 0)) {
+		atomic_store(&refused_held, 1);
+		while (!atomic_load(&refused_go) && test_now_us() < until)
+			usleep(100);
+	}
+}
+#endif
+
+/*
+ * Found by tests/model/idle_park.pml. A worker the searcher cap refused
+ * heads for park, still counted unparked; the other worker takes a long
+ * task; a task spawned from outside then sees both workers unparked and
+ * notifies nobody. The refused worker must look at the queues when its
+ * park leaves nobody searching, and run the task while the long one
+ * still holds the other worker.
+ */
+static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(void **state)
+{
+	(void)state;
+#ifndef WEFT_PERTURB
+	skip();
+#else
+	{
+		atomic_store(&refused_held, 0);
+		atomic_store(&refused_go, 0);
+		atomic_store(&refused_armed, 1);
+		atomic_store(&searcher_armed, 1);
+		atomic_store(&weft__perturb_hook, hold_refused_searcher);
+		weft_runtime *rt = new_mt(2);
+		uint64_t until = test_now_us() + 2000000;
+		while (!atomic_load(&refused_held) && test_now_us() < until)
+			usleep(100);
+		assert_true(atomic_load(&refused_held));
+		usleep(20000);   /* the searcher has parked by now */
+		atomic_int running = 0, release = 0;
+		hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .running = &running,
+			  .release = &release };
+		assert_int_equal(weft_spawn_detached(rt, &h.fut, sizeof h), 0);
+		until = test_now_us() + 2000000;
+		while (!atomic_load(&running) && test_now_us() < until)
+			usleep(100);
+		assert_true(atomic_load(&running));
+		_Atomic uint64_t ran_at = 0;
+		flag_task f = { .fut = WEFT_FUTURE(flag_task_poll, NULL), .ran_at = &ran_at };
+		assert_int_equal(weft_spawn_detached(rt, &f.fut, sizeof f), 0);
+		atomic_store(&refused_go, 1);
+		until = test_now_us() + 1000000;
+		while (!atomic_load(&ran_at) && test_now_us() < until)
+			usleep(100);
+		bool ran_while_busy = atomic_load(&ran_at) != 0 && !atomic_load(&release);
+		atomic_store(&release, 1);
+		atomic_store(&weft__perturb_hook, NULL);
+		weft_runtime_free(rt);
+		assert_true(ran_while_busy);
+	}
+#endif
+}
+
+/* Spins for `spin_us` of real time on its first poll, then sleeps an hour
+ * of the paused clock. */
+typedef struct hour_sleeper {
+	weft_future fut;
+	weft_sleep s;
+	bool started;
+	uint64_t spin_us;
+	atomic_int *done;
+} hour_sleeper;
+
+static weft_poll hour_sleeper_poll(weft_future *f, weft_cx *cx)
+{
+	hour_sleeper *t = (hour_sleeper *)f;
+	if (!t->started) {
+		uint64_t until = test_now_us() + t->spin_us;
+		while (test_now_us() < until)
+			;
+		weft_sleep_init(&t->s, 3600ull * 1000000000ull);
+		t->started = true;
+	}
+	if (weft_sleep_poll(&t->s, cx) == WEFT_PENDING)
+		return WEFT_PENDING;
+	atomic_store(t->done, 1);
+	return WEFT_READY;
+}
+
+static void hour_sleeper_drop(weft_future *f)
+{
+	weft_sleep_drop(&((hour_sleeper *)f)->s);
+}
+
+/*
+ * With the clock paused, an idle multi-thread runtime moves the clock to
+ * the next deadline as soon as every worker sleeps, even when the worker
+ * that holds the driver went in while another was still busy (it must be
+ * told to judge again when the last one parks).
+ */
+static void a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 10; round++) {
+		weft_runtime *rt = new_mt(2);
+		assert_int_equal(weft_time_pause(rt), 0);
+		usleep(10000);   /* both workers parked */
+		atomic_int done = 0;
+		hour_sleeper t = { .fut = WEFT_FUTURE(hour_sleeper_poll, hour_sleeper_drop),
+				   .spin_us = 20000, .done = &done };
+		uint64_t t0 = test_now_us();
+		assert_int_equal(weft_spawn_detached(rt, &t.fut, sizeof t), 0);
+		while (!atomic_load(&done) && test_now_us() - t0 < 2000000)
+			usleep(100);
+		bool in_time = atomic_load(&done);
+		weft_runtime_free(rt);
+		assert_true(in_time);
+	}
+}
+
 static void metrics_reject_bad_arguments(void **state)
 {
 	(void)state;
@@ -1056,6 +1185,8 @@ int main(void)
 		cmocka_unit_test(shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing),
 		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
 		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
+		cmocka_unit_test(a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps),
+		cmocka_unit_test(a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps),
 		cmocka_unit_test(metrics_reject_bad_arguments),
 		cmocka_unit_test(a_forked_child_gets_echild_from_an_inherited_runtime),
 	};

@@ -10,12 +10,19 @@
  *    sleeper, count it as unparked and searching, and wake it. A woken
  *    worker is searching, so a burst of new work wakes workers one at a
  *    time: each one that finds work wakes the next if more is pending.
- *  - park: a worker pushes itself on the stack and leaves the counts. The
- *    last searcher to park re-checks every queue (worker.c) after it
- *    updated the counts, so work pushed by a producer that saw "someone
- *    is searching" is never stranded: either the producer's SeqCst check
- *    sees the worker parked and notifies, or the worker's SeqCst update
- *    comes first and its re-check sees the producer's work.
+ *  - park: a worker pushes itself on the stack and leaves the counts.
+ *    Every worker whose update leaves nobody searching re-checks every
+ *    queue (worker.c) after it updated the counts: the last searcher, and
+ *    also a worker that never became a searcher (the cap below refused
+ *    it), which was counted unparked until this update. Work pushed by a
+ *    producer that saw "someone is searching" or "every worker unparked"
+ *    is never stranded: either the producer's SeqCst check sees the
+ *    worker parked and notifies, or the worker's SeqCst update comes
+ *    first and its re-check sees the producer's work. (Re-checking only
+ *    as the last searcher left a window that tests/model/idle_park.pml
+ *    found: a worker refused as a searcher heads for park, the searcher
+ *    takes a long task, a producer sees both unparked, and the refused
+ *    worker then sleeps without looking.)
  *  - A parked worker that wakes stays on the stack, and counted parked,
  *    until it has work: a wake without a notification (a driver hand-off,
  *    a timer or I/O event for something elsewhere, a stale token) sends
@@ -100,7 +107,8 @@ bool weft__idle_transition_to_parked(struct weft__idle *idle, uint32_t index,
 	uint32_t prev = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
 	idle->sleepers[idle->nsleepers++] = index;
 	pthread_mutex_unlock(&idle->lock);
-	return searching && weft__idle_searching(prev) == 1;
+	/* Nobody is left searching once this update is in. */
+	return weft__idle_searching(prev) == (searching ? 1u : 0u);
 }
 
 bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index)
@@ -114,7 +122,7 @@ bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index)
 			break;
 		}
 	}
-	if (was_sleeping)   /* woken by a timer, I/O or shutdown, not notify */
+	if (was_sleeping)   /* woke with local work the driver queued, unnotified */
 		atomic_fetch_add_explicit(&idle->state, WEFT__IDLE_UNPARK_ONE,
 					  memory_order_seq_cst);
 	pthread_mutex_unlock(&idle->lock);

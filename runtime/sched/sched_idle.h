@@ -25,13 +25,15 @@ void weft__idle_fini(struct weft__idle *idle);
  * as searching and unparked), or -1 when waking one would not help. */
 int weft__idle_worker_to_notify(struct weft__idle *idle);
 
-/* The worker @index parks. Returns true when it was the last searcher:
- * it must then re-check every queue for work. */
+/* The worker @index parks. Returns true when its update left no worker
+ * searching (it was the last searcher, or not a searcher at all while
+ * none was): it must then re-check every queue for work. */
 bool weft__idle_transition_to_parked(struct weft__idle *idle, uint32_t index,
 				     bool searching);
 
-/* The worker @index woke. Returns true if a notifier woke it (it is now
- * searching), false for any other wake-up. */
+/* The worker @index woke with work in hand and leaves the sleepers.
+ * Returns true if a notifier had already taken it off (it is then counted
+ * searching), false if it takes itself off (counted unparked). */
 bool weft__idle_transition_from_parked(struct weft__idle *idle, uint32_t index);
 
 /* Whether @index is still on the sleepers stack (no notifier took it

@@ -133,7 +133,9 @@ extern _Thread_local struct weft__worker *weft__current_worker
 int weft__mt_start(weft_runtime *rt, uint32_t n);
 void weft__mt_stop_threads(weft_runtime *rt, uint32_t started);
 void weft__mt_fini(weft_runtime *rt);
-void weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
+/* Queues @batch on the inject queue; false (and the queue references
+ * dropped) once the runtime is closed. */
+bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
 /* The runtime's blocking pools, from weft_runtime_new and
  * weft_runtime_free (spawn_blocking.c). Init fills in the blocking

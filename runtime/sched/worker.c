@@ -15,9 +15,10 @@
  * ticks (fairness), and whenever its own queue is empty. Out of work, it
  * searches: steals half of another worker's queue, from a random first
  * victim, then takes from the inject queue; at most half the workers
- * search at once (idle.c). A worker that still finds nothing parks. The
- * last searcher to park re-checks every queue first, and any push from a
- * thread that may find no searcher notifies a parked worker, so no task
+ * search at once (idle.c). A worker that still finds nothing parks. A
+ * worker whose park leaves nobody searching re-checks every queue first
+ * (the last searcher, or one the cap kept from searching), and any push
+ * from a thread that may find no searcher notifies a parked worker, so no task
  * is stranded in a queue while every worker sleeps (idle.c explains the
  * store-load pair this relies on). Pushes a worker makes to its own queue
  * need no such care: that worker runs them itself before it parks.
@@ -112,6 +113,8 @@ static void weft__driver_handoff(struct weft__worker *self)
 	}
 }
 
+static bool weft__work_pending(weft_runtime *rt);
+
 static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns)
 {
 	weft_runtime *rt = w->rt;
@@ -130,9 +133,11 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 							    WEFT__WPARK_DRIVER,
 							    memory_order_seq_cst,
 							    memory_order_acquire)) {
-			/* Paused clock: jump only when every worker sleeps. */
-			bool idle = weft__idle_all_parked(&rt->idle) &&
-				    atomic_load_explicit(&rt->inject_len, memory_order_relaxed) == 0;
+			/* Paused clock: jump only when every worker sleeps
+			 * and no queue holds a task: a worker that just left
+			 * the driver with tasks in its queue is still counted
+			 * parked until it has run weft__park's checks. */
+			bool idle = weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
 			weft__driver_park(&rt->driver, timeout_ns, idle);
 		}
 		/* Acquire: see the work of an unpark that ended the sleep. */
@@ -185,17 +190,17 @@ static void weft__notify_parked(weft_runtime *rt)
 
 /* ------------------------------------------------------------- inject */
 
-void weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
+bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
 {
 	if (!batch->head)
-		return;
+		return true;
 	pthread_mutex_lock(&rt->lock);
 	if (rt->closed) {
 		pthread_mutex_unlock(&rt->lock);
 		struct weft__task *t;
 		while ((t = weft__fifo_pop(batch)))
 			weft__task_ref_dec(t);   /* shutdown drops the tasks */
-		return;
+		return false;
 	}
 	if (rt->inject.tail)
 		rt->inject.tail->queue_next = batch->head;
@@ -208,6 +213,7 @@ void weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
 	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
 	pthread_mutex_unlock(&rt->lock);
 	*batch = (struct weft__task_fifo){ 0 };
+	return true;
 }
 
 /* Takes up to @max tasks from the inject queue into @w's local queue and
@@ -270,7 +276,8 @@ static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 	}
 	struct weft__task_fifo one = { 0 };
 	weft__fifo_push(&one, t);
-	weft__inject_push_batch(rt, &one);
+	if (!weft__inject_push_batch(rt, &one))
+		return;   /* closed: shutdown drops the task; nobody to notify */
 	WEFT__PERTURB(WEFT__PERTURB_REMOTE_QUEUED);
 	/* Relaxed: statistics. */
 	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
@@ -375,7 +382,7 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t)
 
 static bool weft__work_pending(weft_runtime *rt)
 {
-	/* SeqCst: the last searcher's re-check, after its SeqCst update of
+	/* SeqCst: the parking worker's re-check, after its SeqCst update of
 	 * the idle state; a producer pushes, fences (SeqCst) and then reads
 	 * the idle state, so one of the two sees the other (idle.c). */
 	if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) > 0)
@@ -408,10 +415,17 @@ static void weft__maintenance(struct weft__worker *w)
 static void weft__park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
-	bool last = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+	WEFT__PERTURB(w->searching ? WEFT__PERTURB_PARK_SEARCHING
+				   : WEFT__PERTURB_PARK_NOT_SEARCHING);
+	bool recheck = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
 	w->searching = false;
-	if (last && weft__work_pending(rt))
+	if (recheck && weft__work_pending(rt))
 		weft__notify_parked(rt);   /* may pick this very worker */
+	/* Paused clock: the worker in the driver judged "every worker
+	 * sleeps" when it went in; now that we are the last to park, make
+	 * it judge again, so the clock can move to the next deadline. */
+	if (weft__time_is_paused(&rt->driver.time) && weft__idle_all_parked(&rt->idle))
+		weft__driver_unpark(&rt->driver);
 	for (;;) {
 		if (weft__mt_is_shutdown(rt))
 			return;

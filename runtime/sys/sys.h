@@ -76,6 +76,10 @@ enum weft__perturb_site {
 	/* A multi-thread worker woke from park with no work and no
 	 * notification, and is about to sleep again (worker.c). */
 	WEFT__PERTURB_PARK_SPURIOUS,
+	/* A multi-thread worker is about to park: as a searcher, or not
+	 * searching (the cap refused it), still counted unparked (worker.c). */
+	WEFT__PERTURB_PARK_SEARCHING,
+	WEFT__PERTURB_PARK_NOT_SEARCHING,
 	WEFT__PERTURB_SITES
 };
 

@@ -17,6 +17,11 @@
  * came home. Outside threads and larger tasks use malloc directly. Under
  * AddressSanitizer the caches are off, so use-after-free of a task is
  * still caught.
+ *
+ * Which cache a thread owns is the scheduler's to say: it sets
+ * weft__my_task_cache (task.h) where it sets weft__current_rt, and it
+ * tells the runtime's task part where the workers' caches are, so this
+ * file knows no worker and no runtime object.
  */
 #include "task.h"
 

@@ -7,12 +7,14 @@
 #include "helpers.h"
 
 #include "sys.h"
+#include "sync_waitlist.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ by hand */
@@ -1144,8 +1146,12 @@ static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **s
 }
 
 /* A plain thread blocked in recv_blocking on an empty channel, with a
- * sender alive, is woken by receiver_close and gets -EPIPE (the close may
- * also come before it blocks: then it returns at once). Both kinds. */
+ * sender alive, is woken by receiver_close and gets -EPIPE; one test per
+ * kind (bounded, unbounded). The close comes only once the receive is
+ * queued on the channel (a close before it blocks would pass without the
+ * wake), and the join is bounded: a receive the close does not wake
+ * fails the test instead of hanging the suite. A recv_blocking after the
+ * close returns at once. */
 typedef struct closed_recv {
 	weft_mpsc_receiver *rx;
 	int rc;
@@ -1159,23 +1165,95 @@ static void *closed_recv_thread(void *p)
 	return NULL;
 }
 
-static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live(void **state)
+/* The start of struct weft__mpsc, which is private to runtime/sync_mpsc.c
+ * (a runtime file cannot gain a test accessor on this branch): mirrored
+ * here only to see, under the channel's lock, whether a receive is
+ * queued. mpsc_recv_queued checks the mirror against the fields it knows
+ * (element size, capacity, one sender, nothing buffered or queued to
+ * send), so a change of layout fails the test loudly instead of making
+ * it wait on the wrong word. Keep it in step with the real struct. */
+struct __attribute__((__may_alias__)) mpsc_mirror {
+	struct weft__sync_lock lock;
+	size_t elem;
+	size_t cap;
+	size_t len;
+	size_t reserved;
+	size_t senders;
+	bool rx_closed;
+	bool rx_gone;
+	struct weft__waitlist send_waiters;
+	struct weft__waitlist recv_waiters;
+};
+
+/* True once a blocking receive is queued on @rx (a channel of ints with
+ * capacity @cap, one sender, nothing sent): its node is the head of the
+ * receive list, QUEUED, with its thread's condition variable. The lock
+ * is the first field, so the mirror takes the channel's own lock. */
+static bool mpsc_recv_queued(weft_mpsc_receiver *rx, size_t cap)
+{
+	struct mpsc_mirror *m = (struct mpsc_mirror *)(void *)rx;
+	weft__sync_lock(&m->lock);
+	bool layout = m->elem == sizeof(int) && m->cap == cap && m->senders == 1 &&
+		      m->len == 0 && m->reserved == 0 && !m->rx_closed && !m->rx_gone &&
+		      m->send_waiters.head == NULL && m->send_waiters.tail == NULL;
+	const struct weft__waiter *w = m->recv_waiters.head;
+	bool queued = w && w == m->recv_waiters.tail && w->prev == NULL &&
+		      w->state == WEFT__WAITER_QUEUED && w->cond != NULL;
+	weft__sync_unlock(&m->lock);
+	if (!layout)
+		fail_msg("struct mpsc_mirror no longer matches struct weft__mpsc");
+	return queued;
+}
+
+/* Joins @th within 5 s; fails with @what if it is still running. */
+static void join_within_5s(pthread_t th, const char *what)
+{
+	struct timespec limit;
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &limit), 0);
+	limit.tv_sec += 5;
+	int rc = pthread_timedjoin_np(th, NULL, &limit);
+	if (rc == ETIMEDOUT)   /* the thread stays blocked; the channel is not freed */
+		fail_msg("%s", what);
+	assert_int_equal(rc, 0);
+}
+
+static void receiver_close_ends_a_blocking_recv(size_t cap)
+{
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
+	closed_recv c = { .rx = rx, .rc = 1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+	/* Wait (at most 5 s) until the receive is queued and asleep: its
+	 * thread lets go of the lock only in pthread_cond_wait. */
+	bool queued = false;
+	for (int i = 0; i < 5000 && !(queued = mpsc_recv_queued(rx, cap)); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	assert_true(queued);
+	weft_mpsc_receiver_close(rx);
+	join_within_5s(th, "receiver_close did not wake the queued recv_blocking in 5 s");
+	assert_int_equal(c.rc, -EPIPE);
+
+	/* Closed first: a blocking receive does not wait at all. */
+	c.rc = 1;
+	assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+	join_within_5s(th, "recv_blocking after receiver_close waited");
+	assert_int_equal(c.rc, -EPIPE);
+	weft_mpsc_sender_drop(tx);
+	weft_mpsc_receiver_drop(rx);
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_bounded(void **state)
 {
 	(void)state;
-	for (size_t cap = 0; cap <= 2; cap += 2) {
-		weft_mpsc_sender *tx;
-		weft_mpsc_receiver *rx;
-		assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
-		closed_recv c = { .rx = rx, .rc = 1 };
-		pthread_t th;
-		assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
-		sched_yield();   /* usually lets it block first; either order is fine */
-		weft_mpsc_receiver_close(rx);
-		assert_int_equal(pthread_join(th, NULL), 0);
-		assert_int_equal(c.rc, -EPIPE);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
-	}
+	receiver_close_ends_a_blocking_recv(2);
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_unbounded(void **state)
+{
+	(void)state;
+	receiver_close_ends_a_blocking_recv(0);
 }
 
 /* Tasks that select acquires of 1..PERMITS permits against a short yield
@@ -1538,7 +1616,8 @@ int main(void)
 		cmocka_unit_test(a_thousand_tasks_contending_a_mutex_lose_no_update),
 		cmocka_unit_test(lock_futures_cancelled_under_contention_never_lose_the_lock),
 		cmocka_unit_test(semaphore_acquires_cancelled_with_partial_permits_lose_none),
-		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_bounded),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_unbounded),
 		cmocka_unit_test(blocking_calls_on_a_runtime_thread_return_edeadlk),
 		cmocka_unit_test(plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_calls),
 		cmocka_unit_test(a_watch_follower_reaches_the_last_value_a_plain_thread_publishes),

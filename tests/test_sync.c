@@ -191,6 +191,64 @@ static void semaphore_close_fails_waiters_and_later_acquires(void **state)
 	weft_semaphore_destroy(&s);
 }
 
+/* Closing gives the head's partial assignment back to the free count:
+ * 2 permits, an acquire of 5 takes both and waits; close fails it with
+ * -ESHUTDOWN and available() is 2 again (before and after its drop). */
+static void semaphore_close_returns_the_waiting_heads_partial_permits_to_the_free_count(void **state)
+{
+	(void)state;
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, 2), 0);
+	hand h;
+	hand_init(&h);
+	weft_semaphore_acquire_future a;
+	weft_semaphore_acquire_init(&a, &s, 5);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
+	assert_int_equal(weft_semaphore_available(&s), 0);   /* its 2 are assigned */
+	weft_semaphore_close(&s);
+	assert_int_equal(weft_semaphore_available(&s), 2);
+	assert_int_equal(hand_wakes(&h), 1);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
+	assert_int_equal(a.result, -ESHUTDOWN);
+	weft_semaphore_acquire_drop(&a);
+	assert_int_equal(weft_semaphore_available(&s), 2);   /* not given back twice */
+	hand_fini(&h);
+	weft_semaphore_destroy(&s);
+}
+
+/* The release limit counts the head's partial assignment: with MAX - 1
+ * permits assigned to a waiting acquire of MAX, a release of 2 would
+ * leave MAX + 1 permits not held by callers and fails with -EOVERFLOW,
+ * adding nothing; a release of 1 completes the acquire. */
+static void semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow(void **state)
+{
+	(void)state;
+	const size_t max = WEFT_SEMAPHORE_MAX_PERMITS;
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, max - 1), 0);
+	hand h;
+	hand_init(&h);
+	weft_semaphore_acquire_future a;
+	weft_semaphore_acquire_init(&a, &s, max);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
+	assert_int_equal(weft_semaphore_available(&s), 0);   /* max - 1 assigned */
+	assert_int_equal(weft_semaphore_release(&s, 2), -EOVERFLOW);
+	assert_int_equal(weft_semaphore_available(&s), 0);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_semaphore_release(&s, 1), 0);
+	assert_int_equal(hand_wakes(&h), 1);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
+	assert_int_equal(a.result, 0);
+	assert_int_equal(weft_semaphore_available(&s), 0);
+	weft_semaphore_acquire_drop(&a);
+	/* The caller gives all max back: the count is at the cap. */
+	assert_int_equal(weft_semaphore_release(&s, max), 0);
+	assert_int_equal(weft_semaphore_available(&s), max);
+	assert_int_equal(weft_semaphore_release(&s, 1), -EOVERFLOW);
+	hand_fini(&h);
+	weft_semaphore_destroy(&s);
+}
+
 static void zero_filled_futures_are_ready_with_einval_and_drop_twice_safely(void **state)
 {
 	(void)state;
@@ -1590,6 +1648,8 @@ int main(void)
 		cmocka_unit_test(semaphore_dropped_head_waiter_leaves_the_queue_and_the_next_is_served),
 		cmocka_unit_test(semaphore_permits_granted_to_a_dropped_acquire_go_back),
 		cmocka_unit_test(semaphore_close_fails_waiters_and_later_acquires),
+		cmocka_unit_test(semaphore_close_returns_the_waiting_heads_partial_permits_to_the_free_count),
+		cmocka_unit_test(semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow),
 		cmocka_unit_test(zero_filled_futures_are_ready_with_einval_and_drop_twice_safely),
 		cmocka_unit_test(every_poll_takes_budget_and_a_spent_budget_yields),
 		cmocka_unit_test(mutex_lock_is_handed_to_waiters_in_fifo_order),

@@ -13,8 +13,18 @@
  *    whole takes every free permit as a partial assignment (need shrinks,
  *    the free count drops to 0), so the free count reported by
  *    weft_semaphore_available never includes permits promised to a
- *    waiter. Hence, after the loop, the queue is empty or the free count
- *    is 0. Only the head ever holds a partial assignment (tag - need):
+ *    waiter. Hence, once every call that runs the loop (a release, an
+ *    acquire drop) and every close has returned, the queue is empty or
+ *    the free count is 0. Not in between: a call that finishes more
+ *    waiters than one wake batch holds (WEFT__WAKE_BATCH, 32) drops the
+ *    lock to wake each full batch, and in that gap permits can be free
+ *    while a head they would serve is still queued. That is transient
+ *    and harmless: the queue is not empty, so no try_acquire takes them
+ *    and a new acquire queues behind without a share
+ *    (weft__sem_take_partial); the loop, or another release's, hands
+ *    them to the head once it has the lock, so FIFO order and the
+ *    permit count are kept. Only the head ever holds a partial
+ *    assignment (tag - need):
  *    it gets one only while it is the head, and it stops being the head
  *    only by being finished or removed.
  *  - When need reaches 0 the node is finished (DONE, result 0); from then
@@ -84,7 +94,9 @@ static void weft__sem_grant_unlock(struct weft__sem *s)
 		}
 		if (weft__wake_batch_full(&b)) {
 			/* More can be served: wake these first, outside the
-			 * lock, then look again (the head may have changed). */
+			 * lock, then look again (the head may have changed).
+			 * Until then the head stays queued beside free
+			 * permits that would serve it (see the top). */
 			weft__sync_unlock(&s->lock);
 			weft__wake_batch_run(&b);
 			weft__sync_lock(&s->lock);
@@ -133,6 +145,9 @@ void weft__sem_close(struct weft__sem *s)
 	s->closed = true;
 	while (s->waiters.head) {
 		if (weft__wake_batch_full(&b)) {
+			/* In this gap waiters are still queued while the
+			 * shares put back so far are free: transient, the
+			 * queue is empty once close returns. */
 			weft__sync_unlock(&s->lock);
 			weft__wake_batch_run(&b);
 			weft__sync_lock(&s->lock);

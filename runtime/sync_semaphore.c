@@ -34,7 +34,9 @@
  *    Either way the grant loop runs again, so the permits reach the next
  *    waiter (the waiter behind a removed head may now be servable).
  *  - Closing finishes every queued node with -ESHUTDOWN and puts back
- *    the head's partial assignment.
+ *    the head's partial assignment. Once closed the grant loop grants
+ *    nothing, so a release that runs in a gap between close's wake
+ *    batches cannot complete a node queued before the close.
  *  - The release limit counts the free permits plus the head's partial
  *    assignment, so the cap holds for every permit not held by a caller.
  */
@@ -85,7 +87,10 @@ static void weft__sem_grant_unlock(struct weft__sem *s)
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	struct weft__waiter *w;
-	while ((w = s->waiters.head)) {
+	/* Closed: no grant. The closing thread finishes every queued node
+	 * with -ESHUTDOWN, also across its own wake-batch gaps, where a
+	 * release could otherwise still serve a node queued before close. */
+	while (!s->closed && (w = s->waiters.head)) {
 		if (w->need > s->permits) {
 			/* Not enough yet: the head keeps what is free. */
 			w->need -= s->permits;

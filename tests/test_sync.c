@@ -191,6 +191,69 @@ static void semaphore_close_fails_waiters_and_later_acquires(void **state)
 	weft_semaphore_destroy(&s);
 }
 
+/* A waker whose first wake releases one permit of `s`: a release from a
+ * woken task, landing in a gap between close's wake batches. */
+typedef struct releasing_waker {
+	weft_semaphore *s;
+	int wakes;
+	int release_rc;
+} releasing_waker;
+
+static weft_waker releasing_clone(const void *data);
+static void releasing_wake_by_ref(const void *data)
+{
+	releasing_waker *r = (releasing_waker *)data;
+	if (r->wakes++ == 0)
+		r->release_rc = weft_semaphore_release(r->s, 1);
+}
+static void releasing_noop(const void *data)
+{
+	(void)data;
+}
+static void releasing_wake(const void *data)
+{
+	releasing_wake_by_ref(data);
+}
+static const weft_waker_vtable releasing_vtable = {
+	.clone = releasing_clone,
+	.wake = releasing_wake,
+	.wake_by_ref = releasing_wake_by_ref,
+	.drop = releasing_noop,
+};
+static weft_waker releasing_clone(const void *data)
+{
+	return (weft_waker){ .vtable = &releasing_vtable, .data = data };
+}
+
+/* Close fails every acquire queued before it, even when a release runs
+ * while close is still waking them (more waiters than one wake batch):
+ * none of them may be granted the released permit. */
+static void semaphore_close_fails_every_queued_acquire_despite_a_release_during_close(void **state)
+{
+	(void)state;
+	enum { N = 80 };
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, 0), 0);
+	releasing_waker r = { .s = &s };
+	weft_waker w = { .vtable = &releasing_vtable, .data = &r };
+	weft_cx cx = weft_cx_from_waker(&w);
+	static weft_semaphore_acquire_future a[N];
+	for (int i = 0; i < N; i++) {
+		weft_semaphore_acquire_init(&a[i], &s, 1);
+		assert_int_equal(weft_semaphore_acquire_poll(&a[i], &cx), WEFT_PENDING);
+	}
+	weft_semaphore_close(&s);
+	assert_int_equal(r.release_rc, 0);
+	assert_int_equal(r.wakes, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(weft_semaphore_acquire_poll(&a[i], &cx), WEFT_READY);
+		assert_int_equal(a[i].result, -ESHUTDOWN);
+		weft_semaphore_acquire_drop(&a[i]);
+	}
+	assert_int_equal(weft_semaphore_available(&s), 1);
+	weft_semaphore_destroy(&s);
+}
+
 /* Closing gives the head's partial assignment back to the free count:
  * 2 permits, an acquire of 5 takes both and waits; close fails it with
  * -ESHUTDOWN and available() is 2 again (before and after its drop). */
@@ -1649,6 +1712,7 @@ int main(void)
 		cmocka_unit_test(semaphore_permits_granted_to_a_dropped_acquire_go_back),
 		cmocka_unit_test(semaphore_close_fails_waiters_and_later_acquires),
 		cmocka_unit_test(semaphore_close_returns_the_waiting_heads_partial_permits_to_the_free_count),
+		cmocka_unit_test(semaphore_close_fails_every_queued_acquire_despite_a_release_during_close),
 		cmocka_unit_test(semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow),
 		cmocka_unit_test(zero_filled_futures_are_ready_with_einval_and_drop_twice_safely),
 		cmocka_unit_test(every_poll_takes_budget_and_a_spent_budget_yields),

@@ -7,12 +7,14 @@
 #include "helpers.h"
 
 #include "sys.h"
+#include "sync_waitlist.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ by hand */
@@ -185,6 +187,127 @@ static void semaphore_close_fails_waiters_and_later_acquires(void **state)
 	assert_int_equal(weft_semaphore_acquire_blocking(&s, 1), -ESHUTDOWN);
 	weft_semaphore_acquire_drop(&a);
 	weft_semaphore_acquire_drop(&late);
+	hand_fini(&h);
+	weft_semaphore_destroy(&s);
+}
+
+/* A waker whose first wake releases one permit of `s`: a release from a
+ * woken task, landing in a gap between close's wake batches. */
+typedef struct releasing_waker {
+	weft_semaphore *s;
+	int wakes;
+	int release_rc;
+} releasing_waker;
+
+static weft_waker releasing_clone(const void *data);
+static void releasing_wake_by_ref(const void *data)
+{
+	releasing_waker *r = (releasing_waker *)data;
+	if (r->wakes++ == 0)
+		r->release_rc = weft_semaphore_release(r->s, 1);
+}
+static void releasing_noop(const void *data)
+{
+	(void)data;
+}
+static void releasing_wake(const void *data)
+{
+	releasing_wake_by_ref(data);
+}
+static const weft_waker_vtable releasing_vtable = {
+	.clone = releasing_clone,
+	.wake = releasing_wake,
+	.wake_by_ref = releasing_wake_by_ref,
+	.drop = releasing_noop,
+};
+static weft_waker releasing_clone(const void *data)
+{
+	return (weft_waker){ .vtable = &releasing_vtable, .data = data };
+}
+
+/* Close fails every acquire queued before it, even when a release runs
+ * while close is still waking them (more waiters than one wake batch):
+ * none of them may be granted the released permit. */
+static void semaphore_close_fails_every_queued_acquire_despite_a_release_during_close(void **state)
+{
+	(void)state;
+	enum { N = 80 };
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, 0), 0);
+	releasing_waker r = { .s = &s };
+	weft_waker w = { .vtable = &releasing_vtable, .data = &r };
+	weft_cx cx = weft_cx_from_waker(&w);
+	static weft_semaphore_acquire_future a[N];
+	for (int i = 0; i < N; i++) {
+		weft_semaphore_acquire_init(&a[i], &s, 1);
+		assert_int_equal(weft_semaphore_acquire_poll(&a[i], &cx), WEFT_PENDING);
+	}
+	weft_semaphore_close(&s);
+	assert_int_equal(r.release_rc, 0);
+	assert_int_equal(r.wakes, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(weft_semaphore_acquire_poll(&a[i], &cx), WEFT_READY);
+		assert_int_equal(a[i].result, -ESHUTDOWN);
+		weft_semaphore_acquire_drop(&a[i]);
+	}
+	assert_int_equal(weft_semaphore_available(&s), 1);
+	weft_semaphore_destroy(&s);
+}
+
+/* Closing gives the head's partial assignment back to the free count:
+ * 2 permits, an acquire of 5 takes both and waits; close fails it with
+ * -ESHUTDOWN and available() is 2 again (before and after its drop). */
+static void semaphore_close_returns_the_waiting_heads_partial_permits_to_the_free_count(void **state)
+{
+	(void)state;
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, 2), 0);
+	hand h;
+	hand_init(&h);
+	weft_semaphore_acquire_future a;
+	weft_semaphore_acquire_init(&a, &s, 5);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
+	assert_int_equal(weft_semaphore_available(&s), 0);   /* its 2 are assigned */
+	weft_semaphore_close(&s);
+	assert_int_equal(weft_semaphore_available(&s), 2);
+	assert_int_equal(hand_wakes(&h), 1);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
+	assert_int_equal(a.result, -ESHUTDOWN);
+	weft_semaphore_acquire_drop(&a);
+	assert_int_equal(weft_semaphore_available(&s), 2);   /* not given back twice */
+	hand_fini(&h);
+	weft_semaphore_destroy(&s);
+}
+
+/* The release limit counts the head's partial assignment: with MAX - 1
+ * permits assigned to a waiting acquire of MAX, a release of 2 would
+ * leave MAX + 1 permits not held by callers and fails with -EOVERFLOW,
+ * adding nothing; a release of 1 completes the acquire. */
+static void semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow(void **state)
+{
+	(void)state;
+	const size_t max = WEFT_SEMAPHORE_MAX_PERMITS;
+	weft_semaphore s;
+	assert_int_equal(weft_semaphore_init(&s, max - 1), 0);
+	hand h;
+	hand_init(&h);
+	weft_semaphore_acquire_future a;
+	weft_semaphore_acquire_init(&a, &s, max);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
+	assert_int_equal(weft_semaphore_available(&s), 0);   /* max - 1 assigned */
+	assert_int_equal(weft_semaphore_release(&s, 2), -EOVERFLOW);
+	assert_int_equal(weft_semaphore_available(&s), 0);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_semaphore_release(&s, 1), 0);
+	assert_int_equal(hand_wakes(&h), 1);
+	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
+	assert_int_equal(a.result, 0);
+	assert_int_equal(weft_semaphore_available(&s), 0);
+	weft_semaphore_acquire_drop(&a);
+	/* The caller gives all max back: the count is at the cap. */
+	assert_int_equal(weft_semaphore_release(&s, max), 0);
+	assert_int_equal(weft_semaphore_available(&s), max);
+	assert_int_equal(weft_semaphore_release(&s, 1), -EOVERFLOW);
 	hand_fini(&h);
 	weft_semaphore_destroy(&s);
 }
@@ -1144,8 +1267,12 @@ static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **s
 }
 
 /* A plain thread blocked in recv_blocking on an empty channel, with a
- * sender alive, is woken by receiver_close and gets -EPIPE (the close may
- * also come before it blocks: then it returns at once). Both kinds. */
+ * sender alive, is woken by receiver_close and gets -EPIPE; one test per
+ * kind (bounded, unbounded). The close comes only once the receive is
+ * queued on the channel (a close before it blocks would pass without the
+ * wake), and the join is bounded: a receive the close does not wake
+ * fails the test instead of hanging the suite. A recv_blocking after the
+ * close returns at once. */
 typedef struct closed_recv {
 	weft_mpsc_receiver *rx;
 	int rc;
@@ -1159,23 +1286,95 @@ static void *closed_recv_thread(void *p)
 	return NULL;
 }
 
-static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live(void **state)
+/* The start of struct weft__mpsc, which is private to runtime/sync_mpsc.c
+ * (a runtime file cannot gain a test accessor on this branch): mirrored
+ * here only to see, under the channel's lock, whether a receive is
+ * queued. mpsc_recv_queued checks the mirror against the fields it knows
+ * (element size, capacity, one sender, nothing buffered or queued to
+ * send), so a change of layout fails the test loudly instead of making
+ * it wait on the wrong word. Keep it in step with the real struct. */
+struct __attribute__((__may_alias__)) mpsc_mirror {
+	struct weft__sync_lock lock;
+	size_t elem;
+	size_t cap;
+	size_t len;
+	size_t reserved;
+	size_t senders;
+	bool rx_closed;
+	bool rx_gone;
+	struct weft__waitlist send_waiters;
+	struct weft__waitlist recv_waiters;
+};
+
+/* True once a blocking receive is queued on @rx (a channel of ints with
+ * capacity @cap, one sender, nothing sent): its node is the head of the
+ * receive list, QUEUED, with its thread's condition variable. The lock
+ * is the first field, so the mirror takes the channel's own lock. */
+static bool mpsc_recv_queued(weft_mpsc_receiver *rx, size_t cap)
+{
+	struct mpsc_mirror *m = (struct mpsc_mirror *)(void *)rx;
+	weft__sync_lock(&m->lock);
+	bool layout = m->elem == sizeof(int) && m->cap == cap && m->senders == 1 &&
+		      m->len == 0 && m->reserved == 0 && !m->rx_closed && !m->rx_gone &&
+		      m->send_waiters.head == NULL && m->send_waiters.tail == NULL;
+	const struct weft__waiter *w = m->recv_waiters.head;
+	bool queued = w && w == m->recv_waiters.tail && w->prev == NULL &&
+		      w->state == WEFT__WAITER_QUEUED && w->cond != NULL;
+	weft__sync_unlock(&m->lock);
+	if (!layout)
+		fail_msg("struct mpsc_mirror no longer matches struct weft__mpsc");
+	return queued;
+}
+
+/* Joins @th within 5 s; fails with @what if it is still running. */
+static void join_within_5s(pthread_t th, const char *what)
+{
+	struct timespec limit;
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &limit), 0);
+	limit.tv_sec += 5;
+	int rc = pthread_timedjoin_np(th, NULL, &limit);
+	if (rc == ETIMEDOUT)   /* the thread stays blocked; the channel is not freed */
+		fail_msg("%s", what);
+	assert_int_equal(rc, 0);
+}
+
+static void receiver_close_ends_a_blocking_recv(size_t cap)
+{
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
+	closed_recv c = { .rx = rx, .rc = 1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+	/* Wait (at most 5 s) until the receive is queued and asleep: its
+	 * thread lets go of the lock only in pthread_cond_wait. */
+	bool queued = false;
+	for (int i = 0; i < 5000 && !(queued = mpsc_recv_queued(rx, cap)); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	assert_true(queued);
+	weft_mpsc_receiver_close(rx);
+	join_within_5s(th, "receiver_close did not wake the queued recv_blocking in 5 s");
+	assert_int_equal(c.rc, -EPIPE);
+
+	/* Closed first: a blocking receive does not wait at all. */
+	c.rc = 1;
+	assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
+	join_within_5s(th, "recv_blocking after receiver_close waited");
+	assert_int_equal(c.rc, -EPIPE);
+	weft_mpsc_sender_drop(tx);
+	weft_mpsc_receiver_drop(rx);
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_bounded(void **state)
 {
 	(void)state;
-	for (size_t cap = 0; cap <= 2; cap += 2) {
-		weft_mpsc_sender *tx;
-		weft_mpsc_receiver *rx;
-		assert_int_equal(weft_mpsc_new(cap, sizeof(int), &tx, &rx), 0);
-		closed_recv c = { .rx = rx, .rc = 1 };
-		pthread_t th;
-		assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
-		sched_yield();   /* usually lets it block first; either order is fine */
-		weft_mpsc_receiver_close(rx);
-		assert_int_equal(pthread_join(th, NULL), 0);
-		assert_int_equal(c.rc, -EPIPE);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
-	}
+	receiver_close_ends_a_blocking_recv(2);
+}
+
+static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_unbounded(void **state)
+{
+	(void)state;
+	receiver_close_ends_a_blocking_recv(0);
 }
 
 /* Tasks that select acquires of 1..PERMITS permits against a short yield
@@ -1512,6 +1711,9 @@ int main(void)
 		cmocka_unit_test(semaphore_dropped_head_waiter_leaves_the_queue_and_the_next_is_served),
 		cmocka_unit_test(semaphore_permits_granted_to_a_dropped_acquire_go_back),
 		cmocka_unit_test(semaphore_close_fails_waiters_and_later_acquires),
+		cmocka_unit_test(semaphore_close_returns_the_waiting_heads_partial_permits_to_the_free_count),
+		cmocka_unit_test(semaphore_close_fails_every_queued_acquire_despite_a_release_during_close),
+		cmocka_unit_test(semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow),
 		cmocka_unit_test(zero_filled_futures_are_ready_with_einval_and_drop_twice_safely),
 		cmocka_unit_test(every_poll_takes_budget_and_a_spent_budget_yields),
 		cmocka_unit_test(mutex_lock_is_handed_to_waiters_in_fifo_order),
@@ -1538,7 +1740,8 @@ int main(void)
 		cmocka_unit_test(a_thousand_tasks_contending_a_mutex_lose_no_update),
 		cmocka_unit_test(lock_futures_cancelled_under_contention_never_lose_the_lock),
 		cmocka_unit_test(semaphore_acquires_cancelled_with_partial_permits_lose_none),
-		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_bounded),
+		cmocka_unit_test(mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_unbounded),
 		cmocka_unit_test(blocking_calls_on_a_runtime_thread_return_edeadlk),
 		cmocka_unit_test(plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_calls),
 		cmocka_unit_test(a_watch_follower_reaches_the_last_value_a_plain_thread_publishes),

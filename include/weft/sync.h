@@ -114,7 +114,12 @@ WEFT_API void weft_semaphore_close(weft_semaphore *s);
  * Permits free right now (a snapshot; Tokio's available_permits). 0 for
  * NULL. Any thread. Permits already assigned to a queued acquire that
  * waits for more are not free and are not counted: while a waiter is
- * queued this is 0.
+ * queued this is 0 once the release, close or acquire drop that put
+ * permits back has returned. Not during such a call: one that completes
+ * more than 32 waiters wakes them in batches, and a snapshot between two
+ * batches may count permits while a waiter is still queued (permits the
+ * call is about to hand to the head, or in a close the shares already
+ * given back). No acquire takes them ahead of the queue; none is lost.
  */
 WEFT_API size_t weft_semaphore_available(weft_semaphore *s);
 

@@ -13,8 +13,18 @@
  *    whole takes every free permit as a partial assignment (need shrinks,
  *    the free count drops to 0), so the free count reported by
  *    weft_semaphore_available never includes permits promised to a
- *    waiter. Hence, after the loop, the queue is empty or the free count
- *    is 0. Only the head ever holds a partial assignment (tag - need):
+ *    waiter. Hence, once every call that runs the loop (a release, an
+ *    acquire drop) and every close has returned, the queue is empty or
+ *    the free count is 0. Not in between: a call that finishes more
+ *    waiters than one wake batch holds (WEFT__WAKE_BATCH, 32) drops the
+ *    lock to wake each full batch, and in that gap permits can be free
+ *    while a head they would serve is still queued. That is transient
+ *    and harmless: the queue is not empty, so no try_acquire takes them
+ *    and a new acquire queues behind without a share
+ *    (weft__sem_take_partial); the loop, or another release's, hands
+ *    them to the head once it has the lock, so FIFO order and the
+ *    permit count are kept. Only the head ever holds a partial
+ *    assignment (tag - need):
  *    it gets one only while it is the head, and it stops being the head
  *    only by being finished or removed.
  *  - When need reaches 0 the node is finished (DONE, result 0); from then
@@ -24,7 +34,9 @@
  *    Either way the grant loop runs again, so the permits reach the next
  *    waiter (the waiter behind a removed head may now be servable).
  *  - Closing finishes every queued node with -ESHUTDOWN and puts back
- *    the head's partial assignment.
+ *    the head's partial assignment. Once closed the grant loop grants
+ *    nothing, so a release that runs in a gap between close's wake
+ *    batches cannot complete a node queued before the close.
  *  - The release limit counts the free permits plus the head's partial
  *    assignment, so the cap holds for every permit not held by a caller.
  */
@@ -74,7 +86,10 @@ static void weft__sem_grant_unlock(struct weft__sem *s)
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
 	struct weft__waiter *w;
-	while ((w = s->waiters.head)) {
+	/* Closed: no grant. The closing thread finishes every queued node
+	 * with -ESHUTDOWN, also across its own wake-batch gaps, where a
+	 * release could otherwise still serve a node queued before close. */
+	while (!s->closed && (w = s->waiters.head)) {
 		if (w->need > s->permits) {
 			/* Not enough yet: the head keeps what is free. */
 			w->need -= s->permits;
@@ -83,7 +98,9 @@ static void weft__sem_grant_unlock(struct weft__sem *s)
 		}
 		if (weft__wake_batch_full(&b)) {
 			/* More can be served: wake these first, outside the
-			 * lock, then look again (the head may have changed). */
+			 * lock, then look again (the head may have changed).
+			 * Until then the head stays queued beside free
+			 * permits that would serve it (see the top). */
 			weft__sync_unlock(&s->lock);
 			weft__wake_batch_run(&b);
 			weft__sync_lock(&s->lock);
@@ -132,6 +149,9 @@ void weft__sem_close(struct weft__sem *s)
 	s->closed = true;
 	while (s->waiters.head) {
 		if (weft__wake_batch_full(&b)) {
+			/* In this gap waiters are still queued while the
+			 * shares put back so far are free: transient, the
+			 * queue is empty once close returns. */
 			weft__sync_unlock(&s->lock);
 			weft__wake_batch_run(&b);
 			weft__sync_lock(&s->lock);

@@ -222,8 +222,9 @@ struct __attribute__((__may_alias__)) weft__acquire {
 void weft__sem_init(struct weft__sem *s, uint64_t permits);
 void weft__sem_destroy(struct weft__sem *s);
 int weft__sem_try_acquire(struct weft__sem *s, uint64_t n);
-/* Adds @n permits unless the free count would pass @limit (then -EPERM
- * or, for the plain semaphore, -EOVERFLOW as @err says). */
+/* Adds @n permits unless the permits no caller holds (the free count
+ * plus the waiting head's partial share) would pass @limit (then @err:
+ * -EPERM, or -EOVERFLOW for the plain semaphore). */
 int weft__sem_release(struct weft__sem *s, uint64_t n, uint64_t limit, int err);
 void weft__sem_close(struct weft__sem *s);
 int weft__sem_acquire_blocking(struct weft__sem *s, uint64_t n);

@@ -1286,7 +1286,7 @@ static void *closed_recv_thread(void *p)
 	return NULL;
 }
 
-/* The start of struct weft__mpsc, which is private to runtime/sync_mpsc.c
+/* The start of struct weft__mpsc, which is private to runtime/sync/sync_mpsc.c
  * (a runtime file cannot gain a test accessor on this branch): mirrored
  * here only to see, under the channel's lock, whether a receive is
  * queued. mpsc_recv_queued checks the mirror against the fields it knows

@@ -53,15 +53,16 @@ struct http_req {
  *   C_REG     RFC 3986 reg-name: unreserved and sub-delims ("%" apart)
  *   C_HEX     HEXDIG
  *   C_SCHEME  what follows the first letter of a URI scheme
+ *   C_DIGIT   DIGIT
  */
-enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16 };
+enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16, C_DIGIT = 32 };
 #define URI_ALNUM (C_TCHAR | C_TARGET | C_REG | C_SCHEME)
 #define V1(c, v) [(c)] = (v)
 #define V2(c, v) V1(c, v), V1((c) + 1, v)
 #define V6(c, v) V2(c, v), V2((c) + 2, v), V2((c) + 4, v)
 #define V10(c, v) V6(c, v), V2((c) + 6, v), V2((c) + 8, v)
 static const unsigned char cclass[256] = {
-	V10('0', URI_ALNUM | C_HEX),
+	V10('0', URI_ALNUM | C_HEX | C_DIGIT),
 	V6('A', URI_ALNUM | C_HEX), V10('G', URI_ALNUM), V10('Q', URI_ALNUM),
 	V6('a', URI_ALNUM | C_HEX), V10('g', URI_ALNUM), V10('q', URI_ALNUM),
 	V1('-', URI_ALNUM), V1('.', URI_ALNUM), V1('+', URI_ALNUM),
@@ -84,6 +85,41 @@ static inline bool is(unsigned char c, unsigned cls)
 static inline bool is_tchar(unsigned char c)
 {
 	return is(c, C_TCHAR);
+}
+
+/*
+ * The end of the run of bytes of class @cls that starts at @p, at most
+ * @e: the first byte at or after @p not in it, or @e. Byte by byte, that
+ * is a load, a test and two branches each; here, while eight bytes
+ * remain, their eight class bytes are ANDed and tested once: the AND has
+ * the bit if and only if all eight have it, so a block that passes holds
+ * only bytes of the class, and at a block that does not, the byte loop
+ * finds the first one outside it, exactly as it would have alone.
+ */
+static inline const char *span(const char *p, const char *e, unsigned cls)
+{
+	while (e - p >= 8) {
+		const unsigned char *u = (const unsigned char *)p;
+		if (!(cclass[u[0]] & cclass[u[1]] & cclass[u[2]] & cclass[u[3]] & cclass[u[4]] &
+		      cclass[u[5]] & cclass[u[6]] & cclass[u[7]] & cls))
+			break;
+		p += 8;
+	}
+	while (p < e && is((unsigned char)*p, cls))
+		p++;
+	return p;
+}
+
+/* Are the 4 bytes at @p, ASCII letters folded to lower case, the lower
+ * case letters @w? Folding with | 0x20 maps only 'A' + i and 'a' + i to
+ * 'a' + i, so for letters this is case-insensitive equality. One load,
+ * one OR, one compare (the constant is folded at compile time). */
+static inline bool lower4_is(const char *p, const char *w)
+{
+	uint32_t x, y;
+	memcpy(&x, p, 4);
+	memcpy(&y, w, 4);
+	return (x | UINT32_C(0x20202020)) == y;
 }
 
 /* May a field value hold these 8 bytes? Not if one is a control character
@@ -214,18 +250,17 @@ static bool host_ok(const char *p, const char *e)
 		if (p >= e || *p++ != ']')
 			return false;
 	} else {
-		while (p < e) {
-			if (is((unsigned char)*p, C_REG))
-				p++;
-			else if (pct_at(p, e))
-				p += 3;
-			else
+		/* Runs of C_REG (span), each ended by a pct-encoded octet or
+		 * by the first byte that is neither. */
+		for (;;) {
+			p = span(p, e, C_REG);
+			if (!pct_at(p, e))
 				break;
+			p += 3;
 		}
 	}
 	if (p < e && *p == ':')
-		for (p++; p < e && *p >= '0' && *p <= '9'; p++)
-			;
+		p = span(p + 1, e, C_DIGIT);
 	return p == e;
 }
 
@@ -252,6 +287,11 @@ static bool hello_path(const char *p, const char *e)
 static int parse_target(const char *s, const char *t, bool options, struct http_req *r)
 {
 	if (*s == '/') {
+		/* "/" and "/plaintext" hold no '?': their path is all of them. */
+		if (t - s == 1 || (t - s == 10 && !memcmp(s, "/plaintext", 10))) {
+			r->hello = true;
+			return 0;
+		}
 		const char *q = memchr(s, '?', (size_t)(t - s));
 		r->hello = hello_path(s, q ? q : t);
 		return 0;
@@ -285,6 +325,43 @@ static int parse_target(const char *s, const char *t, bool options, struct http_
 }
 
 /*
+ * Parses the method at @p, in [p, e): sets r->method, and *options for
+ * OPTIONS. Returns where the SP after it is, or NULL when there is no
+ * token then SP (400).
+ */
+static const char *parse_method(const char *p, const char *e, struct http_req *r, bool *options)
+{
+	/* "GET " first, one compare: G, E and T are tchars and SP is not,
+	 * so the token found below would be these 3 bytes, then SP. */
+	if (e - p >= 4 && !memcmp(p, "GET ", 4)) {
+		r->method = HTTP_GET;
+		return p + 3;
+	}
+	const char *s = p;
+	p = span(p, e, C_TCHAR);
+	if (p == s || p >= e || *p != ' ')
+		return NULL;
+	size_t mlen = (size_t)(p - s);
+	/* RFC 9110 9.1: the method is case-sensitive. */
+	if (mlen == 3 && !memcmp(s, "GET", 3))
+		r->method = HTTP_GET;
+	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
+		r->method = HTTP_HEAD;
+	else {
+		/* RFC 9110 9.1: an unrecognized method SHOULD get 501; the
+		 * other methods RFC 9110 defines get 405 (with Allow). */
+		*options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+		bool known = *options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
+			     (mlen == 3 && !memcmp(s, "PUT", 3)) ||
+			     (mlen == 6 && !memcmp(s, "DELETE", 6)) ||
+			     (mlen == 7 && !memcmp(s, "CONNECT", 7)) ||
+			     (mlen == 5 && !memcmp(s, "TRACE", 5));
+		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
+	}
+	return p;
+}
+
+/*
  * Parses the request line [p, e) (no CRLF): method SP request-target SP
  * HTTP-version, one SP each (RFC 9112 3; the MAY to split on any run of
  * whitespace is not taken: lenient splitting is a smuggling risk).
@@ -295,33 +372,15 @@ static int parse_target(const char *s, const char *t, bool options, struct http_
  */
 static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
 {
-	const char *s = p;
-	while (p < e && is_tchar((unsigned char)*p))
-		p++;
-	if (p == s || p >= e || *p != ' ')
-		return -400;
-	size_t mlen = (size_t)(p - s);
 	bool options = false;
-	/* RFC 9110 9.1: the method is case-sensitive. */
-	if (mlen == 3 && !memcmp(s, "GET", 3))
-		r->method = HTTP_GET;
-	else if (mlen == 4 && !memcmp(s, "HEAD", 4))
-		r->method = HTTP_HEAD;
-	else {
-		/* RFC 9110 9.1: an unrecognized method SHOULD get 501; the
-		 * other methods RFC 9110 defines get 405 (with Allow). */
-		options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
-		bool known = options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
-			     (mlen == 3 && !memcmp(s, "PUT", 3)) ||
-			     (mlen == 6 && !memcmp(s, "DELETE", 6)) ||
-			     (mlen == 7 && !memcmp(s, "CONNECT", 7)) ||
-			     (mlen == 5 && !memcmp(s, "TRACE", 5));
-		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
-	}
-	s = ++p;
+	p = parse_method(p, e, r, &options);
+	if (!p)
+		return -400;
+	const char *s = ++p;
 	for (;;) {
-		while (p < e && is((unsigned char)*p, C_TARGET))
-			p++;
+		p = span(p, e, C_TARGET);
+		if (p < e && *p == ' ')
+			break;   /* the usual end: neither '%' nor a bracket */
 		if (pct_at(p, e))
 			p += 3;
 		else if (p < e && (*p == '[' || *p == ']') && *s != '/')
@@ -337,7 +396,12 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	if (rc < 0)
 		return rc;
 	p++;
-	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3) */
+	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3).
+	 * "HTTP/1.1", one 8-byte compare, is one of them, minor 1. */
+	if (e - p == 8 && !memcmp(p, "HTTP/1.1", 8)) {
+		*minor = 1;
+		return 0;
+	}
 	if (e - p != 8 || memcmp(p, "HTTP/", 5) || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
 	    p[7] < '0' || p[7] > '9')
 		return -400;
@@ -687,6 +751,27 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		if (le == p || le[-1] != '\r')
 			return -400;
 		const char *ve = le - 1;
+		/*
+		 * "Host:" (any case) first: its letters are tchars and ':' is
+		 * not, so the name found below would be "host", then ':'.
+		 * value_ok is left out for it: every byte host_ok accepts is a
+		 * VCHAR and the trimming takes only SP and HTAB, all of which
+		 * a field value may hold, so host_ok on the trimmed value
+		 * passes only if value_ok would; either failing is 400.
+		 */
+		if (ve - p >= 5 && lower4_is(p, "host") && p[4] == ':') {
+			const char *v = p + 5, *vend = ve;
+			while (v < vend && is_ows(*v))
+				v++;
+			while (vend > v && is_ows(vend[-1]))
+				vend--;
+			/* RFC 9112 3.2: more than one Host, or an invalid one: 400. */
+			if (host || !host_ok(v, vend))
+				return -400;
+			host = true;
+			p = le + 1;
+			continue;
+		}
 		const char *n = p;
 		while (p < ve && is_tchar((unsigned char)*p))
 			p++;

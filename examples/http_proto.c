@@ -368,12 +368,13 @@ static const char *parse_method(const char *p, const char *e, struct http_req *r
  * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
  * or -505 (major version other than 1). -414 is found as soon as the
  * target passes the limit, so a line cut short by the header window
- * still tells it.
+ * still tells it. parse_method_target() parses the line up to the SP
+ * after the target, and leaves *pp after that SP.
  */
-static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
+static int parse_method_target(const char **pp, const char *e, struct http_req *r)
 {
 	bool options = false;
-	p = parse_method(p, e, r, &options);
+	const char *p = parse_method(*pp, e, r, &options);
 	if (!p)
 		return -400;
 	const char *s = ++p;
@@ -395,13 +396,16 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	int rc = parse_target(s, p, options, r);
 	if (rc < 0)
 		return rc;
-	p++;
-	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3).
-	 * "HTTP/1.1", one 8-byte compare, is one of them, minor 1. */
-	if (e - p == 8 && !memcmp(p, "HTTP/1.1", 8)) {
-		*minor = 1;
-		return 0;
-	}
+	*pp = p + 1;
+	return 0;
+}
+
+static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
+{
+	int rc = parse_method_target(&p, e, r);
+	if (rc < 0)
+		return rc;
+	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3) */
 	if (e - p != 8 || memcmp(p, "HTTP/", 5) || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
 	    p[7] < '0' || p[7] > '9')
 		return -400;
@@ -721,26 +725,45 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	const char *lim = in + (len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
 	const long incomplete = len >= HTTP_MAX_HEADER ? -431 : 0;
 	int minor = 1;
-	const char *eol = memchr(in, '\n', (size_t)(lim - in));
-	if (!eol) {
-		if (!incomplete)
-			return 0;
-		/* The request line fills the window: 414 if its target is
-		 * already over the limit, else the head is too large. */
-		return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+	/*
+	 * One pass over the request line when it ends in "HTTP/1.1" CRLF:
+	 * method and target are parsed up to the window's end instead of
+	 * the line's, then that version and CRLF follow. None of the bytes
+	 * before that CR can be an LF (a method, a target and "HTTP/1.1" do
+	 * not hold one), so the line is the one memchr would have found,
+	 * and its parts were judged as parse_request_line judges them: the
+	 * scans stop at the SP after the target either way, and only look
+	 * up to 2 bytes past where they stop. Anything else takes the
+	 * general path below, from the start, for its exact answer.
+	 */
+	const char *p = in, *eol;
+	int rc;
+	if (parse_method_target(&p, lim, r) == 0 && lim - p >= 10 &&
+	    !memcmp(p, "HTTP/1.1\r\n", 10)) {
+		eol = p + 9;
+	} else {
+		memset(r, 0, sizeof *r);
+		eol = memchr(in, '\n', (size_t)(lim - in));
+		if (!eol) {
+			if (!incomplete)
+				return 0;
+			/* The request line fills the window: 414 if its target is
+			 * already over the limit, else the head is too large. */
+			return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+		}
+		/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare
+		 * LF is not taken. */
+		if (eol == in || eol[-1] != '\r')
+			return -400;
+		rc = parse_request_line(in, eol - 1, r, &minor);
+		if (rc < 0)
+			return rc;
 	}
-	/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare LF is
-	 * not taken. */
-	if (eol == in || eol[-1] != '\r')
-		return -400;
-	int rc = parse_request_line(in, eol - 1, r, &minor);
-	if (rc < 0)
-		return rc;
 
 	bool keep_alive = false, host = false, have_cl = false, te = false;
 	bool expect = false;
 	unsigned long long cl = 0;
-	const char *p = eol + 1;
+	p = eol + 1;
 	for (;;) {
 		/* An empty line ends the header section. */
 		if (lim - p >= 2 && p[0] == '\r' && p[1] == '\n')
@@ -899,35 +922,38 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		ok_sec = now;
 	}
 	const size_t room = 512;   /* the largest response, with headers */
+	/* Kept in locals, stored at the end: stores through out, a char
+	 * pointer, would otherwise make the compiler reload them from *b. */
+	size_t consumed = 0, out_len = 0;
 
-	while (b->consumed < len && cap - b->out_len >= room) {
+	while (consumed < len && cap - out_len >= room) {
 		/* Leading empty lines (CRLF) before a request line are
 		 * skipped: RFC 9112 2.2 says a server SHOULD ignore at least
 		 * one. A bare LF is not an empty line here. */
-		while (len - b->consumed >= 2 && in[b->consumed] == '\r' && in[b->consumed + 1] == '\n')
-			b->consumed += 2;
-		if (b->consumed >= len)
+		while (len - consumed >= 2 && in[consumed] == '\r' && in[consumed + 1] == '\n')
+			consumed += 2;
+		if (consumed >= len)
 			break;
 		struct http_req r;
-		long rc = parse_request(in + b->consumed, len - b->consumed, &r);
-		char *o = out + b->out_len;
+		long rc = parse_request(in + consumed, len - consumed, &r);
+		char *o = out + out_len;
 		if (rc == 0) {
 			if (r.expect_continue && !b->continued) {
 				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-				b->out_len += put(o, cont, sizeof cont - 1);
+				out_len += put(o, cont, sizeof cont - 1);
 				b->continued = true;
 			}
 			break;
 		}
 		if (rc < 0) {
-			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
+			out_len += write_error(o, cap - out_len, (int)-rc, http_date());
 			b->close = true;
 			b->error = true;
 			b->last_status = (int)-rc;
-			b->consumed = len;
-			return;
+			consumed = len;
+			break;
 		}
-		b->consumed += (size_t)rc;
+		consumed += (size_t)rc;
 		b->continued = false;
 		size_t n = 0;
 		if (r.method > HTTP_HEAD) {
@@ -937,7 +963,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			 * framed either way (9112 6.3 does not depend on the
 			 * method): the connection stays open. */
 			bool known = r.method == HTTP_KNOWN;
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
+			int k = snprintf(o, cap - out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
 					 "Content-Length: 0\r\nDate: %s\r\n%s\r\n",
 					 known ? "405 Method Not Allowed" : "501 Not Implemented",
 					 known ? "Allow: GET, HEAD\r\n" : "", http_date(),
@@ -945,7 +971,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			n = (size_t)k;
 			b->last_status = known ? 405 : 501;
 		} else if (!r.hello) {
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 404 Not Found\r\n"
+			int k = snprintf(o, cap - out_len, "HTTP/1.1 404 Not Found\r\n"
 					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
 					 http_date(), r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
@@ -962,12 +988,14 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 				n += put(o + n, hello_body, sizeof hello_body - 1);
 			b->last_status = 200;
 		}
-		b->out_len += n;
+		out_len += n;
 		if (r.close) {
 			b->close = true;
-			return;
+			break;
 		}
 	}
+	b->consumed = consumed;
+	b->out_len = out_len;
 }
 
 /* --------------------------------------------------- connection task */

@@ -89,21 +89,18 @@ static inline bool is_tchar(unsigned char c)
 
 /*
  * The end of the run of bytes of class @cls that starts at @p, at most
- * @e: the first byte at or after @p not in it, or @e. Byte by byte, that
- * is a load, a test and two branches each; here, while eight bytes
- * remain, their eight class bytes are ANDed and tested once: the AND has
- * the bit if and only if all eight have it, so a block that passes holds
- * only bytes of the class, and at a block that does not, the byte loop
- * finds the first one outside it, exactly as it would have alone.
+ * @e: the first byte at or after @p not in it, or @e. While eight bytes
+ * remain, they are tested without a bound check each, unrolled: a load,
+ * a test and a branch per byte, leaving at the first byte outside the
+ * class, exactly where the byte loop below would.
  */
 static inline const char *span(const char *p, const char *e, unsigned cls)
 {
-	while (e - p >= 8) {
+	for (; e - p >= 8; p += 8) {
 		const unsigned char *u = (const unsigned char *)p;
-		if (!(cclass[u[0]] & cclass[u[1]] & cclass[u[2]] & cclass[u[3]] & cclass[u[4]] &
-		      cclass[u[5]] & cclass[u[6]] & cclass[u[7]] & cls))
-			break;
-		p += 8;
+		for (int i = 0; i < 8; i++)
+			if (!(cclass[u[i]] & cls))
+				return p + i;
 	}
 	while (p < e && is((unsigned char)*p, cls))
 		p++;
@@ -150,7 +147,7 @@ static inline bool value_byte_ok(unsigned char c)
 	return (c >= ' ' || c == '\t') && c != 0x7f;
 }
 
-/* Called from the header loop alone, so that it is inlined there (the
+/* Called from field_line alone, so that it is inlined there (the
  * trailer section, off the hot path, checks byte by byte). */
 static bool value_ok(const char *c, const char *e)
 {
@@ -168,6 +165,27 @@ static bool value_ok(const char *c, const char *e)
 	}
 	memcpy(&x, e - 8, 8);   /* the last 8, overlapping bytes already seen */
 	return value_word_ok(x);
+}
+
+/* The first byte in [c, e) that a field value may not hold, or e: what
+ * value_ok tests, as a scan. Words of 8 go by value_word_ok's "has less
+ * than" / "has zero" tests without its HTAB step: a word they pass holds
+ * only bytes a value may hold, and from the first that they do not (it
+ * has a control byte, HTAB or another, or DEL) or the last few bytes, the
+ * scan goes byte by byte. */
+static const char *value_end(const char *c, const char *e)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones << 7;
+	for (; e - c >= 8; c += 8) {
+		uint64_t x, del;   /* lanes alike: byte order does not matter */
+		memcpy(&x, c, 8);
+		del = x ^ (ones * 0x7f);
+		if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs))
+			break;
+	}
+	while (c < e && value_byte_ok((unsigned char)*c))
+		c++;
+	return c;
 }
 
 /* Is the header name [p, p + n) @name (lower case, letters and '-')?
@@ -226,8 +244,15 @@ static bool pct_at(const char *p, const char *e)
  * characters (IPv6: HEXDIG, ":" and "."; IPvFuture: "v" HEXDIG "." and
  * unreserved / sub-delims / ":"), not for the shape of the address.
  * May be empty (RFC 9110 7.2: a target URI without authority).
+ *
+ * host_end() scans [p, e) as far as that grammar takes it and returns
+ * where it stopped, or NULL at a malformed IP-literal; the host is valid
+ * when it stops at e. It looks at a byte only to accept or reject it,
+ * and when that byte is one it accepts nowhere (SP, HTAB, CR: not even
+ * as a HEXDIG after "%"), at none past it: given any e beyond such a
+ * byte, it answers as it would with e at that byte.
  */
-static bool host_ok(const char *p, const char *e)
+static const char *host_end(const char *p, const char *e)
 {
 	if (p < e && *p == '[') {
 		const char *s = ++p;
@@ -235,20 +260,20 @@ static bool host_ok(const char *p, const char *e)
 			for (p++; p < e && is((unsigned char)*p, C_HEX); p++)
 				;
 			if (p == s + 1 || p >= e || *p++ != '.')
-				return false;
+				return NULL;
 			const char *f = p;
 			while (p < e && (is((unsigned char)*p, C_REG) || *p == ':'))
 				p++;
 			if (p == f)
-				return false;
+				return NULL;
 		} else {
 			while (p < e && (is((unsigned char)*p, C_HEX) || *p == ':' || *p == '.'))
 				p++;
 			if (p == s)
-				return false;
+				return NULL;
 		}
 		if (p >= e || *p++ != ']')
-			return false;
+			return NULL;
 	} else {
 		/* Runs of C_REG (span), each ended by a pct-encoded octet or
 		 * by the first byte that is neither. */
@@ -261,7 +286,12 @@ static bool host_ok(const char *p, const char *e)
 	}
 	if (p < e && *p == ':')
 		p = span(p + 1, e, C_DIGIT);
-	return p == e;
+	return p;
+}
+
+static bool host_ok(const char *p, const char *e)
+{
+	return host_end(p, e) == e;
 }
 
 /* Is the path [p, e) one that says hello (empty counts as "/")? */
@@ -710,6 +740,60 @@ static __attribute__((noinline)) int te_framing(const char *p, const char *e)
 	return codings > 1 ? -501 : 0;
 }
 
+static inline const char *skip_ows(const char *p, const char *e)
+{
+	while (p < e && is_ows(*p))
+		p++;
+	return p;
+}
+
+/*
+ * Finds the field line at p, in [p, lim): sets *colon to its colon and
+ * *le to its LF, and returns 0; 1 when its LF has not come yet; -400 for
+ * a line that is not a name then ':' then a field value then CRLF.
+ */
+static int field_line(const char *p, const char *lim, const char **colon, const char **le)
+{
+	/*
+	 * One pass first: the name and the value are scanned to the
+	 * window's end, not the line's. When a CRLF follows where the value
+	 * stops, no byte before that CR is an LF (a name holds tchars, a
+	 * value no control but HTAB), so the line is the one memchr would
+	 * find, and its name and value are what the checks below accept.
+	 */
+	const char *c = span(p, lim, C_TCHAR);
+	if (c > p && c < lim && *c == ':') {
+		const char *x = value_end(c + 1, lim);
+		if (lim - x >= 2 && x[0] == '\r' && x[1] == '\n') {
+			*colon = c;
+			*le = x + 1;
+			return 0;
+		}
+	}
+	/* The line's end first, then its parts, each with its answer. */
+	const char *l = p < lim ? memchr(p, '\n', (size_t)(lim - p)) : NULL;
+	if (!l)
+		return 1;
+	if (l == p || l[-1] != '\r')
+		return -400;
+	const char *ve = l - 1;
+	for (c = p; c < ve && is_tchar((unsigned char)*c); c++)
+		;
+	/* Not a name then ":": whitespace before the colon (RFC 9112 5.1
+	 * MUST 400), obs-fold (5.2: 400, not the SP replacement), whitespace
+	 * after the request line (2.2: rejected rather than skipped), a bare
+	 * CR (2.2), no colon. */
+	if (c == p || c >= ve || *c != ':')
+		return -400;
+	/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB are
+	 * rejected, not replaced or kept. */
+	if (!value_ok(c + 1, ve))
+		return -400;
+	*colon = c;
+	*le = l;
+	return 0;
+}
+
 /*
  * Parses one request at the start of in[0..len): its size (> 0), 0 when
  * incomplete, or -status for an error response. One pass, line by line:
@@ -768,48 +852,37 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 		/* An empty line ends the header section. */
 		if (lim - p >= 2 && p[0] == '\r' && p[1] == '\n')
 			break;
-		const char *le = p < lim ? memchr(p, '\n', (size_t)(lim - p)) : NULL;
-		if (!le)
-			return incomplete;
-		if (le == p || le[-1] != '\r')
-			return -400;
-		const char *ve = le - 1;
 		/*
-		 * "Host:" (any case) first: its letters are tchars and ':' is
-		 * not, so the name found below would be "host", then ':'.
-		 * value_ok is left out for it: every byte host_ok accepts is a
-		 * VCHAR and the trimming takes only SP and HTAB, all of which
-		 * a field value may hold, so host_ok on the trimmed value
-		 * passes only if value_ok would; either failing is 400.
+		 * "Host:" (any case) first, in one pass: its letters are
+		 * tchars and ':' is not, so the name field_line() would find
+		 * is "host". The value is scanned by host_end() to the window's
+		 * end, not the line's: when OWS then CRLF follow where it
+		 * stops, none of the bytes before that CR is an LF (host_end
+		 * accepts VCHARs only), so the line is the one memchr would
+		 * find; the trimmed value ends where host_end stopped, at a
+		 * byte it accepts nowhere, so host_ok on it holds. value_ok
+		 * holds too: OWS and VCHARs are bytes a field value may hold.
+		 * Anything else (an invalid Host included) takes the general
+		 * path, for its exact answer.
 		 */
-		if (ve - p >= 5 && lower4_is(p, "host") && p[4] == ':') {
-			const char *v = p + 5, *vend = ve;
-			while (v < vend && is_ows(*v))
-				v++;
-			while (vend > v && is_ows(vend[-1]))
-				vend--;
-			/* RFC 9112 3.2: more than one Host, or an invalid one: 400. */
-			if (host || !host_ok(v, vend))
-				return -400;
-			host = true;
-			p = le + 1;
-			continue;
+		if (lim - p >= 5 && lower4_is(p, "host") && p[4] == ':') {
+			const char *x = host_end(skip_ows(p + 5, lim), lim);
+			const char *y = x ? skip_ows(x, lim) : NULL;
+			if (y && lim - y >= 2 && y[0] == '\r' && y[1] == '\n') {
+				/* RFC 9112 3.2: more than one Host: 400. */
+				if (host)
+					return -400;
+				host = true;
+				p = y + 2;
+				continue;
+			}
 		}
-		const char *n = p;
-		while (p < ve && is_tchar((unsigned char)*p))
-			p++;
-		/* Not a name then ":": whitespace before the colon (RFC 9112
-		 * 5.1 MUST 400), obs-fold (5.2: 400, not the SP replacement),
-		 * whitespace after the request line (2.2: rejected rather than
-		 * skipped), a bare CR (2.2), no colon. */
-		if (p == n || p >= ve || *p != ':')
-			return -400;
-		size_t nlen = (size_t)(p - n);
-		const char *v = p + 1;
-		/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB
-		 * are rejected, not replaced or kept. */
-		if (!value_ok(v, ve))
-			return -400;
+		const char *colon, *le;
+		rc = field_line(p, lim, &colon, &le);
+		if (rc)
+			return rc > 0 ? incomplete : rc;
+		const char *n = p, *v = colon + 1, *ve = le - 1;
+		size_t nlen = (size_t)(colon - n);
 		while (v < ve && (*v == ' ' || *v == '\t'))
 			v++;
 		const char *vend = ve;

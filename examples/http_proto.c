@@ -409,10 +409,14 @@ static const char *parse_method(const char *p, const char *e, struct http_req *r
  * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
  * or -505 (major version other than 1). -414 is found as soon as the
  * target passes the limit, so a line cut short by the header window
- * still tells it. parse_method_target() parses the line up to the SP
- * after the target, and leaves *pp after that SP.
+ * still tells it.
+ *
+ * parse_method_target() parses the line up to the SP after the target
+ * and leaves *pp after that SP; it is inlined, for parse_request's path
+ * on every request above all. It judges each byte by itself (and the 2
+ * after a "%"), so given an e past that SP, it answers as it would with
+ * e at the line's end: parse_request relies on that.
  */
-/* Inlined, into parse_request's path for every request above all. */
 static inline __attribute__((always_inline)) int parse_method_target(const char **pp, const char *e,
 								      struct http_req *r)
 {
@@ -828,10 +832,9 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	 * the line's, then that version and CRLF follow. None of the bytes
 	 * before that CR can be an LF (a method, a target and "HTTP/1.1" do
 	 * not hold one), so the line is the one memchr would have found,
-	 * and its parts were judged as parse_request_line judges them: the
-	 * scans stop at the SP after the target either way, and only look
-	 * up to 2 bytes past where they stop. Anything else takes the
-	 * general path below, from the start, for its exact answer.
+	 * and its parts were judged as parse_request_line judges them (see
+	 * parse_method_target). Anything else takes the general path
+	 * below, from the start, for its exact answer.
 	 */
 	const char *p = in, *eol;
 	int rc;

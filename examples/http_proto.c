@@ -305,11 +305,25 @@ static bool host_ok(const char *p, const char *e)
 	return host_end(p, e) == e;
 }
 
+/* Are the 10 bytes at @p "/plaintext"? An 8-byte and a 2-byte compare:
+ * gcc makes a memcmp call of it in some places. */
+static inline bool plaintext_at(const char *p)
+{
+	static const char w[] = "/plaintext";
+	uint64_t a, b;
+	uint16_t c, d;
+	memcpy(&a, p, 8);
+	memcpy(&b, w, 8);
+	memcpy(&c, p + 8, 2);
+	memcpy(&d, w + 8, 2);
+	return a == b && c == d;
+}
+
 /* Is the path [p, e) one that says hello (empty counts as "/")? */
 static bool hello_path(const char *p, const char *e)
 {
 	size_t n = (size_t)(e - p);
-	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && !memcmp(p, "/plaintext", 10));
+	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && plaintext_at(p));
 }
 
 /*
@@ -325,14 +339,10 @@ static bool hello_path(const char *p, const char *e)
  * only with OPTIONS (3.2.4). authority-form (CONNECT, 3.2.3) parses as
  * an absolute-URI of an unknown scheme and gets 405 as CONNECT.
  */
-static int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+static __attribute__((noinline)) int parse_target_slow(const char *s, const char *t, bool options,
+							  struct http_req *r)
 {
 	if (*s == '/') {
-		/* "/" and "/plaintext" hold no '?': their path is all of them. */
-		if (t - s == 1 || (t - s == 10 && !memcmp(s, "/plaintext", 10))) {
-			r->hello = true;
-			return 0;
-		}
 		const char *q = memchr(s, '?', (size_t)(t - s));
 		r->hello = hello_path(s, q ? q : t);
 		return 0;
@@ -365,19 +375,26 @@ static int parse_target(const char *s, const char *t, bool options, struct http_
 	return 0;
 }
 
+/* "/" and "/plaintext", first: origin-form (they start with "/") and
+ * without a '?', so their path is all of them, and it says hello. Any
+ * other target: parse_target_slow, out of line. */
+static inline int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+{
+	if (*s == '/' && (t - s == 1 || (t - s == 10 && plaintext_at(s)))) {
+		r->hello = true;
+		return 0;
+	}
+	return parse_target_slow(s, t, options, r);
+}
+
 /*
  * Parses the method at @p, in [p, e): sets r->method, and *options for
  * OPTIONS. Returns where the SP after it is, or NULL when there is no
  * token then SP (400).
  */
-static const char *parse_method(const char *p, const char *e, struct http_req *r, bool *options)
+static __attribute__((noinline)) const char *parse_method_slow(const char *p, const char *e,
+								 struct http_req *r, bool *options)
 {
-	/* "GET " first, one compare: G, E and T are tchars and SP is not,
-	 * so the token found below would be these 3 bytes, then SP. */
-	if (e - p >= 4 && !memcmp(p, "GET ", 4)) {
-		r->method = HTTP_GET;
-		return p + 3;
-	}
 	const char *s = p;
 	p = span(p, e, C_TCHAR);
 	if (p == s || p >= e || *p != ' ')
@@ -400,6 +417,18 @@ static const char *parse_method(const char *p, const char *e, struct http_req *r
 		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
 	}
 	return p;
+}
+
+/* "GET " first, one compare, inline: G, E and T are tchars and SP is
+ * not, so parse_method_slow would find these 3 bytes, then SP. */
+static inline const char *parse_method(const char *p, const char *e, struct http_req *r,
+				       bool *options)
+{
+	if (e - p >= 4 && !memcmp(p, "GET ", 4)) {
+		r->method = HTTP_GET;
+		return p + 3;
+	}
+	return parse_method_slow(p, e, r, options);
 }
 
 /*

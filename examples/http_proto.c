@@ -53,15 +53,16 @@ struct http_req {
  *   C_REG     RFC 3986 reg-name: unreserved and sub-delims ("%" apart)
  *   C_HEX     HEXDIG
  *   C_SCHEME  what follows the first letter of a URI scheme
+ *   C_DIGIT   DIGIT
  */
-enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16 };
+enum { C_TCHAR = 1, C_TARGET = 2, C_REG = 4, C_HEX = 8, C_SCHEME = 16, C_DIGIT = 32 };
 #define URI_ALNUM (C_TCHAR | C_TARGET | C_REG | C_SCHEME)
 #define V1(c, v) [(c)] = (v)
 #define V2(c, v) V1(c, v), V1((c) + 1, v)
 #define V6(c, v) V2(c, v), V2((c) + 2, v), V2((c) + 4, v)
 #define V10(c, v) V6(c, v), V2((c) + 6, v), V2((c) + 8, v)
 static const unsigned char cclass[256] = {
-	V10('0', URI_ALNUM | C_HEX),
+	V10('0', URI_ALNUM | C_HEX | C_DIGIT),
 	V6('A', URI_ALNUM | C_HEX), V10('G', URI_ALNUM), V10('Q', URI_ALNUM),
 	V6('a', URI_ALNUM | C_HEX), V10('g', URI_ALNUM), V10('q', URI_ALNUM),
 	V1('-', URI_ALNUM), V1('.', URI_ALNUM), V1('+', URI_ALNUM),
@@ -84,6 +85,49 @@ static inline bool is(unsigned char c, unsigned cls)
 static inline bool is_tchar(unsigned char c)
 {
 	return is(c, C_TCHAR);
+}
+
+/*
+ * The end of the run of bytes of class @cls that starts at @p, at most
+ * @e: the first byte at or after @p not in it, or @e. While eight bytes
+ * remain, they are tested without a bound check each, unrolled: a load,
+ * a test and a branch per byte, leaving at the first byte outside the
+ * class, exactly where the byte loop below would.
+ */
+static inline const char *span(const char *p, const char *e, unsigned cls)
+{
+	for (; e - p >= 8; p += 8) {
+		const unsigned char *u = (const unsigned char *)p;
+		for (int i = 0; i < 8; i++)
+			if (!(cclass[u[i]] & cls))
+				return p + i;
+	}
+	while (p < e && is((unsigned char)*p, cls))
+		p++;
+	return p;
+}
+
+/* Are the 4 bytes at @p, ASCII letters folded to lower case, the lower
+ * case letters @w? Folding with | 0x20 maps only 'A' + i and 'a' + i to
+ * 'a' + i, so for letters this is case-insensitive equality. One load,
+ * one OR, one compare (the constant is folded at compile time). */
+static inline bool lower4_is(const char *p, const char *w)
+{
+	uint32_t x, y;
+	memcpy(&x, p, 4);
+	memcpy(&y, w, 4);
+	return (x | UINT32_C(0x20202020)) == y;
+}
+
+/* Is there a CRLF at @p, before @e? One 2-byte load and compare. */
+static inline bool crlf_at(const char *p, const char *e)
+{
+	uint16_t x, y;
+	if (e - p < 2)
+		return false;
+	memcpy(&x, p, 2);
+	memcpy(&y, "\r\n", 2);
+	return x == y;
 }
 
 /* May a field value hold these 8 bytes? Not if one is a control character
@@ -114,7 +158,7 @@ static inline bool value_byte_ok(unsigned char c)
 	return (c >= ' ' || c == '\t') && c != 0x7f;
 }
 
-/* Called from the header loop alone, so that it is inlined there (the
+/* Called from field_line alone, so that it is inlined there (the
  * trailer section, off the hot path, checks byte by byte). */
 static bool value_ok(const char *c, const char *e)
 {
@@ -132,6 +176,27 @@ static bool value_ok(const char *c, const char *e)
 	}
 	memcpy(&x, e - 8, 8);   /* the last 8, overlapping bytes already seen */
 	return value_word_ok(x);
+}
+
+/* The first byte in [c, e) that a field value may not hold, or e: what
+ * value_ok tests, as a scan. Words of 8 go by value_word_ok's "has less
+ * than" / "has zero" tests without its HTAB step: a word they pass holds
+ * only bytes a value may hold, and from the first that they do not (it
+ * has a control byte, HTAB or another, or DEL) or the last few bytes, the
+ * scan goes byte by byte. */
+static const char *value_end(const char *c, const char *e)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones << 7;
+	for (; e - c >= 8; c += 8) {
+		uint64_t x, del;   /* lanes alike: byte order does not matter */
+		memcpy(&x, c, 8);
+		del = x ^ (ones * 0x7f);
+		if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs))
+			break;
+	}
+	while (c < e && value_byte_ok((unsigned char)*c))
+		c++;
+	return c;
 }
 
 /* Is the header name [p, p + n) @name (lower case, letters and '-')?
@@ -190,8 +255,15 @@ static bool pct_at(const char *p, const char *e)
  * characters (IPv6: HEXDIG, ":" and "."; IPvFuture: "v" HEXDIG "." and
  * unreserved / sub-delims / ":"), not for the shape of the address.
  * May be empty (RFC 9110 7.2: a target URI without authority).
+ *
+ * host_end() scans [p, e) as far as that grammar takes it and returns
+ * where it stopped, or NULL at a malformed IP-literal; the host is valid
+ * when it stops at e. It looks at a byte only to accept or reject it,
+ * and when that byte is one it accepts nowhere (SP, HTAB, CR: not even
+ * as a HEXDIG after "%"), at none past it: given any e beyond such a
+ * byte, it answers as it would with e at that byte.
  */
-static bool host_ok(const char *p, const char *e)
+static const char *host_end(const char *p, const char *e)
 {
 	if (p < e && *p == '[') {
 		const char *s = ++p;
@@ -199,41 +271,59 @@ static bool host_ok(const char *p, const char *e)
 			for (p++; p < e && is((unsigned char)*p, C_HEX); p++)
 				;
 			if (p == s + 1 || p >= e || *p++ != '.')
-				return false;
+				return NULL;
 			const char *f = p;
 			while (p < e && (is((unsigned char)*p, C_REG) || *p == ':'))
 				p++;
 			if (p == f)
-				return false;
+				return NULL;
 		} else {
 			while (p < e && (is((unsigned char)*p, C_HEX) || *p == ':' || *p == '.'))
 				p++;
 			if (p == s)
-				return false;
+				return NULL;
 		}
 		if (p >= e || *p++ != ']')
-			return false;
+			return NULL;
 	} else {
-		while (p < e) {
-			if (is((unsigned char)*p, C_REG))
-				p++;
-			else if (pct_at(p, e))
-				p += 3;
-			else
+		/* Runs of C_REG (span), each ended by a pct-encoded octet or
+		 * by the first byte that is neither. */
+		for (;;) {
+			p = span(p, e, C_REG);
+			if (!pct_at(p, e))
 				break;
+			p += 3;
 		}
 	}
 	if (p < e && *p == ':')
-		for (p++; p < e && *p >= '0' && *p <= '9'; p++)
-			;
-	return p == e;
+		p = span(p + 1, e, C_DIGIT);
+	return p;
+}
+
+static bool host_ok(const char *p, const char *e)
+{
+	return host_end(p, e) == e;
+}
+
+/* Are the 10 bytes at @p "/plaintext"? An 8-byte and a 2-byte compare:
+ * gcc makes a memcmp call of it in some places. */
+static inline bool plaintext_at(const char *p)
+{
+	static const char w[] = "/plaintext";
+	uint64_t a, b;
+	uint16_t c, d;
+	memcpy(&a, p, 8);
+	memcpy(&b, w, 8);
+	memcpy(&c, p + 8, 2);
+	memcpy(&d, w + 8, 2);
+	return a == b && c == d;
 }
 
 /* Is the path [p, e) one that says hello (empty counts as "/")? */
 static bool hello_path(const char *p, const char *e)
 {
 	size_t n = (size_t)(e - p);
-	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && !memcmp(p, "/plaintext", 10));
+	return n == 0 || (n == 1 && p[0] == '/') || (n == 10 && plaintext_at(p));
 }
 
 /*
@@ -249,7 +339,8 @@ static bool hello_path(const char *p, const char *e)
  * only with OPTIONS (3.2.4). authority-form (CONNECT, 3.2.3) parses as
  * an absolute-URI of an unknown scheme and gets 405 as CONNECT.
  */
-static int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+static __attribute__((noinline)) int parse_target_slow(const char *s, const char *t, bool options,
+							  struct http_req *r)
 {
 	if (*s == '/') {
 		const char *q = memchr(s, '?', (size_t)(t - s));
@@ -284,24 +375,31 @@ static int parse_target(const char *s, const char *t, bool options, struct http_
 	return 0;
 }
 
+/* "/" and "/plaintext", first: origin-form (they start with "/") and
+ * without a '?', so their path is all of them, and it says hello. Any
+ * other target: parse_target_slow, out of line. */
+static inline int parse_target(const char *s, const char *t, bool options, struct http_req *r)
+{
+	if (*s == '/' && (t - s == 1 || (t - s == 10 && plaintext_at(s)))) {
+		r->hello = true;
+		return 0;
+	}
+	return parse_target_slow(s, t, options, r);
+}
+
 /*
- * Parses the request line [p, e) (no CRLF): method SP request-target SP
- * HTTP-version, one SP each (RFC 9112 3; the MAY to split on any run of
- * whitespace is not taken: lenient splitting is a smuggling risk).
- * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
- * or -505 (major version other than 1). -414 is found as soon as the
- * target passes the limit, so a line cut short by the header window
- * still tells it.
+ * Parses the method at @p, in [p, e): sets r->method, and *options for
+ * OPTIONS. Returns where the SP after it is, or NULL when there is no
+ * token then SP (400).
  */
-static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
+static __attribute__((noinline)) const char *parse_method_slow(const char *p, const char *e,
+								 struct http_req *r, bool *options)
 {
 	const char *s = p;
-	while (p < e && is_tchar((unsigned char)*p))
-		p++;
+	p = span(p, e, C_TCHAR);
 	if (p == s || p >= e || *p != ' ')
-		return -400;
+		return NULL;
 	size_t mlen = (size_t)(p - s);
-	bool options = false;
 	/* RFC 9110 9.1: the method is case-sensitive. */
 	if (mlen == 3 && !memcmp(s, "GET", 3))
 		r->method = HTTP_GET;
@@ -310,18 +408,56 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	else {
 		/* RFC 9110 9.1: an unrecognized method SHOULD get 501; the
 		 * other methods RFC 9110 defines get 405 (with Allow). */
-		options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
-		bool known = options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
+		*options = mlen == 7 && !memcmp(s, "OPTIONS", 7);
+		bool known = *options || (mlen == 4 && !memcmp(s, "POST", 4)) ||
 			     (mlen == 3 && !memcmp(s, "PUT", 3)) ||
 			     (mlen == 6 && !memcmp(s, "DELETE", 6)) ||
 			     (mlen == 7 && !memcmp(s, "CONNECT", 7)) ||
 			     (mlen == 5 && !memcmp(s, "TRACE", 5));
 		r->method = known ? HTTP_KNOWN : HTTP_UNKNOWN;
 	}
-	s = ++p;
+	return p;
+}
+
+/* "GET " first, one compare, inline: G, E and T are tchars and SP is
+ * not, so parse_method_slow would find these 3 bytes, then SP. */
+static inline const char *parse_method(const char *p, const char *e, struct http_req *r,
+				       bool *options)
+{
+	if (e - p >= 4 && !memcmp(p, "GET ", 4)) {
+		r->method = HTTP_GET;
+		return p + 3;
+	}
+	return parse_method_slow(p, e, r, options);
+}
+
+/*
+ * Parses the request line [p, e) (no CRLF): method SP request-target SP
+ * HTTP-version, one SP each (RFC 9112 3; the MAY to split on any run of
+ * whitespace is not taken: lenient splitting is a smuggling risk).
+ * Returns 0, -400, -414 (target over HTTP_MAX_TARGET: RFC 9112 3 MUST)
+ * or -505 (major version other than 1). -414 is found as soon as the
+ * target passes the limit, so a line cut short by the header window
+ * still tells it.
+ *
+ * parse_method_target() parses the line up to the SP after the target
+ * and leaves *pp after that SP; it is inlined, for parse_request's path
+ * on every request above all. It judges each byte by itself (and the 2
+ * after a "%"), so given an e past that SP, it answers as it would with
+ * e at the line's end: parse_request relies on that.
+ */
+static inline __attribute__((always_inline)) int parse_method_target(const char **pp, const char *e,
+								      struct http_req *r)
+{
+	bool options = false;
+	const char *p = parse_method(*pp, e, r, &options);
+	if (!p)
+		return -400;
+	const char *s = ++p;
 	for (;;) {
-		while (p < e && is((unsigned char)*p, C_TARGET))
-			p++;
+		p = span(p, e, C_TARGET);
+		if (p < e && *p == ' ')
+			break;   /* the usual end: neither '%' nor a bracket */
 		if (pct_at(p, e))
 			p += 3;
 		else if (p < e && (*p == '[' || *p == ']') && *s != '/')
@@ -336,7 +472,15 @@ static int parse_request_line(const char *p, const char *e, struct http_req *r, 
 	int rc = parse_target(s, p, options, r);
 	if (rc < 0)
 		return rc;
-	p++;
+	*pp = p + 1;
+	return 0;
+}
+
+static int parse_request_line(const char *p, const char *e, struct http_req *r, int *minor)
+{
+	int rc = parse_method_target(&p, e, r);
+	if (rc < 0)
+		return rc;
 	/* HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (9112 2.3) */
 	if (e - p != 8 || memcmp(p, "HTTP/", 5) || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
 	    p[7] < '0' || p[7] > '9')
@@ -642,6 +786,60 @@ static __attribute__((noinline)) int te_framing(const char *p, const char *e)
 	return codings > 1 ? -501 : 0;
 }
 
+static inline const char *skip_ows(const char *p, const char *e)
+{
+	while (p < e && is_ows(*p))
+		p++;
+	return p;
+}
+
+/*
+ * Finds the field line at p, in [p, lim): sets *colon to its colon and
+ * *le to its LF, and returns 0; 1 when its LF has not come yet; -400 for
+ * a line that is not a name then ':' then a field value then CRLF.
+ */
+static int field_line(const char *p, const char *lim, const char **colon, const char **le)
+{
+	/*
+	 * One pass first: the name and the value are scanned to the
+	 * window's end, not the line's. When a CRLF follows where the value
+	 * stops, no byte before that CR is an LF (a name holds tchars, a
+	 * value no control but HTAB), so the line is the one memchr would
+	 * find, and its name and value are what the checks below accept.
+	 */
+	const char *c = span(p, lim, C_TCHAR);
+	if (c > p && c < lim && *c == ':') {
+		const char *x = value_end(c + 1, lim);
+		if (crlf_at(x, lim)) {
+			*colon = c;
+			*le = x + 1;
+			return 0;
+		}
+	}
+	/* The line's end first, then its parts, each with its answer. */
+	const char *l = p < lim ? memchr(p, '\n', (size_t)(lim - p)) : NULL;
+	if (!l)
+		return 1;
+	if (l == p || l[-1] != '\r')
+		return -400;
+	const char *ve = l - 1;
+	for (c = p; c < ve && is_tchar((unsigned char)*c); c++)
+		;
+	/* Not a name then ":": whitespace before the colon (RFC 9112 5.1
+	 * MUST 400), obs-fold (5.2: 400, not the SP replacement), whitespace
+	 * after the request line (2.2: rejected rather than skipped), a bare
+	 * CR (2.2), no colon. */
+	if (c == p || c >= ve || *c != ':')
+		return -400;
+	/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB are
+	 * rejected, not replaced or kept. */
+	if (!value_ok(c + 1, ve))
+		return -400;
+	*colon = c;
+	*le = l;
+	return 0;
+}
+
 /*
  * Parses one request at the start of in[0..len): its size (> 0), 0 when
  * incomplete, or -status for an error response. One pass, line by line:
@@ -657,51 +855,79 @@ static long parse_request(const char *in, size_t len, struct http_req *r)
 	const char *lim = in + (len < HTTP_MAX_HEADER ? len : HTTP_MAX_HEADER);
 	const long incomplete = len >= HTTP_MAX_HEADER ? -431 : 0;
 	int minor = 1;
-	const char *eol = memchr(in, '\n', (size_t)(lim - in));
-	if (!eol) {
-		if (!incomplete)
-			return 0;
-		/* The request line fills the window: 414 if its target is
-		 * already over the limit, else the head is too large. */
-		return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+	/*
+	 * One pass over the request line when it ends in "HTTP/1.1" CRLF:
+	 * method and target are parsed up to the window's end instead of
+	 * the line's, then that version and CRLF follow. None of the bytes
+	 * before that CR can be an LF (a method, a target and "HTTP/1.1" do
+	 * not hold one), so the line is the one memchr would have found,
+	 * and its parts were judged as parse_request_line judges them (see
+	 * parse_method_target). Anything else takes the general path
+	 * below, from the start, for its exact answer.
+	 */
+	const char *p = in, *eol;
+	int rc;
+	if (parse_method_target(&p, lim, r) == 0 && lim - p >= 10 &&
+	    !memcmp(p, "HTTP/1.1\r\n", 10)) {
+		eol = p + 9;
+	} else {
+		memset(r, 0, sizeof *r);
+		eol = memchr(in, '\n', (size_t)(lim - in));
+		if (!eol) {
+			if (!incomplete)
+				return 0;
+			/* The request line fills the window: 414 if its target is
+			 * already over the limit, else the head is too large. */
+			return parse_request_line(in, lim, r, &minor) == -414 ? -414 : -431;
+		}
+		/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare
+		 * LF is not taken. */
+		if (eol == in || eol[-1] != '\r')
+			return -400;
+		rc = parse_request_line(in, eol - 1, r, &minor);
+		if (rc < 0)
+			return rc;
 	}
-	/* RFC 9112 2.2: a line ends with CRLF; the MAY to take a bare LF is
-	 * not taken. */
-	if (eol == in || eol[-1] != '\r')
-		return -400;
-	int rc = parse_request_line(in, eol - 1, r, &minor);
-	if (rc < 0)
-		return rc;
 
 	bool keep_alive = false, host = false, have_cl = false, te = false;
 	bool expect = false;
 	unsigned long long cl = 0;
-	const char *p = eol + 1;
+	p = eol + 1;
 	for (;;) {
 		/* An empty line ends the header section. */
-		if (lim - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		if (crlf_at(p, lim))
 			break;
-		const char *le = p < lim ? memchr(p, '\n', (size_t)(lim - p)) : NULL;
-		if (!le)
-			return incomplete;
-		if (le == p || le[-1] != '\r')
-			return -400;
-		const char *ve = le - 1;
-		const char *n = p;
-		while (p < ve && is_tchar((unsigned char)*p))
-			p++;
-		/* Not a name then ":": whitespace before the colon (RFC 9112
-		 * 5.1 MUST 400), obs-fold (5.2: 400, not the SP replacement),
-		 * whitespace after the request line (2.2: rejected rather than
-		 * skipped), a bare CR (2.2), no colon. */
-		if (p == n || p >= ve || *p != ':')
-			return -400;
-		size_t nlen = (size_t)(p - n);
-		const char *v = p + 1;
-		/* RFC 9110 5.5: CR, LF, NUL and the other controls but HTAB
-		 * are rejected, not replaced or kept. */
-		if (!value_ok(v, ve))
-			return -400;
+		/*
+		 * "Host:" (any case) first, in one pass: its letters are
+		 * tchars and ':' is not, so the name field_line() would find
+		 * is "host". The value is scanned by host_end() to the window's
+		 * end, not the line's: when OWS then CRLF follow where it
+		 * stops, none of the bytes before that CR is an LF (host_end
+		 * accepts VCHARs only), so the line is the one memchr would
+		 * find; the trimmed value ends where host_end stopped, at a
+		 * byte it accepts nowhere, so host_ok on it holds. value_ok
+		 * holds too: OWS and VCHARs are bytes a field value may hold.
+		 * Anything else (an invalid Host included) takes the general
+		 * path, for its exact answer.
+		 */
+		if (lim - p >= 5 && lower4_is(p, "host") && p[4] == ':') {
+			const char *x = host_end(skip_ows(p + 5, lim), lim);
+			const char *y = x ? skip_ows(x, lim) : NULL;
+			if (y && crlf_at(y, lim)) {
+				/* RFC 9112 3.2: more than one Host: 400. */
+				if (host)
+					return -400;
+				host = true;
+				p = y + 2;
+				continue;
+			}
+		}
+		const char *colon, *le;
+		rc = field_line(p, lim, &colon, &le);
+		if (rc)
+			return rc > 0 ? incomplete : rc;
+		const char *n = p, *v = colon + 1, *ve = le - 1;
+		size_t nlen = (size_t)(colon - n);
 		while (v < ve && (*v == ' ' || *v == '\t'))
 			v++;
 		const char *vend = ve;
@@ -814,35 +1040,38 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 		ok_sec = now;
 	}
 	const size_t room = 512;   /* the largest response, with headers */
+	/* Kept in locals, stored at the end: stores through out, a char
+	 * pointer, would otherwise make the compiler reload them from *b. */
+	size_t consumed = 0, out_len = 0;
 
-	while (b->consumed < len && cap - b->out_len >= room) {
+	while (consumed < len && cap - out_len >= room) {
 		/* Leading empty lines (CRLF) before a request line are
 		 * skipped: RFC 9112 2.2 says a server SHOULD ignore at least
 		 * one. A bare LF is not an empty line here. */
-		while (len - b->consumed >= 2 && in[b->consumed] == '\r' && in[b->consumed + 1] == '\n')
-			b->consumed += 2;
-		if (b->consumed >= len)
+		while (len - consumed >= 2 && in[consumed] == '\r' && in[consumed + 1] == '\n')
+			consumed += 2;
+		if (consumed >= len)
 			break;
 		struct http_req r;
-		long rc = parse_request(in + b->consumed, len - b->consumed, &r);
-		char *o = out + b->out_len;
+		long rc = parse_request(in + consumed, len - consumed, &r);
+		char *o = out + out_len;
 		if (rc == 0) {
 			if (r.expect_continue && !b->continued) {
 				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-				b->out_len += put(o, cont, sizeof cont - 1);
+				out_len += put(o, cont, sizeof cont - 1);
 				b->continued = true;
 			}
 			break;
 		}
 		if (rc < 0) {
-			b->out_len += write_error(o, cap - b->out_len, (int)-rc, http_date());
+			out_len += write_error(o, cap - out_len, (int)-rc, http_date());
 			b->close = true;
 			b->error = true;
 			b->last_status = (int)-rc;
-			b->consumed = len;
-			return;
+			consumed = len;
+			break;
 		}
-		b->consumed += (size_t)rc;
+		consumed += (size_t)rc;
 		b->continued = false;
 		size_t n = 0;
 		if (r.method > HTTP_HEAD) {
@@ -852,7 +1081,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			 * framed either way (9112 6.3 does not depend on the
 			 * method): the connection stays open. */
 			bool known = r.method == HTTP_KNOWN;
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
+			int k = snprintf(o, cap - out_len, "HTTP/1.1 %s\r\nServer: weft\r\n%s"
 					 "Content-Length: 0\r\nDate: %s\r\n%s\r\n",
 					 known ? "405 Method Not Allowed" : "501 Not Implemented",
 					 known ? "Allow: GET, HEAD\r\n" : "", http_date(),
@@ -860,7 +1089,7 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 			n = (size_t)k;
 			b->last_status = known ? 405 : 501;
 		} else if (!r.hello) {
-			int k = snprintf(o, cap - b->out_len, "HTTP/1.1 404 Not Found\r\n"
+			int k = snprintf(o, cap - out_len, "HTTP/1.1 404 Not Found\r\n"
 					 "Server: weft\r\nContent-Length: 0\r\nDate: %s\r\n%s\r\n",
 					 http_date(), r.close ? "Connection: close\r\n" : "");
 			n = (size_t)k;
@@ -877,12 +1106,14 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 				n += put(o + n, hello_body, sizeof hello_body - 1);
 			b->last_status = 200;
 		}
-		b->out_len += n;
+		out_len += n;
 		if (r.close) {
 			b->close = true;
-			return;
+			break;
 		}
 	}
+	b->consumed = consumed;
+	b->out_len = out_len;
 }
 
 /* --------------------------------------------------- connection task */

@@ -46,3 +46,28 @@ uint64_t test_now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+void hand_init(hand *h)
+{
+	weft_counting_waker_init(&h->cw);
+	h->w = weft_counting_waker_get(&h->cw);
+	h->cx = weft_cx_from_waker(&h->w);
+}
+
+long hand_wakes(hand *h)
+{
+	return weft_counting_waker_load(&h->cw.wakes);
+}
+
+void hand_fini(hand *h)
+{
+	weft_waker_drop(&h->w);
+	assert_int_equal(weft_counting_waker_load(&h->cw.live), 0);
+}
+
+weft_poll hpoll(hand *h, weft_future *f)
+{
+	h->cx.budget = WEFT_DEFAULT_BUDGET;
+	h->cx.budget_used = 0;
+	return f->poll(f, &h->cx);
+}

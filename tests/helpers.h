@@ -36,6 +36,23 @@ void test_gate_init(test_gate *g, int result);
 /* Opens the gate and wakes whoever waits on it. */
 void test_gate_open(test_gate *g);
 
+/* A waiter's own counting waker and context, to poll a future by hand
+ * and see whether (and how often) it was woken. */
+typedef struct hand {
+	weft_counting_waker cw;
+	weft_waker w;
+	weft_cx cx;
+} hand;
+
+void hand_init(hand *h);
+/* Wakes the hand's waker has seen. */
+long hand_wakes(hand *h);
+/* Releases the hand's own waker; every clone the futures took must have
+ * been dropped or consumed by then (asserted). */
+void hand_fini(hand *h);
+/* Polls the type-erased @f once with a fresh budget. */
+weft_poll hpoll(hand *h, weft_future *f);
+
 /* Microseconds of CLOCK_MONOTONIC, for bounding stress tests. */
 uint64_t test_now_us(void);
 

@@ -17,43 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ by hand */
-
-/* A waiter's own waker and context, to poll a future by hand and see
- * whether it was woken. */
-typedef struct hand {
-	weft_counting_waker cw;
-	weft_waker w;
-	weft_cx cx;
-} hand;
-
-static void hand_init(hand *h)
-{
-	weft_counting_waker_init(&h->cw);
-	h->w = weft_counting_waker_get(&h->cw);
-	h->cx = weft_cx_from_waker(&h->w);
-}
-
-static long hand_wakes(hand *h)
-{
-	return weft_counting_waker_load(&h->cw.wakes);
-}
-
-/* Releases the hand's own waker; every clone the primitives took must
- * have been consumed by then. */
-static void hand_fini(hand *h)
-{
-	weft_waker_drop(&h->w);
-	assert_int_equal(weft_counting_waker_load(&h->cw.live), 0);
-}
-
-/* Polls the type-erased @f once with a fresh budget. */
-static weft_poll hpoll(hand *h, weft_future *f)
-{
-	h->cx.budget = WEFT_DEFAULT_BUDGET;
-	h->cx.budget_used = 0;
-	return f->poll(f, &h->cx);
-}
 
 /* ---------------------------------------------------------- semaphore */
 

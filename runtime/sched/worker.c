@@ -137,7 +137,8 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 			 * and no queue holds a task: a worker that just left
 			 * the driver with tasks in its queue is still counted
 			 * parked until it has run weft__park's checks. */
-			bool idle = weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
+			bool idle = weft__time_is_paused(&rt->driver.time) &&
+				    weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
 			weft__driver_park(&rt->driver, timeout_ns, idle);
 		}
 		/* Acquire: see the work of an unpark that ended the sleep. */

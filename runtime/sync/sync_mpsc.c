@@ -229,7 +229,8 @@ static int weft__mpsc_send_locked(struct weft__mpsc *c, const void *msg, bool re
 /* One receive attempt: 0, -EPIPE, or 1 (wait). Lock held. The buffer is
  * drained first; then the channel is over once the last sender is gone
  * or the receiver closed it (no send can succeed after that). */
-static int weft__mpsc_recv_locked(struct weft__mpsc *c, void *out, struct weft__wake_batch *b)
+static inline __attribute__((always_inline)) int
+weft__mpsc_recv_locked(struct weft__mpsc *c, void *out, struct weft__wake_batch *b)
 {
 	if (c->len) {
 		weft__mpsc_pop(c, out);

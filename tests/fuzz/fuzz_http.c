@@ -25,12 +25,15 @@
  * last status, and (without an error, which consumes all it was given)
  * the same number of bytes left unconsumed. Also checked at each call:
  * consumed and out_len within bounds (the buffers are heap blocks of
- * their exact size, so ASan sees an overrun), and progress: a full read
+ * their exact size, so ASan sees an overrun; and the part of the read
+ * buffer past the bytes given is poisoned during the call, so a read
+ * beyond @len, of stale bytes of an earlier read, is caught), and progress: a full read
  * buffer is always answered (else the server would wait forever). A
  * failed check calls abort().
  */
 #include "http_proto.h"
 
+#include <sanitizer/asan_interface.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +117,10 @@ static void run_conn(const uint8_t *data, size_t len, const size_t *cuts, size_t
 	http_batch b;
 	memset(&b, 0, sizeof b);
 	for (;;) {
+		/* http_process may read in[0..in_len) only. */
+		ASAN_POISON_MEMORY_REGION(in + in_len, HTTP_IN_CAP - in_len);
 		http_process(in, in_len, out, out_cap, &b);
+		ASAN_UNPOISON_MEMORY_REGION(in + in_len, HTTP_IN_CAP - in_len);
 		CHECK(b.consumed <= in_len);
 		CHECK(b.out_len <= out_cap);
 		/* A full read buffer must be answered: the server reads no

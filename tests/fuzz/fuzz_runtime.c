@@ -13,8 +13,9 @@
  * sender. A task is one of: a leaf future (ready at once, yields n
  * times, waits for a wake, never completes, sleeps), a timeout around a
  * leaf, a select or a join of two leaves, an mpsc sender sending n
- * messages, the mpsc receiver, a oneshot receiver, or a task that
- * locks the mutex and holds it over yields and sleeps.
+ * messages, the mpsc receiver, a oneshot receiver, a task that locks
+ * the mutex and holds it over yields and sleeps, or a task that aborts
+ * itself through its own join handle while it is being polled.
  *
  * Every future here (tasks and the leaves inside them) has an id and
  * counts its drops. Checked (abort() on failure): a future is never
@@ -87,6 +88,7 @@ static struct {
 	} os[MAX_ONESHOTS];
 	int oneshots;
 	weft_waker stash[MAX_STASH];
+	weft_join_handle *handle_of[MAX_IDS];   /* a task's handle until detached */
 } g;
 
 static int new_id(bool is_task)
@@ -180,7 +182,8 @@ static void leaf_init(leaf *l, uint8_t kind, uint8_t arg)
 
 /* ------------------------------------------------------------------- tasks */
 
-enum { T_LEAF, T_TIMEOUT, T_SELECT, T_JOIN, T_SEND, T_RECV, T_ONESHOT, T_MUTEX, T_KINDS };
+enum { T_LEAF, T_TIMEOUT, T_SELECT, T_JOIN, T_SEND, T_RECV, T_ONESHOT, T_MUTEX, T_SELF_ABORT,
+       T_KINDS };
 
 typedef struct task {
 	weft_future fut;
@@ -189,6 +192,7 @@ typedef struct task {
 	uint8_t kind;
 	uint8_t arg;
 	bool started;      /* combinator initialised (first poll) */
+	bool self_aborted; /* T_SELF_ABORT: aborted itself, not to be polled */
 	leaf a, b;
 	weft_timeout to;
 	weft_select sel;
@@ -221,6 +225,7 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 {
 	task *t = (task *)f;
 	check_poll(t->id);
+	CHECK(!t->self_aborted);
 	WEFT_BEGIN(&t->co);
 	switch (t->kind) {
 	case T_LEAF:
@@ -295,6 +300,22 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 		} else {
 			CHECK(t->orf.result == -EPIPE);
 			CHECK(g.os[t->slot].dropped);
+		}
+		break;
+	case T_SELF_ABORT:
+		/* Aborts itself through its handle while being polled, after
+		 * arg % 4 yields; without a handle it just yields. */
+		for (t->seq = 0; t->seq < t->arg % 4; t->seq++) {
+			weft_yield_now_init(&t->y);
+			WEFT_AWAIT(&t->co, weft_yield_now_poll(&t->y, cx));
+		}
+		if (g.handle_of[t->id]) {
+			g.ids[t->id].aborted = true;
+			t->self_aborted = true;
+			weft_join_handle_abort(g.handle_of[t->id]);
+			if (t->arg & 4)
+				weft_waker_wake_by_ref(cx->waker);
+			return WEFT_PENDING;   /* never polled again */
 		}
 		break;
 	case T_MUTEX:
@@ -412,6 +433,7 @@ static int pick_handle(driver *d)
 
 static void remove_handle(driver *d, int i)
 {
+	g.handle_of[d->handles[i].id] = NULL;
 	d->handles[i] = d->handles[--d->nhandles];
 }
 
@@ -466,6 +488,7 @@ static void spawn_task(driver *d, weft_cx *cx)
 		d->handles[d->nhandles].h = h;
 		d->handles[d->nhandles].id = t.id;
 		d->nhandles++;
+		g.handle_of[t.id] = h;
 	}
 }
 
@@ -627,7 +650,7 @@ static void driver_drop(weft_future *f)
 	weft_sleep_drop(&d->sleep);
 	while (d->nhandles) {
 		weft_join_handle_detach(d->handles[d->nhandles - 1].h);
-		d->nhandles--;
+		remove_handle(d, d->nhandles - 1);
 	}
 }
 

@@ -7,7 +7,7 @@ import os
 OP = dict(spawn=0, abort=1, detach=2, wake=3, spurious=4, yield_=5, sleep=6,
           join_poll=7, join_await=8, try_send=9, close_tx=10, os_send=11,
           os_drop=12, advance=13, stash=14, wake_stash=15)
-T = dict(leaf=0, timeout=1, select=2, join=3, send=4, recv=5, oneshot=6, mutex=7)
+T = dict(leaf=0, timeout=1, select=2, join=3, send=4, recv=5, oneshot=6, mutex=7, self_abort=8)
 L = dict(ready=0, yield_=1, event=2, forever=3, sleep=4)
 H = 0x80  # spawn with a join handle
 
@@ -45,6 +45,9 @@ SEEDS = {
               op('yield_') + op('abort', 1) + op('sleep', 5) + op('join_await', 0)),
     'stale-waker': (1, spawn('leaf', H, L['event']) + op('yield_') + op('stash', 1, 0) +
                     op('stash', 1, 1) + op('abort', 0) + op('yield_') + op('wake_stash', 0)),
+    'self-abort': (1, spawn('self_abort', H | 2) + spawn('self_abort', H | 4 | 1) +
+                   spawn('self_abort', 0) + op('yield_') * 4 + op('join_poll', 0) +
+                   op('join_poll', 1)),
     'advance': (1, spawn('leaf', H, L['sleep'], 10) + op('advance', 5) + op('advance', 6) +
                 op('yield_') + op('join_poll', 0)),
 }

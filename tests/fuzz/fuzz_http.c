@@ -13,7 +13,9 @@
  *               bits 4-6: write-buffer size of the split run, 512 + 1024 * n
  *               bit 7:    split after every byte instead (bytes <= 4096)
  *   k x 2 bytes split points (little endian, modulo the data length + 1)
- *   the rest    the bytes the client sends
+ *   the rest    the bytes the client sends, where FF FF n c stands for
+ *               (n + 1) * 64 bytes c, so that a small input reaches the
+ *               limits (HTTP_MAX_HEADER, HTTP_MAX_TARGET, HTTP_IN_CAP)
  *
  * The data are run twice: whole (each read takes all that fits, write
  * buffer HTTP_OUT_CAP), and split at the chosen points (each read stops at
@@ -29,7 +31,9 @@
  * buffer past the bytes given is poisoned during the call, so a read
  * beyond @len, of stale bytes of an earlier read, is caught), and progress: a full read
  * buffer is always answered (else the server would wait forever). A
- * failed check calls abort().
+ * failed check calls abort(). With FUZZ_HTTP_VERBOSE=1 in the
+ * environment, the whole run's responses are printed (to read what a
+ * corpus file does: ./fuzz_http FILE).
  */
 #include "http_proto.h"
 
@@ -52,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SPLITS 15
 #define BYTEWISE_MAX 4096
+#define EXPANDED_MAX 65536
 
 /* What one run of a connection gave. */
 struct run {
@@ -157,6 +162,25 @@ static void run_conn(const uint8_t *data, size_t len, const size_t *cuts, size_t
 	free(out);
 }
 
+/* Expands the FF FF n c runs of in[0..len) into out; returns the length. */
+static size_t expand(const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o < EXPANDED_MAX;) {
+		if (len - i >= 4 && in[i] == 0xff && in[i + 1] == 0xff) {
+			size_t n = ((size_t)in[i + 2] + 1) * 64;
+			if (n > EXPANDED_MAX - o)
+				n = EXPANDED_MAX - o;
+			memset(out + o, in[i + 3], n);
+			o += n;
+			i += 4;
+		} else {
+			out[o++] = in[i++];
+		}
+	}
+	return o;
+}
+
 static int cmp_size(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -172,8 +196,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool bytewise = data[0] & 0x80;
 	if (size < 1 + 2 * (size_t)k)
 		return 0;
-	const uint8_t *msg = data + 1 + 2 * k;
-	size_t len = size - 1 - 2 * k;
+	static uint8_t msg[EXPANDED_MAX];
+	size_t len = expand(data + 1 + 2 * k, size - 1 - 2 * k, msg);
 	if (bytewise && len > BYTEWISE_MAX)
 		return 0;
 
@@ -192,6 +216,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run_conn(msg, len, NULL, 0, HTTP_OUT_CAP, &whole);
 	run_conn(msg, len, cuts, ncuts, split_cap, &split);
 
+	static int verbose = -1;
+	if (verbose < 0)
+		verbose = getenv("FUZZ_HTTP_VERBOSE") != NULL;
+	if (verbose)
+		fprintf(stderr, "fuzz_http: %zu bytes in, %zu consumed, close %d, error %d, "
+			"last status %d, %zu 100s; responses:\n%.*s\n", len, whole.consumed,
+			whole.close, whole.error, whole.last_status, whole.continues,
+			(int)whole.out_len, whole.out ? whole.out : "");
 	CHECK(split.close == whole.close);
 	CHECK(split.error == whole.error);
 	CHECK(split.last_status == whole.last_status);

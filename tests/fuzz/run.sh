@@ -63,11 +63,12 @@ for t in "${targets[@]}"; do
 	# Long enough for the 431 and 413 paths and a full read buffer
 	# (HTTP_IN_CAP); libFuzzer still starts short and grows inputs.
 	[ "$t" = fuzz_http ] && extra=(-max_len=20000)
-	if ! nice "$bin" "$seeds" -runs=0 -artifact_prefix="$work/$t-" >"$log.replay" 2>&1; then
+	step=fuzzing
+	if ! (nice "$bin" "$seeds" -runs=0 -artifact_prefix="$work/$t-" >"$log.replay" 2>&1); then
 		ok=0
-		echo "$t: the seed corpus fails (log: $log.replay)"
-	elif ! nice "$bin" "$found" "$seeds" -seed=1 -max_total_time="$seconds" -timeout=10 \
-		"${extra[@]}" -print_final_stats=1 -artifact_prefix="$work/$t-" >"$log" 2>&1; then
+		step="replaying the seed corpus"
+	elif ! (nice "$bin" "$found" "$seeds" -seed=1 -max_total_time="$seconds" -timeout=10 \
+		"${extra[@]}" -print_final_stats=1 -artifact_prefix="$work/$t-" >"$log" 2>&1); then
 		ok=0
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -1)
@@ -77,12 +78,16 @@ for t in "${targets[@]}"; do
 		echo "$t: ok, ${execs:-?} executions in ${seconds} s (${rate:-?}/s), $(ls "$found" | wc -l) new inputs"
 	else
 		failed=$((failed + 1))
-		echo "$t: FAILED after ${execs:-?} executions"
+		if [ "$step" = fuzzing ]; then
+			echo "$t: FAILED while fuzzing, after ${execs:-?} executions"
+		else
+			echo "$t: FAILED while $step"
+		fi
 		grep -E "ERROR: |check failed|runtime error|SUMMARY" "$log.replay" "$log" 2>/dev/null | head -8 || true
 		for a in "$work/$t"-*; do
 			[ -e "$a" ] || continue
 			echo "  reproducer: $a"
-			echo "  replay it:  $bin $a"
+			echo "  replay it (from the source root):  $bin $a"
 			echo "  once fixed, keep it as a regression input:"
 			echo "    cp $a $seeds/regress-$(basename "$a" | sed "s/^$t-//")"
 		done

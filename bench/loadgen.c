@@ -8,8 +8,13 @@
  * round-trip time in a log-linear histogram, and sends the next. Only
  * loopback addresses are accepted, and connections and time are bounded.
  *
+ * --churn K closes each connection after K messages (echo) or K batches
+ * of D requests (http) and opens a new one in its place, so the server
+ * accepts, serves and drops connections all the time (bench/soak).
+ *
  *	weft-loadgen --mode echo --addr 127.0.0.1:7000 --conns 50 --seconds 10 --size 64
  *	weft-loadgen --mode http --addr 127.0.0.1:8080 --conns 100 --seconds 10 --pipeline 16
+ *	weft-loadgen --mode echo --addr 127.0.0.1:7000 --conns 8 --seconds 60 --churn 20
  *
  * Output, one figure per line:
  *	bench=echo impl=weft metric=msgs_per_s value=123456
@@ -38,6 +43,7 @@
 #define MAX_SIZE (1 << 20)
 #define MAX_PIPELINE 1024
 #define HTTP_BUF 65536
+#define MAX_CHURN 1000000
 
 /* --------------------------------------------------------- histogram */
 
@@ -103,6 +109,8 @@ struct conn {
 	unsigned answered;    /* http: responses of the current batch */
 	size_t buf_len;       /* http: unparsed bytes in buf */
 	uint64_t started;     /* ns: when the current message started */
+	unsigned long msgs;   /* messages finished on this connection */
+	bool reopen;          /* --churn: K messages done, close and reopen */
 	char *buf;            /* http: receive buffer */
 };
 
@@ -113,6 +121,10 @@ static char *msg;             /* what each connection sends */
 static size_t msg_len;
 static char *sink;            /* echo: where answers go */
 static uint64_t done_msgs, errors;
+static unsigned long churn;   /* 0: keep connections; else messages per connection */
+static uint64_t reopened;     /* connections closed and replaced (--churn) */
+static struct sockaddr_storage peer;
+static socklen_t peer_len;
 
 static uint64_t now_ns(void)
 {
@@ -203,6 +215,8 @@ static void message_done(struct conn *c, bool record)
 		done_msgs++;
 	}
 	conn_start(c, t);
+	if (churn && ++c->msgs >= churn)
+		c->reopen = true;
 }
 
 /* HTTP: consumes the complete responses in c->buf; returns how many, or
@@ -260,6 +274,8 @@ static bool conn_recv(struct conn *c, bool record)
 				return false;   /* more than was sent: not an echo */
 			if (c->got == msg_size) {
 				message_done(c, record);
+				if (c->reopen)
+					return true;
 				if (!conn_send(c))
 					return false;
 			}
@@ -273,11 +289,54 @@ static bool conn_recv(struct conn *c, bool record)
 				return false;
 			if (c->answered == pipeline) {
 				message_done(c, record);
+				if (c->reopen)
+					return true;
 				if (!conn_send(c))
 					return false;
 			}
 		}
 	}
+}
+
+/* Opens c's connection (non-blocking; finished on the first epoll
+ * event). false on error, with errno set. */
+static bool conn_open(struct conn *c, int ep)
+{
+	c->connected = false;
+	c->reopen = false;
+	c->msgs = 0;
+	c->buf_len = 0;
+	c->fd = socket(peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
+	if ((connect(c->fd, (struct sockaddr *)&peer, peer_len) < 0 && errno != EINPROGRESS) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		int e = errno;
+		close(c->fd);
+		c->fd = -1;
+		errno = e;
+		return false;
+	}
+	return true;
+}
+
+/* --churn: a clean close (FIN, nothing in flight) and a new connection
+ * in its place. false if the new one cannot be opened (an error). */
+static bool conn_reopen(struct conn *c, int ep)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	reopened++;
+	if (!conn_open(c, ep)) {
+		fprintf(stderr, "weft-loadgen: reconnect: %s\n", strerror(errno));
+		errors++;
+		return false;
+	}
+	return true;
 }
 
 /* -------------------------------------------------------------- main */
@@ -287,7 +346,10 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: weft-loadgen --mode echo|http --addr HOST:PORT [--conns N] [--seconds S]\n"
 		"                    [--size B] [--pipeline D] [--warmup S] [--impl NAME] [--path P]\n"
-		"  HOST must be loopback (127.0.0.0/8 or [::1]); N <= %d, S <= %d.\n",
+		"                    [--churn K]\n"
+		"  HOST must be loopback (127.0.0.0/8 or [::1]); N <= %d, S <= %d.\n"
+		"  --churn K: close each connection after K messages (http: K batches of D\n"
+		"  requests) and open a new one; the summary counts them as reopened=.\n",
 		MAX_CONNS, MAX_SECONDS);
 	exit(2);
 }
@@ -328,6 +390,8 @@ int main(int argc, char **argv)
 			msg_size = (size_t)num(v, 1, MAX_SIZE);
 		} else if (!strcmp(a, "--pipeline")) {
 			pipeline = (unsigned)num(v, 1, MAX_PIPELINE);
+		} else if (!strcmp(a, "--churn")) {
+			churn = (unsigned long)num(v, 1, MAX_CHURN);
 		} else if (!strcmp(a, "--impl")) {
 			impl = v;
 		} else if (!strcmp(a, "--path")) {
@@ -338,9 +402,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	if (!addr || parse_loopback(addr, &ss, &sslen) < 0) {
+	if (!addr || parse_loopback(addr, &peer, &peer_len) < 0) {
 		fprintf(stderr, "weft-loadgen: --addr must be a numeric loopback address "
 			"(127.0.0.0/8 or [::1]) with a port\n");
 		return 2;
@@ -381,18 +443,10 @@ int main(int argc, char **argv)
 		die("calloc");
 	for (long i = 0; i < conns; i++) {
 		struct conn *c = &cs[i];
-		c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			die("socket");
-		int one = 1;
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if (mode == MODE_HTTP && !(c->buf = malloc(HTTP_BUF)))
 			die("malloc");
-		if (connect(c->fd, (struct sockaddr *)&ss, sslen) < 0 && errno != EINPROGRESS)
+		if (!conn_open(c, ep))
 			die("connect");
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-			die("epoll_ctl");
 	}
 
 	uint64_t t0 = now_ns();
@@ -438,6 +492,8 @@ int main(int argc, char **argv)
 			if (!ok) {
 				conn_fail(c, ep);
 				live--;
+			} else if (c->reopen && !conn_reopen(c, ep)) {
+				live--;
 			}
 		}
 	}
@@ -450,9 +506,11 @@ int main(int argc, char **argv)
 	printf("bench=%s impl=%s metric=p50_us value=%.1f\n", bench, impl, hist_quantile_us(0.50));
 	printf("bench=%s impl=%s metric=p99_us value=%.1f\n", bench, impl, hist_quantile_us(0.99));
 	printf("bench=%s impl=%s metric=p999_us value=%.1f\n", bench, impl, hist_quantile_us(0.999));
-	fprintf(stderr, "weft-loadgen: %s conns=%ld seconds=%.2f %s=%llu errors=%llu live=%ld\n",
+	fprintf(stderr, "weft-loadgen: %s conns=%ld seconds=%.2f %s=%llu errors=%llu live=%ld "
+		"reopened=%llu\n",
 		bench, conns, secs, mode == MODE_ECHO ? "messages" : "batches",
-		(unsigned long long)done_msgs, (unsigned long long)errors, live);
+		(unsigned long long)done_msgs, (unsigned long long)errors, live,
+		(unsigned long long)reopened);
 	for (long i = 0; i < conns; i++) {
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);

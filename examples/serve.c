@@ -4,6 +4,12 @@
  * SIGINT/SIGTERM. The connection list is guarded by one mutex, taken
  * when a connection opens or closes and when draining starts, never per
  * message.
+ *
+ * Two things exist for bench/soak only: --stats-file PATH, a plain
+ * thread that rewrites PATH every 200 ms with the live task and
+ * connection counts, and WEFT_SOAK_PLANT_LEAK=N in the environment,
+ * which leaks N bytes per accepted connection on purpose so the soak's
+ * self-test can show it catches a leak. Neither is in the library.
  */
 #include "serve.h"
 
@@ -15,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -22,6 +29,8 @@ static serve_conn *conns;                 /* guarded by conns_lock */
 static bool draining;                     /* written under conns_lock */
 static _Atomic bool draining_flag;        /* lock-free view of `draining` */
 static _Atomic long live;                 /* spawned and not yet dropped */
+static size_t plant_leak;                 /* WEFT_SOAK_PLANT_LEAK; 0 = off */
+static void *_Atomic leaked;              /* the planted leak's blocks, a list */
 
 /* ------------------------------------------------------- connections */
 
@@ -84,6 +93,20 @@ static void serve_drain(void)
 
 /* ------------------------------------------------------- accept loop */
 
+/* The soak's self-test: plant_leak bytes per accepted connection, written
+ * (so they count in the RSS) and kept on a list nobody frees. */
+static void serve_plant_leak(void)
+{
+	void **p = malloc(plant_leak < sizeof(void *) ? sizeof(void *) : plant_leak);
+	if (!p)
+		return;
+	memset(p, 0xa5, plant_leak < sizeof(void *) ? sizeof(void *) : plant_leak);
+	*p = atomic_load_explicit(&leaked, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&leaked, p, p, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
 static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 {
 	serve_accept *a = (serve_accept *)f;
@@ -93,6 +116,8 @@ static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 		if (a->err < 0)
 			continue;                /* EMFILE etc.: the listener backs off */
 		weft_tcp_set_nodelay(a->conn, true);
+		if (plant_leak)
+			serve_plant_leak();
 		atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
 		if (a->spawn(weft_cx_runtime(cx), a->conn) < 0)
 			atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
@@ -134,6 +159,44 @@ static void serve_print_metrics(weft_runtime *rt, FILE *out)
 			(unsigned long long)w.lifo_hits, (unsigned long long)w.local_queue_depth);
 	}
 	fflush(out);
+}
+
+/* ------------------------------------------------------ stats file */
+
+/* --stats-file: a plain thread (the metrics getters are for any thread)
+ * that rewrites the file every 200 ms, through a rename so a reader never
+ * sees half a line: "live_tasks=N connections=N spawned=N". */
+typedef struct serve_stats {
+	weft_runtime *rt;
+	const char *path;
+	char tmp[4096];
+	pthread_t thread;
+	_Atomic bool stop;
+} serve_stats;
+
+static void serve_stats_write(serve_stats *s)
+{
+	weft_runtime_metrics m;
+	if (weft_runtime_metrics_get(s->rt, &m, sizeof m) < 0)
+		return;
+	FILE *f = fopen(s->tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "live_tasks=%zu connections=%ld spawned=%llu\n",
+		weft_runtime_live_tasks(s->rt), serve_live_connections(),
+		(unsigned long long)m.spawned_tasks);
+	if (fclose(f) == 0)
+		rename(s->tmp, s->path);
+}
+
+static void *serve_stats_main(void *arg)
+{
+	serve_stats *s = arg;
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		serve_stats_write(s);
+		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000000L }, NULL);
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------- root */
@@ -227,10 +290,13 @@ static void serve_root_drop(weft_future *f)
 static void serve_usage(const char *prog, const char *default_addr)
 {
 	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--metrics] [--drain-ms MS]\n"
+		"       [--stats-file PATH]\n"
 		"  --addr     address to listen on (default %s)\n"
 		"  --workers  worker threads (default: one per CPU)\n"
 		"  --metrics  print the runtime metrics to stderr at shutdown\n"
 		"  --drain-ms how long open connections may take to finish (default 5000)\n"
+		"  --stats-file rewrite PATH every 200 ms with the live task and connection\n"
+		"             counts (bench/soak reads it)\n"
 		"SIGINT/SIGTERM: stop cleanly; SIGQUIT: print the metrics.\n",
 		prog, default_addr);
 }
@@ -238,7 +304,7 @@ static void serve_usage(const char *prog, const char *default_addr)
 int serve_main(int argc, char **argv, const char *prog, const char *default_addr,
 	       serve_spawn_fn spawn)
 {
-	const char *addr = default_addr;
+	const char *addr = default_addr, *stats_file = NULL;
 	long workers = 0, drain_ms = 5000;
 	bool metrics = false;
 	for (int i = 1; i < argc; i++) {
@@ -258,11 +324,21 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 			if (*end || drain_ms < 0 || drain_ms > 3600000)
 				goto usage;
 			i++;
+		} else if (!strcmp(a, "--stats-file") && v) {
+			stats_file = v;
+			i++;
 		} else if (!strcmp(a, "--metrics")) {
 			metrics = true;
 		} else {
 			goto usage;
 		}
+	}
+
+	const char *leak = getenv("WEFT_SOAK_PLANT_LEAK");
+	if (leak && *leak) {
+		plant_leak = strtoul(leak, NULL, 10);
+		fprintf(stderr, "%s: WEFT_SOAK_PLANT_LEAK: leaking %zu bytes per connection\n",
+			prog, plant_leak);
 	}
 
 	weft_runtime *rt;
@@ -288,6 +364,27 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	fprintf(stderr, "%s: listening on %s, %u worker%s, pid %ld\n", prog, text, m.workers,
 		m.workers == 1 ? "" : "s", (long)getpid());
 
+	serve_stats *stats = NULL;
+	if (stats_file) {
+		stats = calloc(1, sizeof *stats);
+		if (!stats || (size_t)snprintf(stats->tmp, sizeof stats->tmp, "%s.tmp",
+					       stats_file) >= sizeof stats->tmp) {
+			fprintf(stderr, "%s: --stats-file: path too long or out of memory\n", prog);
+			free(stats);
+			weft_tcp_listener_close(lis);
+			weft_runtime_free(rt);
+			return 1;
+		}
+		stats->rt = rt;
+		stats->path = stats_file;
+		serve_stats_write(stats);        /* the file exists once we listen */
+		if (pthread_create(&stats->thread, NULL, serve_stats_main, stats) != 0) {
+			fprintf(stderr, "%s: --stats-file: cannot start its thread\n", prog);
+			free(stats);
+			stats = NULL;
+		}
+	}
+
 	serve_root r;
 	memset(&r, 0, sizeof r);
 	r.fut = WEFT_FUTURE(serve_root_poll, serve_root_drop);
@@ -303,6 +400,11 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		fprintf(stderr, "%s: aborting %ld connections\n", prog, left);
 	if (metrics)
 		serve_print_metrics(rt, stderr);
+	if (stats) {
+		atomic_store_explicit(&stats->stop, true, memory_order_relaxed);
+		pthread_join(stats->thread, NULL);
+		free(stats);
+	}
 	weft_runtime_free(rt);           /* drops every connection left */
 	weft_tcp_listener_close(r.lis);  /* NULL once the root closed it */
 	if (rc < 0)

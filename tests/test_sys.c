@@ -1,8 +1,13 @@
 /* test_sys.c - failure injection through the syscall and allocation layer:
- * each injected failure surfaces as a clear -errno and leaks nothing. */
+ * each injected failure surfaces as a clear -errno and leaks nothing; and
+ * the CPU count the door reports (affinity mask, cgroup quota). */
 #include "helpers.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "sys.h"
 
@@ -69,12 +74,119 @@ static void spawn_reports_enomem_and_the_future_stays_the_callers(void **state)
 	assert_int_equal(drops, 1);
 }
 
+/* ------------------------------------------------ the default worker count */
+
+/* Writes @text to @dir/@rel, making the folders on the way. */
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0700);
+		*p = '/';
+	}
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* cgroup v2: the quota is cpu.max "QUOTA PERIOD" rounded up, "max" is no
+ * limit, and the lowest limit on the way to the root wins. */
+static void cgroup_v2_quota_rounds_up_and_the_lowest_ancestor_wins(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/weft-cgroup-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "a/b/cpu.max", "150000 100000\n");
+	put_file(dir, "a/cpu.max", "max 100000\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "0::/a/b\n"), 2);
+	put_file(dir, "a/cpu.max", "100000 100000\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "0::/a/b\n"), 1);
+	put_file(dir, "a/b/cpu.max", "max 100000\n");
+	put_file(dir, "a/cpu.max", "max 100000\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "0::/a/b\n"), 0);
+	put_file(dir, "cpu.max", "50000 100000\n");   /* the root's own */
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "0::/\n"), 1);
+	remove_tree(dir);
+}
+
+/* cgroup v1: cfs_quota_us over cfs_period_us, rounded up; -1 is no limit;
+ * only a hierarchy that lists the cpu controller counts. */
+static void cgroup_v1_cfs_quota_counts_only_for_the_cpu_controller(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/weft-cgroup-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "cpu,cpuacct/x/cpu.cfs_quota_us", "250000\n");
+	put_file(dir, "cpu,cpuacct/x/cpu.cfs_period_us", "100000\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "4:cpu,cpuacct:/x\n"), 3);
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "4:memory:/x\n"), 0);
+	put_file(dir, "cpu,cpuacct/x/cpu.cfs_quota_us", "-1\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "4:cpu,cpuacct:/x\n"), 0);
+	remove_tree(dir);
+}
+
+/* Text that is not what the kernel writes means no limit, never a crash. */
+static void cgroup_text_that_does_not_parse_means_no_limit(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/weft-cgroup-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "a/cpu.max", "lots 100000\n");
+	const char *texts[] = { "", "\n", "0::", "0::a", ":::", "0::/a", "garbage",
+				"1:cpu:", "0::/../../etc\n" };
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		assert_int_equal(weft__cgroup_cpu_limit(dir, texts[i]), 0);
+	put_file(dir, "a/cpu.max", "0 100000\n");
+	assert_int_equal(weft__cgroup_cpu_limit(dir, "0::/a\n"), 0);
+	remove_tree(dir);
+}
+
+/* The default worker count follows the calling thread's affinity mask:
+ * a thread allowed one CPU gets the one-worker runtime. */
+static void the_default_worker_count_follows_the_affinity_mask(void **state)
+{
+	(void)state;
+	cpu_set_t old, only;
+	assert_int_equal(sched_getaffinity(0, sizeof old, &old), 0);
+	int first = -1;
+	for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+		if (CPU_ISSET(i, &old))
+			first = i;
+	CPU_ZERO(&only);
+	CPU_SET(first, &only);
+	assert_int_equal(sched_setaffinity(0, sizeof only, &only), 0);
+	weft_runtime *rt = NULL;
+	int rc = weft_runtime_new(&rt, NULL);
+	assert_int_equal(sched_setaffinity(0, sizeof old, &old), 0);
+	assert_int_equal(rc, 0);
+	weft_runtime_metrics m;
+	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
+	assert_int_equal(m.workers, 1);
+	weft_runtime_free(rt);
+	uint32_t all = (uint32_t)CPU_COUNT(&old);
+	assert_true(weft__available_cpus() >= 1 && weft__available_cpus() <= all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(an_armed_fault_fails_exactly_the_nth_call),
 		cmocka_unit_test(runtime_new_reports_enomem_and_leaks_nothing),
 		cmocka_unit_test(spawn_reports_enomem_and_the_future_stays_the_callers),
+		cmocka_unit_test(cgroup_v2_quota_rounds_up_and_the_lowest_ancestor_wins),
+		cmocka_unit_test(cgroup_v1_cfs_quota_counts_only_for_the_cpu_controller),
+		cmocka_unit_test(cgroup_text_that_does_not_parse_means_no_limit),
+		cmocka_unit_test(the_default_worker_count_follows_the_affinity_mask),
 	};
 	return cmocka_run_group_tests_name("sys", tests, NULL, NULL);
 }

@@ -58,7 +58,10 @@ typedef struct weft_runtime_config {
 	/** Worker threads. 1 = the current-thread flavour: tasks run on the
 	 *  thread inside weft_block_on. More = the multi-thread flavour: that
 	 *  many worker threads steal work from each other, and block_on only
-	 *  polls its own future. 0 = one per CPU. At most WEFT_MAX_WORKERS. */
+	 *  polls its own future. 0 = one per CPU this process may use: the
+	 *  calling thread's CPU affinity mask, lowered to the cgroup CPU
+	 *  quota rounded up (a container limited to 2 CPUs gets 2), and at
+	 *  most WEFT_MAX_WORKERS. At most WEFT_MAX_WORKERS. */
 	uint32_t workers;
 	/** Cooperative budget per task poll (default WEFT_DEFAULT_BUDGET). */
 	uint32_t budget;

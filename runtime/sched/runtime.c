@@ -398,8 +398,11 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 		return -EINVAL;
 	weft_runtime_config cfg = config ? *config : (weft_runtime_config){ 0 };
 	if (cfg.workers == 0) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg.workers = ncpu > 0 ? (uint32_t)ncpu : 1;
+		/* The CPUs we may use (affinity, cgroup quota), at most
+		 * as many workers as the runtime supports. */
+		cfg.workers = weft__available_cpus();
+		if (cfg.workers > WEFT_MAX_WORKERS)
+			cfg.workers = WEFT_MAX_WORKERS;
 	}
 	if (cfg.workers > WEFT_MAX_WORKERS)
 		return -EINVAL;

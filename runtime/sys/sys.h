@@ -170,4 +170,13 @@ struct stat;
 int weft__sys_open_mode(const char *path, int flags, unsigned mode);
 int weft__sys_fstat(int fd, struct stat *st);
 
+/* CPUs this process may use (cpus.c): the calling thread's affinity
+ * mask, lowered to the cgroup CPU quota rounded up; at least 1. */
+uint32_t weft__available_cpus(void);
+/* The cgroup CPU limit for a process whose /proc/self/cgroup reads
+ * @proc_cgroup, with the cgroup file system mounted at @root: the lowest
+ * rounded-up quota from its cgroup up to the root (v2 cpu.max, v1 cfs
+ * quota and period); 0 when there is none. */
+uint32_t weft__cgroup_cpu_limit(const char *root, const char *proc_cgroup);
+
 #endif /* WEFT__SYS_H */

@@ -8,7 +8,10 @@
 
 #include "sched_runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1069,6 +1072,69 @@ static void a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps(void *
 	}
 }
 
+/* Finds the runtime's threads by name in /proc/self/task and reads the
+ * blocked-signal mask (SigBlk) of the one named @want; false if none. */
+static bool thread_sigblk(const char *want, unsigned long long *blk)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], name[64] = "";
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof name, f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(name, want) != 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		char line[256];
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "SigBlk: %llx", blk) == 1)
+				found = true;
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Runtime threads are named (weft-worker-N) and block the asynchronous
+ * signals, which belong to the application's threads, but not the
+ * synchronous ones, so a crash handler runs on them. */
+static void workers_are_named_and_leave_synchronous_signals_deliverable(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(2);
+	const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	unsigned long long sync_bits = 0;
+	for (size_t i = 0; i < sizeof sync_sigs / sizeof sync_sigs[0]; i++)
+		sync_bits |= 1ull << (sync_sigs[i] - 1);
+	const char *names[] = { "weft-worker-0", "weft-worker-1" };
+	unsigned long long blk = 0;
+	for (size_t n = 0; n < 2; n++) {
+		/* A thread starts with every signal blocked until glibc sets
+		 * the mask it inherits: look again for up to a second. */
+		uint64_t until = test_now_us() + 1000000;
+		bool found;
+		while ((found = thread_sigblk(names[n], &blk)) && (blk & sync_bits) &&
+		       test_now_us() < until)
+			usleep(1000);
+		assert_true(found);
+		assert_false(blk & sync_bits);
+	}
+	assert_true(blk & (1ull << (SIGINT - 1)));
+	assert_true(blk & (1ull << (SIGTERM - 1)));
+	weft_runtime_free(rt);
+}
+
 static void metrics_reject_bad_arguments(void **state)
 {
 	(void)state;
@@ -1187,6 +1253,7 @@ int main(void)
 		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
 		cmocka_unit_test(a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps),
 		cmocka_unit_test(a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps),
+		cmocka_unit_test(workers_are_named_and_leave_synchronous_signals_deliverable),
 		cmocka_unit_test(metrics_reject_bad_arguments),
 		cmocka_unit_test(a_forked_child_gets_echild_from_an_inherited_runtime),
 	};

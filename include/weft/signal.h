@@ -22,11 +22,14 @@
  *    registration and stays open for the life of the process (a handler
  *    may still be running on another thread when the last listener goes,
  *    so the fd must never be closed and reused).
- *  - No signal mask is changed. Worker threads run with every signal
- *    blocked (weft__thread_create), so a process-directed signal (kill,
- *    Ctrl-C) is handled on an application thread that does not block it,
+ *  - No signal mask is changed. Runtime threads (named weft-worker-N and
+ *    weft-blocking) run with every asynchronous signal blocked, so a
+ *    process-directed signal (kill, Ctrl-C) is handled on an application
+ *    thread that does not block it,
  *    typically the one inside weft_block_on. If every thread blocks a
- *    signal, it stays pending and no listener sees it.
+ *    signal, it stays pending and no listener sees it. The synchronous
+ *    signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) are not
+ *    blocked on runtime threads, so a crash handler runs there too.
  *  - Standard signals coalesce: several deliveries of one signal while a
  *    listener is not polled count as one.
  *

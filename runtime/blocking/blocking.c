@@ -265,7 +265,7 @@ int weft__blocking_submit(struct weft__blocking_pool *p, struct weft__blocking_j
 	} else if (p->threads < p->max_threads) {
 		pthread_t tid;
 		/* The new thread blocks on our lock until the job is queued. */
-		int rc = weft__thread_create(&tid, weft__blocking_main, p);
+		int rc = weft__thread_create(&tid, weft__blocking_main, p, "weft-blocking");
 		if (rc == 0) {
 			p->threads++;
 			p->refs++;

@@ -49,6 +49,7 @@
 #include "sched_runtime.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -542,8 +543,10 @@ int weft__mt_start(weft_runtime *rt, uint32_t n)
 	}
 	uint32_t started = 0;
 	for (; started < n; started++) {
+		char name[32];   /* cut to 15 bytes past worker 999 */
+		snprintf(name, sizeof name, "weft-worker-%u", started);
 		rc = weft__thread_create(&rt->workers[started].thread, weft__worker_main,
-					 &rt->workers[started]);
+					 &rt->workers[started], name);
 		if (rc < 0)
 			break;
 	}

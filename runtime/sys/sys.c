@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -254,16 +255,33 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | MSG_NOSIGNAL));
 }
 
-int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg)
+int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)
 {
 	int rc = weft__fault_hit(WEFT__FAULT_THREAD);
 	if (rc < 0)
 		return rc;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* The new thread inherits this mask: every signal blocked but the
+	 * synchronous ones. Those are raised by the faulting thread itself;
+	 * blocked, the kernel would kill the process without running a
+	 * crash handler (or, later, a fiber's guard-page handler). */
+	sigset_t mask, old;
+	sigfillset(&mask);
+	sigdelset(&mask, SIGSEGV);
+	sigdelset(&mask, SIGBUS);
+	sigdelset(&mask, SIGFPE);
+	sigdelset(&mask, SIGILL);
+	sigdelset(&mask, SIGTRAP);
+	sigdelset(&mask, SIGSYS);
+	pthread_sigmask(SIG_SETMASK, &mask, &old);
 	rc = pthread_create(th, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* A name for ps, top and debuggers; at most 15 bytes (longer ones
+	 * are cut). Failing to name is harmless. */
+	if (rc == 0 && name) {
+		char shown[16];
+		snprintf(shown, sizeof shown, "%s", name);
+		pthread_setname_np(*th, shown);
+	}
 	return -rc;
 }
 

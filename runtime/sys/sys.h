@@ -154,10 +154,13 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
 extern _Thread_local unsigned long weft__sys_read_calls
 	__attribute__((tls_model("initial-exec")));
 
-/* Starts a thread with signals blocked (they belong to the application's
- * own threads). 0 or -errno. */
+/* Starts a thread named @name (NULL: unnamed; cut to 15 bytes) with
+ * asynchronous signals blocked (they belong to the application's own
+ * threads); the synchronous ones (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGTRAP, SIGSYS) stay deliverable, so a crash handler runs on it.
+ * 0 or -errno. */
 #include <pthread.h>
-int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg);
+int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name);
 
 /* sigaction(2) (signal.c): installs or restores a disposition. 0 or
  * -errno; no fault site. */

@@ -222,18 +222,29 @@ static bool token_is(const char *s, size_t n, const char *token)
 	return i == n && !token[i];
 }
 
+/* The next element of the comma-separated list at *@v (before @e), with
+ * its surrounding whitespace trimmed: [*@s, returned end); an empty
+ * element gives *@s == end. *@v moves past it. */
+static const char *list_next(const char **v, const char *e, const char **s)
+{
+	const char *p = *v;
+	while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+		p++;
+	*s = p;
+	while (p < e && *p != ',')
+		p++;
+	*v = p;
+	const char *t = p;
+	while (t > *s && (t[-1] == ' ' || t[-1] == '\t'))
+		t--;
+	return t;
+}
+
 /* Does the comma-separated header value [v, e) list @token? */
 static bool has_token(const char *v, const char *e, const char *token)
 {
 	while (v < e) {
-		while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
-			v++;
-		const char *s = v;
-		while (v < e && *v != ',')
-			v++;
-		const char *t = v;
-		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-			t--;
+		const char *s, *t = list_next(&v, e, &s);
 		if (token_is(s, (size_t)(t - s), token))
 			return true;
 	}
@@ -540,14 +551,7 @@ static void count_codings(const char *v, const char *e, unsigned *codings, unsig
 			  bool *last_chunked)
 {
 	while (v < e) {
-		while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
-			v++;
-		const char *s = v;
-		while (v < e && *v != ',')
-			v++;
-		const char *t = v;
-		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-			t--;
+		const char *s, *t = list_next(&v, e, &s);
 		if (t == s)
 			continue;
 		bool c = token_is(s, (size_t)(t - s), "chunked");

@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <time.h>
+#include <unistd.h>
 
 int test_poll_n(weft_future *f, weft_cx *cx, int max)
 {
@@ -70,4 +71,11 @@ weft_poll hpoll(hand *h, weft_future *f)
 	h->cx.budget = WEFT_DEFAULT_BUDGET;
 	h->cx.budget_used = 0;
 	return f->poll(f, &h->cx);
+}
+
+bool test_wait_flag(atomic_int *flag, uint64_t until_us)
+{
+	while (!atomic_load(flag) && test_now_us() < until_us)
+		usleep(100);
+	return atomic_load(flag) != 0;
 }

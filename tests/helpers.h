@@ -56,4 +56,9 @@ weft_poll hpoll(hand *h, weft_future *f);
 /* Microseconds of CLOCK_MONOTONIC, for bounding stress tests. */
 uint64_t test_now_us(void);
 
+/* Sleeps in 100 us steps until *@flag is non-zero or test_now_us()
+ * reaches @until_us; returns whether the flag was set. */
+#include <stdatomic.h>
+bool test_wait_flag(atomic_int *flag, uint64_t until_us);
+
 #endif

@@ -887,8 +887,7 @@ static void hold_spurious_wake(enum weft__perturb_site site)
 		return;
 	atomic_store(&in_window, 1);
 	uint64_t until = test_now_us() + 2000000;
-	while (!atomic_load(&spawned) && test_now_us() < until)
-		usleep(100);
+	test_wait_flag(&spawned, until);
 }
 #endif
 
@@ -924,8 +923,7 @@ static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker
 	 * driver, the idle worker, which finds no work there. */
 	weft__runtime_unpark_driver(rt);
 	uint64_t until = test_now_us() + 2000000;
-	while (!atomic_load(&in_window) && test_now_us() < until)
-		usleep(100);
+	test_wait_flag(&in_window, until);
 	assert_true(atomic_load(&in_window));
 	_Atomic uint64_t ran_at = 0;
 	flag_task f = { .fut = WEFT_FUTURE(flag_task_poll, NULL), .ran_at = &ran_at };
@@ -954,13 +952,11 @@ static void hold_refused_searcher(enum weft__perturb_site site)
 {
 	uint64_t until = test_now_us() + 3000000;
 	if (site == WEFT__PERTURB_PARK_SEARCHING && atomic_exchange(&searcher_armed, 0)) {
-		while (!atomic_load(&refused_held) && test_now_us() < until)
-			usleep(100);
+		test_wait_flag(&refused_held, until);
 	} else if (site == WEFT__PERTURB_PARK_NOT_SEARCHING &&
 		   atomic_exchange(&refused_armed, 0)) {
 		atomic_store(&refused_held, 1);
-		while (!atomic_load(&refused_go) && test_now_us() < until)
-			usleep(100);
+		test_wait_flag(&refused_go, until);
 	}
 }
 #endif
@@ -987,8 +983,7 @@ static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(vo
 		atomic_store(&weft__perturb_hook, hold_refused_searcher);
 		weft_runtime *rt = new_mt(2);
 		uint64_t until = test_now_us() + 2000000;
-		while (!atomic_load(&refused_held) && test_now_us() < until)
-			usleep(100);
+		test_wait_flag(&refused_held, until);
 		assert_true(atomic_load(&refused_held));
 		usleep(20000);   /* the searcher has parked by now */
 		atomic_int running = 0, release = 0;
@@ -996,8 +991,7 @@ static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(vo
 			  .release = &release };
 		assert_int_equal(weft_spawn_detached(rt, &h.fut, sizeof h), 0);
 		until = test_now_us() + 2000000;
-		while (!atomic_load(&running) && test_now_us() < until)
-			usleep(100);
+		test_wait_flag(&running, until);
 		assert_true(atomic_load(&running));
 		_Atomic uint64_t ran_at = 0;
 		flag_task f = { .fut = WEFT_FUTURE(flag_task_poll, NULL), .ran_at = &ran_at };

@@ -841,8 +841,7 @@ static void stall_until_freed(enum weft__perturb_site site)
 		return;
 	atomic_store(&stalled, 1);
 	uint64_t until = test_now_us() + 2000000;
-	while (!atomic_load(&freed) && test_now_us() < until)
-		usleep(100);
+	test_wait_flag(&freed, until);
 }
 
 static void *stalling_waker(void *arg)
@@ -896,8 +895,7 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 			pthread_t th;
 			assert_int_equal(pthread_create(&th, NULL, stalling_waker, &l), 0);
 			uint64_t until = test_now_us() + 1000000;
-			while (!atomic_load(&stalled) && test_now_us() < until)
-				usleep(100);
+			test_wait_flag(&stalled, until);
 			opened = atomic_load(&stalled);
 			uint64_t t0 = test_now_us();
 			weft_runtime_free(rt);

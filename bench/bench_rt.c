@@ -1,7 +1,12 @@
 /*
  * bench_rt.c - weft-bench-rt: scheduler micro-benchmarks.
  *
- *   weft-bench-rt [--workers N] [--runs R] BENCH...
+ *   weft-bench-rt [--workers N] [--flavour current|multi] [--runs R] BENCH...
+ *
+ * --flavour picks the scheduler (weft_runtime_config.flavour): current
+ * (the current-thread flavour; --workers must be 1) or multi (N worker
+ * threads, one included). Without it the runtime's default applies:
+ * current-thread for --workers 1, multi-thread for more.
  *
  * BENCH: spawn_many (1,000,000 tasks spawned from inside a task),
  * yield_many (1,000 tasks x 1,000 yields), chained_spawn (each task spawns
@@ -93,11 +98,17 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
-/* Runs @root to completion on a fresh runtime; returns seconds taken. */
-static double run_root(uint32_t workers, weft_future *root)
+/* --flavour: a weft_flavour (WEFT_FLAVOUR_AUTO when not given). */
+static uint32_t bench_flavour = WEFT_FLAVOUR_AUTO;
+
+/* Runs @root to completion on a fresh runtime of @flavour; returns
+ * seconds taken. */
+static double run_root_flavour(uint32_t workers, uint32_t flavour, weft_future *root)
 {
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = workers };
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.workers = workers;
+	cfg.flavour = flavour;
 	int rc = weft_runtime_new(&rt, &cfg);
 	if (rc < 0)
 		die("runtime_new", rc);
@@ -108,6 +119,12 @@ static double run_root(uint32_t workers, weft_future *root)
 		die("block_on", rc);
 	weft_runtime_free(rt);
 	return t1 - t0;
+}
+
+/* run_root_flavour with the flavour --flavour asked for. */
+static double run_root(uint32_t workers, weft_future *root)
+{
+	return run_root_flavour(workers, bench_flavour, root);
 }
 
 static void report(const char *name, double ops, double secs)
@@ -443,7 +460,9 @@ static void *remote_spawner_main(void *arg)
 static void bench_spawn_many_remote(uint32_t workers)
 {
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = workers };
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.workers = workers;
+	cfg.flavour = bench_flavour;
 	int rc = weft_runtime_new(&rt, &cfg);
 	if (rc < 0)
 		die("runtime_new", rc);
@@ -778,15 +797,16 @@ static weft_poll mutex_root_poll(weft_future *f, weft_cx *cx)
 	WEFT_END(&r->co);
 }
 
-/* Contended lock/unlock: 1,000 tasks on 2 workers (whatever --workers
- * says, so the lock is always contended across threads). */
+/* Contended lock/unlock: 1,000 tasks on 2 workers of the multi-thread
+ * flavour (whatever --workers and --flavour say, so the lock is always
+ * contended across threads). */
 static void bench_mutex(uint32_t workers)
 {
 	(void)workers;
 	mutex_root r = { .fut = WEFT_FUTURE(mutex_root_poll, NULL) };
 	weft_mutex_init(&r.m);
 	latch_init(&r.l, MUTEX_TASKS);
-	double secs = run_root(MUTEX_WORKERS, &r.fut);
+	double secs = run_root_flavour(MUTEX_WORKERS, WEFT_FLAVOUR_MULTI_THREAD, &r.fut);
 	latch_fini(&r.l);
 	weft_mutex_destroy(&r.m);
 	if (r.counter != MUTEX_TASKS * MUTEX_ROUNDS)
@@ -817,7 +837,8 @@ static const struct bench benches[] = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: weft-bench-rt [--workers N] [--runs R] BENCH...\n"
+	fprintf(stderr, "usage: weft-bench-rt [--workers N] [--flavour current|multi] [--runs R] "
+			"BENCH...\n"
 			"BENCH: all");
 	for (size_t i = 0; i < NBENCH; i++)
 		fprintf(stderr, " %s", benches[i].name);
@@ -835,6 +856,12 @@ int main(int argc, char **argv)
 			workers = (uint32_t)strtoul(argv[++first], NULL, 10);
 		else if (strcmp(argv[first], "--runs") == 0 && first + 1 < argc)
 			runs = atoi(argv[++first]);
+		else if (strcmp(argv[first], "--flavour") == 0 && first + 1 < argc &&
+			 strcmp(argv[first + 1], "current") == 0)
+			bench_flavour = WEFT_FLAVOUR_CURRENT_THREAD, first++;
+		else if (strcmp(argv[first], "--flavour") == 0 && first + 1 < argc &&
+			 strcmp(argv[first + 1], "multi") == 0)
+			bench_flavour = WEFT_FLAVOUR_MULTI_THREAD, first++;
 		else
 			usage();
 	}

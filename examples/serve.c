@@ -140,8 +140,9 @@ static void serve_print_metrics(weft_runtime *rt, FILE *out)
 	weft_runtime_metrics m;
 	if (weft_runtime_metrics_get(rt, &m, sizeof m) < 0)
 		return;
-	fprintf(out, "runtime: workers=%u live_tasks=%llu spawned=%llu inject_depth=%llu "
+	fprintf(out, "runtime: flavour=%s workers=%u live_tasks=%llu spawned=%llu inject_depth=%llu "
 		"remote_schedules=%llu io_events=%llu timers_fired=%llu connections=%ld\n",
+		m.flavour == WEFT_FLAVOUR_CURRENT_THREAD ? "current" : "multi",
 		m.workers, (unsigned long long)m.live_tasks, (unsigned long long)m.spawned_tasks,
 		(unsigned long long)m.inject_depth, (unsigned long long)m.remote_schedules,
 		(unsigned long long)m.io_events, (unsigned long long)m.timers_fired,
@@ -151,12 +152,14 @@ static void serve_print_metrics(weft_runtime *rt, FILE *out)
 		if (weft_runtime_worker_metrics(rt, i, &w, sizeof w) < 0)
 			continue;
 		fprintf(out, "worker %u: polls=%llu steals=%llu steal_ops=%llu parks=%llu "
-			"unparks=%llu local=%llu remote=%llu overflows=%llu lifo=%llu depth=%llu\n",
+			"unparks=%llu local=%llu remote=%llu overflows=%llu lifo=%llu depth=%llu "
+			"busy_ms=%llu\n",
 			i, (unsigned long long)w.polls, (unsigned long long)w.steals,
 			(unsigned long long)w.steal_operations, (unsigned long long)w.parks,
 			(unsigned long long)w.unparks, (unsigned long long)w.local_schedules,
 			(unsigned long long)w.remote_schedules, (unsigned long long)w.overflows,
-			(unsigned long long)w.lifo_hits, (unsigned long long)w.local_queue_depth);
+			(unsigned long long)w.lifo_hits, (unsigned long long)w.local_queue_depth,
+			(unsigned long long)(w.busy_ns / 1000000));
 	}
 	fflush(out);
 }
@@ -289,10 +292,12 @@ static void serve_root_drop(weft_future *f)
 
 static void serve_usage(const char *prog, const char *default_addr)
 {
-	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--metrics] [--drain-ms MS]\n"
-		"       [--stats-file PATH]\n"
+	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--flavour current|multi]\n"
+		"       [--metrics] [--drain-ms MS] [--stats-file PATH]\n"
 		"  --addr     address to listen on (default %s)\n"
 		"  --workers  worker threads (default: one per CPU)\n"
+		"  --flavour  scheduler: current (one thread, --workers 1) or multi (worker\n"
+		"             threads, one or more); default: current for one worker, else multi\n"
 		"  --metrics  print the runtime metrics to stderr at shutdown\n"
 		"  --drain-ms how long open connections may take to finish (default 5000)\n"
 		"  --stats-file rewrite PATH every 200 ms with the live task and connection\n"
@@ -306,6 +311,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 {
 	const char *addr = default_addr, *stats_file = NULL;
 	long workers = 0, drain_ms = 5000;
+	uint32_t flavour = WEFT_FLAVOUR_AUTO;
 	bool metrics = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -317,6 +323,14 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		} else if (!strcmp(a, "--workers") && v) {
 			workers = strtol(v, &end, 10);
 			if (*end || workers < 0 || workers > (long)WEFT_MAX_WORKERS)
+				goto usage;
+			i++;
+		} else if (!strcmp(a, "--flavour") && v) {
+			if (!strcmp(v, "current"))
+				flavour = WEFT_FLAVOUR_CURRENT_THREAD;
+			else if (!strcmp(v, "multi"))
+				flavour = WEFT_FLAVOUR_MULTI_THREAD;
+			else
 				goto usage;
 			i++;
 		} else if (!strcmp(a, "--drain-ms") && v) {
@@ -342,7 +356,9 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	}
 
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = (uint32_t)workers };
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.workers = (uint32_t)workers;
+	cfg.flavour = flavour;
 	int rc = weft_runtime_new(&rt, &cfg);
 	if (rc < 0) {
 		fprintf(stderr, "%s: runtime: %s\n", prog, strerror(-rc));
@@ -361,8 +377,9 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		weft_addr_format(&bound, text, sizeof text);
 	weft_runtime_metrics m;
 	weft_runtime_metrics_get(rt, &m, sizeof m);
-	fprintf(stderr, "%s: listening on %s, %u worker%s, pid %ld\n", prog, text, m.workers,
-		m.workers == 1 ? "" : "s", (long)getpid());
+	fprintf(stderr, "%s: listening on %s, %s, %u worker%s, pid %ld\n", prog, text,
+		m.flavour == WEFT_FLAVOUR_CURRENT_THREAD ? "current-thread" : "multi-thread",
+		m.workers, m.workers == 1 ? "" : "s", (long)getpid());
 
 	serve_stats *stats = NULL;
 	if (stats_file) {

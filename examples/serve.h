@@ -51,8 +51,9 @@ void serve_accept_init(serve_accept *a, weft_tcp_listener *lis, serve_spawn_fn s
 /* Connections spawned and not yet dropped. */
 long serve_live_connections(void);
 
-/* The whole program: parses --addr HOST:PORT --workers N --metrics
- * --drain-ms MS, serves until SIGINT/SIGTERM, returns the exit status. */
+/* The whole program: parses --addr HOST:PORT --workers N --flavour
+ * current|multi --metrics --drain-ms MS --stats-file PATH, serves until
+ * SIGINT/SIGTERM, returns the exit status. */
 int serve_main(int argc, char **argv, const char *prog, const char *default_addr,
 	       serve_spawn_fn spawn);
 

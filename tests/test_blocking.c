@@ -22,7 +22,7 @@
 static weft_runtime *new_rt(uint32_t workers, uint32_t cap, uint32_t keep_alive_ms)
 {
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = workers, .blocking_threads = cap,
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers, .blocking_threads = cap,
 				    .blocking_keep_alive_ms = keep_alive_ms };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;

@@ -49,7 +49,7 @@ static void path_in(char *out, size_t size, const char *name)
 static weft_runtime *new_rt(uint32_t workers)
 {
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = workers };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;
 }

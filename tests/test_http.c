@@ -32,7 +32,7 @@ typedef struct {
 static int server_setup(void **state)
 {
 	server *s = calloc(1, sizeof *s);
-	weft_runtime_config cfg = { .workers = 2 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 2 };
 	assert_int_equal(weft_runtime_new(&s->rt, &cfg), 0);
 	assert_int_equal(weft_tcp_listen(&s->lis, "127.0.0.1:0", 64), 0);
 	weft_addr a;

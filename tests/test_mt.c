@@ -27,7 +27,7 @@
 static weft_runtime *new_mt(uint32_t workers)
 {
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = workers };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;
 }
@@ -1175,7 +1175,7 @@ static int forked_child_checks(weft_runtime *mt, weft_runtime *ct)
 	weft_runtime_free(ct);
 	/* A runtime of the child's own works. */
 	weft_runtime *fresh = NULL;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	if (weft_runtime_new(&fresh, &cfg) != 0)
 		return code | 16;
 	weft_yield_now_init(&y);
@@ -1192,7 +1192,7 @@ static void a_forked_child_gets_echild_from_an_inherited_runtime(void **state)
 	(void)state;
 	weft_runtime *mt = new_mt(WORKERS);
 	weft_runtime *ct = NULL;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&ct, &cfg), 0);
 	weft_future f = WEFT_FUTURE(ready_poll, NULL);
 	assert_int_equal(weft_spawn_detached(mt, &f, sizeof f), 0);

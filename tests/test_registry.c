@@ -29,7 +29,7 @@ static void the_registry_lists_live_tasks_with_their_spawn_site(void **state)
 {
 	(void)state;
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	forever f = { .fut = WEFT_FUTURE(forever_poll, forever_drop) };
 	weft_join_handle *h;
@@ -78,7 +78,7 @@ static void a_task_spawned_through_the_function_has_no_location(void **state)
 {
 	(void)state;
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	forever f = { .fut = WEFT_FUTURE(forever_poll, forever_drop) };
 	assert_int_equal((weft_spawn)(rt, &f.fut, sizeof f, NULL), 0);
@@ -140,7 +140,7 @@ static void the_dump_prints_no_line_while_holding_a_shard_lock(void **state)
 {
 	(void)state;
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	spawn_forever(rt, 100);
 	lock_spy spy = { .rt = rt };
@@ -171,7 +171,7 @@ static void the_dump_lists_every_task_once_even_in_batches(void **state)
 	(void)state;
 	enum { N = 3000 };   /* ~190 per shard: more than one batch */
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	spawn_forever(rt, N);
 	weft_task_info *info = calloc(N, sizeof *info);

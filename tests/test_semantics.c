@@ -30,7 +30,7 @@
 static weft_runtime *paused_runtime(void)
 {
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	assert_int_equal(weft_time_pause(rt), 0);
 	weft_instant now = weft_now(rt);
@@ -1342,7 +1342,7 @@ static void spawn_blocking_runs_off_the_runtime_thread_and_returns_the_result(vo
 {
 	(void)state;
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	blocking_job job = { .value = 7 };
 	blocking_wait b = { 0 };
@@ -1374,7 +1374,7 @@ static void spawn_blocking_detached_job_still_runs(void **state)
 {
 	(void)state;
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	atomic_int released = 0;
 	weft_blocking_handle *h;

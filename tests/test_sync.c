@@ -972,7 +972,7 @@ static void watch_send_without_receivers_fails_with_epipe(void **state)
 static weft_runtime *new_mt(void)
 {
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = WORKERS };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = WORKERS };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;
 }
@@ -1455,7 +1455,7 @@ static void blocking_calls_on_a_runtime_thread_return_edeadlk(void **state)
 {
 	(void)state;
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	blocking_refusal b = { .fut = WEFT_FUTURE(blocking_refusal_poll, NULL) };
 	assert_int_equal(weft_block_on(rt, &b.fut), 0);

@@ -14,7 +14,7 @@
 static weft_runtime *new_rt(void)
 {
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	return rt;
 }
@@ -459,7 +459,7 @@ static void a_configured_budget_is_what_a_poll_gets(void **state)
 {
 	(void)state;
 	weft_runtime *rt = NULL;
-	weft_runtime_config cfg = { .workers = 1, .budget = 7 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1, .budget = 7 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	long other_runs = 0;
 	busy b = { .fut = WEFT_FUTURE(busy_poll, NULL), .target = 100,
@@ -808,7 +808,7 @@ static void wake_free_race(uint32_t workers, int rounds)
 {
 	for (int round = 0; round < rounds; round++) {
 		weft_runtime *rt = NULL;
-		weft_runtime_config cfg = { .workers = workers };
+		weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers };
 		assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 		late_waker l = { .w = { 0 } };
 		atomic_init(&l.go, 0);
@@ -878,7 +878,7 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 		bool opened = false;
 		for (int attempt = 0; attempt < 20 && !opened; attempt++) {
 			weft_runtime *rt = NULL;
-			weft_runtime_config cfg = { .workers = workers };
+			weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers };
 			assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 			late_waker l = { .w = { 0 } };
 			atomic_int lent = 0;

@@ -658,7 +658,7 @@ static void accept_survives_emfile_and_serves_again(void **state)
 	weft_runtime *rt;
 	/* Current-thread: no worker or pool thread may take the one free fd
 	 * slot the test hands to its client. */
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	emfile_fut e = { .fut = WEFT_FUTURE(emfile_poll, NULL) };
 	e.lis = listen_any(&e.addr);
@@ -809,7 +809,7 @@ static void a_short_read_clears_readiness_without_another_syscall(void **state)
 	/* Current-thread: on workers, the edge for these bytes may be
 	 * dispatched after the read cleared readiness (a stale edge, which
 	 * only costs one EAGAIN), and the count would race with it. */
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	short_read_fut t = { .fut = WEFT_FUTURE(short_read_poll, NULL) };
 	make_tcp_pair(rt, &t.c, &t.s);

@@ -18,7 +18,7 @@
  * paused clock is exact: it auto-advances only when nothing can run). */
 static int new_runtime(weft_runtime **rt, uint32_t workers)
 {
-	weft_runtime_config cfg = { .workers = workers };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = workers };
 	return weft_runtime_new(rt, &cfg);
 }
 

@@ -51,17 +51,43 @@ typedef struct weft_runtime weft_runtime;
 #define WEFT_MAX_WORKERS 1024u
 
 /**
- * Runtime configuration. Zero in any field means "the default"; a NULL
- * config means all defaults.
+ * Which scheduler a runtime runs (weft_runtime_config.flavour).
+ *
+ * WEFT_FLAVOUR_CURRENT_THREAD: every task runs on the thread inside
+ * weft_block_on, one block_on at a time (Tokio's new_current_thread);
+ * no worker thread is started. WEFT_FLAVOUR_MULTI_THREAD: `workers`
+ * worker threads (one or more) run the tasks and steal work from each
+ * other; block_on only polls its own future, and several threads may
+ * block_on at once (Tokio's new_multi_thread). WEFT_FLAVOUR_AUTO (0, the
+ * default) picks from the worker count, as weft did before the field
+ * existed: current-thread when the count (after 0 is resolved to the CPU
+ * count) is 1, multi-thread otherwise.
+ */
+typedef enum weft_flavour {
+	WEFT_FLAVOUR_AUTO = 0,
+	WEFT_FLAVOUR_CURRENT_THREAD = 1,
+	WEFT_FLAVOUR_MULTI_THREAD = 2,
+} weft_flavour;
+
+/**
+ * Runtime configuration, read once by weft_runtime_new. Zero in any field
+ * other than `size` means "the default"; a NULL config means all
+ * defaults. Fields are only ever appended: `size` tells the library how
+ * much of the struct the caller's header knew. Start from
+ * WEFT_RUNTIME_CONFIG_INIT (or set size = sizeof(weft_runtime_config)).
  */
 typedef struct weft_runtime_config {
-	/** Worker threads. 1 = the current-thread flavour: tasks run on the
-	 *  thread inside weft_block_on. More = the multi-thread flavour: that
-	 *  many worker threads steal work from each other, and block_on only
-	 *  polls its own future. 0 = one per CPU this process may use: the
-	 *  calling thread's CPU affinity mask, lowered to the cgroup CPU
-	 *  quota rounded up (a container limited to 2 CPUs gets 2), and at
-	 *  most WEFT_MAX_WORKERS. At most WEFT_MAX_WORKERS. */
+	/** sizeof(weft_runtime_config) as the caller compiled it. 0 or less
+	 *  than the 0.1 struct: -EINVAL. More than this library's struct (a
+	 *  newer header): accepted only if the bytes this library does not
+	 *  know are all zero, else -EINVAL. */
+	uint32_t size;
+	/** Worker threads. 0 = one per CPU this process may use: the calling
+	 *  thread's CPU affinity mask, lowered to the cgroup CPU quota
+	 *  rounded up (a container limited to 2 CPUs gets 2), and at most
+	 *  WEFT_MAX_WORKERS. At most WEFT_MAX_WORKERS. The current-thread
+	 *  flavour has exactly one (0 or 1 here; more is -EINVAL). Which
+	 *  flavour a count gives by default: see `flavour`. */
 	uint32_t workers;
 	/** Cooperative budget per task poll (default WEFT_DEFAULT_BUDGET). */
 	uint32_t budget;
@@ -74,14 +100,37 @@ typedef struct weft_runtime_config {
 	/** Milliseconds an idle blocking-pool thread waits for work before it
 	 *  exits: 0 = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS (10 s). */
 	uint32_t blocking_keep_alive_ms;
+	/** A weft_flavour: 0 (WEFT_FLAVOUR_AUTO) = current-thread for one
+	 *  worker, multi-thread for more. Any other value: -EINVAL. */
+	uint32_t flavour;
+	/** Nonzero: time every task poll on CLOCK_MONOTONIC and count it in
+	 *  the worker's poll_time_histogram (weft_worker_metrics). Off by
+	 *  default: it costs one clock read per poll (about 30 ns on a
+	 *  virtual machine's kvm-clock, more than a short task's poll). */
+	uint32_t poll_time_histogram;
+	/** Watchdog threshold in nanoseconds; 0 = off. When set, a thread of
+	 *  the runtime checks the workers every threshold / 4 (at least every
+	 *  millisecond) and reports each task poll that has held a worker
+	 *  for the threshold or longer, once per poll: one line on stderr
+	 *  naming the task's spawn site (weft_location) and the worker, and
+	 *  watchdog_reports in weft_runtime_metrics. Such a task blocks every
+	 *  task queued behind it (use weft_spawn_blocking for blocking work). */
+	uint64_t watchdog_ns;
 } weft_runtime_config;
 
+/** A configuration with every field at its default and `size` set:
+ *  `weft_runtime_config c = WEFT_RUNTIME_CONFIG_INIT; c.workers = 2;` */
+#define WEFT_RUNTIME_CONFIG_INIT { .size = sizeof(weft_runtime_config) }
+
 /**
- * Creates a runtime (and, for more than one worker, starts its threads).
- * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
- * not be started), or -EINVAL for a NULL @out or more than
- * WEFT_MAX_WORKERS workers. The caller owns the runtime and frees it with
- * weft_runtime_free.
+ * Creates a runtime (and, for the multi-thread flavour, starts its
+ * worker threads; with watchdog_ns set, its watchdog thread). Returns 0
+ * and stores it in *@out, or -ENOMEM, -EAGAIN (threads could not be
+ * started), or -EINVAL for a NULL @out, a config whose `size` is wrong
+ * (see weft_runtime_config.size), more than WEFT_MAX_WORKERS workers, an
+ * unknown flavour, or a current-thread flavour with more than one
+ * worker. The caller owns the runtime and frees it with weft_runtime_free.
+ * Any thread.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
@@ -103,8 +152,8 @@ WEFT_API void weft_runtime_free(weft_runtime *rt);
  * Polls @fut on the calling thread until it is ready, then drops @fut (its
  * output fields stay readable) and returns 0. On the current-thread
  * flavour the calling thread also runs the runtime's tasks meanwhile; on
- * the multi-thread flavour the workers run them and several threads may
- * block_on at once. The future stays owned by the
+ * the multi-thread flavour (even with one worker) the workers run them
+ * and several threads may block_on at once. The future stays owned by the
  * caller's memory and must not move while block_on runs. Errors:
  * -EINVAL (NULL argument), -EDEADLK (called from inside a task or a
  * block_on of any runtime: it would block a thread that must run tasks),
@@ -265,11 +314,29 @@ typedef struct weft_runtime_metrics {
 	 * Sticky: once set, block_on returns it (see "Driver errors"). */
 	int32_t driver_error;
 	uint32_t reserved2;          /* always 0 */
+	/* Task polls the watchdog reported (weft_runtime_config.watchdog_ns):
+	 * each poll that held a worker for the threshold counts once. */
+	uint64_t watchdog_reports;
+	/* The flavour that runs: WEFT_FLAVOUR_CURRENT_THREAD or
+	 * WEFT_FLAVOUR_MULTI_THREAD (never AUTO). */
+	uint32_t flavour;
+	uint32_t reserved3;          /* always 0 */
 } weft_runtime_metrics;
 
 /** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */
 WEFT_API int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out,
 				      size_t size);
+
+/**
+ * Buckets of weft_worker_metrics.poll_time_histogram, fixed powers of
+ * two: bucket 0 counts polls shorter than 1,024 ns; bucket i (1 .. 14)
+ * polls of at least WEFT_POLL_TIME_BUCKET_MIN_NS(i) = 512 << i ns and
+ * less than twice that; bucket 15 polls of 2^24 ns (about 16.8 ms) or
+ * more.
+ */
+#define WEFT_POLL_TIME_BUCKETS 16u
+/** The shortest poll, in ns, that bucket @i (1 .. 15) counts. */
+#define WEFT_POLL_TIME_BUCKET_MIN_NS(i) ((uint64_t)512 << (i))
 
 /** One worker's figures. */
 typedef struct weft_worker_metrics {
@@ -283,6 +350,16 @@ typedef struct weft_worker_metrics {
 	uint64_t overflows;         /* local queue overflows to the inject queue */
 	uint64_t lifo_hits;         /* tasks run from the LIFO slot */
 	uint64_t local_queue_depth; /* tasks in its local queue now */
+	/* Nanoseconds (CLOCK_MONOTONIC) it spent running tasks: measured
+	 * around each batch of polls (on the current-thread flavour a tick
+	 * of up to global_queue_interval polls; on a multi-thread worker the
+	 * run between two sleeps or driver polls), so it includes the queue
+	 * handling between the polls of a batch, and excludes sleeping,
+	 * polling the I/O and time drivers and block_on's own future. */
+	uint64_t busy_ns;
+	/* Task polls by duration (buckets: WEFT_POLL_TIME_BUCKETS); all zero
+	 * unless weft_runtime_config.poll_time_histogram is set. */
+	uint64_t poll_time_histogram[WEFT_POLL_TIME_BUCKETS];
 } weft_worker_metrics;
 
 /**

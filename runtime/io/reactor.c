@@ -49,7 +49,7 @@
  * once without calling the backend, so a driver loop cannot spin on a
  * failing epoll_wait. The error word carries no other data: relaxed
  * stores and loads suffice; who must see it promptly is woken by
- * on_error under a lock of the runtime's (runtime.c), and a thread that
+ * on_error under a lock of the runtime's (multi_thread.c), and a thread that
  * checks before it parks sees it by program order or through that lock.
  */
 #include "sys.h"

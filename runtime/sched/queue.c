@@ -2,6 +2,7 @@
  * queue.c - the local run queue (protocol in sched_queue.h).
  */
 #include "sched_runtime.h"
+#include "sched_queue.h"
 
 static inline uint32_t weft__q_real(uint64_t head)
 {

@@ -1,8 +1,10 @@
 /*
  * sched_runtime.h - the runtime object and what its two scheduler
- * flavours share: the task FIFO, the multi-thread worker, the runtime's
- * fields. Private to the scheduler layer; the layers above see the
- * runtime through sched_api.h.
+ * flavours share: the task FIFO, the inject queue, per-worker figures and
+ * the poll that counts them, the watchdog. Each flavour keeps its own
+ * state in its own file (current_thread.c; multi_thread.c with worker.c,
+ * sched_multi_thread.h). Private to the scheduler layer; the layers
+ * above see the runtime through sched_api.h.
  */
 #ifndef WEFT__SCHED_RUNTIME_H
 #define WEFT__SCHED_RUNTIME_H
@@ -13,14 +15,14 @@
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "sys.h"
 #include "task.h"
 #include "io_driver.h"
-#include "sched_idle.h"
-#include "sched_queue.h"
-#include "sched_parker.h"
 #include "sched_api.h"
 
 /* A FIFO of tasks linked through queue_next. */
@@ -52,37 +54,118 @@ static inline struct weft__task *weft__fifo_pop(struct weft__task_fifo *q)
 	return t;
 }
 
-/* Per-worker counters: written by the owning worker only, read by any
- * thread through the metrics API (relaxed loads). */
+/*
+ * One worker's figures (a multi-thread worker, or the current-thread
+ * core as worker 0): written by the owning thread only, read by any
+ * thread through the metrics API and by the watchdog (relaxed loads).
+ */
 struct weft__worker_counters {
 	_Atomic uint64_t polls, steals, steal_operations, parks, unparks;
 	_Atomic uint64_t local_schedules, remote_schedules, overflows, lifo_hits;
+	_Atomic uint64_t busy_ns;
+	_Atomic uint64_t poll_time[WEFT_POLL_TIME_BUCKETS];
+	/* The spawn site of the task being polled now (watchdog.c), or NULL
+	 * between polls; &weft__unknown_site for a task spawned without one. */
+	_Atomic(const weft_location *) polling;
 };
 
-/* A multi-thread worker (worker.c). */
-struct weft__worker {
-	weft_runtime *rt;
-	uint32_t index;
+/* Owner-only counter bump, readable from any thread. Relaxed: metrics
+ * order nothing, and only the owner writes, so load + store is enough. */
+static inline void weft__counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+extern const weft_location weft__unknown_site;
+
+/* CLOCK_MONOTONIC in ns, for busy time and poll times (not the runtime's
+ * clock, which a test may pause: these measure the CPU's real time). */
+static inline uint64_t weft__mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+/* The poll_time bucket of a poll that took @ns (weft/runtime.h). */
+static inline unsigned weft__poll_time_bucket(uint64_t ns)
+{
+	uint64_t v = ns >> 10;
+	if (v == 0)
+		return 0;
+	unsigned b = 64u - (unsigned)__builtin_clzll(v);
+	return b < WEFT_POLL_TIME_BUCKETS ? b : WEFT_POLL_TIME_BUCKETS - 1;
+}
+
+/*
+ * Polls task @t once on the calling scheduler thread, whose figures are
+ * @c: counts the poll, shows the task's spawn site to the watchdog for
+ * the length of the poll, and with @timed counts the poll's duration in
+ * the histogram, *@clock being the time the poll started (updated to the
+ * time it ended). Both flavours' run loops call this, so they measure
+ * alike. The watchdog pairing: `polling` is stored after `polls` (both
+ * release), so a watchdog that sees the same `polls` before and after
+ * reading `polling` read this poll's site (watchdog.c).
+ */
+static inline void weft__poll_task(struct weft__worker_counters *c, struct weft__task *t,
+				   uint32_t budget, bool timed, uint64_t *clock)
+{
+	/* Release: see above (plain stores on x86). */
+	atomic_store_explicit(&c->polls, atomic_load_explicit(&c->polls, memory_order_relaxed) + 1,
+			      memory_order_release);
+	atomic_store_explicit(&c->polling, t->loc ? t->loc : &weft__unknown_site,
+			      memory_order_release);
+	weft__task_run(t, budget);
+	/* Release, like the stores above (free on x86): "no poll now". */
+	atomic_store_explicit(&c->polling, NULL, memory_order_release);
+	if (weft__unlikely(timed)) {
+		uint64_t now = weft__mono_ns();
+		weft__counter_add(&c->poll_time[weft__poll_time_bucket(now - *clock)], 1);
+		*clock = now;
+	}
+}
+
+/* Copies @c into the counter fields of *@m (relaxed loads: statistics). */
+void weft__worker_counters_read(const struct weft__worker_counters *c, weft_worker_metrics *m);
+
+/*
+ * The watchdog (watchdog.c): a thread that samples every worker's
+ * counters and reports a task poll that has lasted the threshold. Started
+ * by weft_runtime_new when config.watchdog_ns is set, once the flavour
+ * says where its workers' counters are; stopped by weft_runtime_free
+ * before the flavour shuts down.
+ */
+struct weft__watchdog {
+	uint64_t threshold_ns;
+	/* Worker i's counters are at counters + i * stride. */
+	char *counters;
+	size_t stride;
+	uint32_t nworkers;
+	bool started;
+	bool stop;                 /* under lock */
 	pthread_t thread;
-	struct weft__task *lifo;   /* owner only */
-	uint32_t tick;
-	uint32_t rng;
-	bool searching;
-	bool running;              /* inside weft__run_task: wakes go to LIFO */
-	_Atomic int park_state;
-	pthread_mutex_t park_lock;
-	pthread_cond_t park_cond;
-	struct weft__worker_counters m;
-	alignas(64) struct weft__task_cache cache;
-	alignas(64) struct weft__local_queue queue;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;       /* CLOCK_MONOTONIC */
+	_Atomic uint64_t reports;
 };
 
+int weft__watchdog_start(struct weft__watchdog *wd, uint64_t threshold_ns, char *counters,
+			 size_t stride, uint32_t nworkers);
+void weft__watchdog_stop(struct weft__watchdog *wd);
+
+/*
+ * The runtime object: what both flavours share. The flavour's own state
+ * (its struct, in its own file) follows it in the same allocation, at
+ * `flavour`, ops->size bytes.
+ */
 struct weft_runtime {
 	/* The task layer's part: scheduler interface, references, owned
 	 * list, task-memory caches. First, so the task layer finds it from
 	 * a runtime pointer (weft__tasks_of). */
 	struct weft__tasks tasks;
 
+	/* Resolved: size, workers, budget, interval, flavour filled in. */
 	weft_runtime_config config;
 
 	/* Guards the inject queue and `closed`. */
@@ -93,48 +176,27 @@ struct weft_runtime {
 	_Atomic size_t inject_len;
 	bool closed;
 
-	/* Current-thread flavour: the queue only the block_on thread touches. */
-	struct weft__task_fifo local;
-	_Atomic bool core_taken;   /* a thread is inside block_on */
-	_Atomic bool root_woken;   /* block_on's future must be polled */
-
 	struct weft__driver driver;
 	/* The blocking pools: general and name lookups (spawn_blocking.c). */
 	struct weft__blocking_pool *blocking, *dns_blocking;
-	/* Current-thread flavour's counters (worker 0 in the metrics). */
-	struct weft__worker_counters ct_m;
-
-	/* Multi-thread flavour (worker.c). */
-	struct weft__worker *workers;
-	uint32_t nworkers;          /* 0 for the current-thread flavour */
-	struct weft__idle idle;
-	pthread_mutex_t driver_lock;   /* held by the worker parked in the driver */
-	_Atomic bool shutdown;
-	_Atomic uint32_t condvar_parked;
+	/* Tasks queued from threads outside the runtime (statistics). */
 	_Atomic uint64_t remote_schedules;
 
-	/* Multi-thread block_on calls in progress (runtime.c), so a fatal
-	 * driver error can wake them; guarded by roots_lock, a lock of its
-	 * own, taken by whichever thread records the error. */
-	pthread_mutex_t roots_lock;
-	struct weft__root *roots;
+	struct weft__watchdog watchdog;
+
+	/* The flavour's state (current_thread.c, multi_thread.c). */
+	alignas(64) unsigned char flavour[];
 };
 
 _Static_assert(offsetof(struct weft_runtime, tasks) == 0,
 	       "the task part starts the runtime (weft__tasks_of)");
 
-/* Frees the runtime once its last reference is gone (both flavours'
- * weft__sched_ops.destroy). */
-void weft__runtime_destroy(weft_runtime *rt);
+/* The two flavours (current_thread.c, multi_thread.c). */
+extern const struct weft__sched_ops weft__current_thread_ops;
+extern const struct weft__sched_ops weft__multi_thread_ops;
 
-extern const struct weft__sched_ops weft__mt_ops;
-extern _Thread_local struct weft__worker *weft__current_worker
-	__attribute__((tls_model("initial-exec")));
-int weft__mt_start(weft_runtime *rt, uint32_t n);
-void weft__mt_stop_threads(weft_runtime *rt, uint32_t started);
-void weft__mt_fini(weft_runtime *rt);
 /* Queues @batch on the inject queue; false (and the queue references
- * dropped) once the runtime is closed. */
+ * dropped) once the runtime is closed. Any thread. */
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
 /* The runtime's blocking pools, from weft_runtime_new and

@@ -1,5 +1,7 @@
 /*
- * worker.c - the work-stealing multi-thread scheduler.
+ * worker.c - the multi-thread flavour's worker threads: run loop, work
+ * stealing, parking, scheduling (the flavour's interface, block_on and
+ * start/stop are in multi_thread.c).
  *
  * Protocol. N worker threads each own a local ring queue (sched_queue.h), a LIFO
  * slot and a tick counter. A task woken by the task a worker is running
@@ -42,11 +44,15 @@
  * condition variable, so workers sleep until work or shutdown instead of
  * spinning on a driver that returns at once. Tasks still run.
  *
- * Shutdown sets `shutdown`, unparks every worker and joins them; each
- * drops the queue references it holds. weft_runtime_free then drops every
- * task still in the owned list (runtime.c).
+ * Shutdown (multi_thread.c) sets `shutdown`, unparks every worker and
+ * joins them; each drops the queue references it holds. weft_runtime_free
+ * then drops every task still in the owned list (runtime.c).
+ *
+ * Figures. Each worker counts into its own weft__worker_counters;
+ * busy time is measured per batch of polls (two clock reads a batch, see
+ * weft__worker_main), poll times only when the config asks for them.
  */
-#include "sched_runtime.h"
+#include "sched_multi_thread.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,20 +69,18 @@ _Thread_local struct weft__worker *weft__current_worker;
 
 /* Owner-only counter bump, readable from any thread. Relaxed: metrics
  * order nothing. */
-#define WEFT__COUNT(w, field) \
-	atomic_store_explicit(&(w)->m.field, \
-			      atomic_load_explicit(&(w)->m.field, memory_order_relaxed) + 1, \
-			      memory_order_relaxed)
+#define WEFT__COUNT(w, field) weft__counter_add(&(w)->m.field, 1)
 
-static inline bool weft__mt_is_shutdown(weft_runtime *rt)
+static inline bool weft__mt_is_shutdown(struct weft__multi_thread *mt)
 {
-	/* Acquire: pairs with the release store in weft__mt_shutdown. */
-	return atomic_load_explicit(&rt->shutdown, memory_order_acquire);
+	/* Acquire: pairs with the release store in weft__mt_shutdown
+	 * (multi_thread.c). */
+	return atomic_load_explicit(&mt->shutdown, memory_order_acquire);
 }
 
 /* ------------------------------------------------------------ parking */
 
-static void weft__worker_unpark(struct weft__worker *w)
+void weft__worker_unpark(struct weft__worker *w)
 {
 	/* SeqCst: pairs with the SeqCst CAS to a parked state in
 	 * weft__worker_park_timeout: either it sees our token or we see
@@ -96,16 +100,16 @@ static void weft__worker_unpark(struct weft__worker *w)
  * takes the driver we are leaving. */
 static void weft__driver_handoff(struct weft__worker *self)
 {
-	weft_runtime *rt = self->rt;
+	struct weft__multi_thread *mt = self->mt;
 	/* SeqCst fence and load: we released the driver lock just before.
 	 * A sleeper counts itself (SeqCst) and then tries the driver lock
 	 * once more, so either we see it counted here and wake it, or its
 	 * try-lock finds the driver free and it parks there instead. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&rt->condvar_parked, memory_order_seq_cst) == 0)
+	if (atomic_load_explicit(&mt->condvar_parked, memory_order_seq_cst) == 0)
 		return;
-	for (uint32_t i = 0; i < rt->nworkers; i++) {
-		struct weft__worker *w = &rt->workers[i];
+	for (uint32_t i = 0; i < mt->nworkers; i++) {
+		struct weft__worker *w = &mt->workers[i];
 		if (w != self &&
 		    atomic_load_explicit(&w->park_state, memory_order_relaxed) == WEFT__WPARK_CONDVAR) {
 			weft__worker_unpark(w);
@@ -114,11 +118,12 @@ static void weft__driver_handoff(struct weft__worker *self)
 	}
 }
 
-static bool weft__work_pending(weft_runtime *rt);
+static bool weft__work_pending(weft_runtime *rt, struct weft__multi_thread *mt);
 
 static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns)
 {
 	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	int expected = WEFT__WPARK_NOTIFIED;
 	/* Acquire: a consumed token carries the unparker's work. */
 	if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected, WEFT__WPARK_EMPTY,
@@ -127,7 +132,7 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 
 	/* A failed driver returns at once: sleep on the condvar instead. */
 	bool driver_ok = !weft__driver_error(&rt->driver);
-	if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
+	if (driver_ok && pthread_mutex_trylock(&mt->driver_lock) == 0) {
 		expected = WEFT__WPARK_EMPTY;
 		/* SeqCst: see weft__worker_unpark. */
 		if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
@@ -139,12 +144,12 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 			 * the driver with tasks in its queue is still counted
 			 * parked until it has run weft__park's checks. */
 			bool idle = weft__time_is_paused(&rt->driver.time) &&
-				    weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
+				    weft__idle_all_parked(&mt->idle) && !weft__work_pending(rt, mt);
 			weft__driver_park(&rt->driver, timeout_ns, idle);
 		}
 		/* Acquire: see the work of an unpark that ended the sleep. */
 		atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acq_rel);
-		pthread_mutex_unlock(&rt->driver_lock);
+		pthread_mutex_unlock(&mt->driver_lock);
 		return;
 	}
 
@@ -157,7 +162,7 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 						    memory_order_acquire)) {
 		/* SeqCst: the sleeper's half of the pair in
 		 * weft__driver_handoff (count, then re-check the driver). */
-		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&mt->condvar_parked, 1, memory_order_seq_cst);
 		/* SeqCst fence: the try-lock below is only an acquire
 		 * operation, which C11 lets a weakly ordered machine move
 		 * before the count above; the fence keeps "count, then look
@@ -165,58 +170,32 @@ static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns
 		 * fence in weft__driver_handoff ("unlock, then look at the
 		 * count"), so one of the two sides always sees the other. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
+		if (driver_ok && pthread_mutex_trylock(&mt->driver_lock) == 0) {
 			/* The holder left the driver between our first try
 			 * and our count: return, and the caller's next park
 			 * takes the driver. */
-			pthread_mutex_unlock(&rt->driver_lock);
+			pthread_mutex_unlock(&mt->driver_lock);
 		} else {
 			while (atomic_load_explicit(&w->park_state, memory_order_acquire) !=
 			       WEFT__WPARK_NOTIFIED)
 				pthread_cond_wait(&w->park_cond, &w->park_lock);
 		}
 		/* Relaxed: leaving; nothing is ordered by the decrement. */
-		atomic_fetch_sub_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&mt->condvar_parked, 1, memory_order_relaxed);
 	}
 	/* Acquire: consume the token and see the unparker's work. */
 	atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acquire);
 	pthread_mutex_unlock(&w->park_lock);
 }
 
-static void weft__notify_parked(weft_runtime *rt)
+static void weft__notify_parked(struct weft__multi_thread *mt)
 {
-	int who = weft__idle_worker_to_notify(&rt->idle);
+	int who = weft__idle_worker_to_notify(&mt->idle);
 	if (who >= 0)
-		weft__worker_unpark(&rt->workers[who]);
+		weft__worker_unpark(&mt->workers[who]);
 }
 
 /* ------------------------------------------------------------- inject */
-
-bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
-{
-	if (!batch->head)
-		return true;
-	pthread_mutex_lock(&rt->lock);
-	if (rt->closed) {
-		pthread_mutex_unlock(&rt->lock);
-		struct weft__task *t;
-		while ((t = weft__fifo_pop(batch)))
-			weft__task_ref_dec(t);   /* shutdown drops the tasks */
-		return false;
-	}
-	if (rt->inject.tail)
-		rt->inject.tail->queue_next = batch->head;
-	else
-		rt->inject.head = batch->head;
-	rt->inject.tail = batch->tail;
-	rt->inject.len += batch->len;
-	/* Relaxed: a hint for lock-free emptiness checks; the lock orders
-	 * the queue itself. */
-	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
-	pthread_mutex_unlock(&rt->lock);
-	*batch = (struct weft__task_fifo){ 0 };
-	return true;
-}
 
 /* Takes up to @max tasks from the inject queue into @w's local queue and
  * returns one more to run now, or NULL. */
@@ -257,8 +236,9 @@ static void weft__push_back(struct weft__worker *w, struct weft__task *t)
 	}
 }
 
-static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
+void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
 {
+	struct weft__multi_thread *mt = weft__mt_of(rt);
 	struct weft__worker *w = weft__current_worker;
 	if (w && w->rt == rt) {
 		WEFT__COUNT(w, local_schedules);
@@ -273,7 +253,7 @@ static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 		/* Others may help with our queue; a stale "someone is
 		 * searching" only costs parallelism, never the task. */
 		if (w->running)
-			weft__notify_parked(rt);
+			weft__notify_parked(mt);
 		return;
 	}
 	struct weft__task_fifo one = { 0 };
@@ -286,13 +266,8 @@ static void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 	/* SeqCst fence: our push (above, under the lock) must be ordered
 	 * before the idle-state load in notify; see idle.c. */
 	atomic_thread_fence(memory_order_seq_cst);
-	weft__notify_parked(rt);
+	weft__notify_parked(mt);
 }
-
-const struct weft__sched_ops weft__mt_ops = {
-	.schedule = weft__mt_schedule,
-	.destroy = weft__runtime_destroy,
-};
 
 /* ------------------------------------------------------------ the loop */
 
@@ -310,6 +285,7 @@ static uint32_t weft__rand(struct weft__worker *w)
 static struct weft__task *weft__next_task(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	struct weft__task *t;
 	if (w->tick % rt->config.global_queue_interval == 0) {
 		t = weft__inject_take(w, 0);
@@ -321,7 +297,7 @@ static struct weft__task *weft__next_task(struct weft__worker *w)
 		return t;
 	/* Our share of the inject queue, at most half a local queue. */
 	uint32_t len = (uint32_t)atomic_load_explicit(&rt->inject_len, memory_order_relaxed);
-	uint32_t share = len / rt->nworkers + 1;
+	uint32_t share = len / mt->nworkers + 1;
 	if (share > WEFT__LOCAL_QUEUE_CAP / 2)
 		share = WEFT__LOCAL_QUEUE_CAP / 2;
 	return weft__inject_take(w, share - 1);
@@ -329,44 +305,43 @@ static struct weft__task *weft__next_task(struct weft__worker *w)
 
 static struct weft__task *weft__steal_work(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	if (!w->searching)
-		w->searching = weft__idle_transition_to_searching(&rt->idle);
+		w->searching = weft__idle_transition_to_searching(&mt->idle);
 	if (!w->searching)
 		return NULL;
-	uint32_t n = rt->nworkers;
+	uint32_t n = mt->nworkers;
 	uint32_t start = weft__rand(w) % n;
 	for (uint32_t i = 0; i < n; i++) {
-		struct weft__worker *victim = &rt->workers[(start + i) % n];
+		struct weft__worker *victim = &mt->workers[(start + i) % n];
 		if (victim == w)
 			continue;
 		uint32_t got;
 		struct weft__task *t = weft__local_queue_steal(&victim->queue, &w->queue, &got);
 		if (t) {
 			WEFT__COUNT(w, steal_operations);
-			/* Relaxed: an owner-only statistic (see WEFT__COUNT). */
-			atomic_store_explicit(&w->m.steals,
-					      atomic_load_explicit(&w->m.steals, memory_order_relaxed) + got,
-					      memory_order_relaxed);
+			weft__counter_add(&w->m.steals, got);
 			return t;
 		}
 	}
 	return weft__inject_take(w, WEFT__LOCAL_QUEUE_CAP / 4);
 }
 
-static void weft__run_task(struct weft__worker *w, struct weft__task *t)
+/* Runs @t and then the LIFO slot's chain. @clock: see weft__poll_task. */
+static void weft__run_task(struct weft__worker *w, struct weft__task *t, bool timed,
+			   uint64_t *clock)
 {
 	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	if (w->searching) {
 		w->searching = false;
 		/* The last searcher found work: another may be needed. */
-		if (weft__idle_transition_from_searching(&rt->idle))
-			weft__notify_parked(rt);
+		if (weft__idle_transition_from_searching(&mt->idle))
+			weft__notify_parked(mt);
 	}
 	const uint32_t budget = rt->config.budget;
 	w->running = true;
-	WEFT__COUNT(w, polls);
-	weft__task_run(t, budget);
+	weft__poll_task(&w->m, t, budget, timed, clock);
 	for (int n = 0; (t = w->lifo) != NULL; n++) {
 		w->lifo = NULL;
 		if (n == WEFT__LIFO_CAP) {
@@ -375,22 +350,21 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t)
 			break;
 		}
 		WEFT__COUNT(w, lifo_hits);
-		WEFT__COUNT(w, polls);
-		weft__task_run(t, budget);
+		weft__poll_task(&w->m, t, budget, timed, clock);
 	}
 	w->running = false;
 	w->tick++;
 }
 
-static bool weft__work_pending(weft_runtime *rt)
+static bool weft__work_pending(weft_runtime *rt, struct weft__multi_thread *mt)
 {
 	/* SeqCst: the parking worker's re-check, after its SeqCst update of
 	 * the idle state; a producer pushes, fences (SeqCst) and then reads
 	 * the idle state, so one of the two sees the other (idle.c). */
 	if (atomic_load_explicit(&rt->inject_len, memory_order_seq_cst) > 0)
 		return true;
-	for (uint32_t i = 0; i < rt->nworkers; i++)
-		if (weft__local_queue_stealable(&rt->workers[i].queue))
+	for (uint32_t i = 0; i < mt->nworkers; i++)
+		if (weft__local_queue_stealable(&mt->workers[i].queue))
 			return true;
 	return false;
 }
@@ -404,12 +378,13 @@ static bool weft__has_local_work(struct weft__worker *w)
 static void weft__maintenance(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
-	if (pthread_mutex_trylock(&rt->driver_lock) != 0)
+	struct weft__multi_thread *mt = w->mt;
+	if (pthread_mutex_trylock(&mt->driver_lock) != 0)
 		return;
 	weft__driver_park(&rt->driver, 0, false);
-	pthread_mutex_unlock(&rt->driver_lock);
+	pthread_mutex_unlock(&mt->driver_lock);
 	if (weft__local_queue_len(&w->queue) > 1)
-		weft__notify_parked(rt);
+		weft__notify_parked(mt);
 	/* We go back to running tasks: a sleeper should hold the driver. */
 	weft__driver_handoff(w);
 }
@@ -417,19 +392,20 @@ static void weft__maintenance(struct weft__worker *w)
 static void weft__park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	WEFT__PERTURB(w->searching ? WEFT__PERTURB_PARK_SEARCHING
 				   : WEFT__PERTURB_PARK_NOT_SEARCHING);
-	bool recheck = weft__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+	bool recheck = weft__idle_transition_to_parked(&mt->idle, w->index, w->searching);
 	w->searching = false;
-	if (recheck && weft__work_pending(rt))
-		weft__notify_parked(rt);   /* may pick this very worker */
+	if (recheck && weft__work_pending(rt, mt))
+		weft__notify_parked(mt);   /* may pick this very worker */
 	/* Paused clock: the worker in the driver judged "every worker
 	 * sleeps" when it went in; now that we are the last to park, make
 	 * it judge again, so the clock can move to the next deadline. */
-	if (weft__time_is_paused(&rt->driver.time) && weft__idle_all_parked(&rt->idle))
+	if (weft__time_is_paused(&rt->driver.time) && weft__idle_all_parked(&mt->idle))
 		weft__driver_unpark(&rt->driver);
 	for (;;) {
-		if (weft__mt_is_shutdown(rt))
+		if (weft__mt_is_shutdown(mt))
 			return;
 		WEFT__COUNT(w, parks);
 		weft__worker_park_timeout(w, -1);
@@ -437,10 +413,10 @@ static void weft__park(struct weft__worker *w)
 		if (weft__has_local_work(w)) {
 			/* The driver queued tasks here: run them. Searching
 			 * only if a notifier also picked us (it counted us). */
-			w->searching = weft__idle_transition_from_parked(&rt->idle, w->index);
+			w->searching = weft__idle_transition_from_parked(&mt->idle, w->index);
 			break;
 		}
-		if (!weft__idle_is_parked(&rt->idle, w->index)) {
+		if (!weft__idle_is_parked(&mt->idle, w->index)) {
 			/* A notifier took us off the sleepers and counted us
 			 * unparked and searching. */
 			w->searching = true;
@@ -460,33 +436,49 @@ static void weft__park(struct weft__worker *w)
 	if (weft__local_queue_len(&w->queue) > 1) {
 		/* The driver filled our queue: share it, and let a sleeper
 		 * take the driver while we run. */
-		weft__notify_parked(rt);
+		weft__notify_parked(mt);
 	}
 	if (weft__has_local_work(w))
 		weft__driver_handoff(w);
 }
 
-static void *weft__worker_main(void *arg)
+void *weft__worker_main(void *arg)
 {
 	struct weft__worker *w = arg;
 	weft_runtime *rt = w->rt;
+	struct weft__multi_thread *mt = w->mt;
 	weft__current_rt = rt;
 	weft__current_worker = w;
 	weft__task_cache_enter(rt, &w->cache, (uint16_t)(w->index + 1));
+	const bool timed = rt->config.poll_time_histogram != 0;
 	uint32_t since_maintenance = 0;
-	while (!weft__mt_is_shutdown(rt)) {
+	/* Busy time: a batch runs from the first task found after a sleep
+	 * or a driver poll to the next of either; 0 between batches. Two
+	 * clock reads per batch (the last poll's end when polls are timed). */
+	uint64_t batch_start = 0, clock = 0;
+	while (!weft__mt_is_shutdown(mt)) {
 		struct weft__task *t = weft__next_task(w);
 		if (!t)
 			t = weft__steal_work(w);
 		if (t) {
-			weft__run_task(w, t);
+			if (batch_start == 0)
+				batch_start = clock = weft__mono_ns();
+			weft__run_task(w, t, timed, &clock);
 			if (++since_maintenance >= WEFT__EVENT_INTERVAL) {
 				since_maintenance = 0;
+				weft__counter_add(&w->m.busy_ns,
+						  (timed ? clock : weft__mono_ns()) - batch_start);
+				batch_start = 0;
 				weft__maintenance(w);
 			}
 			continue;
 		}
 		since_maintenance = 0;
+		if (batch_start != 0) {
+			weft__counter_add(&w->m.busy_ns,
+					  (timed ? clock : weft__mono_ns()) - batch_start);
+			batch_start = 0;
+		}
 		weft__park(w);
 	}
 	/* Drop the queue references; runtime_free drops the tasks. */
@@ -501,95 +493,4 @@ static void *weft__worker_main(void *arg)
 	weft__current_worker = NULL;
 	weft__current_rt = NULL;
 	return NULL;
-}
-
-/* ------------------------------------------------------- start and stop */
-
-int weft__mt_start(weft_runtime *rt, uint32_t n)
-{
-	rt->workers = weft__calloc(n, sizeof *rt->workers);
-	if (!rt->workers)
-		return -ENOMEM;
-	rt->nworkers = n;
-	/* Where task memory finds a worker's cache (task_alloc.c). */
-	rt->tasks.worker_caches = (char *)&rt->workers[0].cache;
-	rt->tasks.worker_cache_stride = sizeof *rt->workers;
-	int rc = weft__idle_init(&rt->idle, n);
-	if (rc < 0)
-		goto err_workers;
-	if (pthread_mutex_init(&rt->driver_lock, NULL) != 0) {
-		rc = -ENOMEM;
-		goto err_idle;
-	}
-	uint32_t seed = (uint32_t)getpid() * 2654435761u;
-	uint32_t inited = 0;
-	for (; inited < n; inited++) {
-		struct weft__worker *w = &rt->workers[inited];
-		w->rt = rt;
-		w->index = inited;
-		w->rng = (seed ^ (inited * 0x9e3779b9u)) | 1;
-		weft__local_queue_init(&w->queue);
-		atomic_init(&w->park_state, WEFT__WPARK_EMPTY);
-		if (pthread_mutex_init(&w->park_lock, NULL) != 0)
-			break;
-		if (pthread_cond_init(&w->park_cond, NULL) != 0) {
-			pthread_mutex_destroy(&w->park_lock);
-			break;
-		}
-	}
-	if (inited < n) {
-		rc = -ENOMEM;
-		goto err_sync;
-	}
-	uint32_t started = 0;
-	for (; started < n; started++) {
-		char name[32];   /* cut to 15 bytes past worker 999 */
-		snprintf(name, sizeof name, "weft-worker-%u", started);
-		rc = weft__thread_create(&rt->workers[started].thread, weft__worker_main,
-					 &rt->workers[started], name);
-		if (rc < 0)
-			break;
-	}
-	if (started < n) {
-		weft__mt_stop_threads(rt, started);
-		goto err_sync;
-	}
-	return 0;
-
-err_sync:
-	for (uint32_t i = 0; i < inited; i++) {
-		pthread_cond_destroy(&rt->workers[i].park_cond);
-		pthread_mutex_destroy(&rt->workers[i].park_lock);
-	}
-	pthread_mutex_destroy(&rt->driver_lock);
-err_idle:
-	weft__idle_fini(&rt->idle);
-err_workers:
-	weft__free(rt->workers);
-	rt->workers = NULL;
-	rt->nworkers = 0;
-	rt->tasks.worker_caches = NULL;
-	return rc;
-}
-
-void weft__mt_stop_threads(weft_runtime *rt, uint32_t started)
-{
-	/* Release: workers that see the flag see everything before it. */
-	atomic_store_explicit(&rt->shutdown, true, memory_order_release);
-	for (uint32_t i = 0; i < started; i++)
-		weft__worker_unpark(&rt->workers[i]);
-	for (uint32_t i = 0; i < started; i++)
-		pthread_join(rt->workers[i].thread, NULL);
-}
-
-void weft__mt_fini(weft_runtime *rt)
-{
-	for (uint32_t i = 0; i < rt->nworkers; i++) {
-		weft__task_cache_fini(&rt->workers[i].cache);
-		pthread_cond_destroy(&rt->workers[i].park_cond);
-		pthread_mutex_destroy(&rt->workers[i].park_lock);
-	}
-	pthread_mutex_destroy(&rt->driver_lock);
-	weft__idle_fini(&rt->idle);
-	weft__free(rt->workers);
 }

@@ -58,7 +58,7 @@
 
 _Static_assert(offsetof(struct weft__task, future) == 64,
 	       "the task header is one cache line");
-_Static_assert(WEFT_MAX_WORKERS + 1 < WEFT__HOME_CORE, "worker homes fit in 11 bits");
+_Static_assert(WEFT_MAX_WORKERS < 0x7ffu, "worker homes (1 .. workers) fit in 11 bits");
 _Static_assert(WEFT__TC_CLASSES <= 128, "size classes fit in 7 bits");
 _Static_assert(WEFT__OWNED_SHARDS <= 16, "shards fit in 4 bits");
 
@@ -76,7 +76,7 @@ void weft__runtime_ref_dec(weft_runtime *rt)
 	 * see every other holder's use of it. */
 	if (atomic_fetch_sub_explicit(&ts->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	ts->ops->destroy(rt);
+	ts->destroy(rt);
 }
 
 static void weft__task_dealloc(struct weft__task *t)

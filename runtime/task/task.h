@@ -63,18 +63,41 @@ static inline unsigned weft__task_bits_shard(uint64_t s)
 struct weft__task;
 
 /*
- * What a scheduler does for the task layer; one instance per flavour
- * (runtime.c, worker.c). The task layer calls only through this.
+ * The scheduler interface: what a scheduler flavour does for the runtime.
+ * One instance per flavour, each in its own file (runtime/sched/
+ * current_thread.c, multi_thread.c) with its own state, which the runtime
+ * object carries after its shared part (sched_runtime.h). The task layer
+ * calls only `schedule`; the runtime object (runtime.c) calls the rest,
+ * so nothing outside a flavour's file asks which flavour runs.
  */
 struct weft__sched_ops {
+	const char *name;   /* "current_thread", "multi_thread" */
+	/* Bytes of the flavour's state, allocated with the runtime object. */
+	size_t size;
+	/* Sets up the flavour's state (zeroed) for rt->config and starts
+	 * its threads, if any; on failure undoes what it did and returns a
+	 * negative errno. Called once, by weft_runtime_new, after the shared
+	 * parts (queues, driver, blocking pools) exist. */
+	int (*init)(weft_runtime *rt);
 	/* @t carries one reference (the "notified" ref) that the run queue
 	 * now owns; push it where a worker will poll it, or, if the runtime
 	 * is closed, drop that reference. @yield: the task woke itself while
 	 * running (back of the queue, not the LIFO slot). Any thread. */
 	void (*schedule)(weft_runtime *rt, struct weft__task *t, bool yield);
-	/* The last runtime reference is gone (weft__runtime_ref_dec): free
-	 * the runtime object. Any thread, once. */
-	void (*destroy)(weft_runtime *rt);
+	/* weft_block_on once the arguments, fork and nesting are checked
+	 * (the public contract in weft/runtime.h). */
+	int (*block_on)(weft_runtime *rt, weft_future *fut);
+	/* The runtime is closed (no task is queued any more): stop the
+	 * flavour's threads and drop the references its own queues hold.
+	 * Called once, by weft_runtime_free, before the live tasks' futures
+	 * are dropped. */
+	void (*shutdown)(weft_runtime *rt);
+	/* The last runtime reference is gone: release what init made.
+	 * Called once, from the runtime object's destructor. */
+	void (*fini)(weft_runtime *rt);
+	/* Fills *@out for worker @index (every field the flavour keeps);
+	 * -EINVAL for an index past the flavour's workers. Any thread. */
+	int (*metrics)(weft_runtime *rt, uint32_t index, weft_worker_metrics *out);
 };
 
 /*
@@ -125,7 +148,6 @@ struct weft__task_cache {
 	uint32_t nlocal[WEFT__TC_CLASSES];
 	struct weft__tc_block *_Atomic remote[WEFT__TC_CLASSES];
 };
-#define WEFT__HOME_CORE 0x7ffu    /* home of a block from the core cache */
 /* Allocates @size bytes for a task; *@bits gets the home and class bits
  * to put in its state word. */
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits);
@@ -134,9 +156,9 @@ void weft__task_cache_fini(struct weft__task_cache *c);
 
 /*
  * The cache the calling thread owns, and its home number: set by the
- * scheduler while the thread runs tasks of @rt (a worker: its own cache,
- * home = index + 1; the current-thread core inside block_on: the core
- * cache, WEFT__HOME_CORE), cleared when it stops. Thread-local.
+ * scheduler while the thread runs tasks of @rt (a multi-thread worker: its
+ * own cache, home = index + 1; the current-thread core inside block_on:
+ * the core's cache, home 1), cleared when it stops. Thread-local.
  */
 struct weft__task_cache_owner {
 	weft_runtime *rt;
@@ -199,6 +221,9 @@ uint64_t weft__owned_spawned(weft_runtime *rt);
 struct weft__tasks {
 	/* The scheduler flavour's implementation of the interface above. */
 	const struct weft__sched_ops *ops;
+	/* Frees the runtime object once its last reference is gone
+	 * (weft__runtime_ref_dec); set by the runtime object (runtime.c). */
+	void (*destroy)(weft_runtime *rt);
 
 	/* References: 1 for the owner (dropped by weft_runtime_free) and one
 	 * per allocated task, so a waker that outlives the owner's free can
@@ -208,16 +233,15 @@ struct weft__tasks {
 	/* weft__fork_generation when the runtime was made (runtime.c). */
 	unsigned fork_gen;
 
-	/* The multi-thread workers' task-memory caches: worker i's is at
-	 * worker_caches + i * worker_cache_stride (set by the scheduler
-	 * before its threads start; unused by the current-thread flavour). */
+	/* The task-memory caches of the threads that run tasks: the one
+	 * with home h (1 ..) is at worker_caches + (h - 1) *
+	 * worker_cache_stride. Set by the scheduler flavour's init before
+	 * any of its threads runs a task (a multi-thread worker's cache, or
+	 * the current-thread core's, home 1). */
 	char *worker_caches;
 	size_t worker_cache_stride;
 
 	struct weft__owned_shard owned[WEFT__OWNED_SHARDS];
-
-	/* The current-thread flavour's task-memory cache (task_alloc.c). */
-	struct weft__task_cache core_cache;
 };
 
 /* The task part of @rt: the runtime object's first member. */
@@ -251,7 +275,7 @@ static inline void weft__runtime_ref_inc(weft_runtime *rt)
 	atomic_fetch_add_explicit(&weft__tasks_of(rt)->refs, 1, memory_order_relaxed);
 }
 
-/* Drops a reference on @rt; the last one frees it (ops->destroy). */
+/* Drops a reference on @rt; the last one frees it (tasks.destroy). */
 void weft__runtime_ref_dec(weft_runtime *rt);
 
 #endif /* WEFT__TASK_H */

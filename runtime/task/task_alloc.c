@@ -7,7 +7,8 @@
  * WEFT__TC_STEP class) remembers W and its class. When freed by W itself,
  * it goes on W's local list for that class (owner only, plain pointers),
  * up to about WEFT__TC_MAX blocks. The current-thread flavour's core
- * (the thread inside block_on) has a cache of the same kind. When freed by any other thread, it is pushed
+ * (the thread inside block_on) has one such cache, home 1, as worker 0
+ * would. When freed by any other thread, it is pushed
  * on W's remote stack for the class with a CAS (release); W takes the
  * whole stack at once with an exchange (acquire) when its local list is
  * empty. Only W takes from the stack, and it takes everything, so the
@@ -72,8 +73,6 @@ static struct weft__task_cache *weft__my_cache(weft_runtime *rt, uint16_t *home)
 static struct weft__task_cache *weft__home_cache(weft_runtime *rt, uint16_t home)
 {
 	struct weft__tasks *ts = weft__tasks_of(rt);
-	if (home == WEFT__HOME_CORE)
-		return &ts->core_cache;
 	return (struct weft__task_cache *)(void *)(ts->worker_caches +
 						   (size_t)(home - 1) * ts->worker_cache_stride);
 }

@@ -668,7 +668,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(weft_mutex_init(&g.mutex) == 0);
 
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	CHECK(weft_runtime_new(&rt, &cfg) == 0);
 	CHECK(weft_time_pause(rt) == 0);
 

@@ -1,0 +1,163 @@
+/*
+ * watchdog.c - reports a task poll that holds a worker too long.
+ *
+ * A thread of its own samples every worker's figures (sched_runtime.h,
+ * struct weft__worker_counters) every threshold / 4, at least every
+ * millisecond and at most every second. It costs the workers nothing
+ * beyond what weft__poll_task does anyway: the poll count and the spawn
+ * site of the task being polled.
+ *
+ * Protocol. Per poll the worker stores `polls` (+1) and then `polling`
+ * (the task's site), both release, and `polling` = NULL after the poll.
+ * The watchdog reads `polls` (acquire), `polling` (relaxed), an acquire
+ * fence, and `polls` again. Equal counts and a site mean the site is this
+ * poll's: a later poll's site is stored after its `polls` increment with
+ * release, so reading it would, through the fence, make the second read
+ * see the new count; an earlier poll's site was overwritten by NULL
+ * before this poll's count was published, which the first (acquire) read
+ * saw. The watchdog remembers, per worker, the poll it last saw and when
+ * it first saw it; once the same poll is still running a threshold after
+ * that, the poll has held the worker at least that long (the first sight
+ * comes after the poll's start, so a report is never early), and it is
+ * reported once: a line on stderr and watchdog.reports + 1.
+ */
+#include "sched_runtime.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+struct weft__wd_seen {
+	uint64_t polls;       /* the poll last seen running */
+	uint64_t since;       /* when it was first seen; 0: none */
+	bool reported;
+};
+
+struct weft__watchdog_run {
+	struct weft__watchdog *wd;
+	struct weft__wd_seen *watch;
+};
+
+static const struct weft__worker_counters *weft__wd_counters(struct weft__watchdog *wd,
+							      uint32_t i)
+{
+	return (const struct weft__worker_counters *)(const void *)(wd->counters +
+								    (size_t)i * wd->stride);
+}
+
+static void weft__watchdog_sample(struct weft__watchdog *wd, struct weft__wd_seen *watch)
+{
+	uint64_t now = weft__mono_ns();
+	for (uint32_t i = 0; i < wd->nworkers; i++) {
+		const struct weft__worker_counters *c = weft__wd_counters(wd, i);
+		struct weft__wd_seen *w = &watch[i];
+		/* Orderings: see "Protocol" at the top. */
+		uint64_t p1 = atomic_load_explicit(&c->polls, memory_order_acquire);
+		const weft_location *site = atomic_load_explicit(&c->polling, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		uint64_t p2 = atomic_load_explicit(&c->polls, memory_order_relaxed);
+		if (p1 != p2 || !site) {
+			w->since = 0;   /* between polls, or one just began */
+			continue;
+		}
+		if (w->since == 0 || w->polls != p1) {
+			*w = (struct weft__wd_seen){ .polls = p1, .since = now };
+			continue;
+		}
+		if (w->reported || now - w->since < wd->threshold_ns)
+			continue;
+		w->reported = true;
+		fprintf(stderr,
+			"weft: watchdog: a task spawned at %s:%d (%s) has held worker %" PRIu32
+			" for more than %" PRIu64 " ms (threshold %" PRIu64
+			" ms); the tasks queued behind it wait\n",
+			site->file ? site->file : "?", site->line, site->func ? site->func : "?",
+			i, (now - w->since) / 1000000, wd->threshold_ns / 1000000);
+		/* Release: a reader that sees the count finds the line written. */
+		atomic_fetch_add_explicit(&wd->reports, 1, memory_order_release);
+	}
+}
+
+static void *weft__watchdog_main(void *arg)
+{
+	struct weft__watchdog_run *run = arg;
+	struct weft__watchdog *wd = run->wd;
+	uint64_t period = wd->threshold_ns / 4;
+	if (period < 1000000)
+		period = 1000000;
+	if (period > 1000000000)
+		period = 1000000000;
+	pthread_mutex_lock(&wd->lock);
+	while (!wd->stop) {
+		uint64_t until = weft__mono_ns() + period;
+		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000),
+				       .tv_nsec = (long)(until % 1000000000) };
+		while (!wd->stop && pthread_cond_timedwait(&wd->cond, &wd->lock, &ts) != ETIMEDOUT)
+			;
+		if (wd->stop)
+			break;
+		pthread_mutex_unlock(&wd->lock);
+		weft__watchdog_sample(wd, run->watch);
+		pthread_mutex_lock(&wd->lock);
+	}
+	pthread_mutex_unlock(&wd->lock);
+	weft__free(run->watch);
+	weft__free(run);
+	return NULL;
+}
+
+int weft__watchdog_start(struct weft__watchdog *wd, uint64_t threshold_ns, char *counters,
+			 size_t stride, uint32_t nworkers)
+{
+	wd->threshold_ns = threshold_ns;
+	wd->counters = counters;
+	wd->stride = stride;
+	wd->nworkers = nworkers;
+	wd->stop = false;
+	struct weft__watchdog_run *run = weft__alloc(sizeof *run);
+	struct weft__wd_seen *watch = weft__calloc(nworkers, sizeof *watch);
+	if (!run || !watch)
+		goto err_mem;
+	*run = (struct weft__watchdog_run){ .wd = wd, .watch = watch };
+	if (pthread_mutex_init(&wd->lock, NULL) != 0)
+		goto err_mem;
+	pthread_condattr_t attr;
+	if (pthread_condattr_init(&attr) != 0)
+		goto err_lock;
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	int rc = pthread_cond_init(&wd->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		goto err_lock;
+	rc = weft__thread_create(&wd->thread, weft__watchdog_main, run, "weft-watchdog");
+	if (rc < 0) {
+		pthread_cond_destroy(&wd->cond);
+		pthread_mutex_destroy(&wd->lock);
+		weft__free(watch);
+		weft__free(run);
+		return rc;
+	}
+	wd->started = true;
+	return 0;
+
+err_lock:
+	pthread_mutex_destroy(&wd->lock);
+err_mem:
+	weft__free(watch);
+	weft__free(run);
+	return -ENOMEM;
+}
+
+void weft__watchdog_stop(struct weft__watchdog *wd)
+{
+	if (!wd->started)
+		return;
+	pthread_mutex_lock(&wd->lock);
+	wd->stop = true;
+	pthread_cond_signal(&wd->cond);
+	pthread_mutex_unlock(&wd->lock);
+	pthread_join(wd->thread, NULL);
+	pthread_cond_destroy(&wd->cond);
+	pthread_mutex_destroy(&wd->lock);
+	wd->started = false;
+}

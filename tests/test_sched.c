@@ -1,0 +1,505 @@
+/* test_sched.c - the scheduler seen from its config and its figures: the
+ * config's size rule, the flavour (auto, current-thread, multi-thread
+ * with one worker), busy time, the poll-time histogram and the watchdog.
+ * Busy time, poll times and the watchdog measure real time (a task that
+ * spins on the CPU), so those tests spin for a few milliseconds and
+ * assert lower bounds only, or wait, bounded, for the report. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static weft_runtime_metrics rt_metrics(weft_runtime *rt)
+{
+	weft_runtime_metrics m;
+	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
+	return m;
+}
+
+static weft_worker_metrics worker_metrics(weft_runtime *rt, uint32_t i)
+{
+	weft_worker_metrics m;
+	assert_int_equal(weft_runtime_worker_metrics(rt, i, &m, sizeof m), 0);
+	return m;
+}
+
+static uint64_t histogram_total(const weft_worker_metrics *m)
+{
+	uint64_t total = 0;
+	for (unsigned b = 0; b < WEFT_POLL_TIME_BUCKETS; b++)
+		total += m->poll_time_histogram[b];
+	return total;
+}
+
+/* Worker 0's figures once its batch is over: a multi-thread worker adds
+ * a poll's time after the poll (which woke block_on) and its busy time
+ * when it next sleeps, so wait (at most 10 s) until @polls polls are in
+ * the histogram (@timed) or busy time reaches @busy_ns. */
+static weft_worker_metrics settled_metrics(weft_runtime *rt, bool timed, uint64_t polls,
+					   uint64_t busy_ns)
+{
+	uint64_t until = test_now_us() + 10000000;
+	weft_worker_metrics m = worker_metrics(rt, 0);
+	while ((timed ? histogram_total(&m) < polls : m.busy_ns < busy_ns) &&
+	       test_now_us() < until) {
+		usleep(1000);
+		m = worker_metrics(rt, 0);
+	}
+	return m;
+}
+
+/* ------------------------------------------------------ config size */
+
+static void a_config_with_size_zero_is_refused(void **state)
+{
+	(void)state;
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = { .workers = 1 };   /* size left 0 */
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	assert_null(rt);
+}
+
+static void a_config_smaller_than_the_library_knows_is_refused(void **state)
+{
+	(void)state;
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.size = sizeof cfg - 1;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	cfg.size = sizeof(uint32_t);
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	assert_null(rt);
+}
+
+/* What a program built against a newer header passes: this library's
+ * config followed by fields it does not know. */
+typedef struct newer_config {
+	weft_runtime_config known;
+	uint64_t later_field;
+	uint32_t another;
+} newer_config;
+
+static void a_larger_config_is_accepted_only_with_a_zero_tail(void **state)
+{
+	(void)state;
+	newer_config big = { .known = { .size = sizeof big, .workers = 1 } };
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &big.known), 0);
+	assert_non_null(rt);
+	assert_int_equal(rt_metrics(rt).workers, 1);
+	weft_runtime_free(rt);
+
+	rt = NULL;
+	big.later_field = 1;   /* a setting this library cannot honour */
+	assert_int_equal(weft_runtime_new(&rt, &big.known), -EINVAL);
+	big.later_field = 0;
+	big.another = 0x100;
+	assert_int_equal(weft_runtime_new(&rt, &big.known), -EINVAL);
+	assert_null(rt);
+}
+
+static void the_config_init_macro_and_a_null_config_give_the_defaults(void **state)
+{
+	(void)state;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	assert_int_equal(cfg.size, sizeof cfg);
+	assert_int_equal(cfg.workers, 0);
+	assert_int_equal(cfg.flavour, WEFT_FLAVOUR_AUTO);
+	assert_int_equal(cfg.watchdog_ns, 0);
+	weft_runtime *a = NULL, *b = NULL;
+	assert_int_equal(weft_runtime_new(&a, &cfg), 0);
+	assert_int_equal(weft_runtime_new(&b, NULL), 0);
+	weft_runtime_metrics ma = rt_metrics(a), mb = rt_metrics(b);
+	assert_int_equal(ma.workers, mb.workers);
+	assert_int_equal(ma.flavour, mb.flavour);
+	assert_int_equal(ma.flavour, ma.workers == 1 ? WEFT_FLAVOUR_CURRENT_THREAD
+						     : WEFT_FLAVOUR_MULTI_THREAD);
+	weft_runtime_free(a);
+	weft_runtime_free(b);
+}
+
+/* ---------------------------------------------------------- flavour */
+
+static void flavour_values_and_worker_counts_are_checked(void **state)
+{
+	(void)state;
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = 3;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	cfg.flavour = WEFT_FLAVOUR_CURRENT_THREAD;
+	cfg.workers = 2;   /* a current-thread runtime has one */
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	cfg.flavour = WEFT_FLAVOUR_MULTI_THREAD;
+	cfg.workers = WEFT_MAX_WORKERS + 1;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), -EINVAL);
+	assert_null(rt);
+}
+
+static void auto_picks_current_thread_for_one_worker_and_multi_thread_for_more(void **state)
+{
+	(void)state;
+	static const struct {
+		uint32_t flavour, workers, want_flavour, want_workers;
+	} cases[] = {
+		{ WEFT_FLAVOUR_AUTO, 1, WEFT_FLAVOUR_CURRENT_THREAD, 1 },
+		{ WEFT_FLAVOUR_AUTO, 2, WEFT_FLAVOUR_MULTI_THREAD, 2 },
+		{ WEFT_FLAVOUR_CURRENT_THREAD, 0, WEFT_FLAVOUR_CURRENT_THREAD, 1 },
+		{ WEFT_FLAVOUR_CURRENT_THREAD, 1, WEFT_FLAVOUR_CURRENT_THREAD, 1 },
+		{ WEFT_FLAVOUR_MULTI_THREAD, 1, WEFT_FLAVOUR_MULTI_THREAD, 1 },
+		{ WEFT_FLAVOUR_MULTI_THREAD, 3, WEFT_FLAVOUR_MULTI_THREAD, 3 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+		cfg.flavour = cases[i].flavour;
+		cfg.workers = cases[i].workers;
+		weft_runtime *rt = NULL;
+		assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+		weft_runtime_metrics m = rt_metrics(rt);
+		assert_int_equal(m.flavour, cases[i].want_flavour);
+		assert_int_equal(m.workers, cases[i].want_workers);
+		weft_worker_metrics wm;
+		assert_int_equal(weft_runtime_worker_metrics(rt, m.workers, &wm, sizeof wm),
+				 -EINVAL);
+		weft_runtime_free(rt);
+	}
+}
+
+/* Records the thread that polls it; ready at once. */
+typedef struct where_task {
+	weft_future fut;
+	pthread_t thread;
+	atomic_int *done;
+} where_task;
+
+static weft_poll where_poll(weft_future *f, weft_cx *cx)
+{
+	(void)cx;
+	where_task *t = (where_task *)f;
+	t->thread = pthread_self();
+	atomic_store(t->done, 1);
+	return WEFT_READY;
+}
+
+/* Awaits a join handle. */
+typedef struct join_root {
+	weft_future fut;
+	weft_join_handle *h;
+	int status;
+} join_root;
+
+static weft_poll join_root_poll(weft_future *f, weft_cx *cx)
+{
+	join_root *r = (join_root *)f;
+	return weft_join_handle_poll(r->h, cx, &r->status);
+}
+
+static pthread_t task_thread(weft_runtime *rt)
+{
+	atomic_int done = 0;
+	where_task t = { .fut = WEFT_FUTURE(where_poll, NULL), .done = &done };
+	join_root r = { .fut = WEFT_FUTURE(join_root_poll, NULL) };
+	assert_int_equal(weft_spawn(rt, &t.fut, sizeof t, &r.h), 0);
+	assert_int_equal(weft_block_on(rt, &r.fut), 0);
+	assert_int_equal(r.status, 0);
+	pthread_t th = ((where_task *)weft_join_handle_output(r.h))->thread;
+	weft_join_handle_detach(r.h);
+	return th;
+}
+
+/* A root future pending until *gate is set; polls it every millisecond
+ * through a helper thread's wake, so two block_ons can overlap. */
+typedef struct gate_root {
+	weft_future fut;
+	atomic_int *gate;
+	atomic_int *entered;
+} gate_root;
+
+static weft_poll gate_root_poll(weft_future *f, weft_cx *cx)
+{
+	gate_root *g = (gate_root *)f;
+	atomic_store(g->entered, 1);
+	if (atomic_load(g->gate))
+		return WEFT_READY;
+	weft_waker_wake_by_ref(cx->waker);   /* poll again soon */
+	usleep(200);
+	return WEFT_PENDING;
+}
+
+typedef struct blocker_arg {
+	weft_runtime *rt;
+	atomic_int gate, entered;
+	int rc;
+} blocker_arg;
+
+static void *blocker_main(void *arg)
+{
+	blocker_arg *b = arg;
+	gate_root g = { .fut = WEFT_FUTURE(gate_root_poll, NULL), .gate = &b->gate,
+			.entered = &b->entered };
+	b->rc = weft_block_on(b->rt, &g.fut);
+	return NULL;
+}
+
+/* Runs a block_on on another thread and, while it is inside, one here:
+ * returns what the second one returned. */
+static int second_block_on(weft_runtime *rt)
+{
+	blocker_arg b = { .rt = rt };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, blocker_main, &b), 0);
+	assert_true(test_wait_flag(&b.entered, test_now_us() + 10000000));
+	atomic_int open = 1, entered = 0;
+	gate_root g = { .fut = WEFT_FUTURE(gate_root_poll, NULL), .gate = &open,
+			.entered = &entered };
+	int rc = weft_block_on(rt, &g.fut);
+	atomic_store(&b.gate, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(b.rc, 0);
+	return rc;
+}
+
+static void a_one_worker_multi_thread_runtime_runs_tasks_on_its_worker(void **state)
+{
+	(void)state;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = WEFT_FLAVOUR_MULTI_THREAD;
+	cfg.workers = 1;
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	/* Tasks run on the worker thread, not the block_on thread. */
+	pthread_t a = task_thread(rt), b = task_thread(rt);
+	assert_false(pthread_equal(a, pthread_self()));
+	assert_true(pthread_equal(a, b));   /* one worker: the same thread */
+	/* Two threads may be inside block_on at once. */
+	assert_int_equal(second_block_on(rt), 0);
+	assert_true(worker_metrics(rt, 0).polls >= 2);
+	weft_runtime_free(rt);
+
+	/* The current-thread flavour with the same count: the opposite. */
+	cfg.flavour = WEFT_FLAVOUR_CURRENT_THREAD;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	assert_true(pthread_equal(task_thread(rt), pthread_self()));
+	assert_int_equal(second_block_on(rt), -EBUSY);
+	weft_runtime_free(rt);
+}
+
+/* ---------------------------------------------------- busy and polls */
+
+/* Spins on the CPU for spin_ns on its first poll, then is ready after
+ * `quick` more polls that return at once. */
+typedef struct spinner {
+	weft_future fut;
+	uint64_t spin_ns;
+	int quick;
+} spinner;
+
+static weft_poll spinner_poll(weft_future *f, weft_cx *cx)
+{
+	spinner *s = (spinner *)f;
+	if (s->spin_ns) {
+		uint64_t until = mono_ns() + s->spin_ns;
+		while (mono_ns() < until)
+			;
+		s->spin_ns = 0;
+	}
+	if (s->quick-- > 0) {
+		weft_waker_wake_by_ref(cx->waker);
+		return WEFT_PENDING;
+	}
+	return WEFT_READY;
+}
+
+static weft_runtime *new_flavour_rt(uint32_t flavour, bool histogram, uint64_t watchdog_ns)
+{
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = flavour;
+	cfg.workers = 1;
+	cfg.poll_time_histogram = histogram;
+	cfg.watchdog_ns = watchdog_ns;
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	return rt;
+}
+
+static void run_spinner(weft_runtime *rt, uint64_t spin_ns, int quick)
+{
+	spinner s = { .fut = WEFT_FUTURE(spinner_poll, NULL), .spin_ns = spin_ns,
+		      .quick = quick };
+	join_root r = { .fut = WEFT_FUTURE(join_root_poll, NULL) };
+	assert_int_equal(weft_spawn(rt, &s.fut, sizeof s, &r.h), 0);
+	assert_int_equal(weft_block_on(rt, &r.fut), 0);
+	assert_int_equal(r.status, 0);
+	weft_join_handle_detach(r.h);
+}
+
+static void busy_time_counts_the_time_tasks_spend_polling(void **state)
+{
+	(void)state;
+	const uint32_t flavours[] = { WEFT_FLAVOUR_CURRENT_THREAD, WEFT_FLAVOUR_MULTI_THREAD };
+	for (size_t i = 0; i < 2; i++) {
+		weft_runtime *rt = new_flavour_rt(flavours[i], false, 0);
+		assert_int_equal(worker_metrics(rt, 0).busy_ns, 0);
+		run_spinner(rt, 5000000, 3);
+		weft_worker_metrics m = settled_metrics(rt, false, 4, 5000000);
+		assert_true(m.busy_ns >= 5000000);
+		assert_int_equal(m.polls, 4);
+		for (unsigned b = 0; b < WEFT_POLL_TIME_BUCKETS; b++)
+			assert_int_equal(m.poll_time_histogram[b], 0);   /* not asked for */
+		weft_runtime_free(rt);
+	}
+}
+
+static void the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket(void **state)
+{
+	(void)state;
+	const uint32_t flavours[] = { WEFT_FLAVOUR_CURRENT_THREAD, WEFT_FLAVOUR_MULTI_THREAD };
+	for (size_t i = 0; i < 2; i++) {
+		weft_runtime *rt = new_flavour_rt(flavours[i], true, 0);
+		run_spinner(rt, 3000000, 20);   /* one poll of 3 ms, 20 quick ones */
+		weft_worker_metrics m = settled_metrics(rt, true, 21, 0);
+		assert_int_equal(m.polls, 21);
+		assert_int_equal(histogram_total(&m), 21);
+		uint64_t long_ones = 0;
+		/* 3 ms is in [2^21, 2^22) ns: bucket 12, or later if the
+		 * spinning thread was preempted. */
+		for (unsigned b = 12; b < WEFT_POLL_TIME_BUCKETS; b++)
+			long_ones += m.poll_time_histogram[b];
+		assert_true(m.busy_ns >= 3000000);
+		assert_int_equal(long_ones, 1);
+		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(12) <= 3000000);
+		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(13) > 3000000);
+		weft_runtime_free(rt);
+	}
+}
+
+/* --------------------------------------------------------- watchdog */
+
+/* Holds its worker until the watchdog has reported it (or 10 s). */
+typedef struct hog {
+	weft_future fut;
+	weft_runtime *rt;
+	bool seen;
+} hog;
+
+static weft_poll hog_poll(weft_future *f, weft_cx *cx)
+{
+	(void)cx;
+	hog *h = (hog *)f;
+	uint64_t until = mono_ns() + 10000000000u;
+	while (mono_ns() < until && !h->seen)
+		h->seen = rt_metrics(h->rt).watchdog_reports > 0;
+	return WEFT_READY;
+}
+
+/* Runs @fn with stderr going to a file; returns what was written. */
+static char *capture_stderr(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/weft-test-sched-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, 2) == 2);
+	fn(arg);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	close(saved);
+	static char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+typedef struct hog_run {
+	uint32_t flavour;
+	int line;      /* where the hog was spawned */
+	bool seen;
+	uint64_t reports;
+} hog_run;
+
+static void hog_run_main(void *arg)
+{
+	hog_run *hr = arg;
+	weft_runtime *rt = new_flavour_rt(hr->flavour, false, 20000000);   /* 20 ms */
+	hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .rt = rt };
+	join_root r = { .fut = WEFT_FUTURE(join_root_poll, NULL) };
+	hr->line = __LINE__ + 1;
+	assert_int_equal(weft_spawn(rt, &h.fut, sizeof h, &r.h), 0);
+	assert_int_equal(weft_block_on(rt, &r.fut), 0);
+	hr->seen = ((hog *)weft_join_handle_output(r.h))->seen;
+	weft_join_handle_detach(r.h);
+	hr->reports = rt_metrics(rt).watchdog_reports;
+	weft_runtime_free(rt);
+}
+
+static void the_watchdog_reports_a_task_that_holds_its_worker_naming_its_spawn_site(void **state)
+{
+	(void)state;
+	const uint32_t flavours[] = { WEFT_FLAVOUR_CURRENT_THREAD, WEFT_FLAVOUR_MULTI_THREAD };
+	for (size_t i = 0; i < 2; i++) {
+		hog_run hr = { .flavour = flavours[i] };
+		const char *err = capture_stderr(hog_run_main, &hr);
+		assert_true(hr.seen);              /* reported while it still held */
+		assert_int_equal(hr.reports, 1);   /* once per poll */
+		char site[64];
+		snprintf(site, sizeof site, "test_sched.c:%d", hr.line);
+		assert_non_null(strstr(err, "weft: watchdog:"));
+		assert_non_null(strstr(err, site));
+		assert_non_null(strstr(err, "hog_run_main"));
+		assert_non_null(strstr(err, "worker 0"));
+	}
+}
+
+/* Pending (not polling) for longer than the threshold: a sleep of real
+ * time, 100 ms against a 20 ms threshold. */
+static void the_watchdog_ignores_a_task_that_waits_without_holding_its_worker(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_flavour_rt(WEFT_FLAVOUR_MULTI_THREAD, false, 20000000);
+	weft_sleep s;
+	weft_sleep_init(&s, WEFT_MS(100));
+	assert_int_equal(weft_block_on(rt, &s.fut), 0);
+	assert_int_equal(rt_metrics(rt).watchdog_reports, 0);
+	weft_runtime_free(rt);
+
+	/* Off (0): a long poll is not reported. */
+	rt = new_flavour_rt(WEFT_FLAVOUR_CURRENT_THREAD, false, 0);
+	run_spinner(rt, 30000000, 0);
+	assert_int_equal(rt_metrics(rt).watchdog_reports, 0);
+	weft_runtime_free(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_config_with_size_zero_is_refused),
+		cmocka_unit_test(a_config_smaller_than_the_library_knows_is_refused),
+		cmocka_unit_test(a_larger_config_is_accepted_only_with_a_zero_tail),
+		cmocka_unit_test(the_config_init_macro_and_a_null_config_give_the_defaults),
+		cmocka_unit_test(flavour_values_and_worker_counts_are_checked),
+		cmocka_unit_test(auto_picks_current_thread_for_one_worker_and_multi_thread_for_more),
+		cmocka_unit_test(a_one_worker_multi_thread_runtime_runs_tasks_on_its_worker),
+		cmocka_unit_test(busy_time_counts_the_time_tasks_spend_polling),
+		cmocka_unit_test(the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket),
+		cmocka_unit_test(the_watchdog_reports_a_task_that_holds_its_worker_naming_its_spawn_site),
+		cmocka_unit_test(the_watchdog_ignores_a_task_that_waits_without_holding_its_worker),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,24 +1,30 @@
 //! tokio-bench-rt: the Tokio side of weft-bench-rt's scheduler
 //! micro-benchmarks, with the same workloads, subcommands and output.
 //!
-//!   tokio-bench-rt [--workers N] [--runs R] BENCH...
+//!   tokio-bench-rt [--workers N] [--flavour current|multi] [--runs R] BENCH...
 //!
-//! --workers 1 (the default) builds a current-thread runtime, more builds a
-//! multi-thread runtime with that many workers. Each run prints one line:
+//! --workers 1 (the default) builds a current-thread runtime
+//! (Builder::new_current_thread), more builds a multi-thread runtime with
+//! that many workers, as weft-bench-rt does by default. --flavour says
+//! which explicitly: current (--workers must be 1) or multi (a
+//! multi-thread runtime even with one worker). Each run prints one line:
 //!   bench=<name> impl=tokio metric=<metric> value=<number>
 //! The runtime is built before the clock starts and dropped after it
 //! stops, as weft-bench-rt does.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+/// --flavour multi: a multi-thread runtime even for one worker.
+static MULTI: AtomicBool = AtomicBool::new(false);
+
 fn runtime(workers: usize) -> Runtime {
-    let rt = if workers <= 1 {
+    let rt = if workers <= 1 && !MULTI.load(Ordering::Relaxed) {
         Builder::new_current_thread().enable_all().build()
     } else {
         Builder::new_multi_thread()
@@ -316,7 +322,7 @@ const BENCHES: &[(&str, fn(usize))] = &[
 fn usage() -> ! {
     let names: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();
     eprintln!(
-        "usage: tokio-bench-rt [--workers N] [--runs R] BENCH...\nBENCH: all {}",
+        "usage: tokio-bench-rt [--workers N] [--flavour current|multi] [--runs R] BENCH...\nBENCH: all {}",
         names.join(" ")
     );
     std::process::exit(2);
@@ -326,17 +332,21 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut workers = 1usize;
     let mut runs = 1usize;
+    let mut current = false;
     let mut i = 0;
     while i < args.len() && args[i].starts_with("--") {
-        let val = args.get(i + 1).and_then(|v| v.parse::<usize>().ok());
-        match (args[i].as_str(), val) {
-            ("--workers", Some(v)) if v >= 1 => workers = v,
-            ("--runs", Some(v)) if v >= 1 => runs = v,
+        let text = args.get(i + 1).map(|v| v.as_str());
+        let val = text.and_then(|v| v.parse::<usize>().ok());
+        match (args[i].as_str(), val, text) {
+            ("--workers", Some(v), _) if v >= 1 => workers = v,
+            ("--runs", Some(v), _) if v >= 1 => runs = v,
+            ("--flavour", _, Some("current")) => current = true,
+            ("--flavour", _, Some("multi")) => MULTI.store(true, Ordering::Relaxed),
             _ => usage(),
         }
         i += 2;
     }
-    if i == args.len() {
+    if i == args.len() || (current && (workers > 1 || MULTI.load(Ordering::Relaxed))) {
         usage();
     }
     for name in &args[i..] {

@@ -373,13 +373,16 @@ static void the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket(vo
 		weft_worker_metrics m = settled_metrics(rt, true, 21, 0);
 		assert_int_equal(m.polls, 21);
 		assert_int_equal(histogram_total(&m), 21);
-		uint64_t long_ones = 0;
 		/* 3 ms is in [2^21, 2^22) ns: bucket 12, or later if the
-		 * spinning thread was preempted. */
+		 * spinning thread was preempted. A quick poll lands there
+		 * only if the thread lost its CPU for 2 ms during it (a
+		 * loaded machine), which cannot happen to all twenty. */
+		uint64_t long_ones = 0;
 		for (unsigned b = 12; b < WEFT_POLL_TIME_BUCKETS; b++)
 			long_ones += m.poll_time_histogram[b];
+		assert_true(long_ones >= 1);
+		assert_true(long_ones < 21);
 		assert_true(m.busy_ns >= 3000000);
-		assert_int_equal(long_ones, 1);
 		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(12) <= 3000000);
 		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(13) > 3000000);
 		weft_runtime_free(rt);

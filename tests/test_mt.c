@@ -1158,9 +1158,17 @@ static void metrics_reject_bad_arguments(void **state)
 	assert_int_equal(weft_runtime_worker_metrics(rt, 0, NULL, sizeof wm), -EINVAL);
 	weft_runtime_metrics m;
 	assert_int_equal(weft_runtime_metrics_get(NULL, &m, sizeof m), -EINVAL);
-	/* A caller built against an older, smaller struct gets its prefix. */
+	/* A caller built against an older, smaller struct gets its prefix and
+	 * not one byte more: the bytes after it keep the canary. */
+	memset(&m, 0xa5, sizeof m);
 	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof(uint32_t)), 0);
 	assert_int_equal(m.workers, WORKERS);
+	for (size_t i = sizeof(uint32_t); i < sizeof m; i++)
+		assert_int_equal(((unsigned char *)&m)[i], 0xa5);
+	memset(&wm, 0xa5, sizeof wm);
+	assert_int_equal(weft_runtime_worker_metrics(rt, 0, &wm, sizeof(uint64_t)), 0);
+	for (size_t i = sizeof(uint64_t); i < sizeof wm; i++)
+		assert_int_equal(((unsigned char *)&wm)[i], 0xa5);
 	weft_runtime_free(rt);
 }
 

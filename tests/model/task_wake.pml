@@ -30,8 +30,10 @@
  *    weft__task_cancel, the reschedule to its local queue), parking until
  *    a task is queued or shutdown; on shutdown it drops the references of
  *    its local queue.
- *  - owner: weft_runtime_free: close under rt->lock, weft__mt_stop_threads
- *    (shutdown flag, join), weft__owned_pop + weft__task_shutdown, drain
+ *  - owner: weft_runtime_free: close under rt->lock, the flavour's
+ *    shutdown (multi_thread.c, weft__mt_stop_threads: shutdown flag,
+ *    join; the current-thread flavour drops its queue's references at
+ *    the same point), weft__owned_pop + weft__task_shutdown, drain
  *    the inject queue (weft__task_ref_dec each), weft__runtime_ref_dec.
  *  - weft__task_ref_dec / weft__task_dealloc (frees the task, touches rt
  *    through weft__task_mem_free, then weft__runtime_ref_dec, which frees
@@ -49,8 +51,8 @@
  * of the plain accesses around them.
  *
  * Not modelled: join handles and join wakers, wake_by_ref, abort, the
- * current-thread scheduler's schedule (the same shape: lock, closed,
- * push, then driver unpark), the owned list's shards, blocking pool.
+ * current-thread scheduler's schedule (the same shape:
+ * weft__inject_push_batch, then a driver unpark), the owned list's shards, blocking pool.
  *
  * State space (spin 6.5.2, pan -DSAFETY, states stored): default 826, no
  * error (about 1 s); -DMUTATE_WAKE_TRANSFERS_REF: "assertion violated

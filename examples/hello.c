@@ -41,7 +41,7 @@ static weft_poll main_poll(weft_future *f, weft_cx *cx)
 	WEFT_AWAIT(&m->co, weft_yield_now_poll(&m->y, cx));
 	WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h, cx, &m->status));
 	printf("sum = %ld\n", ((sum_task *)weft_join_handle_output(m->h))->sum);
-	weft_join_handle_detach(m->h);
+	weft_join_handle_close(m->h);
 	WEFT_END(&m->co);
 }
 
@@ -52,6 +52,6 @@ int main(void)
 		return 1;
 	main_fn m = { .fut = WEFT_FUTURE(main_poll, NULL) };
 	int rc = weft_block_on(rt, &m.fut);
-	weft_runtime_free(rt);      /* drops and frees every live task */
+	weft_runtime_close(rt);      /* drops and frees every live task */
 	return rc < 0 || m.co.result < 0;
 }

@@ -258,7 +258,7 @@ static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
 		strsignal(r->stop.result), serve_live_connections());
 	weft_join_handle_abort(r->acceptor);
 	WEFT_AWAIT(&r->co, weft_join_handle_poll(r->acceptor, cx, &r->status));
-	weft_join_handle_detach(r->acceptor);
+	weft_join_handle_close(r->acceptor);
 	r->acceptor = NULL;
 	weft_tcp_listener_close(r->lis);
 	r->lis = NULL;
@@ -280,7 +280,7 @@ static void serve_root_drop(weft_future *f)
 	weft_sleep_drop(&r->nap);
 	if (r->acceptor) {
 		weft_join_handle_abort(r->acceptor);
-		weft_join_handle_detach(r->acceptor);
+		weft_join_handle_close(r->acceptor);
 		r->acceptor = NULL;
 	}
 }
@@ -352,7 +352,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	rc = weft_tcp_listen(&lis, addr, 4096);
 	if (rc < 0) {
 		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		return 1;
 	}
 	weft_addr bound;
@@ -372,7 +372,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 			fprintf(stderr, "%s: --stats-file: path too long or out of memory\n", prog);
 			free(stats);
 			weft_tcp_listener_close(lis);
-			weft_runtime_free(rt);
+			weft_runtime_close(rt);
 			return 1;
 		}
 		stats->rt = rt;
@@ -405,7 +405,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		pthread_join(stats->thread, NULL);
 		free(stats);
 	}
-	weft_runtime_free(rt);           /* drops every connection left */
+	weft_runtime_close(rt);           /* drops every connection left */
 	weft_tcp_listener_close(r.lis);  /* NULL once the root closed it */
 	if (rc < 0)
 		return 1;

@@ -554,7 +554,7 @@ static void ct_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	assert_int_equal(lines, 1);   /* logged once, not again when sticky */
 
 	metrics_say(rt, -EBADF);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
@@ -569,7 +569,7 @@ static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
 	block_on_ends_with(rt, -EBADF);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A thread that spawns work onto a runtime after a delay, so a worker
@@ -610,7 +610,7 @@ static void mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps(void **s
 	weft__fault_reset();
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A future woken from another thread after 30 ms: block_on parks in
@@ -662,7 +662,7 @@ static void eintr_from_epoll_wait_is_retried_not_reported(void **state)
 		assert_int_equal(atomic_load(&weft__faults_armed), 0);
 		metrics_say(rt, 0);
 		weft__fault_reset();
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -687,7 +687,7 @@ static void ct_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state
 	metrics_say(rt, -EBADF);
 	/* Free closes the (now unused) number again, harmlessly: nothing
 	 * in this test opened an fd since. */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state)
@@ -707,7 +707,7 @@ static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state
 	pthread_join(th, NULL);
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

@@ -21,12 +21,12 @@
  * the job's release function (weft_spawn_blocking_owned), or dropped on
  * the floor if it has none.
  *
- * Shutdown: weft_runtime_free cancels the jobs still queued and then
+ * Shutdown: weft_runtime_close cancels the jobs still queued and then
  * WAITS for every running blocking function to return (as Tokio's runtime
  * drop does), joining every pool thread, so nothing the runtime started
  * outlives it. A blocking function that waits for something only the
- * runtime's tasks would provide therefore hangs weft_runtime_free: give
- * such functions a way out (a timeout, a flag). weft_runtime_free called
+ * runtime's tasks would provide therefore hangs weft_runtime_close: give
+ * such functions a way out (a timeout, a flag). weft_runtime_close called
  * from a blocking function of the same runtime waits for the others, and
  * the calling pool thread detaches itself when its function returns.
  *
@@ -59,7 +59,7 @@ typedef void *(*weft_blocking_fn)(void *arg);
  * @arg and with @result = fn's result if nobody took it through
  * weft_blocking_handle_poll, else NULL (NULL too if fn never ran). Runs
  * on the pool thread, on the thread detaching the handle, or on the
- * thread inside weft_runtime_free; it must not block or call back into
+ * thread inside weft_runtime_close; it must not block or call back into
  * the job's handle.
  */
 typedef void (*weft_blocking_release_fn)(void *arg, void *result);
@@ -112,9 +112,9 @@ WEFT_API bool weft_blocking_handle_is_finished(weft_blocking_handle *h);
  * (and runs later if it is queued); its result is released when it
  * finishes. A waker stored by the poll is dropped. @h is invalid
  * afterwards; NULL is ignored. Any thread, including after
- * weft_runtime_free.
+ * weft_runtime_close.
  */
-WEFT_API void weft_blocking_handle_detach(weft_blocking_handle *h);
+WEFT_API void weft_blocking_handle_close(weft_blocking_handle *h);
 
 /*
  * Blocking-pool figures: a stable API like the runtime's metrics (fields
@@ -135,7 +135,7 @@ typedef struct weft_blocking_metrics {
 } weft_blocking_metrics;
 
 /** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread
- *  before weft_runtime_free. */
+ *  before weft_runtime_close. */
 WEFT_API int weft_runtime_blocking_metrics(weft_runtime *rt, weft_blocking_metrics *out,
 					   size_t size);
 

@@ -19,7 +19,7 @@
  * driver_errors), every weft_block_on in progress returns it promptly and
  * every later one returns it at once. I/O and timers stop; tasks that do
  * not need them may still run on the multi-thread flavour, whose workers
- * sleep rather than spin. weft_runtime_free still releases everything.
+ * sleep rather than spin. weft_runtime_close still releases everything.
  * There is no way to clear the error: free the runtime and make a new one.
  *
  * Fork. A runtime does not survive fork(): the child has none of its
@@ -29,7 +29,7 @@
  * the parent. weft detects this (a pthread_atfork child handler, set up
  * by the first weft_runtime_new): in the child, weft_block_on and
  * weft_spawn on an inherited runtime return -ECHILD, and
- * weft_runtime_free on it returns without releasing anything (the
+ * weft_runtime_close on it returns without releasing anything (the
  * child's copy of the parent's runtime is leaked, by design: freeing it
  * would join threads and take locks that do not exist in the child).
  * Other calls on an inherited runtime are undefined.
@@ -81,7 +81,7 @@ typedef struct weft_runtime_config {
  * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
  * not be started), or -EINVAL for a NULL @out or more than
  * WEFT_MAX_WORKERS workers. The caller owns the runtime and frees it with
- * weft_runtime_free.
+ * weft_runtime_close.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
@@ -97,7 +97,7 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * driver error. In a child process after fork(), on a runtime inherited
  * from the parent, it returns without doing anything (see "Fork" above).
  */
-WEFT_API void weft_runtime_free(weft_runtime *rt);
+WEFT_API void weft_runtime_close(weft_runtime *rt);
 
 /**
  * Polls @fut on the calling thread until it is ready, then drops @fut (its
@@ -203,7 +203,7 @@ WEFT_API void weft_join_handle_abort(weft_join_handle *h);
  * a waker registered by weft_join_handle_poll is dropped. @h is invalid
  * afterwards. NULL is ignored.
  */
-WEFT_API void weft_join_handle_detach(weft_join_handle *h);
+WEFT_API void weft_join_handle_close(weft_join_handle *h);
 
 /* ------------------------------------------------------ task registry */
 

@@ -46,7 +46,7 @@
  * until first polled, a zero-filled one is valid (it listens for the
  * shutdown set), and drop is idempotent and releases the registration. A
  * registered listener holds a reference on its runtime's reactor, so it
- * may be dropped after weft_runtime_free. One thread at a time polls or
+ * may be dropped after weft_runtime_close. One thread at a time polls or
  * drops a given listener; different listeners may be used from any
  * threads at once.
  */

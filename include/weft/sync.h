@@ -80,7 +80,7 @@ WEFT_API int weft_semaphore_init(weft_semaphore *s, size_t permits);
  * Releases @s's resources. No future may be waiting on it (drop them
  * first) and no thread may be using it.
  */
-WEFT_API void weft_semaphore_destroy(weft_semaphore *s);
+WEFT_API void weft_semaphore_close(weft_semaphore *s);
 
 /**
  * Takes @n permits now if they are free and no waiter is queued before
@@ -108,7 +108,7 @@ WEFT_API int weft_semaphore_release(weft_semaphore *s, size_t n);
  * acquire or try_acquire fails with -ESHUTDOWN. Permits already held stay
  * held. Idempotent. Any thread.
  */
-WEFT_API void weft_semaphore_close(weft_semaphore *s);
+WEFT_API void weft_semaphore_shutdown(weft_semaphore *s);
 
 /**
  * Permits free right now (a snapshot; Tokio's available_permits). 0 for
@@ -170,7 +170,7 @@ typedef struct weft_mutex {
 /** Initialises @m unlocked. 0, or -EINVAL for NULL. */
 WEFT_API int weft_mutex_init(weft_mutex *m);
 /** Releases @m's resources; no waiters, not in use. */
-WEFT_API void weft_mutex_destroy(weft_mutex *m);
+WEFT_API void weft_mutex_close(weft_mutex *m);
 
 /** Locks @m if it is free and nobody waits: 0 or -EAGAIN (-EINVAL NULL). */
 WEFT_API int weft_mutex_try_lock(weft_mutex *m);
@@ -225,7 +225,7 @@ typedef struct weft_rwlock {
 /** Initialises @l unlocked. 0, or -EINVAL for NULL. */
 WEFT_API int weft_rwlock_init(weft_rwlock *l);
 /** Releases @l's resources; no waiters, not in use. */
-WEFT_API void weft_rwlock_destroy(weft_rwlock *l);
+WEFT_API void weft_rwlock_close(weft_rwlock *l);
 /** Takes a read lock if possible now: 0, -EAGAIN, -EINVAL. */
 WEFT_API int weft_rwlock_try_read(weft_rwlock *l);
 /** Takes the write lock if possible now: 0, -EAGAIN, -EINVAL. */
@@ -273,7 +273,7 @@ typedef struct weft_notify {
 /** Initialises @n with no permit. 0, or -EINVAL for NULL. */
 WEFT_API int weft_notify_init(weft_notify *n);
 /** Releases @n's resources; no waiters, not in use. */
-WEFT_API void weft_notify_destroy(weft_notify *n);
+WEFT_API void weft_notify_close(weft_notify *n);
 /** Wakes the longest waiter, or stores a permit. Any thread. */
 WEFT_API void weft_notify_one(weft_notify *n);
 /** Wakes every waiter initialised before this call. Any thread. */
@@ -310,7 +310,7 @@ WEFT_API int weft_notify_wait_blocking(weft_notify *n);
  * value) from one sender to one receiver. The channel is one allocation,
  * freed when both handles are gone. Each handle is owned by one user at a
  * time and released exactly once: the sender by weft_oneshot_send or
- * weft_oneshot_sender_drop, the receiver by weft_oneshot_receiver_drop.
+ * weft_oneshot_sender_close, the receiver by weft_oneshot_receiver_close.
  */
 typedef struct weft_oneshot_sender weft_oneshot_sender;
 typedef struct weft_oneshot_receiver weft_oneshot_receiver;
@@ -339,7 +339,7 @@ WEFT_API bool weft_oneshot_is_closed(weft_oneshot_sender *tx);
 
 /** Releases the sender without sending: the receiver sees -EPIPE. NULL
  *  is ignored. */
-WEFT_API void weft_oneshot_sender_drop(weft_oneshot_sender *tx);
+WEFT_API void weft_oneshot_sender_close(weft_oneshot_sender *tx);
 
 /**
  * Takes the message if it is there: 0 (copied to *@out), -EAGAIN (not
@@ -350,7 +350,7 @@ WEFT_API int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out);
 
 /** Releases the receiver; an unreceived message is discarded. A pending
  *  recv future on it must be dropped first. NULL is ignored. */
-WEFT_API void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx);
+WEFT_API void weft_oneshot_receiver_close(weft_oneshot_receiver *rx);
 
 /** A receive: result 0 (message in *out), -EPIPE, -EINVAL. */
 typedef struct weft_oneshot_recv_future {
@@ -380,10 +380,10 @@ WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
  * emptied block is kept for reuse).
  *
  * Handles: senders are counted (weft_mpsc_sender_clone adds one,
- * weft_mpsc_sender_drop removes one); the receiver is unique. When every
+ * weft_mpsc_sender_close removes one); the receiver is unique. When every
  * sender is gone the receiver drains what is buffered, then sees -EPIPE.
  * When the receiver is closed or gone, sends fail with -EPIPE and queued
- * sends complete with -EPIPE. After weft_mpsc_receiver_close the receiver
+ * sends complete with -EPIPE. After weft_mpsc_receiver_shutdown the receiver
  * also drains what is buffered and then sees -EPIPE, even while senders
  * are alive (Tokio's close-then-drain shutdown). The channel is freed
  * with its last handle.
@@ -407,7 +407,7 @@ WEFT_API int weft_mpsc_new(size_t capacity, size_t elem_size, weft_mpsc_sender *
 WEFT_API weft_mpsc_sender *weft_mpsc_sender_clone(weft_mpsc_sender *tx);
 /** Releases one sender handle; the last one ends the stream. NULL is
  *  ignored. Pending send futures made from it must be dropped first. */
-WEFT_API void weft_mpsc_sender_drop(weft_mpsc_sender *tx);
+WEFT_API void weft_mpsc_sender_close(weft_mpsc_sender *tx);
 /** True once the receiver is closed or gone. */
 WEFT_API bool weft_mpsc_is_closed(weft_mpsc_sender *tx);
 
@@ -454,10 +454,10 @@ WEFT_API int weft_mpsc_try_recv(weft_mpsc_receiver *rx, void *out);
  *  once they are drained every receive ends with -EPIPE, whether or not
  *  senders are alive. Idempotent; NULL is ignored. The thread that owns
  *  the receiver. */
-WEFT_API void weft_mpsc_receiver_close(weft_mpsc_receiver *rx);
+WEFT_API void weft_mpsc_receiver_shutdown(weft_mpsc_receiver *rx);
 /** Closes and releases the receiver; buffered messages are discarded. A
  *  pending recv future on it must be dropped first. NULL is ignored. */
-WEFT_API void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx);
+WEFT_API void weft_mpsc_receiver_close(weft_mpsc_receiver *rx);
 
 /** A receive: result 0 (message in *out), -EPIPE (drained, and no
  *  sender left or the receiver closed), -EINVAL. */
@@ -507,7 +507,7 @@ WEFT_API int weft_watch_new(size_t elem_size, const void *initial, weft_watch_se
  */
 WEFT_API int weft_watch_send(weft_watch_sender *tx, const void *value);
 /** Releases the sender: waiting receivers complete with -EPIPE. */
-WEFT_API void weft_watch_sender_drop(weft_watch_sender *tx);
+WEFT_API void weft_watch_sender_close(weft_watch_sender *tx);
 
 /** Copies the current value to *@out; does not mark it seen. 0, -EINVAL. */
 WEFT_API int weft_watch_borrow(weft_watch_receiver *rx, void *out);
@@ -521,7 +521,7 @@ WEFT_API int weft_watch_has_changed(weft_watch_receiver *rx);
 WEFT_API weft_watch_receiver *weft_watch_receiver_clone(weft_watch_receiver *rx);
 /** Releases a receiver. Pending changed futures on it must be dropped
  *  first. NULL is ignored. */
-WEFT_API void weft_watch_receiver_drop(weft_watch_receiver *rx);
+WEFT_API void weft_watch_receiver_close(weft_watch_receiver *rx);
 
 /** A wait for a change: result 0 (a newer value is there and is now
  *  marked seen; read it with weft_watch_borrow), -EPIPE (no newer value

@@ -20,7 +20,7 @@
  * weft_cx_from_waker) they complete at once with the error -EINVAL in
  * their `result`; they do not crash (Tokio panics here). A future that
  * registered a timer with a runtime must be dropped before that runtime
- * is freed; weft_runtime_free and weft_block_on drop the futures they own.
+ * is freed; weft_runtime_close and weft_block_on drop the futures they own.
  *
  * Thread safety: a time future is polled and dropped by one thread at a
  * time (the usual future rule); the clock functions may be called from

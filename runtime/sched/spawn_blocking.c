@@ -155,7 +155,7 @@ bool weft_blocking_handle_is_finished(weft_blocking_handle *h)
 	return !h || weft__blocking_job_finished(&h->job);
 }
 
-void weft_blocking_handle_detach(weft_blocking_handle *h)
+void weft_blocking_handle_close(weft_blocking_handle *h)
 {
 	if (h)
 		weft__blocking_job_put(&h->job);

@@ -253,7 +253,7 @@ weft_mpsc_sender *weft_mpsc_sender_clone(weft_mpsc_sender *tx)
 	return tx;
 }
 
-void weft_mpsc_sender_drop(weft_mpsc_sender *tx)
+void weft_mpsc_sender_close(weft_mpsc_sender *tx)
 {
 	if (!tx)
 		return;
@@ -319,7 +319,7 @@ static void weft__mpsc_close_locked(struct weft__mpsc *c)
 	}
 }
 
-void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
+void weft_mpsc_receiver_shutdown(weft_mpsc_receiver *rx)
 {
 	if (!rx)
 		return;
@@ -329,7 +329,7 @@ void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
 	weft__sync_unlock(&c->lock);
 }
 
-void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx)
+void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
 {
 	if (!rx)
 		return;

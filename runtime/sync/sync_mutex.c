@@ -35,7 +35,7 @@ int weft_mutex_init(weft_mutex *m)
 	return 0;
 }
 
-void weft_mutex_destroy(weft_mutex *m)
+void weft_mutex_close(weft_mutex *m)
 {
 	if (m)
 		weft__sem_destroy(weft__mutex_sem(m));

@@ -67,7 +67,7 @@ int weft_notify_init(weft_notify *n)
 	return 0;
 }
 
-void weft_notify_destroy(weft_notify *n)
+void weft_notify_close(weft_notify *n)
 {
 	if (n)
 		weft__sync_lock_destroy(&weft__notify_of(n)->lock);

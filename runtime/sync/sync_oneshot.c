@@ -125,7 +125,7 @@ bool weft_oneshot_is_closed(weft_oneshot_sender *tx)
 	return atomic_load_explicit(&weft__tx(tx)->state, memory_order_relaxed) & WEFT__OS_RX_GONE;
 }
 
-void weft_oneshot_sender_drop(weft_oneshot_sender *tx)
+void weft_oneshot_sender_close(weft_oneshot_sender *tx)
 {
 	if (tx)
 		weft__oneshot_finish_tx(weft__tx(tx), 0);
@@ -152,7 +152,7 @@ static bool weft__oneshot_reclaim_waker(struct weft__oneshot *c)
 	}
 }
 
-void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx)
+void weft_oneshot_receiver_close(weft_oneshot_receiver *rx)
 {
 	if (!rx)
 		return;

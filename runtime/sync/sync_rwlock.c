@@ -38,7 +38,7 @@ int weft_rwlock_init(weft_rwlock *l)
 	return 0;
 }
 
-void weft_rwlock_destroy(weft_rwlock *l)
+void weft_rwlock_close(weft_rwlock *l)
 {
 	if (l)
 		weft__sem_destroy(weft__rw_sem(l));

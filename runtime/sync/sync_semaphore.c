@@ -276,7 +276,7 @@ int weft_semaphore_init(weft_semaphore *s, size_t permits)
 	return 0;
 }
 
-void weft_semaphore_destroy(weft_semaphore *s)
+void weft_semaphore_close(weft_semaphore *s)
 {
 	if (s)
 		weft__sem_destroy(weft__sem_of(s));
@@ -296,7 +296,7 @@ int weft_semaphore_release(weft_semaphore *s, size_t n)
 	return weft__sem_release(weft__sem_of(s), n, WEFT_SEMAPHORE_MAX_PERMITS, -EOVERFLOW);
 }
 
-void weft_semaphore_close(weft_semaphore *s)
+void weft_semaphore_shutdown(weft_semaphore *s)
 {
 	if (s)
 		weft__sem_close(weft__sem_of(s));

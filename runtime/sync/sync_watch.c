@@ -116,7 +116,7 @@ int weft_watch_send(weft_watch_sender *tx, const void *value)
 	return rc;
 }
 
-void weft_watch_sender_drop(weft_watch_sender *tx)
+void weft_watch_sender_close(weft_watch_sender *tx)
 {
 	if (!tx)
 		return;
@@ -186,7 +186,7 @@ weft_watch_receiver *weft_watch_receiver_clone(weft_watch_receiver *rx)
 	return n;
 }
 
-void weft_watch_receiver_drop(weft_watch_receiver *rx)
+void weft_watch_receiver_close(weft_watch_receiver *rx)
 {
 	if (!rx)
 		return;

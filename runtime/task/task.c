@@ -18,7 +18,7 @@
  * adds a new notified reference and drops its own only after the
  * scheduler returned: while a thread outside the runtime is inside
  * schedule (taking the runtime's lock, notifying a worker), the task it
- * holds keeps the runtime alive, even if weft_runtime_free cancels the
+ * holds keeps the runtime alive, even if weft_runtime_close cancels the
  * task and drops every other reference meanwhile. A wake of a RUNNING task
  * only sets NOTIFIED, and the poller, on its way out, keeps its own
  * reference as the notified one and requeues the task. A wake of a
@@ -212,7 +212,7 @@ static void weft__task_waker_wake(const void *data)
 	case WEFT__WAKE_SUBMIT:
 		weft__task_schedule(t, false);
 		/* Only now: until schedule returned, this reference kept the
-		 * task and its runtime alive (a concurrent weft_runtime_free
+		 * task and its runtime alive (a concurrent weft_runtime_close
 		 * may have released every other one). */
 		weft__task_ref_dec(t);
 		break;
@@ -595,7 +595,7 @@ void weft_join_handle_abort(weft_join_handle *h)
 	}
 }
 
-void weft_join_handle_detach(weft_join_handle *h)
+void weft_join_handle_close(weft_join_handle *h)
 {
 	if (!h)
 		return;

@@ -200,7 +200,7 @@ struct weft__tasks {
 	/* The scheduler flavour's implementation of the interface above. */
 	const struct weft__sched_ops *ops;
 
-	/* References: 1 for the owner (dropped by weft_runtime_free) and one
+	/* References: 1 for the owner (dropped by weft_runtime_close) and one
 	 * per allocated task, so a waker that outlives the owner's free can
 	 * still reach the scheduler it queues on. */
 	_Atomic size_t refs;
@@ -242,7 +242,7 @@ static inline bool weft__runtime_forked(weft_runtime *rt)
 }
 
 /* Takes a reference on @rt for an object that may outlive its owner's
- * weft_runtime_free (a task, a waker, a registered socket). The caller
+ * weft_runtime_close (a task, a waker, a registered socket). The caller
  * already holds a reference or is the owner. */
 static inline void weft__runtime_ref_inc(weft_runtime *rt)
 {

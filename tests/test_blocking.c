@@ -117,7 +117,7 @@ typedef struct await_fut {
 static weft_poll await_poll(weft_future *f, weft_cx *cx)
 {
 	await_fut *a = (await_fut *)f;
-	return weft_blocking_handle_poll(a->h, cx, &a->status, a->take ? &a->result : NULL);
+	return weft_blocking_handle_poll(a->h, cx, a->take ? &a->result : NULL, &a->status);
 }
 
 /* Awaits @h with block_on; returns its status, the result in *@result. */
@@ -193,7 +193,7 @@ static void bad_arguments_are_refused(void **state)
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 0;
 	void *result = &status;
-	assert_int_equal(weft_blocking_handle_poll(NULL, &cx, &status, &result), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(NULL, &cx, &result, &status), WEFT_READY);
 	assert_int_equal(status, -EINVAL);
 	assert_null(result);
 	weft_blocking_handle_close(NULL);
@@ -362,7 +362,7 @@ static weft_poll waiting_task_poll(weft_future *f, weft_cx *cx)
 		}
 	}
 	void *r;
-	return weft_blocking_handle_poll(t->h, cx, &t->status, &r);
+	return weft_blocking_handle_poll(t->h, cx, &r, &t->status);
 }
 
 static void waiting_task_drop(weft_future *f)
@@ -427,7 +427,7 @@ static weft_poll sum_poll(weft_future *f, weft_cx *cx)
 			if (rc < 0)
 				WEFT_RETURN(&t->co, rc);
 		}
-		WEFT_AWAIT(&t->co, weft_blocking_handle_poll(t->h, cx, &t->status, &t->res));
+		WEFT_AWAIT(&t->co, weft_blocking_handle_poll(t->h, cx, &t->res, &t->status));
 		weft_blocking_handle_close(t->h);
 		t->h = NULL;
 		if (t->status < 0)
@@ -630,10 +630,10 @@ static void runtime_free_waits_for_running_jobs_and_cancels_queued_ones(void **s
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 1;
 	void *r = &r;
-	assert_int_equal(weft_blocking_handle_poll(waiting, &cx, &status, &r), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(waiting, &cx, &r, &status), WEFT_READY);
 	assert_int_equal(status, -ECANCELED);
 	assert_null(r);
-	assert_int_equal(weft_blocking_handle_poll(running, &cx, &status, &r), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(running, &cx, &r, &status), WEFT_READY);
 	assert_int_equal(status, 0);
 	assert_int_equal((intptr_t)r, 7);
 	/* Handles stay valid after the runtime is gone. */
@@ -724,30 +724,30 @@ static void polling_a_handle_takes_budget_and_gives_it_back_while_waiting(void *
 	gate_init(&g);
 	weft_blocking_handle *h;
 	assert_int_equal(weft_spawn_blocking(rt, gate_job, &g, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.budget = 0;
 	int status = 1;
 	/* Spent budget: PENDING, woken by ref to yield. */
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_PENDING);
-	assert_int_equal(weft_counting_waker_load(&cw.wakes_by_ref), 1);
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&cw.wakes_by_ref), 1);
 	cx.budget = 4;
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_PENDING);
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_PENDING);
 	assert_int_equal(cx.budget, 4);   /* waiting: refunded */
 	gate_open(&g);
 	assert_true(wait_until_finished(h));
 	uint64_t end = test_now_us() + WAIT_US;   /* the wake follows the status */
-	while (weft_counting_waker_load(&cw.wakes) != 2 && test_now_us() < end)
+	while (test_counting_waker_load(&cw.wakes) != 2 && test_now_us() < end)
 		usleep(1000);
-	assert_int_equal(weft_counting_waker_load(&cw.wakes), 2);   /* the job woke us */
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_READY);
+	assert_int_equal(test_counting_waker_load(&cw.wakes), 2);   /* the job woke us */
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_READY);
 	assert_int_equal(cx.budget, 3);
 	assert_int_equal(status, 0);
 	weft_blocking_handle_close(h);
 	weft_waker_drop(&w);
-	assert_int_equal(weft_counting_waker_load(&cw.live), 0);
+	assert_int_equal(test_counting_waker_load(&cw.live), 0);
 	weft_runtime_close(rt);
 	gate_destroy(&g);
 }

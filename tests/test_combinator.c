@@ -22,15 +22,15 @@ static void join_completes_when_every_child_is_ready(void **state)
 	weft_future *kids[] = { &a.fut, &b.fut, &c.fut };
 	weft_join j;
 	weft_join_init(&j, kids, 3);
-	assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_PENDING);
+	assert_int_equal(weft_join_poll(&j, &cx), WEFT_PENDING);
 	test_gate_open(&b);
-	assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_PENDING);
+	assert_int_equal(weft_join_poll(&j, &cx), WEFT_PENDING);
 	assert_int_equal(b.drops, 1);      /* dropped as soon as it finished */
 	test_gate_open(&a);
 	test_gate_open(&c);
-	assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_join_poll(&j, &cx), WEFT_READY);
 	assert_int_equal(b.polls, 2);      /* never polled after finishing */
-	weft_join_drop(&j.fut);
+	weft_join_drop(&j);
 	assert_int_equal(a.drops, 1);
 	assert_int_equal(b.drops, 1);
 	assert_int_equal(c.drops, 1);
@@ -39,9 +39,9 @@ static void join_completes_when_every_child_is_ready(void **state)
 static void dropping_a_pending_join_cancels_every_unfinished_child_once(void **state)
 {
 	(void)state;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	test_gate a, b;
 	test_gate_init(&a, 0);
@@ -71,15 +71,15 @@ static void select_takes_the_first_ready_and_cancels_the_others(void **state)
 	}
 	weft_select s;
 	weft_select_init(&s, kids, 4);
-	assert_int_equal(weft_select_poll(&s.fut, &cx), WEFT_PENDING);
+	assert_int_equal(weft_select_poll(&s, &cx), WEFT_PENDING);
 	assert_int_equal(s.winner, -1);
 	test_gate_open(&g[2]);
-	assert_int_equal(weft_select_poll(&s.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_select_poll(&s, &cx), WEFT_READY);
 	assert_int_equal(s.winner, 2);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(g[i].drops, 1);   /* losers cancelled at once */
 	assert_int_equal(g[3].polls, 1);           /* not polled after the winner */
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(g[i].drops, 1);
 }
@@ -127,12 +127,12 @@ static void try_join_succeeds_when_all_succeed(void **state)
 	test_gate_init(&b, 4);
 	weft_try_join tj;
 	weft_try_join2_init(&tj, &a.fut, &a.result, &b.fut, &b.result);
-	assert_int_equal(weft_future_poll(&tj.join.fut, &cx), WEFT_PENDING);
+	assert_int_equal(weft_future_poll(&tj.fut, &cx), WEFT_PENDING);
 	test_gate_open(&a);
 	test_gate_open(&b);
-	assert_int_equal(weft_future_poll(&tj.join.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_future_poll(&tj.fut, &cx), WEFT_READY);
 	assert_int_equal(tj.result, 0);
-	weft_future_drop(&tj.join.fut);
+	weft_future_drop(&tj.fut);
 	assert_int_equal(a.drops + b.drops, 2);
 }
 
@@ -152,14 +152,14 @@ static void try_join_first_error_cancels_the_rest(void **state)
 	g[1].result = -EIO;
 	weft_try_join tj;
 	weft_try_join_init(&tj, kids, results, 3);
-	assert_int_equal(weft_try_join_poll(&tj.join.fut, &cx), WEFT_PENDING);
+	assert_int_equal(weft_try_join_poll(&tj, &cx), WEFT_PENDING);
 	test_gate_open(&g[1]);
-	assert_int_equal(weft_try_join_poll(&tj.join.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_try_join_poll(&tj, &cx), WEFT_READY);
 	assert_int_equal(tj.result, -EIO);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(g[i].drops, 1);
 	assert_int_equal(g[2].polls, 1);    /* not polled after the error */
-	weft_try_join_drop(&tj.join.fut);
+	weft_try_join_drop(&tj);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(g[i].drops, 1);
 }
@@ -171,18 +171,18 @@ static void bad_child_counts_are_refused_without_polling(void **state)
 	weft_cx cx = noop_cx(&w);
 	weft_join j;
 	weft_join_init(&j, NULL, 3);
-	assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_join_poll(&j, &cx), WEFT_READY);
 	assert_int_equal(j.result, -EINVAL);
 	weft_future *kids[1] = { NULL };
 	weft_join_init(&j, kids, WEFT_COMBINATOR_MAX + 1);
 	assert_int_equal(j.result, -EINVAL);
 	weft_select s;
 	weft_select_init(&s, kids, 0);
-	assert_int_equal(weft_select_poll(&s.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_select_poll(&s, &cx), WEFT_READY);
 	assert_int_equal(s.winner, -1);
 	weft_try_join tj;
 	weft_try_join2_init(&tj, NULL, NULL, NULL, NULL);
-	assert_int_equal(weft_try_join_poll(&tj.join.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_try_join_poll(&tj, &cx), WEFT_READY);
 	assert_int_equal(tj.result, -EINVAL);
 }
 
@@ -200,10 +200,10 @@ static void join_of_sixty_four_children_tracks_every_one(void **state)
 	weft_join j;
 	weft_join_init(&j, kids, 64);
 	for (int i = 63; i >= 0; i--) {
-		assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_PENDING);
+		assert_int_equal(weft_join_poll(&j, &cx), WEFT_PENDING);
 		test_gate_open(&g[i]);
 	}
-	assert_int_equal(weft_join_poll(&j.fut, &cx), WEFT_READY);
+	assert_int_equal(weft_join_poll(&j, &cx), WEFT_READY);
 	for (int i = 0; i < 64; i++)
 		assert_int_equal(g[i].drops, 1);
 }

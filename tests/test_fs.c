@@ -278,7 +278,7 @@ static void a_read_dropped_while_its_thread_is_blocked_finishes_and_frees_in_the
 	weft_fs_read_file_init(&p.r, path);
 	run(rt, &p.fut);
 	assert_int_equal(p.first, WEFT_PENDING);
-	assert_null(p.r.job);   /* dropped */
+	assert_null(p.r.priv.job);   /* dropped */
 
 	weft_blocking_metrics m;
 	uint64_t end = test_now_us() + 10000000u;

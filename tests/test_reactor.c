@@ -42,9 +42,9 @@ static void readiness_event_wakes_the_reader_once(void **state)
 	struct weft__io *io;
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
 
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	struct weft__io_ready ev;
 
@@ -270,9 +270,9 @@ static void registration_churn_against_a_turning_thread(void **state)
 	atomic_init(&c.stop, false);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, churn_turner, &c), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	for (int i = 0; i < 500; i++) {
 		int sv[2];
@@ -293,7 +293,7 @@ static void registration_churn_against_a_turning_thread(void **state)
 	pthread_join(t, NULL);
 	weft__reactor_fini(&c.r);
 	weft_waker_drop(&w);
-	assert_int_equal(weft_counting_waker_load(&cw.live), 0);
+	assert_int_equal(test_counting_waker_load(&cw.live), 0);
 }
 
 /* A wake from another thread: the woken side sees the readiness. */
@@ -313,9 +313,9 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	make_pair(sv);
 	struct weft__io *io;
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	struct weft__io_ready ev;
 	assert_true(weft__reactor_turn(&r, 0) >= 0);
@@ -323,7 +323,7 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, write_later, (void *)(intptr_t)sv[1]), 0);
 	uint64_t deadline = test_now_us() + 2000000;
-	while (weft_counting_waker_load(&cw.wakes) == 0 && test_now_us() < deadline)
+	while (test_counting_waker_load(&cw.wakes) == 0 && test_now_us() < deadline)
 		weft__reactor_turn(&r, 100 * 1000000LL);
 	pthread_join(t, NULL);
 	assert_int_equal(cw.wakes, 1);

@@ -1252,7 +1252,7 @@ static void select_completes_with_the_first_ready_branch_and_drops_the_others(vo
 	assert_int_equal(s.winner, 1);
 	assert_int_equal(a.drops, 1);   /* the loser, cancelled */
 	assert_int_equal(b.drops, 1);   /* the winner, dropped once done */
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
 	assert_int_equal(a.drops, 1);
 	assert_int_equal(b.drops, 1);
 	hand_fini(&h);
@@ -1276,7 +1276,7 @@ static void select_polls_branches_in_order_so_the_first_ready_wins_unlike_tokio(
 	assert_int_equal(s.winner, 0);
 	assert_int_equal(b.polls, 0);   /* never polled */
 	assert_int_equal(b.drops, 1);
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
 	hand_fini(&h);
 }
 
@@ -1292,8 +1292,8 @@ static void select_dropped_before_completion_drops_every_branch_once(void **stat
 	weft_select s;
 	weft_select2_init(&s, &a.fut, &b.fut);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
-	weft_select_drop(&s.fut);
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
+	weft_select_drop(&s);
 	assert_int_equal(a.drops, 1);
 	assert_int_equal(b.drops, 1);
 	hand_fini(&h);
@@ -1323,7 +1323,7 @@ typedef struct blocking_wait {
 static weft_poll blocking_wait_poll(weft_future *f, weft_cx *cx)
 {
 	blocking_wait *b = (blocking_wait *)f;
-	return weft_blocking_handle_poll(b->h, cx, &b->status, &b->result);
+	return weft_blocking_handle_poll(b->h, cx, &b->result, &b->status);
 }
 
 /* Awaits @h from block_on; the runtime's clock is not paused here (the

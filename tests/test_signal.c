@@ -59,7 +59,7 @@ static weft_poll listener_poll(weft_future *f, weft_cx *cx)
 		weft_timeout_init(&l->to, &l->sig.fut, BOUND);
 	}
 	weft_poll p = weft_timeout_poll(&l->to, cx);
-	if (!l->counted && l->sig.weft__priv.hub) {
+	if (!l->counted && l->sig.priv.hub) {
 		l->counted = true;
 		if (l->registered)
 			atomic_fetch_add(l->registered, 1);
@@ -121,13 +121,13 @@ static weft_poll raise_test_poll(weft_future *f, weft_cx *cx)
 		t->started = true;
 		weft_join2_init(&t->j, &t->l.fut, &t->r.fut);
 	}
-	return weft_join_poll(&t->j.fut, cx);
+	return weft_join_poll(&t->j, cx);
 }
 
 static void raise_test_drop(weft_future *f)
 {
 	raise_test *t = (raise_test *)f;
-	weft_join_drop(&t->j.fut);
+	weft_join_drop(&t->j);
 }
 
 static int run_raise(uint32_t workers, uint64_t mask, int sig, bool pid_kill)

@@ -1191,7 +1191,7 @@ static weft_poll canceller_poll(weft_future *f, weft_cx *cx)
 		weft_mutex_lock_init(&t->lock, t->m);
 		weft_yield_now_init(&t->y);
 		weft_select2_init(&t->sel, &t->lock.fut, &t->y.fut);
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		if (t->sel.winner == 0 && t->lock.result == 0)
 			weft_mutex_unlock(t->m);
 	}
@@ -1201,7 +1201,7 @@ static weft_poll canceller_poll(weft_future *f, weft_cx *cx)
 
 static void canceller_drop(weft_future *f)
 {
-	weft_select_drop(&((canceller *)f)->sel.fut);
+	weft_select_drop(&((canceller *)f)->sel);
 }
 
 static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **state)
@@ -1369,7 +1369,7 @@ static weft_poll partial_canceller_poll(weft_future *f, weft_cx *cx)
 		weft_semaphore_acquire_init(&t->acq, t->s, t->n);
 		weft_yield_now_init(&t->y);
 		weft_select2_init(&t->sel, &t->acq.fut, &t->y.fut);
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		if (t->sel.winner == 0 && t->acq.result == 0) {
 			/* Hold the permits across a yield, so others queue. */
 			weft_yield_now_init(&t->y);
@@ -1383,7 +1383,7 @@ static weft_poll partial_canceller_poll(weft_future *f, weft_cx *cx)
 
 static void partial_canceller_drop(weft_future *f)
 {
-	weft_select_drop(&((partial_canceller *)f)->sel.fut);
+	weft_select_drop(&((partial_canceller *)f)->sel);
 }
 
 static void semaphore_acquires_cancelled_with_partial_permits_lose_none(void **state)

@@ -281,9 +281,9 @@ static void dropping_a_pending_join_handle_releases_its_waker(void **state)
 	test_gate_init(&g, 0);
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &g.fut, sizeof g, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 7;
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
@@ -307,9 +307,9 @@ static void join_handle_wakes_its_awaiter_on_completion(void **state)
 	probe p = probe_make(&polls, &drops, 3);
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 1;
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);

@@ -828,9 +828,9 @@ typedef struct {
 static weft_poll budget_poll(weft_future *f, weft_cx *cx)
 {
 	budget_fut *b = (budget_fut *)f;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx spent = { .waker = &w, .runtime = cx->runtime, .budget = 0 };
 	ssize_t n;
 	b->pending = weft_tcp_poll_write(b->c, &spent, "x", 1, &n) == WEFT_PENDING;

@@ -91,9 +91,9 @@ static void a_sleep_fires_on_the_next_millisecond_at_or_after_its_deadline(void 
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_instant t0 = weft_now(rt);
@@ -142,9 +142,9 @@ static void a_sleep_until_a_past_deadline_is_ready_without_registering(void **st
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_sleep s;
@@ -164,9 +164,9 @@ static void dropping_a_sleep_cancels_its_timer_and_releases_its_waker(void **sta
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_sleep s;
@@ -184,9 +184,9 @@ static void dropping_a_sleep_cancels_its_timer_and_releases_its_waker(void **sta
 	assert_int_equal(cw.wakes, 0);
 
 	/* A new waker replaces the old one, which is released. */
-	weft_counting_waker cw2;
-	weft_counting_waker_init(&cw2);
-	weft_waker w2 = weft_counting_waker_get(&cw2);
+	test_counting_waker cw2;
+	test_counting_waker_init(&cw2);
+	weft_waker w2 = test_counting_waker_get(&cw2);
 	weft_sleep_init(&s, WEFT_MS(10));
 	assert_int_equal(weft_sleep_poll(&s, &cx), WEFT_PENDING);
 	cx.waker = &w2;
@@ -207,9 +207,9 @@ static void each_poll_takes_budget_and_waiting_gives_it_back(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	cx.budget = 1;
@@ -374,9 +374,9 @@ static void a_million_sleeps_fire_exactly_when_due(void **state)
 	weft_runtime *rt = paused_runtime();
 	weft_sleep *s = calloc(N, sizeof *s);
 	assert_non_null(s);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	uint64_t real0 = test_now_us();
@@ -758,9 +758,9 @@ typedef struct helper_arg {
 static void *helper_main(void *p)
 {
 	helper_arg *a = p;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = a->rt;
 
@@ -771,7 +771,7 @@ static void *helper_main(void *p)
 	weft_sleep_init(&s, WEFT_MS(20));
 	uint64_t t0 = test_now_us();
 	if (weft_sleep_poll(&s, &cx) == WEFT_PENDING) {
-		while (weft_counting_waker_load(&cw.wakes) == 0 && test_now_us() - t0 < 5000000)
+		while (test_counting_waker_load(&cw.wakes) == 0 && test_now_us() - t0 < 5000000)
 			usleep(500);
 	}
 	a->waited_us = test_now_us() - t0;
@@ -792,22 +792,22 @@ static void *helper_main(void *p)
 	 * registration alone, at varied moments of the driver's park, must
 	 * wake it. */
 	for (int i = 0; i < 200; i++) {
-		long before = weft_counting_waker_load(&cw.wakes);
+		long before = test_counting_waker_load(&cw.wakes);
 		usleep((useconds_t)(i % 5) * 150);
 		weft_sleep_init(&s, WEFT_US(500));
 		cx.budget = WEFT_DEFAULT_BUDGET;
 		if (weft_sleep_poll(&s, &cx) == WEFT_PENDING) {
 			t0 = test_now_us();
-			while (weft_counting_waker_load(&cw.wakes) == before &&
+			while (test_counting_waker_load(&cw.wakes) == before &&
 			       test_now_us() - t0 < 2000000)
 				usleep(100);
-			if (weft_counting_waker_load(&cw.wakes) == before)
+			if (test_counting_waker_load(&cw.wakes) == before)
 				a->lost++;
 		}
 		weft_sleep_drop(&s);
 	}
 	weft_waker_drop(&w);
-	a->churn_live = weft_counting_waker_load(&cw.live);
+	a->churn_live = test_counting_waker_load(&cw.live);
 	remote_flag_set(a->flag);
 	return NULL;
 }

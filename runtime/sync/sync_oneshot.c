@@ -276,7 +276,7 @@ void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *
 {
 	f->fut = WEFT_FUTURE(weft__oneshot_recv_erased_poll, weft__oneshot_recv_erased_drop);
 	f->result = 0;
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	p->c = (rx && out) ? weft__rx(rx) : NULL;
 	p->out = out;
 	p->phase = WEFT__PHASE_INIT;
@@ -284,7 +284,7 @@ void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *
 
 weft_poll weft_oneshot_recv_poll(weft_oneshot_recv_future *f, weft_cx *cx)
 {
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	struct weft__oneshot *c = p->c;
 
 	if (p->phase == WEFT__PHASE_FINISHED)
@@ -321,7 +321,7 @@ pending:
 
 void weft_oneshot_recv_drop(weft_oneshot_recv_future *f)
 {
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	if (weft__phase_drop(&p->phase, p->c != NULL))
 		weft__oneshot_reclaim_waker(p->c);   /* an untaken message stays */
 }

@@ -255,7 +255,7 @@ void weft__acquire_drop(struct weft__acquire *a)
 
 static struct weft__sem *weft__sem_of(weft_semaphore *s)
 {
-	return (struct weft__sem *)(void *)s->weft__opaque;
+	return (struct weft__sem *)(void *)s->priv.opaque;
 }
 
 struct __attribute__((__may_alias__)) weft__semaphore_acquire_priv {
@@ -265,7 +265,7 @@ WEFT__SYNC_FUTURE_CHECK(weft_semaphore_acquire_future, weft__semaphore_acquire_p
 
 static struct weft__acquire *weft__acq_of(weft_semaphore_acquire_future *f)
 {
-	return (struct weft__acquire *)(void *)f->weft__opaque;
+	return (struct weft__acquire *)(void *)f->priv.opaque;
 }
 
 int weft_semaphore_init(weft_semaphore *s, size_t permits)

@@ -112,6 +112,10 @@ void weft__task_run(struct weft__task *t, uint32_t budget);
 void weft__task_shutdown(struct weft__task *t);
 /* Drops one reference; frees the task when it was the last. */
 void weft__task_ref_dec(struct weft__task *t);
+/* Handle side (the thread that owns @h): takes back and drops the waker a
+ * weft_join_handle_poll left with the task, if the task side no longer
+ * needs it. Used by weft_join_task_drop. */
+void weft__join_handle_withdraw_waker(weft_join_handle *h);
 
 /* ----------------------------------------------------------- task memory */
 

@@ -242,7 +242,7 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 	case T_SELECT:
 		weft_select2_init(&t->sel, &t->a.fut, &t->b.fut);
 		t->started = true;
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		CHECK(t->sel.winner == 0 || t->sel.winner == 1);
 		CHECK(g.ids[(t->sel.winner ? t->b : t->a).id].ready);
 		/* The first ready child wins: a ready a beats b. */
@@ -253,7 +253,7 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 	case T_JOIN:
 		weft_join2_init(&t->join, &t->a.fut, &t->b.fut);
 		t->started = true;
-		WEFT_AWAIT(&t->co, weft_join_poll(&t->join.fut, cx));
+		WEFT_AWAIT(&t->co, weft_join_poll(&t->join, cx));
 		CHECK(t->join.result == 0);
 		CHECK(g.ids[t->a.id].ready && g.ids[t->b.id].ready);
 		CHECK(g.ids[t->a.id].drops == 1 && g.ids[t->b.id].drops == 1);
@@ -362,7 +362,7 @@ static void task_drop(weft_future *f)
 		break;
 	case T_SELECT:
 		if (t->started) {
-			weft_select_drop(&t->sel.fut);
+			weft_select_drop(&t->sel);
 		} else {
 			leaf_drop(&t->a.fut);
 			leaf_drop(&t->b.fut);
@@ -370,7 +370,7 @@ static void task_drop(weft_future *f)
 		break;
 	case T_JOIN:
 		if (t->started) {
-			weft_join_drop(&t->join.fut);
+			weft_join_drop(&t->join);
 		} else {
 			leaf_drop(&t->a.fut);
 			leaf_drop(&t->b.fut);

@@ -303,7 +303,7 @@ static bool wait_released(struct owned *o, int n)
 	return true;
 }
 
-static void detaching_a_handle_while_its_function_runs_releases_the_result_when_it_finishes(void **state)
+static void closing_a_handle_while_its_function_runs_releases_the_result_when_it_finishes(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt(1, 0, 0);
@@ -319,7 +319,7 @@ static void detaching_a_handle_while_its_function_runs_releases_the_result_when_
 	assert_true(wait_released(&o, 1));      /* on the pool thread */
 	assert_non_null(atomic_load(&o.released_result));   /* nobody took it */
 
-	/* Finished but never taken: released at detach. */
+	/* Finished but never taken: released at close. */
 	struct owned o2 = { 0 };
 	assert_int_equal(weft_spawn_blocking_owned(rt, alloc_job, &o2, owned_release, &h), 0);
 	assert_true(wait_until_finished(h));
@@ -758,7 +758,7 @@ int main(void)
 		cmocka_unit_test(spawn_blocking_runs_the_function_on_a_pool_thread_and_gives_its_result),
 		cmocka_unit_test(bad_arguments_are_refused),
 		cmocka_unit_test(the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_alive),
-		cmocka_unit_test(detaching_a_handle_while_its_function_runs_releases_the_result_when_it_finishes),
+		cmocka_unit_test(closing_a_handle_while_its_function_runs_releases_the_result_when_it_finishes),
 		cmocka_unit_test(aborting_a_task_that_awaits_a_blocking_job_leaks_nothing),
 		cmocka_unit_test(many_jobs_from_many_tasks_on_two_workers_all_come_back),
 		cmocka_unit_test(stuck_dns_lookups_do_not_hold_up_spawn_blocking_nor_the_other_way),

@@ -1209,9 +1209,9 @@ static void join_handle_abort_after_completion_changes_nothing(void **state)
 	weft_runtime_close(rt);
 }
 
-/* Dropping (detaching) a join handle does not cancel the task: it runs
+/* Closing a join handle (Tokio: dropping it) does not cancel the task: it runs
  * to completion. */
-static void join_handle_detach_lets_the_task_run_to_completion(void **state)
+static void closing_a_join_handle_lets_the_task_run_to_completion(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
@@ -1518,7 +1518,7 @@ int main(void)
 		cmocka_unit_test(join_handle_gives_the_task_output),
 		cmocka_unit_test(join_handle_abort_cancels_an_unfinished_task_and_the_awaiter_sees_cancelled),
 		cmocka_unit_test(join_handle_abort_after_completion_changes_nothing),
-		cmocka_unit_test(join_handle_detach_lets_the_task_run_to_completion),
+		cmocka_unit_test(closing_a_join_handle_lets_the_task_run_to_completion),
 		cmocka_unit_test(select_completes_with_the_first_ready_branch_and_drops_the_others),
 		cmocka_unit_test(select_polls_branches_in_order_so_the_first_ready_wins_unlike_tokio),
 		cmocka_unit_test(select_dropped_before_completion_drops_every_branch_once),

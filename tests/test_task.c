@@ -1,5 +1,5 @@
 /* test_task.c - tasks on the current-thread runtime: spawn, join handles,
- * abort, detach, yield_now, the cooperative budget, wakes from other
+ * abort, close, yield_now, the cooperative budget, wakes from other
  * threads, and shutdown with live tasks. The current-thread flavour makes
  * the order of polls exact; test_mt.c covers the multi-thread flavour
  * (the race of a remote wake with the runtime's free runs on both here). */

@@ -349,10 +349,10 @@ typedef struct weft_coro {
 #define WEFT_BEGIN(co)                                                    \
 	do {                                                              \
 		(void)&&weft__finish; /* a body with no await still jumps */ \
-		if ((co)->priv.resume) {                                       \
-			if ((co)->priv.resume == WEFT__CORO_DONE)              \
+		if ((co)->priv.resume) {                                     \
+			if ((co)->priv.resume == WEFT__CORO_DONE)            \
 				return WEFT_READY;                        \
-			goto *(co)->priv.resume;                               \
+			goto *(co)->priv.resume;                          \
 		}                                                         \
 	} while (0)
 
@@ -362,7 +362,7 @@ typedef struct weft_coro {
  */
 #define WEFT_AWAIT(co, poll_expr)                                         \
 	do {                                                              \
-		(co)->priv.resume = &&WEFT__LABEL;                             \
+		(co)->priv.resume = &&WEFT__LABEL;                        \
 	WEFT__LABEL:                                                      \
 		if ((poll_expr) == WEFT_PENDING)                          \
 			return WEFT_PENDING;                              \
@@ -395,7 +395,7 @@ typedef struct weft_coro {
  */
 #define WEFT_YIELD(co, cx)                                                \
 	do {                                                              \
-		(co)->priv.resume = &&WEFT__LABEL;                             \
+		(co)->priv.resume = &&WEFT__LABEL;                        \
 		weft_waker_wake_by_ref((cx)->waker);                      \
 		return WEFT_PENDING;                                      \
 	WEFT__LABEL:;                                                     \
@@ -405,7 +405,7 @@ typedef struct weft_coro {
 #define WEFT_END(co)                                                      \
 	do {                                                              \
 	weft__finish: __attribute__((unused));                            \
-		(co)->priv.resume = WEFT__CORO_DONE;                           \
+		(co)->priv.resume = WEFT__CORO_DONE;                      \
 		return WEFT_READY;                                        \
 	} while (0)
 

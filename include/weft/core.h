@@ -349,8 +349,8 @@ typedef struct weft_coro {
 #define WEFT_BEGIN(co)                                                    \
 	do {                                                              \
 		(void)&&weft__finish; /* a body with no await still jumps */ \
-		if ((co)->priv.resume) {                                     \
-			if ((co)->priv.resume == WEFT__CORO_DONE)            \
+		if ((co)->priv.resume) {                                  \
+			if ((co)->priv.resume == WEFT__CORO_DONE)         \
 				return WEFT_READY;                        \
 			goto *(co)->priv.resume;                          \
 		}                                                         \

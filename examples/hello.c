@@ -24,7 +24,7 @@ typedef struct main_fn {
 	weft_coro co;               /* resume point and result */
 	weft_join_handle *h;
 	weft_yield_now y;           /* a child future, embedded */
-	int status;
+	int res;                    /* the join's outcome: 0 or -errno */
 } main_fn;
 
 static weft_poll main_poll(weft_future *f, weft_cx *cx)
@@ -39,7 +39,7 @@ static weft_poll main_poll(weft_future *f, weft_cx *cx)
 	}
 	weft_yield_now_init(&m->y);
 	WEFT_AWAIT(&m->co, weft_yield_now_poll(&m->y, cx));
-	WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h, cx, &m->status));
+	WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h, cx, &m->res));
 	printf("sum = %ld\n", ((sum_task *)weft_join_handle_output(m->h))->sum);
 	weft_join_handle_close(m->h);
 	WEFT_END(&m->co);

@@ -100,7 +100,7 @@ static void a_larger_config_is_accepted_only_with_a_zero_tail(void **state)
 	assert_int_equal(weft_runtime_new(&rt, &big.known), 0);
 	assert_non_null(rt);
 	assert_int_equal(rt_metrics(rt).workers, 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 
 	rt = NULL;
 	big.later_field = 1;   /* a setting this library cannot honour */
@@ -127,8 +127,8 @@ static void the_config_init_macro_and_a_null_config_give_the_defaults(void **sta
 	assert_int_equal(ma.flavour, mb.flavour);
 	assert_int_equal(ma.flavour, ma.workers == 1 ? WEFT_FLAVOUR_CURRENT_THREAD
 						     : WEFT_FLAVOUR_MULTI_THREAD);
-	weft_runtime_free(a);
-	weft_runtime_free(b);
+	weft_runtime_close(a);
+	weft_runtime_close(b);
 }
 
 /* ---------------------------------------------------------- flavour */
@@ -174,7 +174,7 @@ static void auto_picks_current_thread_for_one_worker_and_multi_thread_for_more(v
 		weft_worker_metrics wm;
 		assert_int_equal(weft_runtime_worker_metrics(rt, m.workers, &wm, sizeof wm),
 				 -EINVAL);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -216,7 +216,7 @@ static pthread_t task_thread(weft_runtime *rt)
 	assert_int_equal(weft_block_on(rt, &r.fut), 0);
 	assert_int_equal(r.status, 0);
 	pthread_t th = ((where_task *)weft_join_handle_output(r.h))->thread;
-	weft_join_handle_detach(r.h);
+	weft_join_handle_close(r.h);
 	return th;
 }
 
@@ -287,14 +287,14 @@ static void a_one_worker_multi_thread_runtime_runs_tasks_on_its_worker(void **st
 	/* Two threads may be inside block_on at once. */
 	assert_int_equal(second_block_on(rt), 0);
 	assert_true(worker_metrics(rt, 0).polls >= 2);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 
 	/* The current-thread flavour with the same count: the opposite. */
 	cfg.flavour = WEFT_FLAVOUR_CURRENT_THREAD;
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	assert_true(pthread_equal(task_thread(rt), pthread_self()));
 	assert_int_equal(second_block_on(rt), -EBUSY);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ---------------------------------------------------- busy and polls */
@@ -343,7 +343,7 @@ static void run_spinner(weft_runtime *rt, uint64_t spin_ns, int quick)
 	assert_int_equal(weft_spawn(rt, &s.fut, sizeof s, &r.h), 0);
 	assert_int_equal(weft_block_on(rt, &r.fut), 0);
 	assert_int_equal(r.status, 0);
-	weft_join_handle_detach(r.h);
+	weft_join_handle_close(r.h);
 }
 
 static void busy_time_counts_the_time_tasks_spend_polling(void **state)
@@ -359,7 +359,7 @@ static void busy_time_counts_the_time_tasks_spend_polling(void **state)
 		assert_int_equal(m.polls, 4);
 		for (unsigned b = 0; b < WEFT_POLL_TIME_BUCKETS; b++)
 			assert_int_equal(m.poll_time_histogram[b], 0);   /* not asked for */
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -385,7 +385,7 @@ static void the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket(vo
 		assert_true(m.busy_ns >= 3000000);
 		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(12) <= 3000000);
 		assert_true(WEFT_POLL_TIME_BUCKET_MIN_NS(13) > 3000000);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -447,9 +447,9 @@ static void hog_run_main(void *arg)
 	assert_int_equal(weft_spawn(rt, &h.fut, sizeof h, &r.h), 0);
 	assert_int_equal(weft_block_on(rt, &r.fut), 0);
 	hr->seen = ((hog *)weft_join_handle_output(r.h))->seen;
-	weft_join_handle_detach(r.h);
+	weft_join_handle_close(r.h);
 	hr->reports = rt_metrics(rt).watchdog_reports;
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void the_watchdog_reports_a_task_that_holds_its_worker_naming_its_spawn_site(void **state)
@@ -480,13 +480,13 @@ static void the_watchdog_ignores_a_task_that_waits_without_holding_its_worker(vo
 	weft_sleep_init(&s, WEFT_MS(100));
 	assert_int_equal(weft_block_on(rt, &s.fut), 0);
 	assert_int_equal(rt_metrics(rt).watchdog_reports, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 
 	/* Off (0): a long poll is not reported. */
 	rt = new_flavour_rt(WEFT_FLAVOUR_CURRENT_THREAD, false, 0);
 	run_spinner(rt, 30000000, 0);
 	assert_int_equal(rt_metrics(rt).watchdog_reports, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

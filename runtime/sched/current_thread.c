@@ -19,7 +19,7 @@
  * it, dropping its future; a later block_on returns it at once. Nothing
  * else of this flavour sleeps, so it needs no error hook.
  *
- * Shutdown: weft_runtime_free closes the runtime, so no task is queued
+ * Shutdown: weft_runtime_close closes the runtime, so no task is queued
  * any more, then asks this flavour to drop the local queue's references
  * (no block_on runs then, by contract), then drops the live tasks.
  */

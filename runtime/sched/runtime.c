@@ -10,7 +10,7 @@
  * runtime's tasks (and batches a multi-thread worker sheds), under the
  * runtime lock, which also guards `closed`.
  *
- * Shutdown (weft_runtime_free) stops the watchdog, closes the runtime
+ * Shutdown (weft_runtime_close) stops the watchdog, closes the runtime
  * under the lock, so no spawn succeeds and no task is queued after it,
  * lets the flavour stop its threads and drop its queues' references, then
  * takes each task out of the owned list and drops its future (unless it
@@ -21,7 +21,7 @@
  * Fork. A runtime made before a fork() is unusable in the child (its
  * threads are not there). A pthread_atfork child handler bumps
  * weft__fork_generation; block_on and spawn compare it with the
- * runtime's and return -ECHILD, and weft_runtime_free in the child
+ * runtime's and return -ECHILD, and weft_runtime_close in the child
  * returns without touching anything (the parent's copy leaks there).
  */
 #include "sched_runtime.h"
@@ -232,7 +232,7 @@ static void weft__runtime_destroy(weft_runtime *rt)
 	weft__free(rt);
 }
 
-void weft_runtime_free(weft_runtime *rt)
+void weft_runtime_close(weft_runtime *rt)
 {
 	if (!rt)
 		return;

@@ -133,7 +133,7 @@ void weft__worker_counters_read(const struct weft__worker_counters *c, weft_work
  * The watchdog (watchdog.c): a thread that samples every worker's
  * counters and reports a task poll that has lasted the threshold. Started
  * by weft_runtime_new when config.watchdog_ns is set, once the flavour
- * says where its workers' counters are; stopped by weft_runtime_free
+ * says where its workers' counters are; stopped by weft_runtime_close
  * before the flavour shuts down.
  */
 struct weft__watchdog {
@@ -200,7 +200,7 @@ extern const struct weft__sched_ops weft__multi_thread_ops;
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
 /* The runtime's blocking pools, from weft_runtime_new and
- * weft_runtime_free (spawn_blocking.c). Init fills in the blocking
+ * weft_runtime_close (spawn_blocking.c). Init fills in the blocking
  * defaults of rt->config and creates both pools (no thread yet): 0 or
  * -ENOMEM. Fini shuts both pools down as weft__blocking_pool_free says;
  * safe after a failed init. */

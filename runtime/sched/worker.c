@@ -45,7 +45,7 @@
  * spinning on a driver that returns at once. Tasks still run.
  *
  * Shutdown (multi_thread.c) sets `shutdown`, unparks every worker and
- * joins them; each drops the queue references it holds. weft_runtime_free
+ * joins them; each drops the queue references it holds. weft_runtime_close
  * then drops every task still in the owned list (runtime.c).
  *
  * Figures. Each worker counts into its own weft__worker_counters;

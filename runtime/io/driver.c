@@ -32,7 +32,6 @@ static void weft__driver_wake(void *arg)
 	weft__reactor_notify(&((struct weft__driver *)arg)->io);
 }
 
-
 int weft__driver_init(struct weft__driver *d)
 {
 	int rc = weft__reactor_init(&d->io);

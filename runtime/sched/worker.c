@@ -41,8 +41,8 @@
  *
  * Driver errors. Once the driver holds a fatal backend error (driver.c),
  * no worker takes the driver any more: parking goes straight to the
- * park's own futex sleep, so workers sleep until work or shutdown instead of
- * spinning on a driver that returns at once. Tasks still run.
+ * park's own futex sleep, so workers sleep until work or shutdown
+ * instead of spinning on a driver that returns at once. Tasks still run.
  *
  * Shutdown sets `shutdown`, unparks every worker and joins them; each
  * drops the queue references it holds. weft_runtime_free then drops every
@@ -92,8 +92,8 @@ static int weft__worker_driver_sleep(void *arg, int64_t timeout_ns)
 		return 0;   /* a token on the way in: leave the driver for work */
 	/* Paused clock: jump only when every worker sleeps and no queue
 	 * holds a task: a worker that just left the driver with tasks in
-	 * its queue is still counted parked until it has run weft__worker_park's
-	 * checks. */
+	 * its queue is still counted parked until it has run the checks of
+	 * weft__worker_park. */
 	bool idle = weft__time_is_paused(&rt->driver.time) &&
 		    weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
 	weft__driver_park(&rt->driver, timeout_ns, idle);
@@ -104,7 +104,6 @@ static void weft__worker_driver_wake(void *arg)
 {
 	weft__driver_unpark(&((weft_runtime *)arg)->driver);
 }
-
 
 /* Wakes a worker sleeping on its own park, if any, so that it takes the
  * driver we are leaving. */
@@ -555,9 +554,8 @@ void weft__mt_stop_threads(weft_runtime *rt, uint32_t started)
 
 void weft__mt_fini(weft_runtime *rt)
 {
-	for (uint32_t i = 0; i < rt->nworkers; i++) {
+	for (uint32_t i = 0; i < rt->nworkers; i++)
 		weft__task_cache_fini(&rt->workers[i].cache);
-	}
 	pthread_mutex_destroy(&rt->driver_lock);
 	weft__idle_fini(&rt->idle);
 	weft__free(rt->workers);

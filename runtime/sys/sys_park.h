@@ -12,10 +12,11 @@
  *
  * Two places to sleep:
  *  - weft__park sleeps on the park's own state word (a futex);
- *  - weft__park_driver sleeps in a driver, through hooks given at init:
- *    the thread that owns the I/O driver sleeps in epoll_wait and is woken
- *    through the driver's own wake-up (the eventfd). Exactly one thread
- *    at a time may sleep in a given driver; the caller arranges that.
+ *  - weft__park_driver sleeps in a driver: the caller passes the
+ *    driver's sleep (the reactor's turn: epoll_wait), and the park keeps
+ *    the driver's wake, given at init (the eventfd write), for unparkers.
+ *    Exactly one thread at a time may sleep in a given driver; the caller
+ *    arranges that (the workers' driver lock).
  * An unpark finds out from the state word where the owner sleeps and
  * wakes it there.
  */

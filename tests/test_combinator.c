@@ -221,7 +221,7 @@ static void join_of_sixty_four_children_tracks_every_one(void **state)
 static weft_runtime *paused_runtime(void)
 {
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = 1 };
+	weft_runtime_config cfg = { .size = sizeof cfg, .workers = 1 };
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
 	assert_int_equal(weft_time_pause(rt), 0);
 	return rt;

@@ -11,7 +11,8 @@
  * No wakeup is lost: the core thread parks only after it found both queues
  * empty and the root future not woken, and every producer makes its work
  * visible (inject push under the lock, or root_woken store) before it
- * unparks; the driver keeps one wake token, so an unpark that lands
+ * unparks; the core thread parks in the driver (driver.c), whose wake-up
+ * token is a park (sys_park.h) keeping one token, so an unpark that lands
  * between the last check and the park makes the park return at once.
  *
  * Driver errors. A fatal backend error is sticky in the reactor

@@ -3,8 +3,8 @@
  * and stop the workers (whose loop is worker.c), block_on, figures.
  *
  * block_on. The calling thread is not a worker: it only polls the root
- * future and sleeps on a parker of its own until the root's waker
- * unparks it. The root waker is a small reference-counted object, so a
+ * future and sleeps on a park of its own (sys_park.h) until the root's
+ * waker unparks it. The root waker is a small reference-counted object, so a
  * clone that outlives the call stays valid. Several threads may block_on
  * at once, with any number of workers, one included.
  *
@@ -14,7 +14,7 @@
  * reactor's on_error hook (weft__mt_driver_failed), run once by the
  * thread that recorded the error, unparks every listed root under the
  * same lock. Either a root was listed before the hook took the lock and
- * is unparked (the parker keeps the token), or it is listed after, and
+ * is unparked (the park keeps the token), or it is listed after, and
  * its check after listing sees the error the hook's thread stored before
  * locking. Workers stop parking in the driver (worker.c).
  *
@@ -32,7 +32,7 @@
 struct weft__root {
 	_Atomic size_t refs;
 	_Atomic bool woken;
-	struct weft__parker parker;
+	struct weft__park park;
 	/* On mt->roots while its block_on runs (roots_lock). */
 	struct weft__root *prev, *next;
 };
@@ -41,10 +41,8 @@ static void weft__mt_root_drop(const void *data)
 {
 	struct weft__root *r = (struct weft__root *)data;
 	/* AcqRel: the last holder frees and must see the others' uses. */
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
-		weft__parker_destroy(&r->parker);
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
 		weft__free(r);
-	}
 }
 
 static void weft__mt_root_wake_by_ref(const void *data)
@@ -52,7 +50,7 @@ static void weft__mt_root_wake_by_ref(const void *data)
 	struct weft__root *r = (struct weft__root *)data;
 	/* Release: the waker's writes happen-before the root poll. */
 	atomic_store_explicit(&r->woken, true, memory_order_release);
-	weft__parker_unpark(&r->parker);
+	weft__unpark(&r->park);
 }
 
 static void weft__mt_root_wake(const void *data)
@@ -86,10 +84,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		return -ENOMEM;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->woken, true);
-	if (weft__parker_init(&r->parker) < 0) {
-		weft__free(r);
-		return -ENOMEM;
-	}
+	weft__park_init(&r->park, NULL, NULL);
 	/* Listed before the first check of the driver error: see "Driver
 	 * errors" at the top. */
 	r->prev = NULL;
@@ -115,7 +110,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		rc = weft__driver_error(&rt->driver);
 		if (rc)
 			break;
-		weft__parker_park(&r->parker);
+		weft__park(&r->park, -1);
 	}
 
 	pthread_mutex_lock(&mt->roots_lock);
@@ -141,7 +136,7 @@ static void weft__mt_driver_failed(void *arg)
 	struct weft__multi_thread *mt = weft__mt_of(arg);
 	pthread_mutex_lock(&mt->roots_lock);
 	for (struct weft__root *r = mt->roots; r; r = r->next)
-		weft__parker_unpark(&r->parker);
+		weft__unpark(&r->park);
 	pthread_mutex_unlock(&mt->roots_lock);
 }
 
@@ -158,13 +153,10 @@ static void weft__mt_stop_threads(struct weft__multi_thread *mt, uint32_t starte
 		pthread_join(mt->workers[i].thread, NULL);
 }
 
-static void weft__mt_destroy_workers(struct weft__multi_thread *mt, uint32_t inited)
+static void weft__mt_destroy_workers(struct weft__multi_thread *mt)
 {
-	for (uint32_t i = 0; i < inited; i++) {
+	for (uint32_t i = 0; i < mt->nworkers; i++)
 		weft__task_cache_fini(&mt->workers[i].cache);
-		pthread_cond_destroy(&mt->workers[i].park_cond);
-		pthread_mutex_destroy(&mt->workers[i].park_lock);
-	}
 }
 
 static int weft__mt_init(weft_runtime *rt)
@@ -172,7 +164,7 @@ static int weft__mt_init(weft_runtime *rt)
 	struct weft__multi_thread *mt = weft__mt_of(rt);
 	uint32_t n = rt->config.workers;
 	atomic_init(&mt->shutdown, false);
-	atomic_init(&mt->condvar_parked, 0);
+	atomic_init(&mt->park_sleepers, 0);
 	mt->roots = NULL;
 	mt->workers = weft__calloc(n, sizeof *mt->workers);
 	if (!mt->workers)
@@ -190,24 +182,15 @@ static int weft__mt_init(weft_runtime *rt)
 	if (pthread_mutex_init(&mt->roots_lock, NULL) != 0)
 		goto err_driver_lock;
 	uint32_t seed = (uint32_t)getpid() * 2654435761u;
-	uint32_t inited = 0;
-	for (; inited < n; inited++) {
-		struct weft__worker *w = &mt->workers[inited];
+	for (uint32_t i = 0; i < n; i++) {
+		struct weft__worker *w = &mt->workers[i];
 		w->rt = rt;
 		w->mt = mt;
-		w->index = inited;
-		w->rng = (seed ^ (inited * 0x9e3779b9u)) | 1;
+		w->index = i;
+		w->rng = (seed ^ (i * 0x9e3779b9u)) | 1;
 		weft__local_queue_init(&w->queue);
-		atomic_init(&w->park_state, 0);   /* WEFT__WPARK_EMPTY (worker.c) */
-		if (pthread_mutex_init(&w->park_lock, NULL) != 0)
-			break;
-		if (pthread_cond_init(&w->park_cond, NULL) != 0) {
-			pthread_mutex_destroy(&w->park_lock);
-			break;
-		}
+		weft__park_init(&w->park, weft__worker_driver_wake, rt);
 	}
-	if (inited < n)
-		goto err_sync;
 	/* Before any thread can turn the reactor. */
 	rt->driver.io.on_error = weft__mt_driver_failed;
 	rt->driver.io.on_error_arg = rt;
@@ -235,7 +218,6 @@ static int weft__mt_init(weft_runtime *rt)
 
 err_sync:
 	rt->driver.io.on_error = NULL;
-	weft__mt_destroy_workers(mt, inited);
 	pthread_mutex_destroy(&mt->roots_lock);
 err_driver_lock:
 	pthread_mutex_destroy(&mt->driver_lock);
@@ -258,7 +240,7 @@ static void weft__mt_shutdown(weft_runtime *rt)
 static void weft__mt_fini(weft_runtime *rt)
 {
 	struct weft__multi_thread *mt = weft__mt_of(rt);
-	weft__mt_destroy_workers(mt, mt->nworkers);
+	weft__mt_destroy_workers(mt);
 	pthread_mutex_destroy(&mt->roots_lock);
 	pthread_mutex_destroy(&mt->driver_lock);
 	weft__idle_fini(&mt->idle);

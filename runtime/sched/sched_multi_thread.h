@@ -10,7 +10,7 @@
 #include "sched_runtime.h"
 #include "sched_idle.h"
 #include "sched_queue.h"
-#include "sched_parker.h"
+#include "sys_park.h"
 
 struct weft__multi_thread;
 
@@ -25,9 +25,8 @@ struct weft__worker {
 	uint32_t rng;
 	bool searching;
 	bool running;              /* inside weft__run_task: wakes go to LIFO */
-	_Atomic int park_state;
-	pthread_mutex_t park_lock;
-	pthread_cond_t park_cond;
+	/* Where it sleeps: its own park, or the driver through it. */
+	struct weft__park park;
 	struct weft__worker_counters m;
 	alignas(64) struct weft__task_cache cache;
 	alignas(64) struct weft__local_queue queue;
@@ -42,7 +41,7 @@ struct weft__multi_thread {
 	struct weft__idle idle;
 	pthread_mutex_t driver_lock;   /* held by the worker parked in the driver */
 	_Atomic bool shutdown;
-	_Atomic uint32_t condvar_parked;
+	_Atomic uint32_t park_sleepers;   /* workers asleep off the driver (worker.c) */
 
 	/* block_on calls in progress (multi_thread.c), so a fatal driver
 	 * error can wake them; guarded by roots_lock, a lock of its own,
@@ -63,6 +62,9 @@ extern _Thread_local struct weft__worker *weft__current_worker
 void *weft__worker_main(void *arg);
 /* Wakes worker @w wherever it sleeps (or makes its next park return). */
 void weft__worker_unpark(struct weft__worker *w);
+/* A worker park's wake when its owner sleeps in the driver; @arg is the
+ * runtime (weft__park_init). */
+void weft__worker_driver_wake(void *arg);
 /* weft__sched_ops.schedule of this flavour. */
 void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield);
 

@@ -13,7 +13,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -253,6 +255,22 @@ ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
 ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | MSG_NOSIGNAL));
+}
+
+int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until)
+{
+	/* WAIT_BITSET: its timeout is absolute, on CLOCK_MONOTONIC (no
+	 * FUTEX_CLOCK_REALTIME), so a retry after a spurious return keeps
+	 * the same deadline. */
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, until,
+					   NULL, FUTEX_BITSET_MATCH_ANY));
+}
+
+int weft__sys_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0));
 }
 
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)

@@ -423,11 +423,11 @@ typedef struct weft_worker_metrics {
 	uint64_t lifo_hits;         /* tasks run from the LIFO slot */
 	uint64_t local_queue_depth; /* tasks in its local queue now */
 	/* Nanoseconds (CLOCK_MONOTONIC) it spent running tasks: measured
-	 * around each batch of polls (on the current-thread flavour a tick
-	 * of up to global_queue_interval polls; on a multi-thread worker the
-	 * run between two sleeps or driver polls), so it includes the queue
-	 * handling between the polls of a batch, and excludes sleeping,
-	 * polling the I/O and time drivers and block_on's own future. */
+	 * around each batch of polls, from the first task polled after a
+	 * sleep or a poll of the I/O and time drivers to the next of either,
+	 * so it includes the queue handling between the polls of a batch
+	 * (and, on the current-thread flavour, the polls of block_on's own
+	 * future between them), and excludes sleeping and the drivers. */
 	uint64_t busy_ns;
 	/* Task polls by duration (buckets: WEFT_POLL_TIME_BUCKETS); all zero
 	 * unless weft_runtime_config.poll_time_histogram is set. */

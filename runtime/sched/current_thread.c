@@ -134,26 +134,43 @@ static weft_waker weft__ct_root_clone(const void *data)
 /* ------------------------------------------------------------ block_on */
 
 /*
- * Runs one tick: up to @interval tasks from the local queue. Returns how
- * many ran. Busy time is measured around the tick (two clock reads per
- * tick that runs a task), poll times around each poll when asked for.
+ * Busy time. A batch runs from the first task polled after a sleep or a
+ * driver poll to the next sleep or driver poll (or the end of block_on):
+ * two clock reads a batch, however many ticks it spans. The polls of
+ * block_on's own future between its ticks count as busy too.
  */
+struct weft__ct_batch {
+	uint64_t start;   /* 0: no batch open */
+	uint64_t clock;   /* poll times (weft__poll_task) */
+	bool timed;
+};
+
+static void weft__ct_batch_end(struct weft__current_thread *ct, struct weft__ct_batch *b)
+{
+	if (b->start == 0)
+		return;
+	weft__counter_add(&ct->m.busy_ns, weft__mono_ns() - b->start);
+	b->start = 0;
+}
+
+/* Runs one tick: up to @interval tasks from the local queue. Returns how
+ * many ran. */
 static uint32_t weft__ct_tick(weft_runtime *rt, struct weft__current_thread *ct,
-			      uint32_t interval)
+			      uint32_t interval, struct weft__ct_batch *b)
 {
 	struct weft__task *t = weft__fifo_pop(&ct->local);
 	if (!t)
 		return 0;
+	if (b->start == 0)
+		b->start = b->clock = weft__mono_ns();
+	else if (b->timed)
+		b->clock = weft__mono_ns();   /* not the root poll before */
 	const uint32_t budget = rt->config.budget;
-	const bool timed = rt->config.poll_time_histogram != 0;
-	const uint64_t begin = weft__mono_ns();
-	uint64_t clock = begin;
 	uint32_t ran = 0;
 	do {
-		weft__poll_task(&ct->m, t, budget, timed, &clock);
+		weft__poll_task(&ct->m, t, budget, b->timed, &b->clock);
 		ran++;
 	} while (ran < interval && (t = weft__fifo_pop(&ct->local)));
-	weft__counter_add(&ct->m.busy_ns, (timed ? clock : weft__mono_ns()) - begin);
 	return ran;
 }
 
@@ -181,6 +198,7 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 	 * clones take their own. */
 	weft_waker root = { .vtable = &weft__ct_root_vtable, .data = rt };
 	const uint32_t interval = rt->config.global_queue_interval;
+	struct weft__ct_batch batch = { .timed = rt->config.poll_time_histogram != 0 };
 	atomic_store_explicit(&ct->root_woken, true, memory_order_relaxed);
 
 	for (;;) {
@@ -197,9 +215,10 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 		/* One tick, taking remote work first so it cannot starve
 		 * behind a busy local queue. */
 		weft__ct_take_inject(rt, ct);
-		uint32_t ran = weft__ct_tick(rt, ct, interval);
+		uint32_t ran = weft__ct_tick(rt, ct, interval, &batch);
 		if (ran == interval) {
 			/* Busy: still look at I/O and timers every tick. */
+			weft__ct_batch_end(ct, &batch);
 			weft__driver_park(&rt->driver, 0, false);
 			if (weft__unlikely((rc = weft__driver_error(&rt->driver)) != 0))
 				break;
@@ -211,6 +230,7 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 			continue;
 		if (weft__ct_take_inject(rt, ct))
 			continue;
+		weft__ct_batch_end(ct, &batch);
 		weft__counter_add(&ct->m.parks, 1);
 		weft__driver_park(&rt->driver, -1, true);
 		weft__counter_add(&ct->m.unparks, 1);
@@ -219,6 +239,7 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 			break;
 	}
 
+	weft__ct_batch_end(ct, &batch);
 	weft_future_drop(fut);
 	weft__task_cache_leave();
 	weft__current_rt = NULL;

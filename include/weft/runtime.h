@@ -11,9 +11,9 @@
  * inside a task of the runtime or outside it.
  *
  * Driver errors. If the kernel's event interface fails in a way weft
- * cannot recover from (epoll_wait or the wake-up eventfd reporting an
- * error other than EINTR, e.g. EBADF after a stray close() of the epoll
- * fd), the runtime records the first such error as a negative errno and
+ * cannot recover from (with epoll: epoll_wait or the wake-up eventfd
+ * reporting an error other than EINTR, e.g. EBADF after a stray close()
+ * of the epoll fd), the runtime records the first such error as a negative errno and
  * keeps it: one line naming weft, the failing call and the errno is
  * written to stderr, weft_runtime_metrics shows it (driver_error,
  * driver_errors), every weft_block_on in progress returns it promptly and
@@ -47,6 +47,36 @@ extern "C" {
 
 typedef struct weft_runtime weft_runtime;
 
+/**
+ * The I/O backends: the kernel event interface a runtime's reactor
+ * waits on. Which ones a build has is fixed at build time (meson option
+ * `backend`: epoll on Linux, kqueue on the BSDs and macOS; the
+ * `io_uring` feature would add io_uring beside epoll); a runtime picks
+ * one of them when it is made (weft_runtime_config.backend, overridden by
+ * the WEFT_BACKEND environment variable). This version implements epoll
+ * only: every other backend is refused with -ENOTSUP.
+ */
+typedef enum weft_backend {
+	WEFT_BACKEND_AUTO = 0,      /* the build's default, falling back if it cannot start */
+	WEFT_BACKEND_EPOLL = 1,     /* Linux epoll */
+	WEFT_BACKEND_IO_URING = 2,  /* Linux io_uring (not implemented yet) */
+	WEFT_BACKEND_KQUEUE = 3,    /* BSD and macOS kqueue (not implemented yet) */
+} weft_backend;
+
+/**
+ * The name of @b: "auto", "epoll", "io_uring" or "kqueue", the spellings
+ * WEFT_BACKEND and the examples' --backend accept; NULL for a value that
+ * is not a weft_backend. The string is static. Any thread.
+ */
+WEFT_API const char *weft_backend_name(weft_backend b);
+
+/**
+ * A runtime thread hook (weft_runtime_config.on_thread_start and
+ * on_thread_stop): called on a thread the runtime started (a worker, a
+ * blocking-pool or name-lookup thread) with the config's hook_arg.
+ */
+typedef void (*weft_thread_hook)(void *arg);
+
 /** The largest worker count a runtime accepts. */
 #define WEFT_MAX_WORKERS 1024u
 
@@ -74,13 +104,40 @@ typedef struct weft_runtime_config {
 	/** Milliseconds an idle blocking-pool thread waits for work before it
 	 *  exits: 0 = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS (10 s). */
 	uint32_t blocking_keep_alive_ms;
+	/** The I/O backend, a weft_backend: 0 = WEFT_BACKEND_AUTO, the
+	 *  build's default (epoll on Linux), which alone may fall back to
+	 *  another compiled backend if it cannot start. A backend named
+	 *  explicitly that this build lacks, or that cannot start, makes
+	 *  weft_runtime_new fail with -ENOTSUP. The environment variable
+	 *  WEFT_BACKEND (auto, epoll, io_uring or kqueue), when set and not
+	 *  empty, overrides this field (for running a test suite on each
+	 *  backend); any other value of it gives -EINVAL. The backend in use
+	 *  is in weft_runtime_metrics.backend. */
+	uint32_t backend;
+	/** Called on every thread the runtime starts (multi-thread workers,
+	 *  blocking-pool threads, name-lookup threads) once, on that thread,
+	 *  before it runs anything else of the runtime; NULL: none. It must
+	 *  not block for long nor call back into the runtime's shutdown. */
+	weft_thread_hook on_thread_start;
+	/** Called once on each such thread after it ran its last piece of
+	 *  runtime work, just before it exits; NULL: none. A thread that a
+	 *  bounded shutdown abandoned (weft_runtime_shutdown_timeout) calls
+	 *  it when its blocking function finally returns, so @hook_arg must
+	 *  stay valid until then. */
+	weft_thread_hook on_thread_stop;
+	/** Passed to both hooks. */
+	void *hook_arg;
 } weft_runtime_config;
 
 /**
  * Creates a runtime (and, for more than one worker, starts its threads).
  * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
- * not be started), or -EINVAL for a NULL @out or more than
- * WEFT_MAX_WORKERS workers. The caller owns the runtime and frees it with
+ * not be started), -EINVAL for a NULL @out, more than WEFT_MAX_WORKERS
+ * workers, a backend value that is not a weft_backend or a WEFT_BACKEND
+ * environment value that names none, or -ENOTSUP when the backend asked
+ * for explicitly (config or WEFT_BACKEND) is not compiled into this
+ * build or cannot start; the I/O backend's own -errno (e.g. -EMFILE)
+ * when the default one cannot start. The caller owns the runtime and frees it with
  * weft_runtime_free.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
@@ -258,13 +315,18 @@ typedef struct weft_runtime_metrics {
 	uint64_t remote_schedules;  /* tasks queued from outside the workers */
 	uint64_t io_events;         /* readiness events the reactor handled */
 	uint64_t timers_fired;      /* timers the timing wheel fired */
-	/* Fatal errors the I/O driver's backend reported (epoll_wait, the
-	 * wake-up eventfd), counting repeats; 0 in a healthy runtime. */
+	/* Fatal errors the I/O driver's backend reported (with epoll:
+	 * epoll_wait, the wake-up eventfd), counting repeats; 0 in a
+	 * healthy runtime. */
 	uint64_t driver_errors;
 	/* The first of them as a negative errno (e.g. -EBADF), 0 if none.
 	 * Sticky: once set, block_on returns it (see "Driver errors"). */
 	int32_t driver_error;
 	uint32_t reserved2;          /* always 0 */
+	/* The I/O backend this runtime runs on (a weft_backend, never
+	 * WEFT_BACKEND_AUTO; weft_backend_name gives its name). */
+	uint32_t backend;
+	uint32_t reserved3;          /* always 0 */
 } weft_runtime_metrics;
 
 /** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */

@@ -3,10 +3,11 @@
  * as the timeout (see io_driver.h).
  *
  * Protocol. `state` holds one wake-up token. unpark stores NOTIFIED and
- * writes the eventfd only if the previous state was PARKED. park consumes
+ * wakes the backend (its eventfd, for epoll) only if the previous state
+ * was PARKED. park consumes
  * a token if there is one (and then only polls, without sleeping);
  * otherwise it publishes PARKED before it sleeps, so an unpark either sees
- * PARKED and writes the eventfd, which ends the sleep, or came earlier
+ * PARKED and wakes the backend, which ends the sleep, or came earlier
  * and left the token that makes the CAS to PARKED fail. The caller checks
  * its queues before parking and after; every producer queues its work
  * before it unparks, so no wakeup is lost.
@@ -23,9 +24,9 @@
 
 enum { WEFT__DRV_EMPTY, WEFT__DRV_PARKED, WEFT__DRV_NOTIFIED };
 
-int weft__driver_init(struct weft__driver *d)
+int weft__driver_init(struct weft__driver *d, weft_backend kind, bool automatic)
 {
-	int rc = weft__reactor_init(&d->io);
+	int rc = weft__reactor_init_backend(&d->io, kind, automatic);
 	if (rc < 0)
 		return rc;
 	atomic_init(&d->state, WEFT__DRV_EMPTY);

@@ -410,6 +410,13 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 		cfg.budget = WEFT_DEFAULT_BUDGET;
 	if (cfg.global_queue_interval == 0)
 		cfg.global_queue_interval = 61;
+	/* The backend first: a bad or unsupported choice fails before
+	 * anything is made. */
+	weft_backend backend;
+	bool backend_auto;
+	int rc = weft__backend_resolve(cfg.backend, &backend, &backend_auto);
+	if (rc < 0)
+		return rc;
 
 	pthread_once(&weft__atfork_once, weft__atfork_register);
 	weft_runtime *rt = weft__calloc(1, sizeof *rt);
@@ -417,7 +424,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 		return -ENOMEM;
 	/* Relaxed: see weft__runtime_forked. */
 	rt->tasks.fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
-	int rc = -ENOMEM;
+	rc = -ENOMEM;
 	rt->tasks.ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
 	atomic_init(&rt->tasks.refs, 1);
@@ -433,7 +440,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (pthread_mutex_init(&rt->roots_lock, NULL) != 0)
 		goto err_lock;
 	rt->roots = NULL;
-	rc = weft__driver_init(&rt->driver);
+	rc = weft__driver_init(&rt->driver, backend, backend_auto);
 	if (rc < 0)
 		goto err_roots;
 	/* Before any thread can turn the reactor. */
@@ -547,6 +554,7 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 		.driver_errors = atomic_load_explicit(&rt->driver.io.errors,
 						      memory_order_relaxed),
 		.driver_error = weft__driver_error(&rt->driver),
+		.backend = (uint32_t)rt->driver.io.backend.kind,
 	};
 	weft__copy_out(out, &m, size, sizeof m);
 	return 0;

@@ -153,8 +153,56 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * or while a weft_block_on on it is running. Works the same after a
  * driver error. In a child process after fork(), on a runtime inherited
  * from the parent, it returns without doing anything (see "Fork" above).
+ * The wait for blocking functions has no limit: weft_runtime_close_timeout
+ * bounds it.
  */
 WEFT_API void weft_runtime_free(weft_runtime *rt);
+
+/**
+ * What weft_runtime_close_timeout had to leave behind. The caller sets
+ * @size to sizeof(weft_runtime_close_report) (or less, for an older
+ * layout); the call fills the fields that fit in @size bytes after it and
+ * leaves @size as it was. Fields are only ever appended.
+ */
+typedef struct weft_runtime_close_report {
+	uint32_t size;                /* in: the caller's sizeof */
+	/* Blocking-pool and name-lookup threads still running at the
+	 * deadline, left to finish on their own (detached). */
+	uint32_t abandoned_threads;
+	/* Blocking jobs (weft_spawn_blocking functions, file operations,
+	 * name lookups) those threads were running. */
+	uint64_t abandoned_jobs;
+	/* Blocking jobs still queued, cancelled without running (their
+	 * handles report -ECANCELED). */
+	uint64_t cancelled_jobs;
+} weft_runtime_close_report;
+
+/**
+ * weft_runtime_free with a deadline: the same shutdown (workers stopped
+ * and joined, every live task's future dropped, queued blocking jobs
+ * cancelled), but it waits for running blocking jobs (a blocking
+ * function, a hung getaddrinfo) only until @timeout_ns nanoseconds after
+ * the call began (CLOCK_MONOTONIC; 0: not at all; UINT64_MAX: no limit,
+ * as weft_runtime_free). Threads still in a job then are abandoned: each
+ * finishes its job on its own, calls on_thread_stop, and exits detached;
+ * the jobs' results are released as if their handles were closed. The
+ * runtime is released either way: @rt is invalid afterwards, but its
+ * memory stays allocated until the last abandoned thread is done, so a
+ * late blocking function that calls into it (weft_spawn,
+ * weft_spawn_blocking...) is told -ESHUTDOWN rather than touching freed
+ * memory; its fds (the backend's) are closed then too.
+ *
+ * Returns 0 when nothing was abandoned, -ETIMEDOUT when a thread was,
+ * -ECHILD (nothing done) on a runtime inherited across fork(); a NULL
+ * @rt is ignored (0). *@report (may be NULL) says what was cancelled and
+ * abandoned. The deadline bounds only the blocking pools: task polls are
+ * expected to return, and worker threads are joined as by
+ * weft_runtime_free. Same threads rule as weft_runtime_free; called from
+ * a blocking function of @rt it neither waits for nor counts its own
+ * thread.
+ */
+WEFT_API int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
+					weft_runtime_close_report *report);
 
 /**
  * Polls @fut on the calling thread until it is ready, then drops @fut (its

@@ -22,6 +22,7 @@
 #include "sched_queue.h"
 #include "sched_parker.h"
 #include "sched_api.h"
+#include "blocking.h"
 
 /* A FIFO of tasks linked through queue_next. */
 struct weft__task_fifo {
@@ -137,12 +138,18 @@ void weft__mt_fini(weft_runtime *rt);
  * dropped) once the runtime is closed. */
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
-/* The runtime's blocking pools, from weft_runtime_new and
- * weft_runtime_free (spawn_blocking.c). Init fills in the blocking
- * defaults of rt->config and creates both pools (no thread yet): 0 or
- * -ENOMEM. Fini shuts both pools down as weft__blocking_pool_free says;
- * safe after a failed init. */
+/* The runtime's blocking pools (spawn_blocking.c). Init (from
+ * weft_runtime_new) fills in the blocking defaults of rt->config and
+ * creates both pools (no thread yet), with the config's thread hooks: 0
+ * or -ENOMEM. Shutdown (from closing the runtime) shuts both down as
+ * weft__blocking_pool_shutdown says, with @deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX: no limit), each abandoning pool holding a runtime
+ * reference until its last thread leaves; *@out (may be NULL) sums both.
+ * Release (from the runtime's destroy, and after a failed init) frees
+ * both pools; safe after a failed init. */
 int weft__blocking_init(weft_runtime *rt);
-void weft__blocking_fini(weft_runtime *rt);
+void weft__blocking_shutdown(weft_runtime *rt, uint64_t deadline_ns,
+			     struct weft__blocking_abandoned *out);
+void weft__blocking_release(weft_runtime *rt);
 
 #endif /* WEFT__SCHED_RUNTIME_H */

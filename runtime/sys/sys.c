@@ -285,11 +285,49 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | WEFT__MSG_NOSIGNAL));
 }
 
+/* What a new thread needs before it runs its function: its name, set by
+ * the thread itself, so it holds from the thread's first instruction
+ * (a start hook or a debugger sees it) and on every platform (macOS can
+ * name only the calling thread). */
+struct weft__thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];   /* at most 15 bytes are shown; longer names are cut */
+};
+
+static void *weft__thread_trampoline(void *p)
+{
+	struct weft__thread_start st = *(struct weft__thread_start *)p;
+	free(p);
+	/* Failing to name is harmless. */
+	if (st.name[0]) {
+#if defined(__APPLE__)
+		pthread_setname_np(st.name);
+#elif defined(__NetBSD__)
+		pthread_setname_np(pthread_self(), "%s", st.name);
+#elif defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+		pthread_set_name_np(pthread_self(), st.name);
+#else
+		pthread_setname_np(pthread_self(), st.name);
+#endif
+	}
+	return st.fn(st.arg);
+}
+
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)
 {
 	int rc = weft__fault_hit(WEFT__FAULT_THREAD);
 	if (rc < 0)
 		return rc;
+	/* Plain malloc, not weft__alloc: the thread site above is the one
+	 * a test arms for thread creation; this must not spend an
+	 * allocation fault meant for something else. */
+	struct weft__thread_start *st = malloc(sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	st->fn = fn;
+	st->arg = arg;
+	snprintf(st->name, sizeof st->name, "%s", name ? name : "");
 	/* The new thread inherits this mask: every signal blocked but the
 	 * synchronous ones. Those are raised by the faulting thread itself;
 	 * blocked, the kernel would kill the process without running a
@@ -303,21 +341,10 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const cha
 	sigdelset(&mask, SIGTRAP);
 	sigdelset(&mask, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &mask, &old);
-	rc = pthread_create(th, NULL, fn, arg);
+	rc = pthread_create(th, NULL, weft__thread_trampoline, st);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* A name for ps, top and debuggers; at most 15 bytes (longer ones
-	 * are cut). Failing to name is harmless. */
-	if (rc == 0 && name) {
-		char shown[16];
-		snprintf(shown, sizeof shown, "%s", name);
-#if defined(__NetBSD__)
-		pthread_setname_np(*th, "%s", shown);
-#elif defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
-		pthread_set_name_np(*th, shown);
-#elif !defined(__APPLE__)   /* macOS can name only the calling thread */
-		pthread_setname_np(*th, shown);
-#endif
-	}
+	if (rc != 0)
+		free(st);
 	return -rc;
 }
 

@@ -7,7 +7,7 @@
  * returns, except that syscall wrappers return -errno instead of -1 with
  * errno set, the convention of the whole runtime. Where Linux has a call
  * or flag the BSDs and macOS lack (accept4, SOCK_NONBLOCK/SOCK_CLOEXEC,
- * MSG_NOSIGNAL, pthread_setname_np's two-argument form), sys.c uses it
+ * MSG_NOSIGNAL, the thread-naming call), sys.c uses it
  * under #ifdef and falls back to the portable sequence (accept + fcntl,
  * SO_NOSIGPIPE), so the callers above never name a Linux-only call.
  *
@@ -167,7 +167,8 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
 extern _Thread_local unsigned long weft__sys_read_calls
 	__attribute__((tls_model("initial-exec")));
 
-/* Starts a thread named @name (NULL: unnamed; cut to 15 bytes) with
+/* Starts a thread named @name (NULL: unnamed; cut to 15 bytes; the
+ * thread names itself before it calls @fn) with
  * asynchronous signals blocked (they belong to the application's own
  * threads); the synchronous ones (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
  * SIGTRAP, SIGSYS) stay deliverable, so a crash handler runs on it.

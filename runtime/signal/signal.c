@@ -152,9 +152,13 @@ static bool weft__sig_allowed(int sig)
 	default:
 		break;
 	}
+#ifdef SIGRTMIN
 	if (sig >= 32 && sig < SIGRTMIN)
 		return false;
 	return sig > 0 && sig <= WEFT__SIG_MAX && sig <= SIGRTMAX;
+#else   /* no real-time signals (macOS, OpenBSD): the standard ones only */
+	return sig > 0 && sig <= WEFT__SIG_MAX && sig < NSIG;
+#endif
 }
 
 static uint64_t weft__sig_mask(const weft_signal *s)

@@ -82,11 +82,11 @@ struct weft__io {
 };
 
 #define WEFT__IO_ALIGN 64
+_Static_assert(offsetof(struct weft__io, wakers) + sizeof(weft_waker[2]) <= WEFT__IO_ALIGN,
+	       "the hot part of a slot fits one cache line");
 
 /* The fd of the user event's slot. */
 #define WEFT__IO_USER (-2)
-_Static_assert(offsetof(struct weft__io, wakers) + sizeof(weft_waker[2]) <= WEFT__IO_ALIGN,
-	       "the hot part of a slot fits one cache line");
 
 /* Release this many dead slots without waiting for I/O to make a turn. */
 #define WEFT__RELEASE_NOTIFY 64

@@ -13,7 +13,8 @@
  * Driver errors. If the kernel's event interface fails in a way weft
  * cannot recover from (with epoll: epoll_wait or the wake-up eventfd
  * reporting an error other than EINTR, e.g. EBADF after a stray close()
- * of the epoll fd), the runtime records the first such error as a negative errno and
+ * of the epoll fd), the runtime records the first such error as a
+ * negative errno and
  * keeps it: one line naming weft, the failing call and the errno is
  * written to stderr, weft_runtime_metrics shows it (driver_error,
  * driver_errors), every weft_block_on in progress returns it promptly and
@@ -50,7 +51,7 @@ typedef struct weft_runtime weft_runtime;
 /**
  * The I/O backends: the kernel event interface a runtime's reactor
  * waits on. Which ones a build has is fixed at build time (meson option
- * `backend`: epoll on Linux, kqueue on the BSDs and macOS; the
+ * `io_backend`: epoll on Linux, kqueue on the BSDs and macOS; the
  * `io_uring` feature would add io_uring beside epoll); a runtime picks
  * one of them when it is made (weft_runtime_config.backend, overridden by
  * the WEFT_BACKEND environment variable). This version implements epoll
@@ -117,11 +118,13 @@ typedef struct weft_runtime_config {
 	/** Called on every thread the runtime starts (multi-thread workers,
 	 *  blocking-pool threads, name-lookup threads) once, on that thread,
 	 *  before it runs anything else of the runtime; NULL: none. It must
-	 *  not block for long nor call back into the runtime's shutdown. */
+	 *  not block for long nor close the runtime. The current-thread
+	 *  flavour starts no worker: its tasks run on the thread in
+	 *  weft_block_on, which is the caller's and gets no hook. */
 	weft_thread_hook on_thread_start;
 	/** Called once on each such thread after it ran its last piece of
 	 *  runtime work, just before it exits; NULL: none. A thread that a
-	 *  bounded shutdown abandoned (weft_runtime_shutdown_timeout) calls
+	 *  bounded close abandoned (weft_runtime_close_timeout) calls
 	 *  it when its blocking function finally returns, so @hook_arg must
 	 *  stay valid until then. */
 	weft_thread_hook on_thread_stop;
@@ -137,8 +140,8 @@ typedef struct weft_runtime_config {
  * environment value that names none, or -ENOTSUP when the backend asked
  * for explicitly (config or WEFT_BACKEND) is not compiled into this
  * build or cannot start; the I/O backend's own -errno (e.g. -EMFILE)
- * when the default one cannot start. The caller owns the runtime and frees it with
- * weft_runtime_free.
+ * when the default one cannot start. The caller owns the runtime and
+ * frees it with weft_runtime_free (or weft_runtime_close_timeout).
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 

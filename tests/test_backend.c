@@ -32,7 +32,7 @@ static int make(uint32_t workers, uint32_t backend, uint32_t *ran)
 		assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
 		if (ran)
 			*ran = m.backend;
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	} else {
 		assert_null(rt);
 	}
@@ -66,7 +66,7 @@ static void auto_runs_epoll_on_linux_and_the_metrics_say_so(void **state)
 	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
 	assert_int_equal(m.backend, WEFT_BACKEND_EPOLL);
 	assert_int_equal(m.reserved3, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void epoll_asked_for_by_name_runs_epoll(void **state)

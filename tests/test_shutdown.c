@@ -169,7 +169,7 @@ static void every_runtime_thread_calls_start_and_stop_exactly_once(void **state)
 		usleep(200);
 	assert_int_equal(atomic_load(&ran), 16 + 8 + 1);
 	for (int i = 0; i < 8; i++)
-		weft_blocking_handle_detach(h[i]);
+		weft_blocking_handle_close(h[i]);
 
 	/* Keep-alive: the pool threads leave while the runtime lives, and
 	 * each calls stop on its way out. */
@@ -190,7 +190,7 @@ static void every_runtime_thread_calls_start_and_stop_exactly_once(void **state)
 	assert_int_equal(atomic_load(&stops), started - 3);   /* all but the workers */
 	assert_true(started >= 3 + (int)m.threads_started + 1);
 
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&stops), atomic_load(&starts));
 	assert_int_equal(atomic_load(&starts), started);
 	assert_int_equal(atomic_load(&violations), 0);
@@ -209,9 +209,9 @@ static void a_current_thread_runtime_hooks_only_its_pool_threads(void **state)
 	while (!weft_blocking_handle_is_finished(h) && test_now_us() < until)
 		usleep(200);
 	assert_true(weft_blocking_handle_is_finished(h));
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_int_equal(atomic_load(&starts), 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&stops), 1);
 	assert_int_equal(atomic_load(&violations), 0);
 }
@@ -316,7 +316,7 @@ static void a_blocking_job_past_the_deadline_is_abandoned_and_finishes_later(voi
 	assert_int_equal(atomic_load(&l.finished), 0);
 	/* The queued job never runs; its handle says so. */
 	assert_true(weft_blocking_handle_is_finished(queued));
-	weft_blocking_handle_detach(queued);
+	weft_blocking_handle_close(queued);
 	assert_int_equal(atomic_load(&never), 0);
 	/* The abandoned thread has not stopped yet. */
 	assert_int_equal(atomic_load(&stops), atomic_load(&starts) - 1);

@@ -13,7 +13,7 @@
  * unparks; the parker keeps one token, so an unpark that lands between
  * the last check and the park makes the park return at once.
  *
- * Shutdown (weft_runtime_free) closes the runtime under the lock, so no
+ * Shutdown (weft_runtime_close) closes the runtime under the lock, so no
  * spawn succeeds and no task is queued after it, then takes each task out
  * of the owned list and drops its future (unless it completed meanwhile),
  * then releases the references held by the queues. The runtime's memory
@@ -35,7 +35,7 @@
  * Fork. A runtime made before a fork() is unusable in the child (its
  * threads are not there). A pthread_atfork child handler bumps
  * weft__fork_generation; block_on and spawn compare it with the
- * runtime's and return -ECHILD, and weft_runtime_free in the child
+ * runtime's and return -ECHILD, and weft_runtime_close in the child
  * returns without touching anything (the parent's copy leaks there).
  */
 #include "sched_runtime.h"
@@ -489,7 +489,7 @@ void weft__runtime_destroy(weft_runtime *rt)
 	weft__free(rt);
 }
 
-/* Closes @rt: everything weft_runtime_free does, with the wait for
+/* Closes @rt: everything weft_runtime_close does, with the wait for
  * blocking jobs bounded by @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: no
  * limit); *@ab says what the pools abandoned. */
 static void weft__runtime_close(weft_runtime *rt, uint64_t deadline_ns,
@@ -526,7 +526,7 @@ static void weft__runtime_close(weft_runtime *rt, uint64_t deadline_ns,
 	weft__runtime_ref_dec(rt);
 }
 
-void weft_runtime_free(weft_runtime *rt)
+void weft_runtime_close(weft_runtime *rt)
 {
 	if (!rt)
 		return;
@@ -544,7 +544,7 @@ int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
 	weft_runtime_close_report r = { .size = report ? report->size : 0 };
 	int rc = 0;
 	if (rt && weft__runtime_forked(rt)) {
-		rc = -ECHILD;   /* as weft_runtime_free: touch nothing */
+		rc = -ECHILD;   /* as weft_runtime_close: touch nothing */
 	} else if (rt) {
 		uint64_t deadline = UINT64_MAX;
 		if (timeout_ns != UINT64_MAX) {

@@ -10,13 +10,15 @@
 
 #include "io_reactor.h"
 #include "time_driver.h"
+#include "sys_park.h"
 
 struct weft__driver {
 	struct weft__reactor io;
 	struct weft__time time;
-	/* EMPTY, PARKED or NOTIFIED (driver.c): lets unpark skip the
-	 * backend wake-up unless the thread is, or is about to be, asleep. */
-	_Atomic int state;
+	/* The wake-up token of the thread parked here (driver.c): lets
+	 * unpark skip the backend wake-up unless that thread is, or is about
+	 * to be, asleep. */
+	struct weft__park park;
 	_Atomic uint64_t timers_fired;   /* metrics */
 };
 

@@ -7,11 +7,13 @@
  * and the core thread when no core is held, queue woken tasks on the
  * inject queue under the runtime lock and unpark the core thread.
  *
- * No wakeup is lost: the core thread parks only after it found both queues
- * empty and the root future not woken, and every producer makes its work
- * visible (inject push under the lock, or root_woken store) before it
- * unparks; the parker keeps one token, so an unpark that lands between
- * the last check and the park makes the park return at once.
+ * The core thread parks in the driver (driver.c), whose wake-up token is
+ * a park (sys_park.h). No wakeup is lost: the core thread parks only
+ * after it found both queues empty and the root future not woken, and
+ * every producer makes its work visible (inject push under the lock, or
+ * root_woken store) before it unparks; the park keeps one token, so an
+ * unpark that lands between the last check and the park makes the park
+ * return at once.
  *
  * Shutdown (weft_runtime_close) closes the runtime under the lock, so no
  * spawn succeeds and no task is queued after it, then takes each task out
@@ -28,7 +30,7 @@
  * reactor's on_error hook (weft__runtime_driver_failed), run once by the
  * thread that recorded the error, unparks every listed root under the same
  * lock. Either a root was listed before the hook took the lock and is
- * unparked (the parker keeps the token), or it is listed after, and its
+ * unparked (the park keeps the token), or it is listed after, and its
  * check after listing sees the error the hook's thread stored before
  * locking. Workers stop parking in the driver (worker.c).
  *
@@ -255,14 +257,14 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 
 /*
  * block_on on the multi-thread flavour: the calling thread only polls the
- * root future and sleeps on its own parker; workers run the tasks. The
- * root waker is a small ref-counted object, so a clone that outlives the
- * call stays valid.
+ * root future and sleeps on its own park (sys_park.h); workers run the
+ * tasks. The root waker is a small ref-counted object, so a clone that
+ * outlives the call stays valid.
  */
 struct weft__root {
 	_Atomic size_t refs;
 	_Atomic bool woken;
-	struct weft__parker parker;
+	struct weft__park park;
 	/* On rt->roots while its block_on runs (roots_lock). */
 	struct weft__root *prev, *next;
 };
@@ -272,7 +274,6 @@ static void weft__mt_root_drop(const void *data)
 	struct weft__root *r = (struct weft__root *)data;
 	/* AcqRel: the last holder frees and must see the others' uses. */
 	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
-		weft__parker_destroy(&r->parker);
 		weft__free(r);
 	}
 }
@@ -282,7 +283,7 @@ static void weft__mt_root_wake_by_ref(const void *data)
 	struct weft__root *r = (struct weft__root *)data;
 	/* Release: the waker's writes happen-before the root poll. */
 	atomic_store_explicit(&r->woken, true, memory_order_release);
-	weft__parker_unpark(&r->parker);
+	weft__unpark(&r->park);
 }
 
 static void weft__mt_root_wake(const void *data)
@@ -315,10 +316,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		return -ENOMEM;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->woken, true);
-	if (weft__parker_init(&r->parker) < 0) {
-		weft__free(r);
-		return -ENOMEM;
-	}
+	weft__park_init(&r->park, NULL, NULL);
 	/* Listed before the first check of the driver error: see "Driver
 	 * errors" at the top. */
 	r->prev = NULL;
@@ -344,7 +342,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		rc = weft__driver_error(&rt->driver);
 		if (rc)
 			break;
-		weft__parker_park(&r->parker);
+		weft__park(&r->park, -1);
 	}
 
 	pthread_mutex_lock(&rt->roots_lock);
@@ -372,7 +370,7 @@ static void weft__runtime_driver_failed(void *arg)
 		return;   /* the current-thread core checks after each park */
 	pthread_mutex_lock(&rt->roots_lock);
 	for (struct weft__root *r = rt->roots; r; r = r->next)
-		weft__parker_unpark(&r->parker);
+		weft__unpark(&r->park);
 	pthread_mutex_unlock(&rt->roots_lock);
 }
 

@@ -20,7 +20,7 @@
 #include "io_driver.h"
 #include "sched_idle.h"
 #include "sched_queue.h"
-#include "sched_parker.h"
+#include "sys_park.h"
 #include "sched_api.h"
 #include "blocking.h"
 
@@ -70,9 +70,8 @@ struct weft__worker {
 	uint32_t rng;
 	bool searching;
 	bool running;              /* inside weft__run_task: wakes go to LIFO */
-	_Atomic int park_state;
-	pthread_mutex_t park_lock;
-	pthread_cond_t park_cond;
+	/* Where it sleeps: its own park, or the driver through it. */
+	struct weft__park park;
 	struct weft__worker_counters m;
 	alignas(64) struct weft__task_cache cache;
 	alignas(64) struct weft__local_queue queue;
@@ -111,7 +110,7 @@ struct weft_runtime {
 	struct weft__idle idle;
 	pthread_mutex_t driver_lock;   /* held by the worker parked in the driver */
 	_Atomic bool shutdown;
-	_Atomic uint32_t condvar_parked;
+	_Atomic uint32_t park_sleepers;   /* workers asleep off the driver (worker.c) */
 	_Atomic uint64_t remote_schedules;
 
 	/* Multi-thread block_on calls in progress (runtime.c), so a fatal

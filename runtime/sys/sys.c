@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -312,6 +314,22 @@ static void *weft__thread_trampoline(void *p)
 #endif
 	}
 	return st.fn(st.arg);
+}
+
+int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until)
+{
+	/* WAIT_BITSET: its timeout is absolute, on CLOCK_MONOTONIC (no
+	 * FUTEX_CLOCK_REALTIME), so a retry after a spurious return keeps
+	 * the same deadline. */
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, until,
+					   NULL, FUTEX_BITSET_MATCH_ANY));
+}
+
+int weft__sys_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0));
 }
 
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)

@@ -160,6 +160,20 @@ ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
 ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE, no SIGPIPE */
 
 /*
+ * futex(2) on a 32-bit word, private to the process (park.c): wait
+ * sleeps while *@addr == @val, until a wake, a signal, or the absolute
+ * CLOCK_MONOTONIC time @until (NULL: no limit): 0, -EAGAIN (the value
+ * differed), -EINTR or -ETIMEDOUT; it may also return 0 for no reason,
+ * so callers re-check the word. wake wakes at most @n waiters on @addr
+ * and returns how many; it only hashes the address, so @addr may be
+ * memory that was freed since (a stale wake is a spurious one for
+ * whoever waits there now). No fault site: a sleep cannot fail.
+ */
+struct timespec;
+int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until);
+int weft__sys_futex_wake(_Atomic uint32_t *addr, int n);
+
+/*
  * Calls of the read family (read, readv, recvfrom) made by this thread,
  * so a test can see a syscall that was saved. Thread-local: counting
  * costs no shared cache line.

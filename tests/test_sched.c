@@ -489,6 +489,40 @@ static void the_watchdog_ignores_a_task_that_waits_without_holding_its_worker(vo
 	weft_runtime_close(rt);
 }
 
+static atomic_int hook_starts, hook_stops;
+
+static void count_start(void *arg)
+{
+	assert_ptr_equal(arg, &hook_starts);
+	atomic_fetch_add(&hook_starts, 1);
+}
+
+static void count_stop(void *arg)
+{
+	assert_ptr_equal(arg, &hook_starts);
+	atomic_fetch_add(&hook_stops, 1);
+}
+
+/* The watchdog's thread is one of the runtime's threads: the config's
+ * thread hooks run on it (a current-thread runtime starts no other). */
+static void the_watchdog_thread_runs_the_thread_hooks(void **state)
+{
+	(void)state;
+	atomic_store(&hook_starts, 0);
+	atomic_store(&hook_stops, 0);
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = WEFT_FLAVOUR_CURRENT_THREAD;
+	cfg.watchdog_ns = 1000000000;
+	cfg.on_thread_start = count_start;
+	cfg.on_thread_stop = count_stop;
+	cfg.hook_arg = &hook_starts;
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	weft_runtime_close(rt);   /* joins the watchdog */
+	assert_int_equal(atomic_load(&hook_starts), 1);
+	assert_int_equal(atomic_load(&hook_stops), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +537,7 @@ int main(void)
 		cmocka_unit_test(the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket),
 		cmocka_unit_test(the_watchdog_reports_a_task_that_holds_its_worker_naming_its_spawn_site),
 		cmocka_unit_test(the_watchdog_ignores_a_task_that_waits_without_holding_its_worker),
+		cmocka_unit_test(the_watchdog_thread_runs_the_thread_hooks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,9 +5,9 @@
  * Protocol. The driver's wake-up token is a park (sys_park.h, park.c)
  * whose driver is the reactor: weft__driver_park parks there with
  * weft__park_driver, which sleeps in the reactor's turn, and
- * weft__driver_unpark unparks it, which writes the eventfd only when the
- * thread sleeps there (or is about to). A token found on the way in makes
- * the turn a poll, without sleeping. The caller checks its queues before
+ * weft__driver_unpark unparks it, which wakes the backend (writes its
+ * eventfd, on epoll) only when the thread sleeps there (or is about to).
+ * A token found on the way in makes the turn a poll, without sleeping. The caller checks its queues before
  * parking and after; every producer queues its work before it unparks, so
  * no wakeup is lost (park.c says why).
  *
@@ -21,7 +21,8 @@
 #include "sys.h"
 #include "io_driver.h"
 
-/* The park's driver: a turn of the reactor, woken through its eventfd. */
+/* The park's driver: a turn of the reactor, woken through the backend's
+ * wake-up (the eventfd, on epoll). */
 static int weft__driver_turn(void *arg, int64_t timeout_ns)
 {
 	return weft__reactor_turn(&((struct weft__driver *)arg)->io, timeout_ns);
@@ -32,9 +33,9 @@ static void weft__driver_wake(void *arg)
 	weft__reactor_notify(&((struct weft__driver *)arg)->io);
 }
 
-int weft__driver_init(struct weft__driver *d)
+int weft__driver_init(struct weft__driver *d, weft_backend kind, bool automatic)
 {
-	int rc = weft__reactor_init(&d->io);
+	int rc = weft__reactor_init_backend(&d->io, kind, automatic);
 	if (rc < 0)
 		return rc;
 	weft__park_init(&d->park, weft__driver_wake, d);

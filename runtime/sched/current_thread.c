@@ -259,8 +259,7 @@ static int weft__ct_init(weft_runtime *rt)
 	rt->tasks.worker_caches = (char *)&ct->cache;
 	rt->tasks.worker_cache_stride = 0;
 	if (rt->config.watchdog_ns)
-		return weft__watchdog_start(&rt->watchdog, rt->config.watchdog_ns,
-					    (char *)&ct->m, 0, 1);
+		return weft__watchdog_start(&rt->watchdog, &rt->config, (char *)&ct->m, 0, 1);
 	return 0;
 }
 

@@ -195,8 +195,8 @@ static int weft__mt_init(weft_runtime *rt)
 	rt->driver.io.on_error = weft__mt_driver_failed;
 	rt->driver.io.on_error_arg = rt;
 	if (rt->config.watchdog_ns) {
-		rc = weft__watchdog_start(&rt->watchdog, rt->config.watchdog_ns,
-					  (char *)&mt->workers[0].m, sizeof *mt->workers, n);
+		rc = weft__watchdog_start(&rt->watchdog, &rt->config, (char *)&mt->workers[0].m,
+					  sizeof *mt->workers, n);
 		if (rc < 0)
 			goto err_sync;
 	}

@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
@@ -176,6 +177,13 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	int rc = weft__config_resolve(config, &cfg, &ops);
 	if (rc < 0)
 		return rc;
+	/* The backend first: a bad or unsupported choice fails before
+	 * anything is made. */
+	weft_backend backend;
+	bool backend_auto;
+	rc = weft__backend_resolve(cfg.backend, &backend, &backend_auto);
+	if (rc < 0)
+		return rc;
 
 	pthread_once(&weft__atfork_once, weft__atfork_register);
 	weft_runtime *rt = weft__calloc(1, sizeof *rt + ops->size);
@@ -196,7 +204,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rc = -ENOMEM;
 	if (pthread_mutex_init(&rt->lock, NULL) != 0)
 		goto err_owned;
-	rc = weft__driver_init(&rt->driver);
+	rc = weft__driver_init(&rt->driver, backend, backend_auto);
 	if (rc < 0)
 		goto err_lock;
 	rc = weft__blocking_init(rt);
@@ -209,7 +217,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	return 0;
 
 err_blocking:
-	weft__blocking_fini(rt);
+	weft__blocking_release(rt);
 err_driver:
 	weft__driver_fini(&rt->driver);
 err_lock:
@@ -226,21 +234,22 @@ err_free:
 static void weft__runtime_destroy(weft_runtime *rt)
 {
 	rt->tasks.ops->fini(rt);
+	/* The pools' threads are all gone: joined by the close, or, if it
+	 * abandoned some, the last of them dropped the reference that
+	 * brought us here (weft__blocking_shutdown). */
+	weft__blocking_release(rt);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
 	weft__owned_fini(rt);
 	weft__free(rt);
 }
 
-void weft_runtime_close(weft_runtime *rt)
+/* Closes @rt: everything weft_runtime_close does, with the wait for
+ * blocking jobs bounded by @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: no
+ * limit); *@ab says what the pools abandoned. */
+static void weft__runtime_close(weft_runtime *rt, uint64_t deadline_ns,
+				struct weft__blocking_abandoned *ab)
 {
-	if (!rt)
-		return;
-	/* In a forked child the workers do not exist and locks may be held
-	 * by threads that are gone: touch nothing (the child's copy of the
-	 * runtime leaks, as documented). */
-	if (weft__runtime_forked(rt))
-		return;
 	/* First, while every worker still exists: it samples their figures. */
 	weft__watchdog_stop(&rt->watchdog);
 	pthread_mutex_lock(&rt->lock);
@@ -265,10 +274,57 @@ void weft_runtime_close(weft_runtime *rt)
 		weft__task_ref_dec(t);
 
 	/* Every future is dropped, so no task holds a blocking handle: cancel
-	 * queued blocking jobs, wait for running ones, join the pool threads. */
-	weft__blocking_fini(rt);
+	 * queued blocking jobs, wait for running ones (until the deadline),
+	 * join the pool threads (those that finished in time). */
+	weft__blocking_shutdown(rt, deadline_ns, ab);
 
 	weft__runtime_ref_dec(rt);
+}
+
+void weft_runtime_close(weft_runtime *rt)
+{
+	if (!rt)
+		return;
+	/* In a forked child the workers do not exist and locks may be held
+	 * by threads that are gone: touch nothing (the child's copy of the
+	 * runtime leaks, as documented). */
+	if (weft__runtime_forked(rt))
+		return;
+	weft__runtime_close(rt, UINT64_MAX, NULL);
+}
+
+int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
+			       weft_runtime_close_report *report)
+{
+	weft_runtime_close_report r = { .size = report ? report->size : 0 };
+	int rc = 0;
+	if (rt && weft__runtime_forked(rt)) {
+		rc = -ECHILD;   /* as weft_runtime_close: touch nothing */
+	} else if (rt) {
+		uint64_t deadline = UINT64_MAX;
+		if (timeout_ns != UINT64_MAX) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			deadline = timeout_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1
+								      : now + timeout_ns;
+		}
+		struct weft__blocking_abandoned ab;
+		weft__runtime_close(rt, deadline, &ab);
+		r.abandoned_threads = ab.threads;
+		r.abandoned_jobs = ab.jobs;
+		r.cancelled_jobs = ab.cancelled;
+		if (ab.threads)
+			rc = -ETIMEDOUT;
+	}
+	/* The caller's size says how much of the report it has room for;
+	 * its size field is left as it was. */
+	if (report && r.size > sizeof r.size) {
+		size_t n = r.size < sizeof r ? r.size : sizeof r;
+		memcpy((char *)report + sizeof r.size, (char *)&r + sizeof r.size,
+		       n - sizeof r.size);
+	}
+	return rc;
 }
 
 size_t weft_runtime_live_tasks(const weft_runtime *rt)
@@ -306,6 +362,7 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 		.watchdog_reports = atomic_load_explicit(&rt->watchdog.reports,
 							 memory_order_relaxed),
 		.flavour = rt->config.flavour,
+		.backend = (uint32_t)rt->driver.io.backend.kind,
 	};
 	weft__copy_out(out, &m, size, sizeof m);
 	return 0;

@@ -24,6 +24,7 @@
 #include "task.h"
 #include "io_driver.h"
 #include "sched_api.h"
+#include "blocking.h"
 
 /* A FIFO of tasks linked through queue_next. */
 struct weft__task_fifo {
@@ -132,8 +133,8 @@ void weft__worker_counters_read(const struct weft__worker_counters *c, weft_work
 /*
  * The watchdog (watchdog.c): a thread that samples every worker's
  * counters and reports a task poll that has lasted the threshold. Started
- * by weft_runtime_new when config.watchdog_ns is set, once the flavour
- * says where its workers' counters are; stopped by weft_runtime_close
+ * by the flavour's init when config->watchdog_ns is set, with where its
+ * workers' counters are (worker i's at @counters + i * @stride); stopped by weft_runtime_close
  * before the flavour shuts down.
  */
 struct weft__watchdog {
@@ -142,6 +143,9 @@ struct weft__watchdog {
 	char *counters;
 	size_t stride;
 	uint32_t nworkers;
+	/* The config's thread hooks, run on the watchdog's thread. */
+	weft_thread_hook on_start, on_stop;
+	void *hook_arg;
 	bool started;
 	bool stop;                 /* under lock */
 	pthread_t thread;
@@ -150,8 +154,8 @@ struct weft__watchdog {
 	_Atomic uint64_t reports;
 };
 
-int weft__watchdog_start(struct weft__watchdog *wd, uint64_t threshold_ns, char *counters,
-			 size_t stride, uint32_t nworkers);
+int weft__watchdog_start(struct weft__watchdog *wd, const weft_runtime_config *config,
+			 char *counters, size_t stride, uint32_t nworkers);
 void weft__watchdog_stop(struct weft__watchdog *wd);
 
 /*
@@ -199,12 +203,18 @@ extern const struct weft__sched_ops weft__multi_thread_ops;
  * dropped) once the runtime is closed. Any thread. */
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
-/* The runtime's blocking pools, from weft_runtime_new and
- * weft_runtime_close (spawn_blocking.c). Init fills in the blocking
- * defaults of rt->config and creates both pools (no thread yet): 0 or
- * -ENOMEM. Fini shuts both pools down as weft__blocking_pool_free says;
- * safe after a failed init. */
+/* The runtime's blocking pools (spawn_blocking.c). Init (from
+ * weft_runtime_new) fills in the blocking defaults of rt->config and
+ * creates both pools (no thread yet), with the config's thread hooks: 0
+ * or -ENOMEM. Shutdown (from closing the runtime) shuts both down as
+ * weft__blocking_pool_shutdown says, with @deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX: no limit), each abandoning pool holding a runtime
+ * reference until its last thread leaves; *@out (may be NULL) sums both.
+ * Release (from the runtime's destroy, and after a failed init) frees
+ * both pools; safe after a failed init. */
 int weft__blocking_init(weft_runtime *rt);
-void weft__blocking_fini(weft_runtime *rt);
+void weft__blocking_shutdown(weft_runtime *rt, uint64_t deadline_ns,
+			     struct weft__blocking_abandoned *out);
+void weft__blocking_release(weft_runtime *rt);
 
 #endif /* WEFT__SCHED_RUNTIME_H */

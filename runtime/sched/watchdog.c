@@ -82,6 +82,9 @@ static void *weft__watchdog_main(void *arg)
 {
 	struct weft__watchdog_run *run = arg;
 	struct weft__watchdog *wd = run->wd;
+	/* The config's thread hooks, as on every thread the runtime starts. */
+	if (wd->on_start)
+		wd->on_start(wd->hook_arg);
 	uint64_t period = wd->threshold_ns / 4;
 	if (period < 1000000)
 		period = 1000000;
@@ -103,13 +106,18 @@ static void *weft__watchdog_main(void *arg)
 	pthread_mutex_unlock(&wd->lock);
 	weft__free(run->watch);
 	weft__free(run);
+	if (wd->on_stop)
+		wd->on_stop(wd->hook_arg);
 	return NULL;
 }
 
-int weft__watchdog_start(struct weft__watchdog *wd, uint64_t threshold_ns, char *counters,
-			 size_t stride, uint32_t nworkers)
+int weft__watchdog_start(struct weft__watchdog *wd, const weft_runtime_config *config,
+			 char *counters, size_t stride, uint32_t nworkers)
 {
-	wd->threshold_ns = threshold_ns;
+	wd->threshold_ns = config->watchdog_ns;
+	wd->on_start = config->on_thread_start;
+	wd->on_stop = config->on_thread_stop;
+	wd->hook_arg = config->hook_arg;
 	wd->counters = counters;
 	wd->stride = stride;
 	wd->nworkers = nworkers;

@@ -433,6 +433,11 @@ void *weft__worker_main(void *arg)
 	struct weft__worker *w = arg;
 	weft_runtime *rt = w->rt;
 	struct weft__multi_thread *mt = w->mt;
+	/* The thread hooks: start before anything of the runtime runs
+	 * here, stop after the last of it (the runtime outlives its
+	 * workers: shutdown joins them). */
+	if (rt->config.on_thread_start)
+		rt->config.on_thread_start(rt->config.hook_arg);
 	weft__current_rt = rt;
 	weft__current_worker = w;
 	weft__task_cache_enter(rt, &w->cache, (uint16_t)(w->index + 1));
@@ -478,5 +483,7 @@ void *weft__worker_main(void *arg)
 	weft__task_cache_leave();
 	weft__current_worker = NULL;
 	weft__current_rt = NULL;
+	if (rt->config.on_thread_stop)
+		rt->config.on_thread_stop(rt->config.hook_arg);
 	return NULL;
 }

@@ -44,7 +44,7 @@ void serve_conn_enter(serve_conn *c)
 	conns = c;
 	c->linked = true;
 	if (draining)
-		weft_tcp_shutdown(c->stream, SHUT_RD);
+		weft_stream_shutdown(c->stream, SHUT_RD);
 	pthread_mutex_unlock(&conns_lock);
 }
 
@@ -87,7 +87,7 @@ static void serve_drain(void)
 	draining = true;
 	atomic_store_explicit(&draining_flag, true, memory_order_relaxed);
 	for (serve_conn *c = conns; c; c = c->next)
-		weft_tcp_shutdown(c->stream, SHUT_RD);
+		weft_stream_shutdown(c->stream, SHUT_RD);
 	pthread_mutex_unlock(&conns_lock);
 }
 
@@ -112,7 +112,7 @@ static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 	serve_accept *a = (serve_accept *)f;
 	WEFT_BEGIN(&a->co);
 	for (;;) {
-		WEFT_AWAIT(&a->co, weft_tcp_poll_accept(a->lis, cx, &a->conn, &a->err));
+		WEFT_AWAIT(&a->co, weft_listener_poll_accept(a->lis, cx, &a->conn, &a->err));
 		if (a->err < 0)
 			continue;                /* EMFILE etc.: the listener backs off */
 		weft_tcp_set_nodelay(a->conn, true);
@@ -125,7 +125,7 @@ static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 	WEFT_END(&a->co);
 }
 
-void serve_accept_init(serve_accept *a, weft_tcp_listener *lis, serve_spawn_fn spawn)
+void serve_accept_init(serve_accept *a, weft_listener *lis, serve_spawn_fn spawn)
 {
 	memset(a, 0, sizeof *a);
 	a->fut = WEFT_FUTURE(serve_accept_poll, NULL);
@@ -205,7 +205,7 @@ typedef struct serve_root {
 	weft_future fut;
 	weft_coro co;
 	const char *prog;
-	weft_tcp_listener *lis;
+	weft_listener *lis;
 	serve_spawn_fn spawn;
 	weft_join_handle *acceptor;
 	weft_signal stop, quit;
@@ -260,7 +260,7 @@ static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
 	WEFT_AWAIT(&r->co, weft_join_handle_poll(r->acceptor, cx, &r->status));
 	weft_join_handle_detach(r->acceptor);
 	r->acceptor = NULL;
-	weft_tcp_listener_close(r->lis);
+	weft_listener_close(r->lis);
 	r->lis = NULL;
 	serve_drain();
 	r->deadline = weft_now(weft_cx_runtime(cx)) + r->drain_ns;
@@ -348,7 +348,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		fprintf(stderr, "%s: runtime: %s\n", prog, strerror(-rc));
 		return 1;
 	}
-	weft_tcp_listener *lis;
+	weft_listener *lis;
 	rc = weft_tcp_listen(&lis, addr, 4096);
 	if (rc < 0) {
 		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
@@ -357,7 +357,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	}
 	weft_addr bound;
 	char text[WEFT_ADDR_STRLEN] = "?";
-	if (weft_tcp_listener_local_addr(lis, &bound) == 0)
+	if (weft_listener_local_addr(lis, &bound) == 0)
 		weft_addr_format(&bound, text, sizeof text);
 	weft_runtime_metrics m;
 	weft_runtime_metrics_get(rt, &m, sizeof m);
@@ -371,7 +371,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 					       stats_file) >= sizeof stats->tmp) {
 			fprintf(stderr, "%s: --stats-file: path too long or out of memory\n", prog);
 			free(stats);
-			weft_tcp_listener_close(lis);
+			weft_listener_close(lis);
 			weft_runtime_free(rt);
 			return 1;
 		}
@@ -406,7 +406,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		free(stats);
 	}
 	weft_runtime_free(rt);           /* drops every connection left */
-	weft_tcp_listener_close(r.lis);  /* NULL once the root closed it */
+	weft_listener_close(r.lis);  /* NULL once the root closed it */
 	if (rc < 0)
 		return 1;
 	fprintf(stderr, "%s: stopped\n", prog);

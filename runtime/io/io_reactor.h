@@ -6,17 +6,20 @@
  * The backend (epoll now; kqueue and io_uring later) sits behind
  * io_backend.h, one file each.
  *
- * Using a registration (the leaf-future side):
+ * Using a registration (the leaf-future side): describe the operation
+ * and hand it over; the reactor waits for readiness and runs it:
  *
- *	struct weft__io_ready ev;
- *	for (;;) {
- *		if (weft__io_poll_ready(io, WEFT__IO_READ, cx, &ev) == WEFT_PENDING)
- *			return WEFT_PENDING;
- *		n = weft__sys_read(fd, buf, len);
- *		if (n != -EAGAIN)
- *			break;
- *		weft__io_clear_ready(io, &ev);   // stale if an edge came since
- *	}
+ *	struct weft__io_op op = { .kind = WEFT__IO_OP_RECV, .fd = fd,
+ *				  .buf = buf, .len = len, .stream = true };
+ *	return weft__io_op_poll(io, cx, &op, &n);
+ *
+ * That is the one seam between the socket layer (net/) and the I/O
+ * model: a readiness backend (epoll, kqueue) waits and retries the
+ * syscall inside weft__io_op_poll; a completion backend (io_uring) will
+ * submit the same descriptor and report its completion instead, without
+ * the socket layer changing. weft__io_poll_ready and weft__io_clear_ready
+ * stay for the few users that wait for readiness without an operation
+ * (tests, signal listeners).
  */
 #ifndef WEFT__IO_REACTOR_H
 #define WEFT__IO_REACTOR_H
@@ -27,6 +30,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "io_backend.h"
 
@@ -135,6 +141,57 @@ weft_poll weft__io_poll_ready(struct weft__io *io, enum weft__io_dir dir,
  * stream (which says the same thing without the extra syscall).
  */
 void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev);
+
+/* ----------------------------------------------------------- operations */
+
+/* What an operation does once its fd is ready. */
+enum weft__io_op_kind {
+	WEFT__IO_OP_RECV,      /* recv(fd, buf, len): read direction */
+	WEFT__IO_OP_RECVFROM,  /* recvfrom(fd, buf, len, addr, &addrlen): read */
+	WEFT__IO_OP_SEND,      /* send(fd, buf, len, MSG_NOSIGNAL): write */
+	WEFT__IO_OP_SENDTO,    /* sendto(fd, buf, len, addr, addrlen): write */
+	WEFT__IO_OP_SENDMSG,   /* sendmsg of iov[0..iovcnt) (len = their total): write */
+	WEFT__IO_OP_ACCEPT,    /* accept4(fd), non-blocking and close-on-exec: read */
+	WEFT__IO_OP_CONNECT,   /* completion of a connect in progress (SO_ERROR): write */
+};
+
+/*
+ * One operation on a registered fd, filled in by the caller (net/) and
+ * read by weft__io_op_poll. Plain data on the caller's stack; a
+ * completion backend copies what it needs before it returns PENDING.
+ */
+struct weft__io_op {
+	enum weft__io_op_kind kind;
+	int fd;
+	void *buf;                   /* RECV*, SEND, SENDTO */
+	size_t len;                  /* bytes asked (> 0), SENDMSG: the iov total */
+	const struct iovec *iov;     /* SENDMSG */
+	int iovcnt;                  /* SENDMSG */
+	struct sockaddr *addr;       /* RECVFROM: the sender (NULL: not wanted);
+				      * SENDTO: the destination */
+	socklen_t addrlen;           /* RECVFROM: room in, sender's length out;
+				      * SENDTO: the destination's length */
+	/* A stream: a transfer shorter than len means the socket is drained
+	 * (or its send buffer full), so readiness is cleared at once instead
+	 * of paying a second syscall to hear EAGAIN. */
+	bool stream;
+};
+
+/*
+ * Runs @op on @io's fd: takes one unit of @cx's cooperative budget
+ * (PENDING, the task rescheduled, when it is spent), waits for the
+ * operation's direction to be ready (PENDING with the waker stored;
+ * the budget unit given back), runs the syscall and on EAGAIN clears the
+ * readiness it saw and waits again; EINTR retries. READY with *@res:
+ *   RECV, RECVFROM, SEND, SENDTO, SENDMSG: bytes moved or -errno;
+ *   ACCEPT: the new fd (the caller owns it) or -errno; on -EMFILE and
+ *           -ENFILE readiness is cleared too, so the next poll waits for
+ *           a new connection instead of spinning on the full fd table;
+ *   CONNECT: 0 once connected, or the connect's -errno.
+ * One operation per direction at a time (as weft__io_poll_ready).
+ */
+weft_poll weft__io_op_poll(struct weft__io *io, weft_cx *cx, struct weft__io_op *op,
+			   ssize_t *res);
 
 /* The current readiness bits (for tests and diagnostics). */
 uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick);

@@ -287,11 +287,31 @@ static void serve_root_drop(weft_future *f)
 
 /* -------------------------------------------------------------- main */
 
+/* Listens on @addr: a numeric address at once, a host name
+ * ("localhost:7000") through the weft_listen future, which resolves it on
+ * the runtime's DNS pool. 0 or -errno. */
+static int serve_listen(weft_runtime *rt, const char *addr, weft_listener **out)
+{
+	int rc = weft_tcp_listen(out, addr, 4096);
+	if (rc != -EINVAL)
+		return rc;
+	weft_listen l;
+	weft_tcp_listen_options o = { .backlog = 4096 };
+	weft_tcp_listen_init(&l, addr, &o);
+	rc = weft_block_on(rt, &l.fut);
+	if (rc == 0)
+		rc = l.result;
+	*out = l.listener;      /* ours now; NULL unless rc == 0 */
+	l.listener = NULL;
+	weft_listen_drop(&l);
+	return rc;
+}
+
 static void serve_usage(const char *prog, const char *default_addr)
 {
 	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--metrics] [--drain-ms MS]\n"
 		"       [--stats-file PATH]\n"
-		"  --addr     address to listen on (default %s)\n"
+		"  --addr     address to listen on: numeric or a host name (default %s)\n"
 		"  --workers  worker threads (default: one per CPU)\n"
 		"  --metrics  print the runtime metrics to stderr at shutdown\n"
 		"  --drain-ms how long open connections may take to finish (default 5000)\n"
@@ -349,7 +369,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		return 1;
 	}
 	weft_listener *lis;
-	rc = weft_tcp_listen(&lis, addr, 4096);
+	rc = serve_listen(rt, addr, &lis);
 	if (rc < 0) {
 		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
 		weft_runtime_free(rt);

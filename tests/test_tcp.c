@@ -502,6 +502,89 @@ static void connect_by_name_resolves_on_the_blocking_pool(void **state)
 	weft_runtime_free(rt);
 }
 
+/* Listening on a host name goes through the weft_listen future. */
+typedef struct {
+	weft_future fut;
+	weft_coro co;
+	const char *name;
+	weft_listen l;
+	weft_connect c;
+	weft_stream *client, *server;
+	int err;
+	char text[32];
+} listen_name_fut;
+
+static weft_poll listen_name_poll(weft_future *f, weft_cx *cx)
+{
+	listen_name_fut *t = (listen_name_fut *)f;
+	WEFT_BEGIN(&t->co);
+	weft_tcp_listen_init(&t->l, t->name, NULL);
+	WEFT_AWAIT(&t->co, weft_listen_poll(&t->l, cx));
+	if (t->l.result < 0)
+		WEFT_RETURN(&t->co, t->l.result);
+	weft_addr bound;
+	assert_int_equal(weft_listener_local_addr(t->l.listener, &bound), 0);
+	assert_true(weft_addr_port(&bound) > 0);
+	snprintf(t->text, sizeof t->text, "localhost:%d", weft_addr_port(&bound));
+	weft_tcp_connect_init(&t->c, t->text);
+	WEFT_AWAIT(&t->co, weft_connect_poll(&t->c, cx));
+	assert_int_equal(t->c.result, 0);
+	WEFT_AWAIT(&t->co, weft_listener_poll_accept(t->l.listener, cx, &t->server, &t->err));
+	assert_int_equal(t->err, 0);
+	WEFT_END(&t->co);
+}
+
+static void listen_name_drop(weft_future *f)
+{
+	listen_name_fut *t = (listen_name_fut *)f;
+	weft_connect_drop(&t->c);   /* closes the client it still holds */
+	weft_listen_drop(&t->l);    /* closes the listener it still holds */
+}
+
+static void listen_on_a_host_name_resolves_then_binds(void **state)
+{
+	(void)state;
+	weft_runtime *rt;
+	assert_int_equal(weft_runtime_new(&rt, NULL), 0);
+	/* The synchronous constructor takes numeric addresses only. */
+	weft_listener *lis = (void *)1;
+	assert_int_equal(weft_tcp_listen(&lis, "localhost:0", 0), -EINVAL);
+
+	listen_name_fut t = { .fut = WEFT_FUTURE(listen_name_poll, NULL),
+			      .name = "localhost:0" };
+	assert_int_equal(weft_block_on(rt, &t.fut), 0);
+	assert_int_equal(t.co.result, 0);
+	assert_int_equal(t.l.result, 0);
+	assert_non_null(t.l.listener);   /* block_on's drop kept the outputs */
+	assert_non_null(t.c.stream);
+	assert_non_null(t.server);
+	/* Both ends of one connection: the server's peer is the client. */
+	weft_addr cl, sp;
+	assert_int_equal(weft_stream_local_addr(t.c.stream, &cl), 0);
+	assert_int_equal(weft_stream_peer_addr(t.server, &sp), 0);
+	assert_int_equal(weft_addr_port(&cl), weft_addr_port(&sp));
+	weft_stream_close(t.server);
+	listen_name_drop(&t.fut);
+	assert_null(t.l.listener);
+	assert_null(t.c.stream);
+
+	/* A numeric name takes the same future without a lookup; a name
+	 * that does not resolve reports the resolution's error. */
+	listen_name_fut n = { .fut = WEFT_FUTURE(listen_name_poll, NULL),
+			      .name = "127.0.0.1:0" };
+	assert_int_equal(weft_block_on(rt, &n.fut), 0);
+	assert_int_equal(n.co.result, 0);
+	weft_stream_close(n.server);
+	listen_name_drop(&n.fut);
+	listen_name_fut bad = { .fut = WEFT_FUTURE(listen_name_poll, NULL),
+				.name = "no-such-host.invalid:0" };
+	assert_int_equal(weft_block_on(rt, &bad.fut), 0);
+	assert_true(bad.l.result == -ENOENT || bad.l.result == -EAGAIN);
+	assert_null(bad.l.listener);
+	listen_name_drop(&bad.fut);
+	weft_runtime_free(rt);
+}
+
 /*
  * Connect timeouts compose: weft_timeout around the connect future. A
  * listener whose accept queue is full drops SYNs, so a loopback connect
@@ -779,6 +862,74 @@ static void split_halves_read_and_write_from_two_tasks(void **state)
 	free(buf);
 }
 
+/* One read of whatever arrives. */
+typedef struct {
+	weft_future fut;
+	weft_stream *s;
+	ssize_t n;
+	char buf[8];
+} read_once_fut;
+
+static weft_poll read_once_poll(weft_future *f, weft_cx *cx)
+{
+	read_once_fut *t = (read_once_fut *)f;
+	return weft_stream_poll_read(t->s, cx, t->buf, sizeof t->buf, &t->n);
+}
+
+static void split_halves_are_limited_to_their_direction(void **state)
+{
+	(void)state;
+	weft_runtime *rt;
+	assert_int_equal(weft_runtime_new(&rt, NULL), 0);
+	weft_stream *c, *s;
+	make_tcp_pair(rt, &c, &s);
+	weft_stream *rd, *wr;
+	assert_int_equal(weft_stream_split(c, &rd, &wr), 0);
+	assert_ptr_not_equal(rd, wr);
+	weft_waker w = weft_noop_waker();
+	weft_cx cx = weft_cx_from_waker(&w);
+	char b[4] = "abc";
+	struct iovec iov = { .iov_base = b, .iov_len = 3 };
+	ssize_t n = 0;
+	/* The wrong direction is -EBADF at once, like write(2) on an fd
+	 * opened read-only: no syscall, no budget, no runtime needed. */
+	assert_int_equal(weft_stream_poll_write(rd, &cx, b, 3, &n), WEFT_READY);
+	assert_int_equal(n, -EBADF);
+	n = 0;
+	assert_int_equal(weft_stream_poll_writev(rd, &cx, &iov, 1, &n), WEFT_READY);
+	assert_int_equal(n, -EBADF);
+	n = 0;
+	assert_int_equal(weft_stream_poll_read(wr, &cx, b, 3, &n), WEFT_READY);
+	assert_int_equal(n, -EBADF);
+	assert_int_equal(weft_stream_shutdown(rd, SHUT_WR), -EBADF);
+	assert_int_equal(weft_stream_shutdown(rd, SHUT_RDWR), -EBADF);
+	assert_int_equal(weft_stream_shutdown(wr, SHUT_RD), -EBADF);
+	weft_stream *x, *y;
+	assert_int_equal(weft_stream_split(rd, &x, &y), -EINVAL);   /* once only */
+	weft_addr a;
+	assert_int_equal(weft_stream_peer_addr(rd, &a), 0);
+	assert_int_equal(weft_stream_local_addr(wr, &a), 0);
+	assert_int_equal(weft_tcp_set_nodelay(wr, true), 0);
+	/* Closing the write half shuts the write direction: the peer reads
+	 * EOF while the read half stays open. */
+	weft_stream_close(wr);
+	read_once_fut r = { .fut = WEFT_FUTURE(read_once_poll, NULL), .s = s, .n = 99 };
+	assert_int_equal(weft_block_on(rt, &r.fut), 0);
+	assert_int_equal(r.n, 0);
+	/* ...and the read half still reads what the server sends. */
+	weft_write_all wa;
+	weft_write_all_init(&wa, s, "ok", 2);
+	assert_int_equal(weft_block_on(rt, &wa.fut), 0);
+	assert_int_equal(wa.result, 2);
+	read_once_fut r2 = { .fut = WEFT_FUTURE(read_once_poll, NULL), .s = rd };
+	assert_int_equal(weft_block_on(rt, &r2.fut), 0);
+	assert_int_equal(r2.n, 2);
+	assert_memory_equal(r2.buf, "ok", 2);
+	weft_stream_close(rd);
+	weft_stream_close(s);
+	weft_runtime_free(rt);
+}
+
 /* ---------------------------------------------- short reads, budget */
 
 typedef struct {
@@ -981,10 +1132,12 @@ int main(void)
 		cmocka_unit_test(peer_reset_mid_write_gives_an_error_and_no_signal),
 		cmocka_unit_test(connect_to_a_closed_port_is_refused),
 		cmocka_unit_test(connect_by_name_resolves_on_the_blocking_pool),
+		cmocka_unit_test(listen_on_a_host_name_resolves_then_binds),
 		cmocka_unit_test(connect_with_a_timeout_composes_with_weft_timeout),
 		cmocka_unit_test_setup_teardown(accept_survives_emfile_and_serves_again,
 						save_nofile, restore_nofile),
 		cmocka_unit_test(split_halves_read_and_write_from_two_tasks),
+		cmocka_unit_test(split_halves_are_limited_to_their_direction),
 		cmocka_unit_test(a_short_read_clears_readiness_without_another_syscall),
 		cmocka_unit_test(operations_consume_the_cooperative_budget),
 		cmocka_unit_test(options_addresses_and_writev),

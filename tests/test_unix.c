@@ -64,6 +64,15 @@ static void unix_stream_round_trip(void **state)
 	unix_fut t = { .fut = WEFT_FUTURE(unix_poll, NULL), .path = path };
 	assert_int_equal(weft_unix_listen(&t.lis, path, 16), 0);
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
+	/* One stream type: the TCP-only options refuse a Unix stream, and
+	 * the listener reports its path. */
+	assert_int_equal(weft_tcp_set_nodelay(t.client, true), -EOPNOTSUPP);
+	assert_int_equal(weft_tcp_set_keepalive(t.server, true, 10), -EOPNOTSUPP);
+	weft_addr la;
+	char text[WEFT_ADDR_STRLEN];
+	assert_int_equal(weft_listener_local_addr(t.lis, &la), 0);
+	assert_true(weft_addr_format(&la, text, sizeof text) > 0);
+	assert_string_equal(text, path);
 	weft_connect_drop(&t.c);
 	weft_stream_close(t.client);
 	weft_stream_close(t.server);

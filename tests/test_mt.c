@@ -346,6 +346,14 @@ static void *cross_waker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A million wakes from 4 outside threads race the tasks they wake at every
+ * stage: the threads start first, and the tasks are spawned while they
+ * run, so a wake can land before the task exists, during its first poll,
+ * while it stores its waker, or while it sleeps. Each task waits for its
+ * signal's final count, computed beforehand by replaying the threads'
+ * sequences; a lost wakeup leaves a task asleep and wait_for fails.
+ */
 static void a_million_cross_thread_wakes_lose_no_wakeup(void **state)
 {
 	(void)state;
@@ -353,10 +361,21 @@ static void a_million_cross_thread_wakes_lose_no_wakeup(void **state)
 	enum { TASKS = 64, T = 4 };
 	const long per_thread = 250000;     /* 1,000,000 wakes in all */
 	signal_t *sigs = calloc(TASKS, sizeof *sigs);
+	long *final = calloc(TASKS, sizeof *final);
+	assert_non_null(sigs);
+	assert_non_null(final);
 	signal_t done;
 	signal_init(&done);
 	for (int i = 0; i < TASKS; i++)
 		signal_init(&sigs[i]);
+	/* The count each signal will reach: the same sequence as cross_waker_main. */
+	for (int t = 0; t < T; t++) {
+		unsigned r = (unsigned)(t + 1);
+		for (long i = 0; i < per_thread; i++) {
+			r = r * 1103515245u + 12345u;
+			final[(r >> 8) % (unsigned)TASKS]++;
+		}
+	}
 	pthread_t th[T];
 	waker_arg a[T];
 	for (int i = 0; i < T; i++) {
@@ -364,24 +383,25 @@ static void a_million_cross_thread_wakes_lose_no_wakeup(void **state)
 				    .seed = i + 1 };
 		assert_int_equal(pthread_create(&th[i], NULL, cross_waker_main, &a[i]), 0);
 	}
-	for (int i = 0; i < T; i++)
-		pthread_join(th[i], NULL);
-	/* Now each signal holds its final count: every task must see it,
-	 * whether it started before or after the wakes. */
 	for (int i = 0; i < TASKS; i++) {
 		waiter w = { .fut = WEFT_FUTURE(waiter_poll, NULL), .s = &sigs[i],
-			     .want = atomic_load(&sigs[i].count), .done = &done };
+			     .want = final[i], .done = &done };
 		assert_int_equal(weft_spawn_detached(rt, &w.fut, sizeof w), 0);
 	}
 	wait_for(rt, &done, TASKS);
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
 	long total = 0;
-	for (int i = 0; i < TASKS; i++)
+	for (int i = 0; i < TASKS; i++) {
+		assert_int_equal(atomic_load(&sigs[i].count), final[i]);
 		total += atomic_load(&sigs[i].count);
+	}
 	assert_int_equal(total, per_thread * T);
 	weft_runtime_free(rt);
 	for (int i = 0; i < TASKS; i++)
 		signal_fini(&sigs[i]);
 	signal_fini(&done);
+	free(final);
 	free(sigs);
 }
 
@@ -1138,9 +1158,17 @@ static void metrics_reject_bad_arguments(void **state)
 	assert_int_equal(weft_runtime_worker_metrics(rt, 0, NULL, sizeof wm), -EINVAL);
 	weft_runtime_metrics m;
 	assert_int_equal(weft_runtime_metrics_get(NULL, &m, sizeof m), -EINVAL);
-	/* A caller built against an older, smaller struct gets its prefix. */
+	/* A caller built against an older, smaller struct gets its prefix and
+	 * not one byte more: the bytes after it keep the canary. */
+	memset(&m, 0xa5, sizeof m);
 	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof(uint32_t)), 0);
 	assert_int_equal(m.workers, WORKERS);
+	for (size_t i = sizeof(uint32_t); i < sizeof m; i++)
+		assert_int_equal(((unsigned char *)&m)[i], 0xa5);
+	memset(&wm, 0xa5, sizeof wm);
+	assert_int_equal(weft_runtime_worker_metrics(rt, 0, &wm, sizeof(uint64_t)), 0);
+	for (size_t i = sizeof(uint64_t); i < sizeof wm; i++)
+		assert_int_equal(((unsigned char *)&wm)[i], 0xa5);
 	weft_runtime_free(rt);
 }
 

@@ -104,8 +104,10 @@ static inline weft_future *weft__task_future(struct weft__task *t)
 }
 
 /* Polls @t once on the calling worker (consuming the notified reference),
- * then completes, cancels or re-queues it as the state word says.
- * @resched is how a notified-during-poll task is queued again. */
+ * then completes, cancels or re-queues it as the state word says. The
+ * poll gets @budget units of cooperative budget; a task woken during its
+ * own poll is queued again through its runtime's schedule hook, as a
+ * yield (behind the tasks already queued). */
 void weft__task_run(struct weft__task *t, uint32_t budget);
 /* Called on shutdown with the owned-list reference the caller took over:
  * drops the future if no thread is running it, then releases the ref. */

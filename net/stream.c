@@ -1,7 +1,15 @@
 /*
  * stream.c - weft_stream, for TCP and Unix alike: reads and writes as
  * operations handed to the I/O layer (weft__sock_submit), split halves,
- * shutdown, addresses, close, and the TCP-only options.
+ * shutdown, addresses, close, the TCP-only options, and write_all and
+ * read_exact.
+ *
+ * write_all and read_exact are loops of partial writes or reads, as
+ * small futures the caller embeds. They hold no resource of their own
+ * (the waiting waker lives in the stream's readiness slot), so drop only
+ * forgets the stream. They live in this file so the compiler may inline
+ * the stream call into their loop (a server's every response goes
+ * through write_all).
  */
 #include "net_sock.h"
 
@@ -15,8 +23,11 @@ static inline bool weft__stream_bad(const weft_stream *h, unsigned dir)
 	return weft__unlikely(!h || !(h->dirs & dir));
 }
 
-weft_poll weft_stream_poll_read(weft_stream *s, weft_cx *cx, void *buf, size_t len,
-				ssize_t *res)
+/* The read and the write, inline here so write_all and read_exact
+ * below get them without a call through the PLT (the public names are
+ * interposable, so the compiler may not inline those). */
+static inline weft_poll weft__stream_read(weft_stream *s, weft_cx *cx, void *buf,
+					  size_t len, ssize_t *res)
 {
 	if (weft__stream_bad(s, WEFT__DIR_READ)) {
 		*res = -EBADF;
@@ -35,8 +46,8 @@ weft_poll weft_stream_poll_read(weft_stream *s, weft_cx *cx, void *buf, size_t l
 	return weft__sock_submit(weft__stream_sock(s), cx, &op, res);
 }
 
-weft_poll weft_stream_poll_write(weft_stream *s, weft_cx *cx, const void *buf, size_t len,
-				 ssize_t *res)
+static inline weft_poll weft__stream_write(weft_stream *s, weft_cx *cx, const void *buf,
+					   size_t len, ssize_t *res)
 {
 	if (weft__stream_bad(s, WEFT__DIR_WRITE)) {
 		*res = -EBADF;
@@ -53,6 +64,18 @@ weft_poll weft_stream_poll_write(weft_stream *s, weft_cx *cx, const void *buf, s
 		.stream = true,
 	};
 	return weft__sock_submit(weft__stream_sock(s), cx, &op, res);
+}
+
+weft_poll weft_stream_poll_read(weft_stream *s, weft_cx *cx, void *buf, size_t len,
+				ssize_t *res)
+{
+	return weft__stream_read(s, cx, buf, len, res);
+}
+
+weft_poll weft_stream_poll_write(weft_stream *s, weft_cx *cx, const void *buf, size_t len,
+				 ssize_t *res)
+{
+	return weft__stream_write(s, cx, buf, len, res);
 }
 
 weft_poll weft_stream_poll_writev(weft_stream *s, weft_cx *cx, const struct iovec *iov,
@@ -168,4 +191,102 @@ int weft_tcp_set_keepalive(weft_stream *s, bool on, int idle_s)
 	if (rc == 0 && on && idle_s > 0)
 		rc = weft__sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
 	return rc;
+}
+
+/* ------------------------------------------------- write_all, read_exact */
+
+static weft_poll weft__write_all_fut_poll(weft_future *f, weft_cx *cx)
+{
+	return weft_write_all_poll((weft_write_all *)f, cx);
+}
+
+static void weft__write_all_fut_drop(weft_future *f)
+{
+	weft_write_all_drop((weft_write_all *)f);
+}
+
+void weft_write_all_init(weft_write_all *w, weft_stream *s, const void *buf, size_t len)
+{
+	*w = (weft_write_all){
+		.fut = WEFT_FUTURE(weft__write_all_fut_poll, weft__write_all_fut_drop),
+	};
+	w->priv.stream = s;
+	w->priv.buf = buf;
+	w->priv.len = len;
+}
+
+weft_poll weft_write_all_poll(weft_write_all *w, weft_cx *cx)
+{
+	while (w->done < w->priv.len && w->result >= 0) {
+		if (!w->priv.stream || !w->priv.buf) {
+			w->result = -EINVAL;
+			break;
+		}
+		ssize_t r;
+		if (weft__stream_write(w->priv.stream, cx, w->priv.buf + w->done,
+				       w->priv.len - w->done, &r) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (r < 0)
+			w->result = r;
+		else if (r == 0)
+			w->result = -EIO;   /* a stream write of > 0 bytes never gives 0 */
+		else
+			w->done += (size_t)r;
+	}
+	if (w->result >= 0)
+		w->result = (ssize_t)w->done;
+	return WEFT_READY;
+}
+
+void weft_write_all_drop(weft_write_all *w)
+{
+	w->priv.stream = NULL;   /* nothing held; a later poll reports -EINVAL */
+}
+
+static weft_poll weft__read_exact_fut_poll(weft_future *f, weft_cx *cx)
+{
+	return weft_read_exact_poll((weft_read_exact *)f, cx);
+}
+
+static void weft__read_exact_fut_drop(weft_future *f)
+{
+	weft_read_exact_drop((weft_read_exact *)f);
+}
+
+void weft_read_exact_init(weft_read_exact *r, weft_stream *s, void *buf, size_t len)
+{
+	*r = (weft_read_exact){
+		.fut = WEFT_FUTURE(weft__read_exact_fut_poll, weft__read_exact_fut_drop),
+	};
+	r->priv.stream = s;
+	r->priv.buf = buf;
+	r->priv.len = len;
+}
+
+weft_poll weft_read_exact_poll(weft_read_exact *r, weft_cx *cx)
+{
+	while (r->done < r->priv.len && r->result >= 0) {
+		if (!r->priv.stream || !r->priv.buf) {
+			r->result = -EINVAL;
+			break;
+		}
+		ssize_t got;
+		if (weft__stream_read(r->priv.stream, cx, r->priv.buf + r->done,
+				      r->priv.len - r->done, &got) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (got < 0)
+			r->result = got;
+		else if (got == 0)
+			r->result = -EPIPE;   /* end of stream before len bytes */
+		else
+			r->done += (size_t)got;
+	}
+	if (r->result >= 0)
+		r->result = (ssize_t)r->done;
+	return WEFT_READY;
+}
+
+void weft_read_exact_drop(weft_read_exact *r)
+{
+	r->priv.stream = NULL;
 }

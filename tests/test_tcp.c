@@ -1104,6 +1104,12 @@ static void zero_filled_futures_are_valid_and_drop_is_idempotent(void **state)
 	assert_null(c.stream);
 	weft_connect_drop(&c);
 	weft_connect_drop(&c);
+	weft_listen l = { 0 };
+	assert_int_equal(weft_listen_poll(&l, &cx), WEFT_READY);
+	assert_int_equal(l.result, -EINVAL);
+	assert_null(l.listener);
+	weft_listen_drop(&l);
+	weft_listen_drop(&l);
 	weft_resolve r = { 0 };
 	weft_resolve_drop(&r);
 	assert_int_equal(weft_resolve_poll(&r, &cx), WEFT_READY);

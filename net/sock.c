@@ -15,10 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/uio.h>
 
 _Static_assert(offsetof(struct weft__sock, half[1]) < 256, "handle offsets fit a byte");
 

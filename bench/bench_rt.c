@@ -106,7 +106,7 @@ static double run_root(uint32_t workers, weft_future *root)
 	double t1 = now_s();
 	if (rc < 0)
 		die("block_on", rc);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	return t1 - t0;
 }
 
@@ -346,14 +346,14 @@ static weft_poll ping_task_poll(weft_future *f, weft_cx *cx)
 			weft_oneshot_recv_init(&t->recv, t->p->pong_rx[t->i], &t->v);
 			WEFT_AWAIT(&t->co, weft_oneshot_recv_poll(&t->recv, cx));
 			weft_oneshot_recv_drop(&t->recv);
-			weft_oneshot_receiver_drop(t->p->pong_rx[t->i]);
+			weft_oneshot_receiver_close(t->p->pong_rx[t->i]);
 			if (t->recv.result < 0 || t->v != (uint64_t)t->i + 1)
 				die("ping_pong: wrong answer", t->recv.result < 0 ? t->recv.result : -EPROTO);
 		} else {
 			weft_oneshot_recv_init(&t->recv, t->p->ping_rx[t->i], &t->v);
 			WEFT_AWAIT(&t->co, weft_oneshot_recv_poll(&t->recv, cx));
 			weft_oneshot_recv_drop(&t->recv);
-			weft_oneshot_receiver_drop(t->p->ping_rx[t->i]);
+			weft_oneshot_receiver_close(t->p->ping_rx[t->i]);
 			if (t->recv.result < 0)
 				die("ping_pong: recv", t->recv.result);
 			t->v++;
@@ -461,7 +461,7 @@ static void bench_spawn_many_remote(uint32_t workers)
 	if (rc < 0)
 		die("block_on", rc);
 	pthread_join(th, NULL);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	latch_fini(&l);
 	report("spawn_many_remote", SPAWN_MANY, t1 - t0);
 }
@@ -662,7 +662,7 @@ static void mpsc_producer_drop(weft_future *f)
 {
 	mpsc_producer *p = (mpsc_producer *)f;
 	weft_mpsc_send_drop(&p->send);
-	weft_mpsc_sender_drop(p->tx);
+	weft_mpsc_sender_close(p->tx);
 }
 
 /* Spawns the producers, then is the consumer: receives until every
@@ -688,7 +688,7 @@ static weft_poll mpsc_root_poll(weft_future *f, weft_cx *cx)
 		if (rc < 0)
 			die("spawn", rc);
 	}
-	weft_mpsc_sender_drop(r->tx);
+	weft_mpsc_sender_close(r->tx);
 	r->tx = NULL;
 	for (;;) {
 		weft_mpsc_recv_init(&r->recv, r->rx, &r->msg);
@@ -712,7 +712,7 @@ static void bench_mpsc(uint32_t workers)
 	if (rc < 0)
 		die("mpsc_new", rc);
 	double secs = run_root(workers, &r.fut);
-	weft_mpsc_receiver_drop(r.rx);
+	weft_mpsc_receiver_close(r.rx);
 	if (r.received != MPSC_PRODUCERS * MPSC_PER_PRODUCER)
 		die("mpsc: messages lost", -EPROTO);
 	report("mpsc", (double)r.received, secs);
@@ -788,7 +788,7 @@ static void bench_mutex(uint32_t workers)
 	latch_init(&r.l, MUTEX_TASKS);
 	double secs = run_root(MUTEX_WORKERS, &r.fut);
 	latch_fini(&r.l);
-	weft_mutex_destroy(&r.m);
+	weft_mutex_close(&r.m);
 	if (r.counter != MUTEX_TASKS * MUTEX_ROUNDS)
 		die("mutex: updates lost", -EPROTO);
 	report("mutex", (double)r.counter, secs);

@@ -24,7 +24,7 @@ typedef struct main_fn {
 	weft_coro co;               /* resume point and result */
 	weft_join_handle *h;
 	weft_yield_now y;           /* a child future, embedded */
-	int status;
+	int res;                    /* the join's outcome: 0 or -errno */
 } main_fn;
 
 static weft_poll main_poll(weft_future *f, weft_cx *cx)
@@ -39,9 +39,9 @@ static weft_poll main_poll(weft_future *f, weft_cx *cx)
 	}
 	weft_yield_now_init(&m->y);
 	WEFT_AWAIT(&m->co, weft_yield_now_poll(&m->y, cx));
-	WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h, cx, &m->status));
+	WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h, cx, &m->res));
 	printf("sum = %ld\n", ((sum_task *)weft_join_handle_output(m->h))->sum);
-	weft_join_handle_detach(m->h);
+	weft_join_handle_close(m->h);
 	WEFT_END(&m->co);
 }
 
@@ -52,6 +52,6 @@ int main(void)
 		return 1;
 	main_fn m = { .fut = WEFT_FUTURE(main_poll, NULL) };
 	int rc = weft_block_on(rt, &m.fut);
-	weft_runtime_free(rt);      /* drops and frees every live task */
+	weft_runtime_close(rt);      /* drops and frees every live task */
 	return rc < 0 || m.co.result < 0;
 }

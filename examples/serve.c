@@ -201,64 +201,93 @@ static void *serve_stats_main(void *arg)
 
 /* ------------------------------------------------------------- root */
 
+/* SIGQUIT: print the metrics and the task dump, as often as it comes. Its
+ * own task, so that one listener stays registered for the whole run (a
+ * select would drop it each time another child wins, letting SIGQUIT's
+ * default action, a core dump, back in between). */
+typedef struct serve_quit {
+	weft_future fut;
+	weft_coro co;
+	weft_signal quit;
+} serve_quit;
+
+static weft_poll serve_quit_poll(weft_future *f, weft_cx *cx)
+{
+	serve_quit *q = (serve_quit *)f;
+	WEFT_BEGIN(&q->co);
+	weft_signal_init(&q->quit, WEFT_SIGNAL_BIT(SIGQUIT));
+	for (;;) {
+		WEFT_AWAIT(&q->co, weft_signal_poll(&q->quit, cx));
+		if (q->quit.result < 0)
+			WEFT_RETURN(&q->co, q->quit.result);
+		serve_print_metrics(weft_cx_runtime(cx), stderr);
+		weft_runtime_dump_tasks(weft_cx_runtime(cx), stderr);
+		weft_signal_rearm(&q->quit);
+	}
+	WEFT_END(&q->co);
+}
+
+static void serve_quit_drop(weft_future *f)
+{
+	weft_signal_drop(&((serve_quit *)f)->quit);
+}
+
 typedef struct serve_root {
 	weft_future fut;
 	weft_coro co;
 	const char *prog;
 	weft_listener *lis;
 	serve_spawn_fn spawn;
-	weft_join_handle *acceptor;
-	weft_signal stop, quit;
-	bool quit_failed;
+	weft_join_handle *acceptor, *quitter;
+	/* "the accept loop ends or SIGINT/SIGTERM arrives": a select of the
+	 * acceptor's handle (as a future) and the stop listener. */
+	weft_join_task accept_end;
+	weft_signal stop;
+	weft_select until;
+	weft_join_task acceptor_gone;
 	weft_sleep nap;
 	weft_instant deadline;
 	uint64_t drain_ns;
-	int status;
 } serve_root;
-
-/* Waits for SIGINT/SIGTERM, printing the metrics on every SIGQUIT. Both
- * listeners register at the root's first poll. */
-static weft_poll serve_wait_stop(serve_root *r, weft_cx *cx)
-{
-	for (;;) {
-		if (!r->quit_failed && weft_signal_poll(&r->quit, cx) == WEFT_READY) {
-			if (r->quit.result < 0) {
-				r->quit_failed = true;
-				continue;
-			}
-			serve_print_metrics(weft_cx_runtime(cx), stderr);
-			weft_runtime_dump_tasks(weft_cx_runtime(cx), stderr);
-			weft_signal_rearm(&r->quit);
-			continue;
-		}
-		return weft_signal_poll(&r->stop, cx);
-	}
-}
 
 static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
 {
 	serve_root *r = (serve_root *)f;
 	WEFT_BEGIN(&r->co);
-	weft_signal_init(&r->stop, WEFT_SIGNAL_BIT(SIGINT) | WEFT_SIGNAL_BIT(SIGTERM));
-	weft_signal_init(&r->quit, WEFT_SIGNAL_BIT(SIGQUIT));
 	{
 		serve_accept a;
 		serve_accept_init(&a, r->lis, r->spawn);
 		int rc = weft_spawn(weft_cx_runtime(cx), &a.fut, sizeof a, &r->acceptor);
 		if (rc < 0)
 			WEFT_RETURN(&r->co, rc);
+		serve_quit q = { .fut = WEFT_FUTURE(serve_quit_poll, serve_quit_drop) };
+		rc = weft_spawn(weft_cx_runtime(cx), &q.fut, sizeof q, &r->quitter);
+		if (rc < 0)
+			WEFT_RETURN(&r->co, rc);
 	}
-	WEFT_AWAIT(&r->co, serve_wait_stop(r, cx));
-	if (r->stop.result < 0) {
+	weft_join_task_init(&r->accept_end, r->acceptor);
+	weft_signal_init(&r->stop, WEFT_SIGNAL_BIT(SIGINT) | WEFT_SIGNAL_BIT(SIGTERM));
+	weft_select2_init(&r->until, &r->accept_end.fut, &r->stop.fut);
+	WEFT_AWAIT(&r->co, weft_select_poll(&r->until, cx));
+	if (r->until.winner == 0) {
+		fprintf(stderr, "%s: the accept loop ended (%s), draining %ld connections\n",
+			r->prog, r->accept_end.result ? strerror(-r->accept_end.result) : "done",
+			serve_live_connections());
+	} else if (r->stop.result < 0) {
 		fprintf(stderr, "%s: cannot listen for signals: %s\n", r->prog,
 			strerror(-r->stop.result));
 		WEFT_RETURN(&r->co, r->stop.result);
+	} else {
+		fprintf(stderr, "%s: %s: stop accepting, draining %ld connections\n", r->prog,
+			strsignal(r->stop.result), serve_live_connections());
 	}
-	fprintf(stderr, "%s: %s: stop accepting, draining %ld connections\n", r->prog,
-		strsignal(r->stop.result), serve_live_connections());
+	/* The select dropped the wrapper, which leaves the task running:
+	 * abort it and wait until it is gone before closing its listener. */
 	weft_join_handle_abort(r->acceptor);
-	WEFT_AWAIT(&r->co, weft_join_handle_poll(r->acceptor, cx, &r->status));
-	weft_join_handle_detach(r->acceptor);
+	weft_join_task_init(&r->acceptor_gone, r->acceptor);
+	WEFT_AWAIT(&r->co, weft_join_task_poll(&r->acceptor_gone, cx));
+	weft_join_task_drop(&r->acceptor_gone);
+	weft_join_handle_close(r->acceptor);
 	r->acceptor = NULL;
 	weft_listener_close(r->lis);
 	r->lis = NULL;
@@ -275,13 +304,18 @@ static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
 static void serve_root_drop(weft_future *f)
 {
 	serve_root *r = (serve_root *)f;
-	weft_signal_drop(&r->stop);
-	weft_signal_drop(&r->quit);
+	weft_select_drop(&r->until);       /* drops accept_end and stop, once */
+	weft_join_task_drop(&r->acceptor_gone);
 	weft_sleep_drop(&r->nap);
 	if (r->acceptor) {
 		weft_join_handle_abort(r->acceptor);
-		weft_join_handle_detach(r->acceptor);
+		weft_join_handle_close(r->acceptor);
 		r->acceptor = NULL;
+	}
+	if (r->quitter) {
+		weft_join_handle_abort(r->quitter);
+		weft_join_handle_close(r->quitter);
+		r->quitter = NULL;
 	}
 }
 
@@ -372,7 +406,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	rc = serve_listen(rt, addr, &lis);
 	if (rc < 0) {
 		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		return 1;
 	}
 	weft_addr bound;
@@ -392,7 +426,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 			fprintf(stderr, "%s: --stats-file: path too long or out of memory\n", prog);
 			free(stats);
 			weft_listener_close(lis);
-			weft_runtime_free(rt);
+			weft_runtime_close(rt);
 			return 1;
 		}
 		stats->rt = rt;
@@ -425,7 +459,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		pthread_join(stats->thread, NULL);
 		free(stats);
 	}
-	weft_runtime_free(rt);           /* drops every connection left */
+	weft_runtime_close(rt);           /* drops every connection left */
 	weft_listener_close(r.lis);  /* NULL once the root closed it */
 	if (rc < 0)
 		return 1;

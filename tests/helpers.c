@@ -50,20 +50,20 @@ uint64_t test_now_us(void)
 
 void hand_init(hand *h)
 {
-	weft_counting_waker_init(&h->cw);
-	h->w = weft_counting_waker_get(&h->cw);
+	test_counting_waker_init(&h->cw);
+	h->w = test_counting_waker_get(&h->cw);
 	h->cx = weft_cx_from_waker(&h->w);
 }
 
 long hand_wakes(hand *h)
 {
-	return weft_counting_waker_load(&h->cw.wakes);
+	return test_counting_waker_load(&h->cw.wakes);
 }
 
 void hand_fini(hand *h)
 {
 	weft_waker_drop(&h->w);
-	assert_int_equal(weft_counting_waker_load(&h->cw.live), 0);
+	assert_int_equal(test_counting_waker_load(&h->cw.live), 0);
 }
 
 weft_poll hpoll(hand *h, weft_future *f)
@@ -78,4 +78,67 @@ bool test_wait_flag(atomic_int *flag, uint64_t until_us)
 	while (!atomic_load(flag) && test_now_us() < until_us)
 		usleep(100);
 	return atomic_load(flag) != 0;
+}
+
+/* ------------------------------------------------------ counting waker */
+
+/* The counters are statistics read by tests after the fact or through
+ * test_counting_waker_load (acquire); the updates are AcqRel so that a
+ * reader that sees a count also sees what the waker's user did before. */
+static void test__count(long *counter, long delta)
+{
+	__atomic_fetch_add(counter, delta, __ATOMIC_ACQ_REL);
+}
+
+static weft_waker test__counting_clone(const void *data);
+
+static void test__counting_wake_by_ref(const void *data)
+{
+	test_counting_waker *cw = (test_counting_waker *)data;
+	test__count(&cw->wakes_by_ref, 1);
+	test__count(&cw->wakes, 1);
+}
+
+static void test__counting_wake(const void *data)
+{
+	test_counting_waker *cw = (test_counting_waker *)data;
+	test__count(&cw->wakes, 1);
+	test__count(&cw->live, -1);
+}
+
+static void test__counting_drop(const void *data)
+{
+	test_counting_waker *cw = (test_counting_waker *)data;
+	test__count(&cw->drops, 1);
+	test__count(&cw->live, -1);
+}
+
+static const weft_waker_vtable test__counting_vtable = {
+	.clone = test__counting_clone,
+	.wake = test__counting_wake,
+	.wake_by_ref = test__counting_wake_by_ref,
+	.drop = test__counting_drop,
+};
+
+static weft_waker test__counting_clone(const void *data)
+{
+	test_counting_waker *cw = (test_counting_waker *)data;
+	test__count(&cw->clones, 1);
+	test__count(&cw->live, 1);
+	return (weft_waker){ .vtable = &test__counting_vtable, .data = cw };
+}
+
+void test_counting_waker_init(test_counting_waker *cw)
+{
+	__atomic_store_n(&cw->clones, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cw->wakes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cw->wakes_by_ref, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cw->drops, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cw->live, 0, __ATOMIC_RELAXED);
+}
+
+weft_waker test_counting_waker_get(test_counting_waker *cw)
+{
+	test__count(&cw->live, 1);
+	return (weft_waker){ .vtable = &test__counting_vtable, .data = cw };
 }

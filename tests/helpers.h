@@ -36,10 +36,38 @@ void test_gate_init(test_gate *g, int result);
 /* Opens the gate and wakes whoever waits on it. */
 void test_gate_open(test_gate *g);
 
+/*
+ * A waker that counts what is done with it (test-only: not part of the
+ * library). Initialise with test_counting_waker_init, then take wakers
+ * with test_counting_waker_get. live = wakers obtained or cloned and not
+ * yet consumed by wake or drop: it must be 0 at the end of a test that
+ * leaks nothing. The counters are updated atomically (the wakers may be
+ * used from any thread); read them with test_counting_waker_load, or
+ * directly once the other threads are joined.
+ */
+typedef struct test_counting_waker {
+	long clones;
+	long wakes;        /* wake + wake_by_ref */
+	long wakes_by_ref;
+	long drops;
+	long live;
+} test_counting_waker;
+
+/* Reads one counter atomically, e.g. test_counting_waker_load(&cw.live). */
+static inline long test_counting_waker_load(const long *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}
+
+/* Zeroes the counters. */
+void test_counting_waker_init(test_counting_waker *cw);
+/* Returns a new waker (counted in live) that counts into @cw. */
+weft_waker test_counting_waker_get(test_counting_waker *cw);
+
 /* A waiter's own counting waker and context, to poll a future by hand
  * and see whether (and how often) it was woken. */
 typedef struct hand {
-	weft_counting_waker cw;
+	test_counting_waker cw;
 	weft_waker w;
 	weft_cx cx;
 } hand;

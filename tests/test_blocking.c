@@ -117,7 +117,7 @@ typedef struct await_fut {
 static weft_poll await_poll(weft_future *f, weft_cx *cx)
 {
 	await_fut *a = (await_fut *)f;
-	return weft_blocking_handle_poll(a->h, cx, &a->status, a->take ? &a->result : NULL);
+	return weft_blocking_handle_poll(a->h, cx, a->take ? &a->result : NULL, &a->status);
 }
 
 /* Awaits @h with block_on; returns its status, the result in *@result. */
@@ -166,7 +166,7 @@ static void spawn_blocking_runs_the_function_on_a_pool_thread_and_gives_its_resu
 	/* Polling a finished handle again gives the same answer. */
 	assert_int_equal(await_handle(rt, h, &result), 0);
 	assert_ptr_equal(result, &ran_on);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 
 	/* Detached from the start: it runs all the same. */
 	struct gate g;
@@ -177,7 +177,7 @@ static void spawn_blocking_runs_the_function_on_a_pool_thread_and_gives_its_resu
 	weft_blocking_metrics m = metrics(rt);
 	assert_int_equal(m.jobs_submitted, 2);
 	assert_true(m.threads >= 1 && m.threads_started <= 2);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	gate_destroy(&g);
 }
 
@@ -193,15 +193,15 @@ static void bad_arguments_are_refused(void **state)
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 0;
 	void *result = &status;
-	assert_int_equal(weft_blocking_handle_poll(NULL, &cx, &status, &result), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(NULL, &cx, &result, &status), WEFT_READY);
 	assert_int_equal(status, -EINVAL);
 	assert_null(result);
-	weft_blocking_handle_detach(NULL);
+	weft_blocking_handle_close(NULL);
 	assert_int_equal(weft_runtime_blocking_metrics(NULL, NULL, 0), -EINVAL);
 	/* Defaults are filled in. */
 	assert_int_equal(rt->config.blocking_threads, WEFT_BLOCKING_DEFAULT_THREADS);
 	assert_int_equal(rt->config.blocking_keep_alive_ms, WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_alive(void **state)
@@ -215,7 +215,7 @@ static void the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_al
 	pthread_t tid;
 	assert_int_equal(weft_spawn_blocking(rt, thread_id_job, &tid, &h), 0);
 	assert_int_equal(await_handle(rt, h, NULL), 0);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_int_equal(metrics(rt).threads_started, 1);
 
 	/* Eight jobs that wait for each other: exactly four run at once. */
@@ -240,7 +240,7 @@ static void the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_al
 		void *r = NULL;
 		assert_int_equal(await_handle(rt, hs[i], &r), 0);
 		assert_int_equal((intptr_t)r, 7);
-		weft_blocking_handle_detach(hs[i]);
+		weft_blocking_handle_close(hs[i]);
 	}
 	assert_int_equal(g.max_running, 4);
 	assert_int_equal(g.entered, 8);
@@ -259,9 +259,9 @@ static void the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_al
 	/* And new work starts threads again. */
 	assert_int_equal(weft_spawn_blocking(rt, thread_id_job, &tid, &h), 0);
 	assert_int_equal(await_handle(rt, h, NULL), 0);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_true(metrics(rt).threads_started >= 2);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	gate_destroy(&g);
 }
 
@@ -303,7 +303,7 @@ static bool wait_released(struct owned *o, int n)
 	return true;
 }
 
-static void detaching_a_handle_while_its_function_runs_releases_the_result_when_it_finishes(void **state)
+static void closing_a_handle_while_its_function_runs_releases_the_result_when_it_finishes(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt(1, 0, 0);
@@ -313,18 +313,18 @@ static void detaching_a_handle_while_its_function_runs_releases_the_result_when_
 	weft_blocking_handle *h;
 	assert_int_equal(weft_spawn_blocking_owned(rt, alloc_job, &o, owned_release, &h), 0);
 	assert_true(gate_until(&g, 1, 1));
-	weft_blocking_handle_detach(h);          /* while it runs */
+	weft_blocking_handle_close(h);          /* while it runs */
 	assert_int_equal(atomic_load(&o.releases), 0);
 	gate_open(&g);
 	assert_true(wait_released(&o, 1));      /* on the pool thread */
 	assert_non_null(atomic_load(&o.released_result));   /* nobody took it */
 
-	/* Finished but never taken: released at detach. */
+	/* Finished but never taken: released at close. */
 	struct owned o2 = { 0 };
 	assert_int_equal(weft_spawn_blocking_owned(rt, alloc_job, &o2, owned_release, &h), 0);
 	assert_true(wait_until_finished(h));
 	assert_int_equal(await_handle(rt, h, NULL), 0);   /* looked, did not take */
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_true(wait_released(&o2, 1));
 	assert_non_null(atomic_load(&o2.released_result));
 
@@ -335,10 +335,10 @@ static void detaching_a_handle_while_its_function_runs_releases_the_result_when_
 	assert_int_equal(await_handle(rt, h, &r), 0);
 	assert_int_equal(*(int *)r, 99);
 	free(r);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_true(wait_released(&o3, 1));
 	assert_null(atomic_load(&o3.released_result));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	gate_destroy(&g);
 }
 
@@ -362,13 +362,13 @@ static weft_poll waiting_task_poll(weft_future *f, weft_cx *cx)
 		}
 	}
 	void *r;
-	return weft_blocking_handle_poll(t->h, cx, &t->status, &r);
+	return weft_blocking_handle_poll(t->h, cx, &r, &t->status);
 }
 
 static void waiting_task_drop(weft_future *f)
 {
 	waiting_task *t = (waiting_task *)f;
-	weft_blocking_handle_detach(t->h);
+	weft_blocking_handle_close(t->h);
 	t->h = NULL;
 }
 
@@ -388,11 +388,11 @@ static void aborting_a_task_that_awaits_a_blocking_job_leaks_nothing(void **stat
 	while (!weft_join_handle_is_finished(jh) && test_now_us() < end)
 		usleep(1000);
 	assert_true(weft_join_handle_is_finished(jh));
-	weft_join_handle_detach(jh);
+	weft_join_handle_close(jh);
 	assert_int_equal(atomic_load(&o.releases), 0);   /* still running */
 	gate_open(&g);
 	assert_true(wait_released(&o, 1));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	gate_destroy(&g);
 }
 
@@ -427,8 +427,8 @@ static weft_poll sum_poll(weft_future *f, weft_cx *cx)
 			if (rc < 0)
 				WEFT_RETURN(&t->co, rc);
 		}
-		WEFT_AWAIT(&t->co, weft_blocking_handle_poll(t->h, cx, &t->status, &t->res));
-		weft_blocking_handle_detach(t->h);
+		WEFT_AWAIT(&t->co, weft_blocking_handle_poll(t->h, cx, &t->res, &t->status));
+		weft_blocking_handle_close(t->h);
 		t->h = NULL;
 		if (t->status < 0)
 			WEFT_RETURN(&t->co, t->status);
@@ -440,7 +440,7 @@ static weft_poll sum_poll(weft_future *f, weft_cx *cx)
 static void sum_drop(weft_future *f)
 {
 	sum_task *t = (sum_task *)f;
-	weft_blocking_handle_detach(t->h);
+	weft_blocking_handle_close(t->h);
 	t->h = NULL;
 }
 
@@ -467,7 +467,7 @@ static weft_poll sum_root_poll(weft_future *f, weft_cx *cx)
 		if (r->status < 0 || !t || t->co.result < 0)
 			WEFT_RETURN(&r->co, -2);
 		r->total += t->sum;
-		weft_join_handle_detach(r->hs[r->i]);
+		weft_join_handle_close(r->hs[r->i]);
 	}
 	WEFT_END(&r->co);
 }
@@ -487,7 +487,7 @@ static void many_jobs_from_many_tasks_on_two_workers_all_come_back(void **state)
 	weft_blocking_metrics m = metrics(rt);
 	assert_int_equal(m.jobs_completed, SUM_TASKS * SUM_JOBS);
 	assert_true(m.threads_started <= 8);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------- the name-lookup pool */
@@ -561,7 +561,7 @@ static void stuck_dns_lookups_do_not_hold_up_spawn_blocking_nor_the_other_way(vo
 	weft_blocking_handle *h;
 	assert_int_equal(weft_spawn_blocking(rt, thread_id_job, &tid, &h), 0);
 	assert_int_equal(await_handle(rt, h, NULL), 0);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	assert_true(test_now_us() - t0 < WAIT_US);
 	gate_open(&dns);
 
@@ -577,7 +577,7 @@ static void stuck_dns_lookups_do_not_hold_up_spawn_blocking_nor_the_other_way(vo
 	assert_int_equal(weft_addr_port(&r.r.addrs[0]), 80);
 	gate_open(&gen);
 
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&freed), WEFT__DNS_THREADS + 1 + 2);
 	gate_destroy(&dns);
 	gate_destroy(&gen);
@@ -616,7 +616,7 @@ static void runtime_free_waits_for_running_jobs_and_cancels_queued_ones(void **s
 
 	pthread_t opener;
 	assert_int_equal(pthread_create(&opener, NULL, open_later, &g), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	pthread_mutex_lock(&g.m);
 	assert_true(g.open);                 /* it waited for the running job */
 	assert_int_equal(g.running, 0);
@@ -630,17 +630,17 @@ static void runtime_free_waits_for_running_jobs_and_cancels_queued_ones(void **s
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 1;
 	void *r = &r;
-	assert_int_equal(weft_blocking_handle_poll(waiting, &cx, &status, &r), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(waiting, &cx, &r, &status), WEFT_READY);
 	assert_int_equal(status, -ECANCELED);
 	assert_null(r);
-	assert_int_equal(weft_blocking_handle_poll(running, &cx, &status, &r), WEFT_READY);
+	assert_int_equal(weft_blocking_handle_poll(running, &cx, &r, &status), WEFT_READY);
 	assert_int_equal(status, 0);
 	assert_int_equal((intptr_t)r, 7);
 	/* Handles stay valid after the runtime is gone. */
 	assert_int_equal(atomic_load(&queued.releases), 0);
-	weft_blocking_handle_detach(waiting);
+	weft_blocking_handle_close(waiting);
 	assert_int_equal(atomic_load(&queued.releases), 1);
-	weft_blocking_handle_detach(running);
+	weft_blocking_handle_close(running);
 	gate_destroy(&g);
 }
 
@@ -660,7 +660,7 @@ static void runtime_free_with_tasks_awaiting_running_jobs_is_clean(void **state)
 	assert_true(gate_until(&g, 4, 4));
 	pthread_t opener;
 	assert_int_equal(pthread_create(&opener, NULL, open_later, &g), 0);
-	weft_runtime_free(rt);   /* drops the tasks, then waits for the jobs */
+	weft_runtime_close(rt);   /* drops the tasks, then waits for the jobs */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(atomic_load(&os[i].releases), 1);
 	pthread_join(opener, NULL);
@@ -671,7 +671,7 @@ static _Atomic int self_free_done;
 
 static void *free_own_runtime(void *arg)
 {
-	weft_runtime_free(arg);
+	weft_runtime_close(arg);
 	atomic_store(&self_free_done, 1);
 	return NULL;
 }
@@ -711,8 +711,8 @@ static void a_thread_that_cannot_start_fails_the_spawn_cleanly(void **state)
 	void *r = NULL;
 	assert_int_equal(await_handle(rt, h, &r), 0);
 	free(r);
-	weft_blocking_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_blocking_handle_close(h);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&o.releases), 1);
 }
 
@@ -724,31 +724,31 @@ static void polling_a_handle_takes_budget_and_gives_it_back_while_waiting(void *
 	gate_init(&g);
 	weft_blocking_handle *h;
 	assert_int_equal(weft_spawn_blocking(rt, gate_job, &g, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.budget = 0;
 	int status = 1;
 	/* Spent budget: PENDING, woken by ref to yield. */
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_PENDING);
-	assert_int_equal(weft_counting_waker_load(&cw.wakes_by_ref), 1);
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&cw.wakes_by_ref), 1);
 	cx.budget = 4;
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_PENDING);
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_PENDING);
 	assert_int_equal(cx.budget, 4);   /* waiting: refunded */
 	gate_open(&g);
 	assert_true(wait_until_finished(h));
 	uint64_t end = test_now_us() + WAIT_US;   /* the wake follows the status */
-	while (weft_counting_waker_load(&cw.wakes) != 2 && test_now_us() < end)
+	while (test_counting_waker_load(&cw.wakes) != 2 && test_now_us() < end)
 		usleep(1000);
-	assert_int_equal(weft_counting_waker_load(&cw.wakes), 2);   /* the job woke us */
-	assert_int_equal(weft_blocking_handle_poll(h, &cx, &status, NULL), WEFT_READY);
+	assert_int_equal(test_counting_waker_load(&cw.wakes), 2);   /* the job woke us */
+	assert_int_equal(weft_blocking_handle_poll(h, &cx, NULL, &status), WEFT_READY);
 	assert_int_equal(cx.budget, 3);
 	assert_int_equal(status, 0);
-	weft_blocking_handle_detach(h);
+	weft_blocking_handle_close(h);
 	weft_waker_drop(&w);
-	assert_int_equal(weft_counting_waker_load(&cw.live), 0);
-	weft_runtime_free(rt);
+	assert_int_equal(test_counting_waker_load(&cw.live), 0);
+	weft_runtime_close(rt);
 	gate_destroy(&g);
 }
 
@@ -758,7 +758,7 @@ int main(void)
 		cmocka_unit_test(spawn_blocking_runs_the_function_on_a_pool_thread_and_gives_its_result),
 		cmocka_unit_test(bad_arguments_are_refused),
 		cmocka_unit_test(the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_alive),
-		cmocka_unit_test(detaching_a_handle_while_its_function_runs_releases_the_result_when_it_finishes),
+		cmocka_unit_test(closing_a_handle_while_its_function_runs_releases_the_result_when_it_finishes),
 		cmocka_unit_test(aborting_a_task_that_awaits_a_blocking_job_leaks_nothing),
 		cmocka_unit_test(many_jobs_from_many_tasks_on_two_workers_all_come_back),
 		cmocka_unit_test(stuck_dns_lookups_do_not_hold_up_spawn_blocking_nor_the_other_way),

@@ -40,7 +40,7 @@ static void the_clock_starts_near_zero_and_never_goes_back(void **state)
 		b = c;
 	}
 	assert_false(weft__time_is_paused(weft__runtime_time(rt)));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_paused_clock_stands_still_and_advances_exactly(void **state)
@@ -59,7 +59,7 @@ static void a_paused_clock_stands_still_and_advances_exactly(void **state)
 	assert_int_equal(weft_now(rt), a + WEFT_MS(5) + 1);
 	assert_int_equal(weft_time_advance(rt, 0), 0);
 	assert_int_equal(weft_now(rt), a + WEFT_MS(5) + 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void resuming_continues_from_the_paused_time(void **state)
@@ -84,7 +84,7 @@ static void resuming_continues_from_the_paused_time(void **state)
 	assert_int_equal(weft_time_resume(rt), 0);
 	assert_true(weft_now(rt) >= c);
 	assert_true(weft_now(rt) < c + WEFT_MS(5));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void clock_control_reports_misuse(void **state)
@@ -108,7 +108,7 @@ static void clock_control_reports_misuse(void **state)
 	assert_int_equal(weft_time_resume(rt), 0);
 	assert_true(weft_now(rt) >= UINT64_C(1) << 63);
 	assert_true(weft_now(rt) < (UINT64_C(1) << 63) + WEFT_SEC(1));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Sleeps a long time twice and records the clock after each. */
@@ -154,7 +154,7 @@ static void an_idle_runtime_auto_advances_to_the_next_deadline(void **state)
 	assert_int_equal(t.woke[0], r0);
 	weft_instant d1 = r0 + WEFT_SEC(86400) + WEFT_US(1);
 	assert_int_equal(t.woke[1], (d1 + WEFT_MS(1) - 1) / WEFT_MS(1) * WEFT_MS(1));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Yields many times while a sleep is pending in another task: the clock
@@ -227,7 +227,7 @@ static void the_paused_clock_does_not_move_while_tasks_are_runnable(void **state
 	assert_false(r.moved);
 	assert_true(fired);
 	assert_true(weft_now(rt) >= r.start + WEFT_MS(2));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

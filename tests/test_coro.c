@@ -112,9 +112,9 @@ static weft_poll loop_switch_poll(weft_future *f, weft_cx *cx)
 static void awaits_inside_loops_and_a_user_switch_resume_in_place(void **state)
 {
 	(void)state;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	ret_fn s = { .fut = WEFT_FUTURE(loop_switch_poll, NULL) };
 	int polls = test_poll_n(&s.fut, &cx, 100);

@@ -121,7 +121,7 @@ static void a_written_file_reads_back_the_same_bytes(void **state)
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 2);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void empty_and_large_files_round_trip(void **state)
@@ -150,7 +150,7 @@ static void empty_and_large_files_round_trip(void **state)
 	assert_memory_equal(u.r.data, big, n);
 	free(u.r.data);
 	free(big);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_file_without_a_size_is_read_to_its_end(void **state)
@@ -164,7 +164,7 @@ static void a_file_without_a_size_is_read_to_its_end(void **state)
 	assert_true(r.len > 0);
 	assert_non_null(strstr(r.data, "Name:"));
 	free(r.data);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void errors_come_back_as_negative_errno(void **state)
@@ -219,7 +219,7 @@ static void errors_come_back_as_negative_errno(void **state)
 	weft_blocking_metrics m;
 	assert_int_equal(weft_runtime_blocking_metrics(rt, &m, sizeof m), 0);
 	assert_int_equal(m.jobs_submitted, 4);   /* the invalid ones never queued */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void zero_filled_futures_and_no_runtime_give_einval(void **state)
@@ -278,7 +278,7 @@ static void a_read_dropped_while_its_thread_is_blocked_finishes_and_frees_in_the
 	weft_fs_read_file_init(&p.r, path);
 	run(rt, &p.fut);
 	assert_int_equal(p.first, WEFT_PENDING);
-	assert_null(p.r.job);   /* dropped */
+	assert_null(p.r.priv.job);   /* dropped */
 
 	weft_blocking_metrics m;
 	uint64_t end = test_now_us() + 10000000u;
@@ -297,7 +297,7 @@ static void a_read_dropped_while_its_thread_is_blocked_finishes_and_frees_in_the
 		assert_int_equal(weft_runtime_blocking_metrics(rt, &m, sizeof m), 0);
 	} while (m.jobs_completed != 1 && test_now_us() < end && usleep(1000) == 0);
 	assert_int_equal(m.jobs_completed, 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Many reads at once from many tasks on two workers. */
@@ -351,9 +351,9 @@ static void many_tasks_read_at_once_on_two_workers(void **state)
 		assert_int_equal(weft_join_handle_poll(hs[i], &cx, &status), WEFT_READY);
 		assert_int_equal(status, 0);
 		assert_int_equal(((reader *)weft_join_handle_output(hs[i]))->len, 10);
-		weft_join_handle_detach(hs[i]);
+		weft_join_handle_close(hs[i]);
 	}
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

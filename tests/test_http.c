@@ -49,8 +49,8 @@ static int server_teardown(void **state)
 {
 	server *s = *state;
 	weft_join_handle_abort(s->acceptor);
-	weft_join_handle_detach(s->acceptor);
-	weft_runtime_free(s->rt);        /* drops open connections */
+	weft_join_handle_close(s->acceptor);
+	weft_runtime_close(s->rt);        /* drops open connections */
 	weft_listener_close(s->lis);
 	free(s);
 	return 0;

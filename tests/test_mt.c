@@ -164,7 +164,7 @@ static weft_poll join_all_poll(weft_future *f, weft_cx *cx)
 			j->bad++;
 		else
 			j->sum += ((square *)weft_join_handle_output(j->h[j->next]))->out;
-		weft_join_handle_detach(j->h[j->next]);
+		weft_join_handle_close(j->h[j->next]);
 		j->next++;
 	}
 	return WEFT_READY;
@@ -188,7 +188,7 @@ static void tasks_spawned_on_workers_are_joined_with_their_output(void **state)
 	assert_int_equal(j.sum, want);
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
 	free(h);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 typedef struct nested_block {
@@ -227,9 +227,9 @@ static void block_on_from_a_worker_is_refused_with_edeadlk(void **state)
 	}
 	assert_int_equal(status, 0);
 	assert_int_equal(((nested_block *)weft_join_handle_output(h))->rc, -EDEADLK);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	signal_fini(&done);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 typedef struct blocker_arg {
@@ -270,7 +270,7 @@ static void several_threads_block_on_one_runtime_at_once(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(a[i].sum, 5000 * 4);
 	}
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ----------------------------------------------------------- stress */
@@ -308,7 +308,7 @@ static void a_spawn_storm_from_outside_threads_runs_every_task(void **state)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&done.count), (long)T * N);
 	signal_fini(&done);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A task that completes once its signal reached `want`; then bumps `done`. */
@@ -397,7 +397,7 @@ static void a_million_cross_thread_wakes_lose_no_wakeup(void **state)
 		total += atomic_load(&sigs[i].count);
 	}
 	assert_int_equal(total, per_thread * T);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	for (int i = 0; i < TASKS; i++)
 		signal_fini(&sigs[i]);
 	signal_fini(&done);
@@ -447,7 +447,7 @@ static void tasks_parked_before_a_million_cross_thread_wakes_all_finish(void **s
 	wait_for(rt, &done, TASKS);
 	for (int i = 0; i < T; i++)
 		pthread_join(th[i], NULL);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	for (int i = 0; i < TASKS; i++)
 		signal_fini(&sigs[i]);
 	signal_fini(&done);
@@ -505,7 +505,7 @@ static void ping_pong_chains_across_workers_complete(void **state)
 		polls += wm.polls;
 	}
 	assert_true(polls >= (uint64_t)PAIRS * ROUNDS);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	for (int i = 0; i < 2 * PAIRS; i++)
 		signal_fini(&ch[i]);
 	signal_fini(&done);
@@ -574,7 +574,7 @@ static void tasks_that_wake_themselves_while_running_finish(void **state)
 	wait_for(rt, &done, N);
 	atomic_store(&stop, true);
 	pthread_join(th, NULL);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	for (int i = 0; i < N; i++)
 		signal_fini(&box[i]);
 	signal_fini(&done);
@@ -660,14 +660,14 @@ static void abort_racing_completion_ends_each_task_exactly_once(void **state)
 			ok++;
 		else if (status == -ECANCELED)
 			cancelled++;
-		weft_join_handle_detach(h[i]);
+		weft_join_handle_close(h[i]);
 	}
 	assert_int_equal(ok + cancelled, N);
 	assert_int_equal(ok, atomic_load(&completions));
 	assert_true(ok >= N / 2);            /* odd ones were never aborted */
 	assert_int_equal(atomic_load(&drops), N);
 	free(h);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Shutdown racing spawns (from tasks) and wakes (from outside threads). */
@@ -722,7 +722,7 @@ static void shutdown_racing_spawns_and_wakes_drops_every_future_once(void **stat
 		pthread_t th;
 		assert_int_equal(pthread_create(&th, NULL, pester_main, &pa), 0);
 		usleep(2000 * (unsigned)round);
-		weft_runtime_free(rt);   /* wakes keep coming meanwhile */
+		weft_runtime_close(rt);   /* wakes keep coming meanwhile */
 		atomic_store(&stop, true);
 		pthread_join(th, NULL);
 		assert_int_equal(atomic_load(&drops), atomic_load(&spawned));
@@ -770,7 +770,7 @@ static void shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing(void **sta
 	assert_int_equal(weft_spawn_detached(rt, &sq.fut, sizeof sq), 0);
 	wait_for(rt, &s, 1);
 	assert_int_equal(weft_runtime_live_tasks(rt), N);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&drops), N);
 	signal_fini(&s);
 }
@@ -856,7 +856,7 @@ static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void 
 		uint64_t bt = atomic_load(&block_at), pt = atomic_load(&probe_at);
 		assert_true(bt > 0 && pt > 0);
 		assert_true(pt < bt + block_us / 2);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		weft_udp_close(ub);
 		weft_udp_close(up);
 		signal_fini(&done);
@@ -956,7 +956,7 @@ static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker
 	bool ran_while_busy = atomic_load(&ran_at) != 0 && !atomic_load(&release);
 	atomic_store(&release, 1);
 	atomic_store(&weft__perturb_hook, NULL);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_true(ran_while_busy);
 #endif
 }
@@ -1023,7 +1023,7 @@ static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(vo
 		bool ran_while_busy = atomic_load(&ran_at) != 0 && !atomic_load(&release);
 		atomic_store(&release, 1);
 		atomic_store(&weft__perturb_hook, NULL);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		assert_true(ran_while_busy);
 	}
 #endif
@@ -1081,7 +1081,7 @@ static void a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps(void *
 		while (!atomic_load(&done) && test_now_us() - t0 < 2000000)
 			usleep(100);
 		bool in_time = atomic_load(&done);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		assert_true(in_time);
 	}
 }
@@ -1146,7 +1146,7 @@ static void workers_are_named_and_leave_synchronous_signals_deliverable(void **s
 	}
 	assert_true(blk & (1ull << (SIGINT - 1)));
 	assert_true(blk & (1ull << (SIGTERM - 1)));
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void metrics_reject_bad_arguments(void **state)
@@ -1169,7 +1169,7 @@ static void metrics_reject_bad_arguments(void **state)
 	assert_int_equal(weft_runtime_worker_metrics(rt, 0, &wm, sizeof(uint64_t)), 0);
 	for (size_t i = sizeof(uint64_t); i < sizeof wm; i++)
 		assert_int_equal(((unsigned char *)&wm)[i], 0xa5);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ---------------------------------------------------------------- fork */
@@ -1199,8 +1199,8 @@ static int forked_child_checks(weft_runtime *mt, weft_runtime *ct)
 	if (weft_spawn_detached(ct, &f, sizeof f) != -ECHILD)
 		code |= 8;
 	/* Must return at once, touching no thread of the parent's. */
-	weft_runtime_free(mt);
-	weft_runtime_free(ct);
+	weft_runtime_close(mt);
+	weft_runtime_close(ct);
 	/* A runtime of the child's own works. */
 	weft_runtime *fresh = NULL;
 	weft_runtime_config cfg = { .workers = 1 };
@@ -1211,7 +1211,7 @@ static int forked_child_checks(weft_runtime *mt, weft_runtime *ct)
 		code |= 32;
 	if (weft_spawn_detached(fresh, &f, sizeof f) != 0)
 		code |= 64;
-	weft_runtime_free(fresh);
+	weft_runtime_close(fresh);
 	return code;
 }
 
@@ -1253,8 +1253,8 @@ static void a_forked_child_gets_echild_from_an_inherited_runtime(void **state)
 	assert_int_equal(weft_block_on(mt, &y.fut), 0);
 	weft_yield_now_init(&y);
 	assert_int_equal(weft_block_on(ct, &y.fut), 0);
-	weft_runtime_free(mt);
-	weft_runtime_free(ct);
+	weft_runtime_close(mt);
+	weft_runtime_close(ct);
 }
 
 int main(void)

@@ -42,9 +42,9 @@ static void readiness_event_wakes_the_reader_once(void **state)
 	struct weft__io *io;
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
 
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	struct weft__io_ready ev;
 
@@ -270,9 +270,9 @@ static void registration_churn_against_a_turning_thread(void **state)
 	atomic_init(&c.stop, false);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, churn_turner, &c), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	for (int i = 0; i < 500; i++) {
 		int sv[2];
@@ -293,7 +293,7 @@ static void registration_churn_against_a_turning_thread(void **state)
 	pthread_join(t, NULL);
 	weft__reactor_fini(&c.r);
 	weft_waker_drop(&w);
-	assert_int_equal(weft_counting_waker_load(&cw.live), 0);
+	assert_int_equal(test_counting_waker_load(&cw.live), 0);
 }
 
 /* A wake from another thread: the woken side sees the readiness. */
@@ -313,9 +313,9 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	make_pair(sv);
 	struct weft__io *io;
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	struct weft__io_ready ev;
 	assert_true(weft__reactor_turn(&r, 0) >= 0);
@@ -323,7 +323,7 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, write_later, (void *)(intptr_t)sv[1]), 0);
 	uint64_t deadline = test_now_us() + 2000000;
-	while (weft_counting_waker_load(&cw.wakes) == 0 && test_now_us() < deadline)
+	while (test_counting_waker_load(&cw.wakes) == 0 && test_now_us() < deadline)
 		weft__reactor_turn(&r, 100 * 1000000LL);
 	pthread_join(t, NULL);
 	assert_int_equal(cw.wakes, 1);
@@ -554,7 +554,7 @@ static void ct_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	assert_int_equal(lines, 1);   /* logged once, not again when sticky */
 
 	metrics_say(rt, -EBADF);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
@@ -569,7 +569,7 @@ static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
 	block_on_ends_with(rt, -EBADF);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A thread that spawns work onto a runtime after a delay, so a worker
@@ -610,7 +610,7 @@ static void mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps(void **s
 	weft__fault_reset();
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A future woken from another thread after 30 ms: block_on parks in
@@ -662,7 +662,7 @@ static void eintr_from_epoll_wait_is_retried_not_reported(void **state)
 		assert_int_equal(atomic_load(&weft__faults_armed), 0);
 		metrics_say(rt, 0);
 		weft__fault_reset();
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -687,7 +687,7 @@ static void ct_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state
 	metrics_say(rt, -EBADF);
 	/* Free closes the (now unused) number again, harmlessly: nothing
 	 * in this test opened an fd since. */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state)
@@ -707,7 +707,7 @@ static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state
 	pthread_join(th, NULL);
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

@@ -70,8 +70,8 @@ static void the_registry_lists_live_tasks_with_their_spawn_site(void **state)
 	assert_int_equal(weft_runtime_dump_tasks(rt, NULL), -EINVAL);
 
 	weft_join_handle_abort(h);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 }
 
 static void a_task_spawned_through_the_function_has_no_location(void **state)
@@ -86,7 +86,7 @@ static void a_task_spawned_through_the_function_has_no_location(void **state)
 	assert_int_equal(weft_runtime_tasks(rt, &info, 1), 1);
 	assert_null(info.spawned_at);
 	assert_true(info.state & WEFT_TASK_NOTIFIED);   /* not run yet */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A stream that, on every write, checks that no owned-list shard lock is
@@ -155,7 +155,7 @@ static void the_dump_prints_no_line_while_holding_a_shard_lock(void **state)
 	assert_int_equal(count_task_lines(spy.text), 100);
 	assert_non_null(strstr(spy.text, "100 live task(s)\n"));
 	free(spy.text);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -214,7 +214,7 @@ static void the_dump_lists_every_task_once_even_in_batches(void **state)
 	}
 	free(want);
 	free(info);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 int main(void)

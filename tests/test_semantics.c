@@ -59,7 +59,7 @@ static void notify_one_without_waiter_stores_one_permit(void **state)
 	assert_int_equal(hpoll(&h, &b.fut), WEFT_PENDING);   /* only one permit */
 	weft_notified_drop(&a);
 	weft_notified_drop(&b);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	hand_fini(&h);
 }
 
@@ -84,7 +84,7 @@ static void notify_one_wakes_the_longest_waiter_first(void **state)
 	assert_int_equal(hpoll(&hb, &b.fut), WEFT_PENDING);
 	weft_notified_drop(&a);
 	weft_notified_drop(&b);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	hand_fini(&ha);
 	hand_fini(&hb);
 }
@@ -107,7 +107,7 @@ static void notify_waiters_completes_every_wait_created_before_it_even_unpolled(
 	assert_int_equal(hpoll(&h, &unpolled.fut), WEFT_READY);
 	weft_notified_drop(&polled);
 	weft_notified_drop(&unpolled);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	hand_fini(&h);
 }
 
@@ -124,7 +124,7 @@ static void notify_waiters_stores_no_permit(void **state)
 	weft_notified_init(&a, &n);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
 	weft_notified_drop(&a);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	hand_fini(&h);
 }
 
@@ -153,7 +153,7 @@ static void semaphore_available_permits_excludes_permits_assigned_to_a_waiting_a
 	assert_int_equal(weft_semaphore_available(&s), 1);
 	weft_semaphore_acquire_drop(&a);
 	assert_int_equal(weft_semaphore_available(&s), 1);   /* READY: caller owns 4 */
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 	hand_fini(&h);
 }
 
@@ -187,7 +187,7 @@ static void semaphore_dropped_waiting_acquire_returns_its_partial_permits_and_wa
 	assert_int_equal(weft_semaphore_available(&s), 0);
 	weft_semaphore_acquire_drop(&big);
 	assert_int_equal(weft_semaphore_available(&s), 2);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 	hand_fini(&ha);
 	hand_fini(&hb);
 }
@@ -210,7 +210,7 @@ static void semaphore_is_fair_a_small_acquire_never_overtakes_a_queued_big_one(v
 	weft_semaphore_acquire_drop(&small);
 	weft_semaphore_acquire_drop(&big);
 	assert_int_equal(weft_semaphore_available(&s), 1);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 	hand_fini(&h);
 }
 
@@ -227,7 +227,7 @@ static void semaphore_close_fails_waiting_and_later_acquires(void **state)
 	weft_semaphore_acquire_future a;
 	weft_semaphore_acquire_init(&a, &s, 1);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
-	weft_semaphore_close(&s);
+	weft_semaphore_shutdown(&s);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
 	assert_int_equal(a.result, -ESHUTDOWN);
@@ -235,7 +235,7 @@ static void semaphore_close_fails_waiting_and_later_acquires(void **state)
 	assert_int_equal(weft_semaphore_try_acquire(&s, 0), -ESHUTDOWN);
 	assert_int_equal(weft_semaphore_release(&s, 1), 0);
 	assert_int_equal(weft_semaphore_try_acquire(&s, 1), -ESHUTDOWN);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 	hand_fini(&h);
 }
 
@@ -268,7 +268,7 @@ static void mutex_unlock_hands_the_lock_to_the_longest_waiter(void **state)
 	assert_int_equal(weft_mutex_unlock(&m), 0);
 	weft_mutex_lock_drop(&a);
 	weft_mutex_lock_drop(&b);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 	hand_fini(&ha);
 	hand_fini(&hb);
 }
@@ -297,7 +297,7 @@ static void mutex_cancelled_lock_that_was_handed_the_lock_passes_it_on(void **st
 	assert_int_equal(weft_mutex_try_lock(&m), 0);
 	assert_int_equal(weft_mutex_unlock(&m), 0);
 	weft_mutex_lock_drop(&b);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 	hand_fini(&ha);
 	hand_fini(&hb);
 }
@@ -313,7 +313,7 @@ static void mutex_try_lock_fails_while_held(void **state)
 	assert_int_equal(weft_mutex_unlock(&m), 0);
 	assert_int_equal(weft_mutex_try_lock(&m), 0);
 	assert_int_equal(weft_mutex_unlock(&m), 0);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 }
 
 /* ------------------------------------------------------------- rwlock */
@@ -332,7 +332,7 @@ static void rwlock_many_readers_share_it_and_a_writer_excludes_them(void **state
 	assert_int_equal(weft_rwlock_try_write(&l), 0);
 	assert_int_equal(weft_rwlock_try_read(&l), -EAGAIN);
 	assert_int_equal(weft_rwlock_write_unlock(&l), 0);
-	weft_rwlock_destroy(&l);
+	weft_rwlock_close(&l);
 }
 
 /* The lock is fair: a queued writer holds back readers that come after
@@ -361,7 +361,7 @@ static void rwlock_queued_writer_holds_back_later_readers(void **state)
 	assert_int_equal(weft_rwlock_read_unlock(&l), 0);
 	weft_rwlock_lock_drop(&w);
 	weft_rwlock_lock_drop(&r);
-	weft_rwlock_destroy(&l);
+	weft_rwlock_close(&l);
 	hand_fini(&hw);
 	hand_fini(&hr);
 }
@@ -389,7 +389,7 @@ static void rwlock_write_unlock_lets_all_queued_readers_in(void **state)
 		assert_int_equal(weft_rwlock_read_unlock(&l), 0);
 		weft_rwlock_lock_drop(&r[i]);
 	}
-	weft_rwlock_destroy(&l);
+	weft_rwlock_close(&l);
 	hand_fini(&h);
 }
 
@@ -415,7 +415,7 @@ static void oneshot_send_wakes_the_receiver_with_the_value(void **state)
 	assert_int_equal(r.result, 0);
 	assert_int_equal(out, 77);
 	weft_oneshot_recv_drop(&r);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -433,12 +433,12 @@ static void oneshot_sender_dropped_without_sending_gives_closed_error(void **sta
 	weft_oneshot_recv_future r;
 	weft_oneshot_recv_init(&r, rx, &out);
 	assert_int_equal(hpoll(&h, &r.fut), WEFT_PENDING);
-	weft_oneshot_sender_drop(tx);
+	weft_oneshot_sender_close(tx);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &r.fut), WEFT_READY);
 	assert_int_equal(r.result, -EPIPE);
 	weft_oneshot_recv_drop(&r);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -450,7 +450,7 @@ static void oneshot_send_after_receiver_dropped_fails_and_is_closed_reports_it(v
 	weft_oneshot_receiver *rx;
 	assert_int_equal(weft_oneshot_new(sizeof(int), &tx, &rx), 0);
 	assert_false(weft_oneshot_is_closed(tx));
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	assert_true(weft_oneshot_is_closed(tx));
 	int v = 1;
 	assert_int_equal(weft_oneshot_send(tx, &v), -EPIPE);   /* releases tx */
@@ -474,7 +474,7 @@ static void mpsc_recv_after_close_drains_buffer_then_reports_closed(void **state
 		make_chan(cap, &tx, &rx);
 		for (int i = 1; i <= 3; i++)
 			assert_int_equal(weft_mpsc_try_send(tx, &i), 0);
-		weft_mpsc_receiver_close(rx);
+		weft_mpsc_receiver_shutdown(rx);
 		hand h;
 		hand_init(&h);
 		int out = 0;
@@ -491,8 +491,8 @@ static void mpsc_recv_after_close_drains_buffer_then_reports_closed(void **state
 		assert_int_equal(hpoll(&h, &r.fut), WEFT_READY);   /* not PENDING */
 		assert_int_equal(r.result, -EPIPE);
 		weft_mpsc_recv_drop(&r);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
+		weft_mpsc_sender_close(tx);
+		weft_mpsc_receiver_close(rx);
 		hand_fini(&h);
 	}
 }
@@ -509,12 +509,12 @@ static void mpsc_try_recv_after_close_and_drain_reports_closed_not_empty(void **
 		int out = 0, v = 9;
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), -EAGAIN);   /* open: empty */
 		assert_int_equal(weft_mpsc_try_send(tx, &v), 0);
-		weft_mpsc_receiver_close(rx);
+		weft_mpsc_receiver_shutdown(rx);
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
 		assert_int_equal(out, 9);
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
+		weft_mpsc_sender_close(tx);
+		weft_mpsc_receiver_close(rx);
 	}
 }
 
@@ -533,13 +533,13 @@ static void mpsc_close_wakes_a_waiting_recv_which_reports_closed(void **state)
 		weft_mpsc_recv_future r;
 		weft_mpsc_recv_init(&r, rx, &out);
 		assert_int_equal(hpoll(&h, &r.fut), WEFT_PENDING);
-		weft_mpsc_receiver_close(rx);
+		weft_mpsc_receiver_shutdown(rx);
 		assert_int_equal(hand_wakes(&h), 1);
 		assert_int_equal(hpoll(&h, &r.fut), WEFT_READY);
 		assert_int_equal(r.result, -EPIPE);
 		weft_mpsc_recv_drop(&r);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
+		weft_mpsc_sender_close(tx);
+		weft_mpsc_receiver_close(rx);
 		hand_fini(&h);
 	}
 }
@@ -559,25 +559,25 @@ static void mpsc_close_fails_sends_and_wakes_a_sender_waiting_for_capacity(void 
 	weft_mpsc_send_future s;
 	weft_mpsc_send_init(&s, tx, &v);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
-	weft_mpsc_receiver_close(rx);
+	weft_mpsc_receiver_shutdown(rx);
 	assert_true(weft_mpsc_is_closed(tx));
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_READY);
 	assert_int_equal(s.result, -EPIPE);
 	weft_mpsc_send_drop(&s);
 	assert_int_equal(weft_mpsc_try_send(tx, &v), -EPIPE);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 
 	make_chan(0, &tx, &rx);                            /* unbounded */
-	weft_mpsc_receiver_close(rx);
+	weft_mpsc_receiver_shutdown(rx);
 	assert_int_equal(weft_mpsc_try_send(tx, &v), -EPIPE);
 	weft_mpsc_send_init(&s, tx, &v);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_READY);
 	assert_int_equal(s.result, -EPIPE);
 	weft_mpsc_send_drop(&s);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -593,15 +593,15 @@ static void mpsc_recv_after_last_sender_dropped_drains_in_order_then_reports_clo
 		weft_mpsc_sender *tx2 = weft_mpsc_sender_clone(tx);
 		for (int i = 0; i < 6; i++)
 			assert_int_equal(weft_mpsc_try_send(i % 2 ? tx2 : tx, &i), 0);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_sender_drop(tx2);
+		weft_mpsc_sender_close(tx);
+		weft_mpsc_sender_close(tx2);
 		int out;
 		for (int i = 0; i < 6; i++) {
 			assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
 			assert_int_equal(out, i);
 		}
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
-		weft_mpsc_receiver_drop(rx);
+		weft_mpsc_receiver_close(rx);
 	}
 }
 
@@ -620,7 +620,7 @@ static weft_poll drain_task_poll(weft_future *f, weft_cx *cx)
 {
 	drain_task *d = (drain_task *)f;
 	WEFT_BEGIN(&d->co);
-	weft_mpsc_receiver_close(d->rx);
+	weft_mpsc_receiver_shutdown(d->rx);
 	for (;;) {
 		weft_mpsc_recv_init(&d->r, d->rx, &d->out);
 		WEFT_AWAIT(&d->co, weft_mpsc_recv_poll(&d->r, cx));
@@ -658,10 +658,10 @@ static void mpsc_close_then_drain_idiom_ends_while_a_sender_is_alive(void **stat
 		assert_int_equal(d.got, 3);
 		assert_int_equal(d.sum, 6);
 		assert_int_equal(d.last, -EPIPE);
-		weft_mpsc_sender_drop(keep);
-		weft_mpsc_sender_drop(tx);
-		weft_mpsc_receiver_drop(rx);
-		weft_runtime_free(rt);
+		weft_mpsc_sender_close(keep);
+		weft_mpsc_sender_close(tx);
+		weft_mpsc_receiver_close(rx);
+		weft_runtime_close(rt);
 	}
 }
 
@@ -689,8 +689,8 @@ static void watch_receiver_sees_only_the_latest_value(void **state)
 	weft_watch_changed_init(&c, rx);
 	assert_int_equal(hpoll(&h, &c.fut), WEFT_PENDING);   /* 1 and 2 are gone */
 	weft_watch_changed_drop(&c);
-	weft_watch_sender_drop(tx);
-	weft_watch_receiver_drop(rx);
+	weft_watch_sender_close(tx);
+	weft_watch_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -714,8 +714,8 @@ static void watch_initial_value_counts_as_seen(void **state)
 	assert_int_equal(hpoll(&h, &c.fut), WEFT_READY);
 	assert_int_equal(c.result, 0);
 	weft_watch_changed_drop(&c);
-	weft_watch_sender_drop(tx);
-	weft_watch_receiver_drop(rx);
+	weft_watch_sender_close(tx);
+	weft_watch_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -734,8 +734,8 @@ static void watch_borrow_does_not_mark_seen_but_borrow_and_update_does(void **st
 	assert_int_equal(weft_watch_borrow_and_update(rx, &out), 0);
 	assert_int_equal(out, 1);
 	assert_int_equal(weft_watch_has_changed(rx), 0);
-	weft_watch_sender_drop(tx);
-	weft_watch_receiver_drop(rx);
+	weft_watch_sender_close(tx);
+	weft_watch_receiver_close(rx);
 }
 
 /* Once the sender is gone, changed reports closed if nothing new is
@@ -752,13 +752,13 @@ static void watch_changed_reports_closed_after_sender_dropped(void **state)
 	weft_watch_changed_future c;
 	weft_watch_changed_init(&c, rx);
 	assert_int_equal(hpoll(&h, &c.fut), WEFT_PENDING);
-	weft_watch_sender_drop(tx);
+	weft_watch_sender_close(tx);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &c.fut), WEFT_READY);
 	assert_int_equal(c.result, -EPIPE);
 	assert_int_equal(weft_watch_has_changed(rx), -EPIPE);
 	weft_watch_changed_drop(&c);
-	weft_watch_receiver_drop(rx);
+	weft_watch_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -782,7 +782,7 @@ static void clocked_init(clocked *c)
 static void clocked_fini(clocked *c)
 {
 	hand_fini(&c->h);
-	weft_runtime_free(c->rt);
+	weft_runtime_close(c->rt);
 }
 
 /* Moves the paused clock to t0 + @ms. */
@@ -1121,7 +1121,7 @@ static weft_poll worker_poll(weft_future *f, weft_cx *cx)
 static void worker_drop(weft_future *f)
 {
 	/* Relaxed: only a count; the test reads it after block_on or
-	 * weft_runtime_free returned, which order the drop before the read. */
+	 * weft_runtime_close returned, which order the drop before the read. */
 	atomic_fetch_add_explicit(((worker *)f)->drops, 1, memory_order_relaxed);
 }
 
@@ -1169,8 +1169,8 @@ static void join_handle_gives_the_task_output(void **state)
 	assert_non_null(out);
 	assert_int_equal(out->output, 30);
 	assert_int_equal(atomic_load(&drops), 1);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 }
 
 /* abort cancels a task that has not finished: its future is dropped
@@ -1187,8 +1187,8 @@ static void join_handle_abort_cancels_an_unfinished_task_and_the_awaiter_sees_ca
 	assert_int_equal(join_bounded(rt, h), -ECANCELED);
 	assert_null(weft_join_handle_output(h));
 	assert_int_equal(atomic_load(&drops), 1);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&drops), 1);
 }
 
@@ -1205,13 +1205,13 @@ static void join_handle_abort_after_completion_changes_nothing(void **state)
 	weft_join_handle_abort(h);
 	assert_int_equal(join_bounded(rt, h), 0);
 	assert_int_equal(((worker *)weft_join_handle_output(h))->output, 10);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 }
 
-/* Dropping (detaching) a join handle does not cancel the task: it runs
+/* Closing a join handle (Tokio: dropping it) does not cancel the task: it runs
  * to completion. */
-static void join_handle_detach_lets_the_task_run_to_completion(void **state)
+static void closing_a_join_handle_lets_the_task_run_to_completion(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
@@ -1219,7 +1219,7 @@ static void join_handle_detach_lets_the_task_run_to_completion(void **state)
 	worker w = worker_make(5, &drops);
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &w.fut, sizeof w, &h), 0);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	/* A later task that needs more polls: when it is done, so is w. */
 	atomic_int mdrops = 0;
 	worker m = worker_make(20, &mdrops);
@@ -1227,8 +1227,8 @@ static void join_handle_detach_lets_the_task_run_to_completion(void **state)
 	assert_int_equal(weft_spawn(rt, &m.fut, sizeof m, &hm), 0);
 	assert_int_equal(join_bounded(rt, hm), 0);
 	assert_int_equal(atomic_load(&drops), 1);   /* completed and dropped */
-	weft_join_handle_detach(hm);
-	weft_runtime_free(rt);
+	weft_join_handle_close(hm);
+	weft_runtime_close(rt);
 	assert_int_equal(atomic_load(&drops), 1);
 }
 
@@ -1252,7 +1252,7 @@ static void select_completes_with_the_first_ready_branch_and_drops_the_others(vo
 	assert_int_equal(s.winner, 1);
 	assert_int_equal(a.drops, 1);   /* the loser, cancelled */
 	assert_int_equal(b.drops, 1);   /* the winner, dropped once done */
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
 	assert_int_equal(a.drops, 1);
 	assert_int_equal(b.drops, 1);
 	hand_fini(&h);
@@ -1276,7 +1276,7 @@ static void select_polls_branches_in_order_so_the_first_ready_wins_unlike_tokio(
 	assert_int_equal(s.winner, 0);
 	assert_int_equal(b.polls, 0);   /* never polled */
 	assert_int_equal(b.drops, 1);
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
 	hand_fini(&h);
 }
 
@@ -1292,8 +1292,8 @@ static void select_dropped_before_completion_drops_every_branch_once(void **stat
 	weft_select s;
 	weft_select2_init(&s, &a.fut, &b.fut);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
-	weft_select_drop(&s.fut);
-	weft_select_drop(&s.fut);
+	weft_select_drop(&s);
+	weft_select_drop(&s);
 	assert_int_equal(a.drops, 1);
 	assert_int_equal(b.drops, 1);
 	hand_fini(&h);
@@ -1323,7 +1323,7 @@ typedef struct blocking_wait {
 static weft_poll blocking_wait_poll(weft_future *f, weft_cx *cx)
 {
 	blocking_wait *b = (blocking_wait *)f;
-	return weft_blocking_handle_poll(b->h, cx, &b->status, &b->result);
+	return weft_blocking_handle_poll(b->h, cx, &b->result, &b->status);
 }
 
 /* Awaits @h from block_on; the runtime's clock is not paused here (the
@@ -1352,14 +1352,14 @@ static void spawn_blocking_runs_off_the_runtime_thread_and_returns_the_result(vo
 	assert_ptr_equal(b.result, &job.value);
 	assert_false(pthread_equal(job.ran_on, pthread_self()));   /* block_on's thread */
 	assert_true(weft_blocking_handle_is_finished(b.h));
-	weft_blocking_handle_detach(b.h);
-	weft_runtime_free(rt);
+	weft_blocking_handle_close(b.h);
+	weft_runtime_close(rt);
 }
 
 static void count_release(void *arg, void *result)
 {
 	(void)result;
-	/* Relaxed: a count read after weft_runtime_free joined the pool
+	/* Relaxed: a count read after weft_runtime_close joined the pool
 	 * threads (the join orders it). */
 	atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
 }
@@ -1380,8 +1380,8 @@ static void spawn_blocking_detached_job_still_runs(void **state)
 	weft_blocking_handle *h;
 	assert_int_equal(weft_spawn_blocking_owned(rt, count_fn, &released, count_release, &h),
 			 0);
-	weft_blocking_handle_detach(h);
-	weft_runtime_free(rt);                     /* waits for the pool */
+	weft_blocking_handle_close(h);
+	weft_runtime_close(rt);                     /* waits for the pool */
 	assert_int_equal(atomic_load(&released), 1);
 }
 
@@ -1421,8 +1421,8 @@ static void coop_budget_makes_a_ready_leaf_yield_after_128_operations(void **sta
 	assert_int_equal(hpoll(&h, &r.fut), WEFT_READY);
 	assert_int_equal(out, 128);
 	weft_mpsc_recv_drop(&r);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -1443,7 +1443,7 @@ static void coop_budget_is_not_spent_by_a_leaf_that_waits(void **state)
 	assert_int_equal(h.cx.budget, 5);
 	assert_int_equal(h.cx.budget_used, 0);
 	weft_notified_drop(&a);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	hand_fini(&h);
 }
 
@@ -1467,7 +1467,7 @@ static void coop_budget_spent_makes_even_a_free_lock_yield(void **state)
 	assert_int_equal(hpoll(&h, &l.fut), WEFT_READY);
 	assert_int_equal(weft_mutex_unlock(&m), 0);
 	weft_mutex_lock_drop(&l);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 	hand_fini(&h);
 }
 
@@ -1518,7 +1518,7 @@ int main(void)
 		cmocka_unit_test(join_handle_gives_the_task_output),
 		cmocka_unit_test(join_handle_abort_cancels_an_unfinished_task_and_the_awaiter_sees_cancelled),
 		cmocka_unit_test(join_handle_abort_after_completion_changes_nothing),
-		cmocka_unit_test(join_handle_detach_lets_the_task_run_to_completion),
+		cmocka_unit_test(closing_a_join_handle_lets_the_task_run_to_completion),
 		cmocka_unit_test(select_completes_with_the_first_ready_branch_and_drops_the_others),
 		cmocka_unit_test(select_polls_branches_in_order_so_the_first_ready_wins_unlike_tokio),
 		cmocka_unit_test(select_dropped_before_completion_drops_every_branch_once),

@@ -59,7 +59,7 @@ static weft_poll listener_poll(weft_future *f, weft_cx *cx)
 		weft_timeout_init(&l->to, &l->sig.fut, BOUND);
 	}
 	weft_poll p = weft_timeout_poll(&l->to, cx);
-	if (!l->counted && l->sig.weft__priv.hub) {
+	if (!l->counted && l->sig.priv.hub) {
 		l->counted = true;
 		if (l->registered)
 			atomic_fetch_add(l->registered, 1);
@@ -121,13 +121,13 @@ static weft_poll raise_test_poll(weft_future *f, weft_cx *cx)
 		t->started = true;
 		weft_join2_init(&t->j, &t->l.fut, &t->r.fut);
 	}
-	return weft_join_poll(&t->j.fut, cx);
+	return weft_join_poll(&t->j, cx);
 }
 
 static void raise_test_drop(weft_future *f)
 {
 	raise_test *t = (raise_test *)f;
-	weft_join_drop(&t->j.fut);
+	weft_join_drop(&t->j);
 }
 
 static int run_raise(uint32_t workers, uint64_t mask, int sig, bool pid_kill)
@@ -142,7 +142,7 @@ static int run_raise(uint32_t workers, uint64_t mask, int sig, bool pid_kill)
 	uint64_t t0 = test_now_us();
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
 	assert_true(test_now_us() - t0 < PROMPT_US);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	return t.l.result;
 }
 
@@ -210,7 +210,7 @@ static weft_poll many_main_poll(weft_future *f, weft_cx *cx)
 		WEFT_AWAIT(&m->co, weft_join_handle_poll(m->h[m->i], cx, &m->status));
 		m->results[m->i] = m->status < 0 ? m->status
 			: ((listener *)weft_join_handle_output(m->h[m->i]))->result;
-		weft_join_handle_detach(m->h[m->i]);
+		weft_join_handle_close(m->h[m->i]);
 		m->h[m->i] = NULL;
 	}
 	WEFT_END(&m->co);
@@ -221,7 +221,7 @@ static void many_main_drop(weft_future *f)
 	many_main *m = (many_main *)f;
 	weft_sleep_drop(&m->nap);
 	for (int i = 0; i < MT_LISTENERS; i++)
-		weft_join_handle_detach(m->h[i]);
+		weft_join_handle_close(m->h[i]);
 }
 
 struct ct_thread {
@@ -263,8 +263,8 @@ static void one_kill_completes_every_listener_in_two_runtimes(void **state)
 	pthread_join(th, NULL);
 	assert_true(test_now_us() - t0 < PROMPT_US);
 	assert_int_equal(c.l.result, SIGTERM);
-	weft_runtime_free(mt);
-	weft_runtime_free(ct);
+	weft_runtime_close(mt);
+	weft_runtime_close(ct);
 	assert_false(handler_installed(SIGTERM));
 }
 
@@ -314,7 +314,7 @@ static void rearm_waits_for_the_next_delivery_keeping_the_handler(void **state)
 	assert_int_equal(m.co.result, 0);
 	assert_int_equal(m.got[0], SIGUSR2);
 	assert_int_equal(m.got[1], SIGUSR1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_false(handler_installed(SIGUSR1));
 }
 
@@ -358,7 +358,7 @@ static void dropping_a_pending_listener_restores_the_disposition(void **state)
 	assert_true(handler_installed(SIGUSR1));
 	assert_int_equal(a.result, 0);
 
-	weft_runtime_free(rt);             /* b outlives its runtime */
+	weft_runtime_close(rt);             /* b outlives its runtime */
 	assert_true(handler_installed(SIGUSR2));
 	weft_signal_drop(&b);
 	assert_false(handler_installed(SIGUSR1));
@@ -390,7 +390,7 @@ static void a_signal_raised_before_the_first_poll_is_not_seen(void **state)
 	assert_int_equal(a.result, SIGUSR1);
 	weft_signal_drop(&a);
 	weft_signal_drop(&b);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------------ errors */
@@ -415,7 +415,7 @@ static void bad_masks_and_no_runtime_give_einval(void **state)
 		weft_signal_drop(&s);
 		assert_false(handler_installed(SIGUSR1));
 	}
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 
 	weft_signal s;
 	weft_signal_init(&s, 0);

@@ -36,7 +36,7 @@ static void semaphore_try_acquire_takes_free_permits_and_refuses_when_short(void
 	assert_int_equal(weft_semaphore_available(&s), 3);
 	assert_int_equal(weft_semaphore_init(NULL, 1), -EINVAL);
 	assert_int_equal(weft_semaphore_try_acquire(NULL, 1), -EINVAL);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 static void semaphore_waiters_are_served_in_fifo_order_and_a_big_head_is_not_overtaken(void **state)
@@ -74,7 +74,7 @@ static void semaphore_waiters_are_served_in_fifo_order_and_a_big_head_is_not_ove
 		hand_fini(&h[i]);
 	}
 	assert_int_equal(weft_semaphore_available(&s), 0);   /* READY: caller owns them */
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 static void semaphore_dropped_head_waiter_leaves_the_queue_and_the_next_is_served(void **state)
@@ -97,7 +97,7 @@ static void semaphore_dropped_head_waiter_leaves_the_queue_and_the_next_is_serve
 	weft_semaphore_acquire_drop(&small);
 	hand_fini(&h0);
 	hand_fini(&h1);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 static void semaphore_permits_granted_to_a_dropped_acquire_go_back(void **state)
@@ -125,7 +125,7 @@ static void semaphore_permits_granted_to_a_dropped_acquire_go_back(void **state)
 	assert_int_equal(weft_semaphore_available(&s), 3);
 	hand_fini(&h0);
 	hand_fini(&h1);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 static void semaphore_close_fails_waiters_and_later_acquires(void **state)
@@ -138,8 +138,8 @@ static void semaphore_close_fails_waiters_and_later_acquires(void **state)
 	weft_semaphore_acquire_future a, late;
 	weft_semaphore_acquire_init(&a, &s, 1);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
-	weft_semaphore_close(&s);
-	weft_semaphore_close(&s);
+	weft_semaphore_shutdown(&s);
+	weft_semaphore_shutdown(&s);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
 	assert_int_equal(a.result, -ESHUTDOWN);
@@ -151,7 +151,7 @@ static void semaphore_close_fails_waiters_and_later_acquires(void **state)
 	weft_semaphore_acquire_drop(&a);
 	weft_semaphore_acquire_drop(&late);
 	hand_fini(&h);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 /* A waker whose first wake releases one permit of `s`: a release from a
@@ -205,7 +205,7 @@ static void semaphore_close_fails_every_queued_acquire_despite_a_release_during_
 		weft_semaphore_acquire_init(&a[i], &s, 1);
 		assert_int_equal(weft_semaphore_acquire_poll(&a[i], &cx), WEFT_PENDING);
 	}
-	weft_semaphore_close(&s);
+	weft_semaphore_shutdown(&s);
 	assert_int_equal(r.release_rc, 0);
 	assert_int_equal(r.wakes, N);
 	for (int i = 0; i < N; i++) {
@@ -214,7 +214,7 @@ static void semaphore_close_fails_every_queued_acquire_despite_a_release_during_
 		weft_semaphore_acquire_drop(&a[i]);
 	}
 	assert_int_equal(weft_semaphore_available(&s), 1);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 /* Closing gives the head's partial assignment back to the free count:
@@ -231,7 +231,7 @@ static void semaphore_close_returns_the_waiting_heads_partial_permits_to_the_fre
 	weft_semaphore_acquire_init(&a, &s, 5);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_PENDING);
 	assert_int_equal(weft_semaphore_available(&s), 0);   /* its 2 are assigned */
-	weft_semaphore_close(&s);
+	weft_semaphore_shutdown(&s);
 	assert_int_equal(weft_semaphore_available(&s), 2);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &a.fut), WEFT_READY);
@@ -239,7 +239,7 @@ static void semaphore_close_returns_the_waiting_heads_partial_permits_to_the_fre
 	weft_semaphore_acquire_drop(&a);
 	assert_int_equal(weft_semaphore_available(&s), 2);   /* not given back twice */
 	hand_fini(&h);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 /* The release limit counts the head's partial assignment: with MAX - 1
@@ -272,7 +272,7 @@ static void semaphore_release_past_the_max_counting_the_heads_partial_permits_fa
 	assert_int_equal(weft_semaphore_available(&s), max);
 	assert_int_equal(weft_semaphore_release(&s, 1), -EOVERFLOW);
 	hand_fini(&h);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 static void zero_filled_futures_are_ready_with_einval_and_drop_twice_safely(void **state)
@@ -329,7 +329,7 @@ static void zero_filled_futures_are_ready_with_einval_and_drop_twice_safely(void
 	weft_mutex_lock_drop(&l);
 	assert_int_equal(weft_mutex_try_lock(&m), 0);
 	assert_int_equal(weft_mutex_unlock(&m), 0);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 	hand_fini(&h);
 }
 
@@ -358,7 +358,7 @@ static void every_poll_takes_budget_and_a_spent_budget_yields(void **state)
 	weft_semaphore_acquire_drop(&b);
 	weft_semaphore_acquire_drop(&a);
 	hand_fini(&h);
-	weft_semaphore_destroy(&s);
+	weft_semaphore_close(&s);
 }
 
 /* --------------------------------------------------------------- mutex */
@@ -396,7 +396,7 @@ static void mutex_lock_is_handed_to_waiters_in_fifo_order(void **state)
 		weft_mutex_lock_drop(&l[i]);
 		hand_fini(&h[i]);
 	}
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 }
 
 static void mutex_handed_to_a_dropped_waiter_passes_to_the_next(void **state)
@@ -431,7 +431,7 @@ static void mutex_handed_to_a_dropped_waiter_passes_to_the_next(void **state)
 	hand_fini(&h0);
 	hand_fini(&h1);
 	hand_fini(&h2);
-	weft_mutex_destroy(&m);
+	weft_mutex_close(&m);
 }
 
 /* -------------------------------------------------------------- rwlock */
@@ -469,7 +469,7 @@ static void rwlock_readers_share_and_a_queued_writer_holds_back_later_readers(vo
 	weft_rwlock_lock_drop(&r);
 	hand_fini(&hw);
 	hand_fini(&hr);
-	weft_rwlock_destroy(&l);
+	weft_rwlock_close(&l);
 }
 
 static void rwlock_write_lock_handed_to_a_dropped_writer_lets_readers_in(void **state)
@@ -505,7 +505,7 @@ static void rwlock_write_lock_handed_to_a_dropped_writer_lets_readers_in(void **
 	hand_fini(&hw);
 	hand_fini(&hr1);
 	hand_fini(&hr2);
-	weft_rwlock_destroy(&l);
+	weft_rwlock_close(&l);
 }
 
 /* -------------------------------------------------------------- notify */
@@ -531,7 +531,7 @@ static void notify_one_without_waiters_stores_exactly_one_permit(void **state)
 	weft_notified_drop(&a);
 	weft_notified_drop(&b);
 	hand_fini(&h);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 }
 
 static void notify_waiters_wakes_every_earlier_wait_and_stores_no_permit(void **state)
@@ -564,7 +564,7 @@ static void notify_waiters_wakes_every_earlier_wait_and_stores_no_permit(void **
 	weft_notified_drop(&late);
 	for (int i = 0; i < N; i++)
 		hand_fini(&h[i]);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 }
 
 static void notify_one_received_by_a_dropped_wait_passes_to_the_next(void **state)
@@ -596,7 +596,7 @@ static void notify_one_received_by_a_dropped_wait_passes_to_the_next(void **stat
 	weft_notified_drop(&b);
 	hand_fini(&h0);
 	hand_fini(&h1);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 }
 
 /* ------------------------------------------------------------- oneshot */
@@ -622,7 +622,7 @@ static void oneshot_delivers_its_message_to_a_waiting_receive(void **state)
 	assert_int_equal(out, 77);
 	assert_int_equal(weft_oneshot_try_recv(rx, &out), -EPIPE);   /* taken */
 	weft_oneshot_recv_drop(&f);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -638,15 +638,15 @@ static void oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send(v
 	weft_oneshot_recv_future f;
 	weft_oneshot_recv_init(&f, rx, &out);
 	assert_int_equal(hpoll(&h, &f.fut), WEFT_PENDING);
-	weft_oneshot_sender_drop(tx);
+	weft_oneshot_sender_close(tx);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &f.fut), WEFT_READY);
 	assert_int_equal(f.result, -EPIPE);
 	weft_oneshot_recv_drop(&f);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 
 	assert_int_equal(weft_oneshot_new(4, &tx, &rx), 0);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	assert_true(weft_oneshot_is_closed(tx));
 	int msg = 1;
 	assert_int_equal(weft_oneshot_send(tx, &msg), -EPIPE);   /* and frees */
@@ -671,7 +671,7 @@ static void oneshot_message_survives_a_woken_receive_that_is_dropped(void **stat
 	assert_int_equal(out, 0);
 	assert_int_equal(weft_oneshot_try_recv(rx, &out), 0);
 	assert_int_equal(out, 5);
-	weft_oneshot_receiver_drop(rx);
+	weft_oneshot_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -694,7 +694,7 @@ static void mpsc_bounded_keeps_order_and_refuses_when_full(void **state)
 		int next = round + 3;
 		assert_int_equal(weft_mpsc_try_send(tx, &next), 0);
 	}
-	weft_mpsc_sender_drop(tx);
+	weft_mpsc_sender_close(tx);
 	for (int i = 5; i < 8; i++) {
 		int out;
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
@@ -702,7 +702,7 @@ static void mpsc_bounded_keeps_order_and_refuses_when_full(void **state)
 	}
 	int out;
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);   /* drained, no senders */
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_receiver_close(rx);
 	assert_int_equal(weft_mpsc_new(1, 0, &tx, &rx), -EINVAL);
 	assert_int_equal(weft_mpsc_new(WEFT_MPSC_MAX_CAPACITY + 1, 1, &tx, &rx), -EINVAL);
 }
@@ -747,8 +747,8 @@ static void mpsc_send_waits_for_room_and_a_dropped_reserved_send_passes_its_slot
 	assert_int_equal(hpoll(&hr, &r.fut), WEFT_READY);
 	assert_int_equal(out, 1);
 	weft_mpsc_recv_drop(&r);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h1);
 	hand_fini(&h2);
 	hand_fini(&hr);
@@ -769,7 +769,7 @@ static void mpsc_closed_receiver_fails_queued_and_later_sends_but_keeps_its_buff
 	weft_mpsc_send_future s;
 	weft_mpsc_send_init(&s, tx2, &m);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
-	weft_mpsc_receiver_close(rx);
+	weft_mpsc_receiver_shutdown(rx);
 	assert_true(weft_mpsc_is_closed(tx));
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &s.fut), WEFT_READY);
@@ -780,10 +780,10 @@ static void mpsc_closed_receiver_fails_queued_and_later_sends_but_keeps_its_buff
 	assert_int_equal(out, 4);
 	/* Closed and drained: over, though senders remain (Tokio's close). */
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_sender_drop(tx2);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_sender_close(tx2);
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EPIPE);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -799,12 +799,12 @@ static void mpsc_last_sender_drop_wakes_a_waiting_receive_with_epipe(void **stat
 	weft_mpsc_recv_future r;
 	weft_mpsc_recv_init(&r, rx, &out);
 	assert_int_equal(hpoll(&h, &r.fut), WEFT_PENDING);
-	weft_mpsc_sender_drop(tx);
+	weft_mpsc_sender_close(tx);
 	assert_int_equal(hand_wakes(&h), 1);
 	assert_int_equal(hpoll(&h, &r.fut), WEFT_READY);
 	assert_int_equal(r.result, -EPIPE);
 	weft_mpsc_recv_drop(&r);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -833,9 +833,9 @@ static void mpsc_unbounded_grows_by_blocks_and_frees_leftovers(void **state)
 		}
 	}
 	/* 600 messages left in the buffer: the receiver's drop frees them. */
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_receiver_close(rx);
 	assert_int_equal(weft_mpsc_try_send(tx, &next_in), -EPIPE);
-	weft_mpsc_sender_drop(tx);
+	weft_mpsc_sender_close(tx);
 }
 
 static void mpsc_woken_receive_that_is_dropped_loses_no_message(void **state)
@@ -856,8 +856,8 @@ static void mpsc_woken_receive_that_is_dropped_loses_no_message(void **state)
 	assert_int_equal(out, -1);
 	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
 	assert_int_equal(out, 8);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 	hand_fini(&h);
 }
 
@@ -892,15 +892,15 @@ static void allocation_failures_give_enomem_and_lose_nothing(void **state)
 		assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
 		assert_int_equal(out, i);
 	}
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 
 	assert_int_equal(weft_watch_new(sizeof v, &v, &wtx, &wrx), 0);
 	weft__fault_arm(WEFT__FAULT_ALLOC, 1, ENOMEM);
 	assert_null(weft_watch_receiver_clone(wrx));
 	weft__fault_reset();
-	weft_watch_receiver_drop(wrx);
-	weft_watch_sender_drop(wtx);
+	weft_watch_receiver_close(wrx);
+	weft_watch_sender_close(wtx);
 }
 
 /* --------------------------------------------------------------- watch */
@@ -941,12 +941,12 @@ static void watch_receivers_see_the_latest_value_once(void **state)
 	assert_int_equal(weft_watch_has_changed(rx2), 0);
 	weft_watch_changed_init(&c1, rx);
 	assert_int_equal(hpoll(&h1, &c1.fut), WEFT_PENDING);
-	weft_watch_sender_drop(tx);
+	weft_watch_sender_close(tx);
 	assert_int_equal(hpoll(&h1, &c1.fut), WEFT_READY);
 	assert_int_equal(c1.result, -EPIPE);
 	weft_watch_changed_drop(&c1);
-	weft_watch_receiver_drop(rx);
-	weft_watch_receiver_drop(rx2);
+	weft_watch_receiver_close(rx);
+	weft_watch_receiver_close(rx2);
 	hand_fini(&h1);
 	hand_fini(&h2);
 }
@@ -958,9 +958,9 @@ static void watch_send_without_receivers_fails_with_epipe(void **state)
 	weft_watch_receiver *rx;
 	int v = 1;
 	assert_int_equal(weft_watch_new(sizeof v, &v, &tx, &rx), 0);
-	weft_watch_receiver_drop(rx);
+	weft_watch_receiver_close(rx);
 	assert_int_equal(weft_watch_send(tx, &v), -EPIPE);
-	weft_watch_sender_drop(tx);
+	weft_watch_sender_close(tx);
 	assert_int_equal(weft_watch_new(sizeof v, NULL, &tx, &rx), -EINVAL);
 }
 
@@ -1013,7 +1013,7 @@ static void producer_drop(weft_future *f)
 {
 	producer *p = (producer *)f;
 	weft_mpsc_send_drop(&p->send);
-	weft_mpsc_sender_drop(p->tx);
+	weft_mpsc_sender_close(p->tx);
 }
 
 typedef struct consumer {
@@ -1062,13 +1062,13 @@ static void mpsc_stress(size_t capacity)
 			       .tx = weft_mpsc_sender_clone(tx), .id = id };
 		assert_int_equal(weft_spawn_detached(rt, &p.fut, sizeof p), 0);
 	}
-	weft_mpsc_sender_drop(tx);
+	weft_mpsc_sender_close(tx);
 	consumer c = { .fut = WEFT_FUTURE(consumer_poll, consumer_drop), .rx = rx };
 	assert_int_equal(run_bounded(rt, &c.fut), 0);
 	assert_false(c.out_of_order);
 	assert_int_equal(c.total, (uint64_t)PRODUCERS * PER_PRODUCER);
-	weft_mpsc_receiver_drop(rx);
-	weft_runtime_free(rt);
+	weft_mpsc_receiver_close(rx);
+	weft_runtime_close(rt);
 }
 
 static void mpsc_bounded_four_producers_deliver_every_message_in_order_across_workers(void **state)
@@ -1159,11 +1159,11 @@ static void a_thousand_tasks_contending_a_mutex_lose_no_update(void **state)
 	weft_semaphore_acquire_init(&r.a, &done, MUTEX_TASKS);
 	assert_int_equal(run_bounded(rt, &r.fut), 0);
 	assert_int_equal(r.a.result, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(counter, (long)MUTEX_TASKS * MUTEX_ROUNDS);
 	assert_int_equal(weft_mutex_try_lock(&m), 0);
-	weft_mutex_destroy(&m);
-	weft_semaphore_destroy(&done);
+	weft_mutex_close(&m);
+	weft_semaphore_close(&done);
 }
 
 /* --------------------------------- runtime: cancellation under contention */
@@ -1191,7 +1191,7 @@ static weft_poll canceller_poll(weft_future *f, weft_cx *cx)
 		weft_mutex_lock_init(&t->lock, t->m);
 		weft_yield_now_init(&t->y);
 		weft_select2_init(&t->sel, &t->lock.fut, &t->y.fut);
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		if (t->sel.winner == 0 && t->lock.result == 0)
 			weft_mutex_unlock(t->m);
 	}
@@ -1201,7 +1201,7 @@ static weft_poll canceller_poll(weft_future *f, weft_cx *cx)
 
 static void canceller_drop(weft_future *f)
 {
-	weft_select_drop(&((canceller *)f)->sel.fut);
+	weft_select_drop(&((canceller *)f)->sel);
 }
 
 static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **state)
@@ -1224,9 +1224,9 @@ static void lock_futures_cancelled_under_contention_never_lose_the_lock(void **s
 	assert_int_equal(r.a.result, 0);
 	assert_int_equal(weft_mutex_lock_blocking(&m), 0);
 	assert_int_equal(weft_mutex_unlock(&m), 0);
-	weft_runtime_free(rt);
-	weft_mutex_destroy(&m);
-	weft_semaphore_destroy(&done);
+	weft_runtime_close(rt);
+	weft_mutex_close(&m);
+	weft_semaphore_close(&done);
 }
 
 /* A plain thread blocked in recv_blocking on an empty channel, with a
@@ -1315,7 +1315,7 @@ static void receiver_close_ends_a_blocking_recv(size_t cap)
 	for (int i = 0; i < 5000 && !(queued = mpsc_recv_queued(rx, cap)); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	assert_true(queued);
-	weft_mpsc_receiver_close(rx);
+	weft_mpsc_receiver_shutdown(rx);
 	join_within_5s(th, "receiver_close did not wake the queued recv_blocking in 5 s");
 	assert_int_equal(c.rc, -EPIPE);
 
@@ -1324,8 +1324,8 @@ static void receiver_close_ends_a_blocking_recv(size_t cap)
 	assert_int_equal(pthread_create(&th, NULL, closed_recv_thread, &c), 0);
 	join_within_5s(th, "recv_blocking after receiver_close waited");
 	assert_int_equal(c.rc, -EPIPE);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
 }
 
 static void mpsc_receiver_close_ends_a_blocking_recv_while_senders_live_bounded(void **state)
@@ -1369,7 +1369,7 @@ static weft_poll partial_canceller_poll(weft_future *f, weft_cx *cx)
 		weft_semaphore_acquire_init(&t->acq, t->s, t->n);
 		weft_yield_now_init(&t->y);
 		weft_select2_init(&t->sel, &t->acq.fut, &t->y.fut);
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		if (t->sel.winner == 0 && t->acq.result == 0) {
 			/* Hold the permits across a yield, so others queue. */
 			weft_yield_now_init(&t->y);
@@ -1383,7 +1383,7 @@ static weft_poll partial_canceller_poll(weft_future *f, weft_cx *cx)
 
 static void partial_canceller_drop(weft_future *f)
 {
-	weft_select_drop(&((partial_canceller *)f)->sel.fut);
+	weft_select_drop(&((partial_canceller *)f)->sel);
 }
 
 static void semaphore_acquires_cancelled_with_partial_permits_lose_none(void **state)
@@ -1406,9 +1406,9 @@ static void semaphore_acquires_cancelled_with_partial_permits_lose_none(void **s
 	assert_int_equal(r.a.result, 0);
 	assert_int_equal(weft_semaphore_available(&s), SEM_PERMITS);
 	assert_int_equal(weft_semaphore_acquire_blocking(&s, SEM_PERMITS), 0);
-	weft_runtime_free(rt);
-	weft_semaphore_destroy(&s);
-	weft_semaphore_destroy(&done);
+	weft_runtime_close(rt);
+	weft_semaphore_close(&s);
+	weft_semaphore_close(&done);
 }
 
 /* ------------------------------------------ blocking calls, plain threads */
@@ -1438,16 +1438,16 @@ static weft_poll blocking_refusal_poll(weft_future *f, weft_cx *cx)
 	weft_notify n;
 	weft_notify_init(&n);
 	b->rc[4] = weft_notify_wait_blocking(&n);
-	weft_notify_destroy(&n);
+	weft_notify_close(&n);
 	weft_semaphore s;
 	weft_semaphore_init(&s, 1);
 	b->rc[5] = weft_semaphore_acquire_blocking(&s, 1);
-	weft_semaphore_destroy(&s);
-	weft_mutex_destroy(&m);
-	weft_mpsc_sender_drop(tx);
-	weft_mpsc_receiver_drop(rx);
-	weft_oneshot_sender_drop(otx);
-	weft_oneshot_receiver_drop(orx);
+	weft_semaphore_close(&s);
+	weft_mutex_close(&m);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
+	weft_oneshot_sender_close(otx);
+	weft_oneshot_receiver_close(orx);
 	return WEFT_READY;
 }
 
@@ -1461,7 +1461,7 @@ static void blocking_calls_on_a_runtime_thread_return_edeadlk(void **state)
 	assert_int_equal(weft_block_on(rt, &b.fut), 0);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(b.rc[i], -EDEADLK);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 #define PLAIN_THREADS 2
@@ -1491,9 +1491,9 @@ static void *plain_sender(void *p)
 			weft_mutex_unlock(a->m);
 		}
 	}
-	weft_mpsc_sender_drop(a->tx);
+	weft_mpsc_sender_close(a->tx);
 	a->rc = weft_oneshot_recv_blocking(a->orx, &a->reply);
-	weft_oneshot_receiver_drop(a->orx);
+	weft_oneshot_receiver_close(a->orx);
 	return NULL;
 }
 
@@ -1543,7 +1543,7 @@ static void plain_consumer_drop(weft_future *f)
 	weft_mpsc_recv_drop(&p->c.recv);
 	weft_mutex_lock_drop(&p->lock);
 	for (int i = 0; i < PLAIN_THREADS; i++)
-		weft_oneshot_sender_drop(p->otx[i]);
+		weft_oneshot_sender_close(p->otx[i]);
 }
 
 static void plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_calls(void **state)
@@ -1566,7 +1566,7 @@ static void plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_
 					      .counter = &counter, .id = (uint64_t)i };
 		assert_int_equal(weft_oneshot_new(sizeof(long), &pc.otx[i], &args[i].orx), 0);
 	}
-	weft_mpsc_sender_drop(tx);
+	weft_mpsc_sender_close(tx);
 	for (int i = 0; i < PLAIN_THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, plain_sender, &args[i]), 0);
 	assert_int_equal(run_bounded(rt, &pc.c.fut), 0);
@@ -1579,9 +1579,9 @@ static void plain_threads_and_tasks_share_channels_and_a_mutex_through_blocking_
 	assert_int_equal(pc.c.total, (uint64_t)PLAIN_THREADS * PLAIN_MSGS);
 	assert_int_equal(counter, (long)(PLAIN_THREADS * PLAIN_MSGS / 100 +
 					 PLAIN_THREADS * PLAIN_MSGS / 50));
-	weft_mpsc_receiver_drop(rx);
-	weft_runtime_free(rt);
-	weft_mutex_destroy(&m);
+	weft_mpsc_receiver_close(rx);
+	weft_runtime_close(rt);
+	weft_mutex_close(&m);
 }
 
 /* Watch and notify across threads: a plain thread publishes versions; a
@@ -1598,7 +1598,7 @@ static void *watch_publisher(void *p)
 	for (int v = 1; v <= 5000; v++)
 		if ((a->rc = weft_watch_send(a->tx, &v)) < 0)
 			return NULL;
-	weft_watch_sender_drop(a->tx);
+	weft_watch_sender_close(a->tx);
 	weft_notify_one(a->n);
 	return NULL;
 }
@@ -1661,9 +1661,9 @@ static void a_watch_follower_reaches_the_last_value_a_plain_thread_publishes(voi
 	assert_int_equal(pub.rc, 0);
 	assert_int_equal(w.last, 5000);
 	assert_false(w.went_back);
-	weft_watch_receiver_drop(rx);
-	weft_runtime_free(rt);
-	weft_notify_destroy(&n);
+	weft_watch_receiver_close(rx);
+	weft_runtime_close(rt);
+	weft_notify_close(&n);
 }
 
 int main(void)

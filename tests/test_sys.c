@@ -69,8 +69,8 @@ static void spawn_reports_enomem_and_the_future_stays_the_callers(void **state)
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
 	/* The next spawn works. */
 	assert_int_equal(weft_spawn(rt, &o.fut, sizeof o, &h), 0);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 	assert_int_equal(drops, 1);
 }
 
@@ -172,7 +172,7 @@ static void the_default_worker_count_follows_the_affinity_mask(void **state)
 	weft_runtime_metrics m;
 	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
 	assert_int_equal(m.workers, 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	uint32_t all = (uint32_t)CPU_COUNT(&old);
 	assert_true(weft__available_cpus() >= 1 && weft__available_cpus() <= all);
 }

@@ -1,5 +1,5 @@
 /* test_task.c - tasks on the current-thread runtime: spawn, join handles,
- * abort, detach, yield_now, the cooperative budget, wakes from other
+ * abort, close, yield_now, the cooperative budget, wakes from other
  * threads, and shutdown with live tasks. The current-thread flavour makes
  * the order of polls exact; test_mt.c covers the multi-thread flavour
  * (the race of a remote wake with the runtime's free runs on both here). */
@@ -100,8 +100,8 @@ static void a_future_is_not_polled_before_it_is_spawned_and_run(void **state)
 	assert_non_null(out);
 	assert_int_equal(out->output, 42);
 	assert_int_equal(p.output, 0);      /* the task ran on its own copy */
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 }
 
 static void spawn_rejects_bad_arguments_and_copies_nothing(void **state)
@@ -118,7 +118,7 @@ static void spawn_rejects_bad_arguments_and_copies_nothing(void **state)
 	assert_int_equal(weft_spawn(rt, &nopoll, sizeof nopoll, &h), -EINVAL);
 	assert_null(h);
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(drops, 0);
 }
 
@@ -136,8 +136,8 @@ static void abort_before_the_first_poll_drops_without_polling(void **state)
 	assert_int_equal(polls, 0);
 	assert_int_equal(drops, 1);
 	assert_null(weft_join_handle_output(h));
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 	assert_int_equal(drops, 1);
 }
 
@@ -183,9 +183,9 @@ static void abort_while_pending_drops_once_and_the_awaiter_sees_ecanceled(void *
 	assert_int_equal(await_handle(rt, h, 0), -ECANCELED);
 	assert_int_equal(polls, 1);         /* dropped, not polled again */
 	assert_int_equal(drops, 1);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(drops, 1);
 }
 
@@ -214,7 +214,7 @@ static weft_poll abort_driver_poll(weft_future *f, weft_cx *cx)
 	assert_true(*d->polls >= 1);
 	weft_join_handle_abort(d->h);
 	WEFT_AWAIT(&d->co, weft_join_handle_poll(d->h, cx, &d->status));
-	weft_join_handle_detach(d->h);
+	weft_join_handle_close(d->h);
 	WEFT_END(&d->co);
 }
 
@@ -229,7 +229,7 @@ static void abort_of_a_task_that_was_polled_cancels_it(void **state)
 	assert_int_equal(d.status, -ECANCELED);
 	assert_int_equal(drops, 1);
 	int polls_at_abort = polls;
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(polls, polls_at_abort);
 	assert_int_equal(drops, 1);
 }
@@ -247,8 +247,8 @@ static void abort_after_completion_changes_nothing(void **state)
 	assert_int_equal(await_handle(rt, h, 0), 0);
 	assert_non_null(weft_join_handle_output(h));
 	assert_int_equal(drops, 1);
-	weft_join_handle_detach(h);
-	weft_runtime_free(rt);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
 }
 
 static void a_detached_task_runs_to_completion(void **state)
@@ -259,7 +259,7 @@ static void a_detached_task_runs_to_completion(void **state)
 	weft_runtime *rt = new_rt();
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	assert_int_equal(weft_spawn_detached(rt, &p.fut, sizeof p), 0);
 	/* Run the runtime until both finished. */
 	weft_join_handle *marker;
@@ -267,10 +267,10 @@ static void a_detached_task_runs_to_completion(void **state)
 	probe m = probe_make(&mp, &md, 20);
 	assert_int_equal(weft_spawn(rt, &m.fut, sizeof m, &marker), 0);
 	assert_int_equal(await_handle(rt, marker, 0), 0);
-	weft_join_handle_detach(marker);
+	weft_join_handle_close(marker);
 	assert_int_equal(drops, 2);
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void dropping_a_pending_join_handle_releases_its_waker(void **state)
@@ -281,21 +281,21 @@ static void dropping_a_pending_join_handle_releases_its_waker(void **state)
 	test_gate_init(&g, 0);
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &g.fut, sizeof g, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 7;
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
 	assert_int_equal(cw.clones, 1);     /* same waker: stored once */
 	assert_int_equal(cw.live, 2);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	assert_int_equal(cw.live, 1);
 	assert_int_equal(cw.wakes, 0);
 	assert_int_equal(status, 7);
 	weft_waker_drop(&w);
-	weft_runtime_free(rt);              /* the task is still pending */
+	weft_runtime_close(rt);              /* the task is still pending */
 	assert_int_equal(cw.live, 0);
 }
 
@@ -307,9 +307,9 @@ static void join_handle_wakes_its_awaiter_on_completion(void **state)
 	probe p = probe_make(&polls, &drops, 3);
 	weft_join_handle *h;
 	assert_int_equal(weft_spawn(rt, &p.fut, sizeof p, &h), 0);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	int status = 1;
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_PENDING);
@@ -319,14 +319,14 @@ static void join_handle_wakes_its_awaiter_on_completion(void **state)
 	probe mk = probe_make(&mp, &md, 10);
 	assert_int_equal(weft_spawn(rt, &mk.fut, sizeof mk, &m), 0);
 	assert_int_equal(await_handle(rt, m, 0), 0);
-	weft_join_handle_detach(m);
+	weft_join_handle_close(m);
 	assert_int_equal(cw.wakes, 1);
 	assert_int_equal(weft_join_handle_poll(h, &cx, &status), WEFT_READY);
 	assert_int_equal(status, 0);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	weft_waker_drop(&w);
 	assert_int_equal(cw.live, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* --------------------------------------------------- many tasks */
@@ -389,7 +389,7 @@ static void a_million_spawned_tasks_all_run_and_nothing_leaks(void **state)
 	assert_int_equal(weft_block_on(rt, &w.fut), 0);
 	assert_int_equal(done, n);
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ----------------------------------------------- budget and yield */
@@ -450,9 +450,9 @@ static void the_budget_makes_a_busy_task_yield_to_others(void **state)
 	/* The ticker ran after the busy task's first budget ran out. */
 	assert_int_equal(out->seen_other_at, WEFT_DEFAULT_BUDGET + 1);
 	assert_true(other_runs >= 10000 / WEFT_DEFAULT_BUDGET);
-	weft_join_handle_detach(hb);
-	weft_join_handle_detach(ht);
-	weft_runtime_free(rt);
+	weft_join_handle_close(hb);
+	weft_join_handle_close(ht);
+	weft_runtime_close(rt);
 }
 
 static void a_configured_budget_is_what_a_poll_gets(void **state)
@@ -471,9 +471,9 @@ static void a_configured_budget_is_what_a_poll_gets(void **state)
 	assert_int_equal(await_handle(rt, hb, 0), 0);
 	busy *out = weft_join_handle_output(hb);
 	assert_int_equal(out->seen_other_at, 8);
-	weft_join_handle_detach(hb);
-	weft_join_handle_detach(ht);
-	weft_runtime_free(rt);
+	weft_join_handle_close(hb);
+	weft_join_handle_close(ht);
+	weft_runtime_close(rt);
 }
 
 typedef struct yielder {
@@ -512,10 +512,10 @@ static void yield_now_lets_every_other_runnable_task_go_first(void **state)
 	}
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(await_handle(rt, h[i], 0), 0);
-		weft_join_handle_detach(h[i]);
+		weft_join_handle_close(h[i]);
 	}
 	assert_string_equal(log, "abcabcabc");
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------- wakes from other threads */
@@ -563,7 +563,7 @@ static void a_wake_from_another_thread_unparks_block_on(void **state)
 	pthread_join(th, NULL);
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A task that awaits a gate shared with another thread. */
@@ -591,10 +591,10 @@ static void a_task_woken_from_another_thread_is_run(void **state)
 	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
 	assert_int_equal(await_handle(rt, h, 0), 0);
 	pthread_join(th, NULL);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 typedef struct spawn_arg {
@@ -629,7 +629,7 @@ static void tasks_spawned_from_another_thread_run_on_the_runtime(void **state)
 	wait_count w = { .fut = WEFT_FUTURE(wait_count_poll, NULL), .done = &done, .want = 10000 };
 	assert_int_equal(weft_block_on(rt, &w.fut), 0);
 	assert_int_equal(done, 10000);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------ block_on */
@@ -666,11 +666,11 @@ static void block_on_inside_a_runtime_is_refused_with_edeadlk(void **state)
 	assert_int_equal(await_handle(rt, h, 0), 0);
 	nested *out = weft_join_handle_output(h);
 	assert_int_equal(out->rc, -EDEADLK);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	assert_int_equal(weft_block_on(NULL, &n.fut), -EINVAL);
 	assert_int_equal(weft_block_on(rt, NULL), -EINVAL);
-	weft_runtime_free(other);
-	weft_runtime_free(rt);
+	weft_runtime_close(other);
+	weft_runtime_close(rt);
 }
 
 static void block_on_drops_its_future_once_when_ready(void **state)
@@ -683,7 +683,7 @@ static void block_on_drops_its_future_once_when_ready(void **state)
 	assert_int_equal(polls, 3);
 	assert_int_equal(drops, 1);
 	assert_int_equal(p.output, 42);     /* output readable after drop */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------ shutdown */
@@ -710,7 +710,7 @@ static void holder_drop(weft_future *f)
 	waker_holder *w = (waker_holder *)f;
 	++*w->drops;
 	if (w->other)
-		weft_join_handle_detach(w->other);
+		weft_join_handle_close(w->other);
 	if (w->spawn_in_drop) {
 		waker_holder again = *w;
 		again.spawn_in_drop = false;
@@ -735,7 +735,7 @@ static void freeing_a_runtime_with_live_tasks_drops_each_future_once(void **stat
 		if (i == 0)
 			kept = h;
 		else
-			weft_join_handle_detach(h);
+			weft_join_handle_close(h);
 	}
 	/* Let each task be polled once, so they are idle, not queued. */
 	int mp = 0, md = 0;
@@ -747,7 +747,7 @@ static void freeing_a_runtime_with_live_tasks_drops_each_future_once(void **stat
 		waker_holder w = { .fut = WEFT_FUTURE(holder_poll, holder_drop), .drops = &drops };
 		assert_int_equal(weft_spawn_detached(rt, &w.fut, sizeof w), 0);
 	}
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	assert_int_equal(drops, N + 10);
 	assert_int_equal(spawn_rc, -ESHUTDOWN);
 	/* The kept handle outlives the runtime and reports the cancellation. */
@@ -757,7 +757,7 @@ static void freeing_a_runtime_with_live_tasks_drops_each_future_once(void **stat
 	int status = 0;
 	assert_int_equal(weft_join_handle_poll(kept, &cx, &status), WEFT_READY);
 	assert_int_equal(status, -ECANCELED);
-	weft_join_handle_detach(kept);
+	weft_join_handle_close(kept);
 }
 
 
@@ -826,7 +826,7 @@ static void wake_free_race(uint32_t workers, int rounds)
 		pthread_t th;
 		assert_int_equal(pthread_create(&th, NULL, wake_by_value_on_go, &l), 0);
 		atomic_store(&l.go, 1);
-		weft_runtime_free(rt);
+		weft_runtime_close(rt);
 		pthread_join(th, NULL);
 	}
 }
@@ -903,7 +903,7 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 			test_wait_flag(&stalled, until);
 			opened = atomic_load(&stalled);
 			uint64_t t0 = test_now_us();
-			weft_runtime_free(rt);
+			weft_runtime_close(rt);
 			atomic_store(&freed, 1);
 			/* The owner's free does not wait for the waker. */
 			assert_true(test_now_us() - t0 < 1000000);

@@ -163,7 +163,7 @@ static weft_poll echo_main_poll(weft_future *f, weft_cx *cx)
 		echo_client *c = weft_join_handle_output(m->h[m->i]);
 		assert_int_equal(c->co.result, 0);
 		m->ok += c->ok;
-		weft_join_handle_detach(m->h[m->i]);
+		weft_join_handle_close(m->h[m->i]);
 	}
 	WEFT_END(&m->co);
 }
@@ -186,7 +186,7 @@ static void thousand_concurrent_echo_clients_get_their_bytes_back(void **state)
 	assert_int_equal(m.ok, ECHO_CLIENTS);
 	assert_true(test_now_us() - t0 < 60u * 1000000u);
 	assert_true(atomic_load(&weft__runtime_reactor(rt)->events) > 0);
-	weft_runtime_free(rt);   /* drops the accept loop and idle echo tasks */
+	weft_runtime_close(rt);   /* drops the accept loop and idle echo tasks */
 	weft_listener_close(lis);   /* after the runtime: still safe */
 }
 
@@ -300,13 +300,13 @@ static void sixty_four_mib_through_write_all_and_read_exact(void **state)
 	big_writer *wo = weft_join_handle_output(h);
 	assert_non_null(wo);
 	assert_int_equal(wo->n, (ssize_t)BIG);
-	weft_join_handle_detach(h);
+	weft_join_handle_close(h);
 	assert_memory_equal(in, out, BIG);
 	free(out);
 	free(in);
 	weft_stream_close(c);
 	weft_stream_close(s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* -------------------------------------------------------- half-close */
@@ -367,7 +367,7 @@ static void half_close_delivers_eof_and_keeps_the_other_direction(void **state)
 	assert_int_equal(weft_block_on(rt, &h.fut), 0);
 	weft_stream_close(h.c);
 	weft_stream_close(h.s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* --------------------------------------------------- reset mid-write */
@@ -425,7 +425,7 @@ static void peer_reset_mid_write_gives_an_error_and_no_signal(void **state)
 	assert_int_equal(sigpipes, 0);
 	free(r.buf);
 	weft_stream_close(r.c);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	sigaction(SIGPIPE, &old, NULL);
 }
 
@@ -471,7 +471,7 @@ static void connect_to_a_closed_port_is_refused(void **state)
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
 	assert_int_equal(t.c.result, -ECONNREFUSED);
 	assert_null(t.s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void connect_by_name_resolves_on_the_blocking_pool(void **state)
@@ -499,7 +499,7 @@ static void connect_by_name_resolves_on_the_blocking_pool(void **state)
 	assert_int_equal(weft_block_on(rt, &v.fut), 0);
 	assert_int_equal(v.c.result, -EINVAL);
 	weft_listener_close(lis);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Listening on a host name goes through the weft_listen future. */
@@ -582,7 +582,7 @@ static void listen_on_a_host_name_resolves_then_binds(void **state)
 	assert_true(bad.l.result == -ENOENT || bad.l.result == -EAGAIN);
 	assert_null(bad.l.listener);
 	listen_name_drop(&bad.fut);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /*
@@ -655,7 +655,7 @@ static void connect_with_a_timeout_composes_with_weft_timeout(void **state)
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
 	weft_listener_close(lis);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ---------------------------------------------------- EMFILE on accept */
@@ -768,7 +768,7 @@ static void accept_survives_emfile_and_serves_again(void **state)
 	close(e.client);
 	close(e.client2);
 	weft_listener_close(e.lis);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------- split halves */
@@ -858,7 +858,7 @@ static void split_halves_read_and_write_from_two_tasks(void **state)
 	assert_int_equal(r.total, SPLIT_BYTES);
 	assert_int_equal(r.sum, expect);
 	weft_stream_close(rd);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	free(buf);
 }
 
@@ -927,7 +927,7 @@ static void split_halves_are_limited_to_their_direction(void **state)
 	assert_memory_equal(r2.buf, "ok", 2);
 	weft_stream_close(rd);
 	weft_stream_close(s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ---------------------------------------------- short reads, budget */
@@ -985,7 +985,7 @@ static void a_short_read_clears_readiness_without_another_syscall(void **state)
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
 	weft_stream_close(t.c);
 	weft_stream_close(t.s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 typedef struct {
@@ -997,9 +997,9 @@ typedef struct {
 static weft_poll budget_poll(weft_future *f, weft_cx *cx)
 {
 	budget_fut *b = (budget_fut *)f;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx spent = { .waker = &w, .runtime = cx->runtime, .budget = 0 };
 	ssize_t n;
 	b->pending = weft_stream_poll_write(b->c, &spent, "x", 1, &n) == WEFT_PENDING;
@@ -1026,7 +1026,7 @@ static void operations_consume_the_cooperative_budget(void **state)
 	assert_int_equal(b.woken, 1);
 	weft_stream_close(c);
 	weft_stream_close(s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------ options, addresses, writev */
@@ -1078,7 +1078,7 @@ static void options_addresses_and_writev(void **state)
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
 	weft_stream_close(t.c);
 	weft_stream_close(t.s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void zero_filled_futures_are_valid_and_drop_is_idempotent(void **state)

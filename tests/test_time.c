@@ -64,7 +64,7 @@ static void sleep_init_does_nothing_and_a_zero_filled_sleep_is_valid(void **stat
 	assert_int_equal(weft_sleep_poll(&z, &cx), WEFT_READY);   /* again */
 	weft_sleep_drop(&z);
 	weft_sleep_drop(&z);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_sleep_without_runtime_completes_with_einval(void **state)
@@ -91,9 +91,9 @@ static void a_sleep_fires_on_the_next_millisecond_at_or_after_its_deadline(void 
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_instant t0 = weft_now(rt);
@@ -135,16 +135,16 @@ static void a_sleep_fires_on_the_next_millisecond_at_or_after_its_deadline(void 
 
 	weft_waker_drop(&w);
 	assert_int_equal(cw.live, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_sleep_until_a_past_deadline_is_ready_without_registering(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_sleep s;
@@ -157,16 +157,16 @@ static void a_sleep_until_a_past_deadline_is_ready_without_registering(void **st
 	assert_int_equal(timers(rt), 0);
 	weft_sleep_drop(&s);
 	weft_waker_drop(&w);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void dropping_a_sleep_cancels_its_timer_and_releases_its_waker(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	weft_sleep s;
@@ -184,9 +184,9 @@ static void dropping_a_sleep_cancels_its_timer_and_releases_its_waker(void **sta
 	assert_int_equal(cw.wakes, 0);
 
 	/* A new waker replaces the old one, which is released. */
-	weft_counting_waker cw2;
-	weft_counting_waker_init(&cw2);
-	weft_waker w2 = weft_counting_waker_get(&cw2);
+	test_counting_waker cw2;
+	test_counting_waker_init(&cw2);
+	weft_waker w2 = test_counting_waker_get(&cw2);
 	weft_sleep_init(&s, WEFT_MS(10));
 	assert_int_equal(weft_sleep_poll(&s, &cx), WEFT_PENDING);
 	cx.waker = &w2;
@@ -200,16 +200,16 @@ static void dropping_a_sleep_cancels_its_timer_and_releases_its_waker(void **sta
 	weft_waker_drop(&w2);
 	assert_int_equal(cw.live, 0);
 	assert_int_equal(cw2.live, 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void each_poll_takes_budget_and_waiting_gives_it_back(void **state)
 {
 	(void)state;
 	weft_runtime *rt = paused_runtime();
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	cx.budget = 1;
@@ -230,7 +230,7 @@ static void each_poll_takes_budget_and_waiting_gives_it_back(void **state)
 	assert_int_equal(cx.budget_used, 1);
 	weft_sleep_drop(&s);
 	weft_waker_drop(&w);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Tasks that sleep and then log their id and the time they woke. */
@@ -299,7 +299,7 @@ static void sleeps_fire_in_deadline_order_exactly_on_time(void **state)
 			assert_true(ms[order_log[k - 1]] < ms[order_log[k]]);
 	}
 	assert_int_equal(weft_runtime_live_tasks(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* A future that just sleeps, then aborts a task, then sleeps again. */
@@ -346,8 +346,8 @@ static void aborting_a_sleeping_task_cancels_its_timer(void **state)
 	weft_cx cx = weft_cx_from_waker(&w);
 	assert_int_equal(weft_join_handle_poll(r.victim, &cx, &status), WEFT_READY);
 	assert_int_equal(status, -ECANCELED);
-	weft_join_handle_detach(r.victim);
-	weft_runtime_free(rt);
+	weft_join_handle_close(r.victim);
+	weft_runtime_close(rt);
 }
 
 static void a_sleep_is_a_type_erased_future_for_select(void **state)
@@ -364,7 +364,7 @@ static void a_sleep_is_a_type_erased_future_for_select(void **state)
 	assert_int_equal(sel.winner, 1);
 	assert_int_equal(weft_now(rt), t0 + WEFT_MS(5));
 	assert_int_equal(timers(rt), 0);      /* the loser was dropped */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_million_sleeps_fire_exactly_when_due(void **state)
@@ -374,9 +374,9 @@ static void a_million_sleeps_fire_exactly_when_due(void **state)
 	weft_runtime *rt = paused_runtime();
 	weft_sleep *s = calloc(N, sizeof *s);
 	assert_non_null(s);
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = rt;
 	uint64_t real0 = test_now_us();
@@ -414,7 +414,7 @@ static void a_million_sleeps_fire_exactly_when_due(void **state)
 	weft_waker_drop(&w);
 	assert_int_equal(cw.live, 0);
 	free(s);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void sleeps_left_pending_at_runtime_free_are_released(void **state)
@@ -430,7 +430,7 @@ static void sleeps_left_pending_at_runtime_free_are_released(void **state)
 	weft_sleep_init(&root, WEFT_MS(1));
 	assert_int_equal(weft_block_on(rt, &root.fut), 0);
 	assert_int_equal(timers(rt), 1001);
-	weft_runtime_free(rt);                  /* ASan: nothing leaked or touched after free */
+	weft_runtime_close(rt);                  /* ASan: nothing leaked or touched after free */
 }
 
 static void a_sleep_on_the_running_clock_waits_at_least_its_duration(void **state)
@@ -446,7 +446,7 @@ static void a_sleep_on_the_running_clock_waits_at_least_its_duration(void **stat
 	assert_true(test_now_us() - real0 >= 20000);
 	assert_true(weft_now(rt) - t0 >= WEFT_MS(20));
 	assert_true(weft_now(rt) >= s.deadline);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------------ timeout */
@@ -511,7 +511,7 @@ static void a_timeout_that_expires_drops_the_inner_future_and_gives_etimedout(vo
 	assert_null(r.gate.waker.vtable);
 	assert_int_equal(weft_now(rt), t0 + WEFT_MS(10));
 	assert_int_equal(timers(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_timeout_whose_inner_future_finishes_first_gives_0(void **state)
@@ -530,7 +530,7 @@ static void a_timeout_whose_inner_future_finishes_first_gives_0(void **state)
 	assert_int_equal(r.gate.drops, 1);
 	assert_int_equal(weft_now(rt), t0 + WEFT_MS(5));
 	assert_int_equal(timers(rt), 0);            /* the timeout's timer is gone */
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void a_timeout_whose_inner_future_is_ready_at_once_wins_even_at_zero(void **state)
@@ -544,7 +544,7 @@ static void a_timeout_whose_inner_future_is_ready_at_once_wins_even_at_zero(void
 	assert_int_equal(weft_block_on(rt, &r.fut), 0);
 	assert_int_equal(r.to.result, 0);
 	assert_int_equal(r.gate.drops, 1);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* An inner future that spends the whole budget on every poll. */
@@ -594,7 +594,7 @@ static void a_timeout_fires_even_when_the_inner_future_spends_the_budget(void **
 	assert_int_equal(weft_timeout_poll(&z, &cx), WEFT_READY);
 	assert_int_equal(z.result, -EINVAL);
 	weft_timeout_drop(&z);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ----------------------------------------------------------- interval */
@@ -648,7 +648,7 @@ static void check_interval(weft_missed_tick policy, const uint64_t *ticks, const
 		assert_int_equal(r.nows[i], t0 + WEFT_MS(nows[i]));
 	}
 	assert_int_equal(timers(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 static void an_interval_with_burst_fires_missed_ticks_at_once(void **state)
@@ -704,7 +704,7 @@ static void an_interval_rejects_a_zero_period_and_a_bad_policy(void **state)
 	assert_int_equal(weft_interval_tick_poll(&iv, &cx, &tick), WEFT_PENDING);
 	weft_interval_drop(&iv);
 	assert_int_equal(timers(rt), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* ------------------------------------------------------- other threads */
@@ -758,9 +758,9 @@ typedef struct helper_arg {
 static void *helper_main(void *p)
 {
 	helper_arg *a = p;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.runtime = a->rt;
 
@@ -771,7 +771,7 @@ static void *helper_main(void *p)
 	weft_sleep_init(&s, WEFT_MS(20));
 	uint64_t t0 = test_now_us();
 	if (weft_sleep_poll(&s, &cx) == WEFT_PENDING) {
-		while (weft_counting_waker_load(&cw.wakes) == 0 && test_now_us() - t0 < 5000000)
+		while (test_counting_waker_load(&cw.wakes) == 0 && test_now_us() - t0 < 5000000)
 			usleep(500);
 	}
 	a->waited_us = test_now_us() - t0;
@@ -792,22 +792,22 @@ static void *helper_main(void *p)
 	 * registration alone, at varied moments of the driver's park, must
 	 * wake it. */
 	for (int i = 0; i < 200; i++) {
-		long before = weft_counting_waker_load(&cw.wakes);
+		long before = test_counting_waker_load(&cw.wakes);
 		usleep((useconds_t)(i % 5) * 150);
 		weft_sleep_init(&s, WEFT_US(500));
 		cx.budget = WEFT_DEFAULT_BUDGET;
 		if (weft_sleep_poll(&s, &cx) == WEFT_PENDING) {
 			t0 = test_now_us();
-			while (weft_counting_waker_load(&cw.wakes) == before &&
+			while (test_counting_waker_load(&cw.wakes) == before &&
 			       test_now_us() - t0 < 2000000)
 				usleep(100);
-			if (weft_counting_waker_load(&cw.wakes) == before)
+			if (test_counting_waker_load(&cw.wakes) == before)
 				a->lost++;
 		}
 		weft_sleep_drop(&s);
 	}
 	weft_waker_drop(&w);
-	a->churn_live = weft_counting_waker_load(&cw.live);
+	a->churn_live = test_counting_waker_load(&cw.live);
 	remote_flag_set(a->flag);
 	return NULL;
 }
@@ -830,7 +830,7 @@ static void timers_registered_from_another_thread_wake_the_parked_driver(void **
 	assert_int_equal(a.lost, 0);
 	assert_int_equal(timers(rt), 0);
 	pthread_mutex_destroy(&flag.lock);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 }
 
 /* Multi-thread flavour: tasks on worker threads sleep; the last to wake
@@ -888,7 +888,7 @@ static void run_mt_sleepers(bool paused, uint64_t max_ns)
 	assert_int_equal(weft_block_on(rt, &sh.flag.fut), 0);
 	assert_int_equal(atomic_load(&sh.done), N);
 	assert_int_equal(atomic_load(&sh.early), 0);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	pthread_mutex_destroy(&sh.flag.lock);
 }
 

@@ -54,7 +54,7 @@ static void udp_round_trip_with_and_without_connect(void **state)
 	assert_true(weft_addr_port(&t.b_addr) > 0);
 	assert_int_equal(weft_block_on(rt, &t.fut), 0);
 	weft_udp_close(t.a);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	weft_udp_close(t.b);   /* after the runtime: still safe */
 }
 

@@ -77,7 +77,7 @@ static void unix_stream_round_trip(void **state)
 	weft_stream_close(t.client);
 	weft_stream_close(t.server);
 	weft_listener_close(t.lis);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	unlink(path);
 	rmdir(dir);
 }
@@ -117,7 +117,7 @@ static void unix_connect_errors(void **state)
 	unix_connect_fut u = { .fut = WEFT_FUTURE(unix_connect_fut_poll, NULL), .path = longer };
 	assert_int_equal(weft_block_on(rt, &u.fut), 0);
 	assert_int_equal(u.c.result, -ENAMETOOLONG);
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	weft_listener *l;
 	assert_int_equal(weft_unix_listen(&l, longer, 1), -ENAMETOOLONG);
 	assert_int_equal(weft_unix_listen(&l, "", 1), -EINVAL);

@@ -29,9 +29,9 @@ static void empty_waker_is_inert_and_drop_is_idempotent(void **state)
 static void counting_waker_balances_clone_wake_and_drop(void **state)
 {
 	(void)state;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker a = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker a = test_counting_waker_get(&cw);
 	weft_waker b = weft_waker_clone(&a);
 	weft_waker c = weft_waker_clone(&b);
 	assert_int_equal(cw.clones, 2);
@@ -54,11 +54,11 @@ static void counting_waker_balances_clone_wake_and_drop(void **state)
 static void waker_store_keeps_a_waker_for_the_same_target(void **state)
 {
 	(void)state;
-	weft_counting_waker cw1, cw2;
-	weft_counting_waker_init(&cw1);
-	weft_counting_waker_init(&cw2);
-	weft_waker w1 = weft_counting_waker_get(&cw1);
-	weft_waker w2 = weft_counting_waker_get(&cw2);
+	test_counting_waker cw1, cw2;
+	test_counting_waker_init(&cw1);
+	test_counting_waker_init(&cw2);
+	weft_waker w1 = test_counting_waker_get(&cw1);
+	weft_waker w2 = test_counting_waker_get(&cw2);
 	weft_waker slot = { 0 };
 	weft_waker_store(&slot, &w1);
 	weft_waker_store(&slot, &w1);
@@ -76,9 +76,9 @@ static void waker_store_keeps_a_waker_for_the_same_target(void **state)
 static void coop_budget_runs_out_and_wakes_by_ref(void **state)
 {
 	(void)state;
-	weft_counting_waker cw;
-	weft_counting_waker_init(&cw);
-	weft_waker w = weft_counting_waker_get(&cw);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
 	weft_cx cx = weft_cx_from_waker(&w);
 	cx.budget = 3;
 	assert_true(weft_coop_proceed(&cx));

@@ -19,16 +19,16 @@
 void weft_interval_init(weft_interval *iv, uint64_t period_ns, weft_missed_tick policy)
 {
 	memset(iv, 0, sizeof *iv);
-	iv->weft__priv.period = period_ns;
-	iv->weft__priv.policy = (int)policy;
+	iv->priv.period = period_ns;
+	iv->priv.policy = (int)policy;
 }
 
 void weft_interval_at_init(weft_interval *iv, weft_instant start, uint64_t period_ns,
 			   weft_missed_tick policy)
 {
 	weft_interval_init(iv, period_ns, policy);
-	iv->weft__priv.start = start;
-	iv->weft__priv.has_start = true;
+	iv->priv.start = start;
+	iv->priv.has_start = true;
 }
 
 /* A tick taken more than this after its deadline counts as missed
@@ -67,19 +67,19 @@ weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx, weft_instant *
 	*tick = 0;
 	if (iv->result < 0)
 		return WEFT_READY;
-	uint64_t period = iv->weft__priv.period;
-	int policy = iv->weft__priv.policy;
+	uint64_t period = iv->priv.period;
+	int policy = iv->priv.policy;
 	if (!cx->runtime || period == 0 || policy < WEFT_MISSED_TICK_BURST ||
 	    policy > WEFT_MISSED_TICK_SKIP) {
 		iv->result = -EINVAL;
 		return WEFT_READY;
 	}
-	weft_sleep *s = &iv->weft__priv.sleep;
-	if (!iv->weft__priv.started) {
-		weft_instant start = iv->weft__priv.has_start ? iv->weft__priv.start
+	weft_sleep *s = &iv->priv.sleep;
+	if (!iv->priv.started) {
+		weft_instant start = iv->priv.has_start ? iv->priv.start
 							      : weft_now(cx->runtime);
 		weft_sleep_until_init(s, start);
-		iv->weft__priv.started = true;
+		iv->priv.started = true;
 	}
 	if (weft_sleep_poll(s, cx) == WEFT_PENDING)
 		return WEFT_PENDING;
@@ -95,5 +95,5 @@ weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx, weft_instant *
 
 void weft_interval_drop(weft_interval *iv)
 {
-	weft_sleep_drop(&iv->weft__priv.sleep);
+	weft_sleep_drop(&iv->priv.sleep);
 }

@@ -29,14 +29,14 @@ struct __attribute__((__may_alias__)) weft__sleep_state {
 	uint8_t flags;
 };
 
-_Static_assert(sizeof(struct weft__sleep_state) <= sizeof(((weft_sleep *)0)->weft__opaque),
+_Static_assert(sizeof(struct weft__sleep_state) <= sizeof(((weft_sleep *)0)->priv.opaque),
 	       "weft_sleep's opaque storage is too small for its timer");
 _Static_assert(alignof(struct weft__sleep_state) <= alignof(uint64_t),
 	       "weft_sleep's opaque storage is not aligned enough for its timer");
 
 static struct weft__sleep_state *weft__sleep_state(weft_sleep *s)
 {
-	return (struct weft__sleep_state *)(void *)s->weft__opaque;
+	return (struct weft__sleep_state *)(void *)s->priv.opaque;
 }
 
 static weft_poll weft__sleep_future_poll(weft_future *f, weft_cx *cx)

@@ -23,41 +23,41 @@ void weft_timeout_init(weft_timeout *t, weft_future *inner, uint64_t duration_ns
 {
 	memset(t, 0, sizeof *t);
 	t->fut = WEFT_FUTURE(weft__timeout_future_poll, weft__timeout_future_drop);
-	t->weft__priv.inner = inner;
-	weft_sleep_init(&t->weft__priv.sleep, duration_ns);
+	t->priv.inner = inner;
+	weft_sleep_init(&t->priv.sleep, duration_ns);
 }
 
 void weft_timeout_at_init(weft_timeout *t, weft_future *inner, weft_instant deadline)
 {
 	memset(t, 0, sizeof *t);
 	t->fut = WEFT_FUTURE(weft__timeout_future_poll, weft__timeout_future_drop);
-	t->weft__priv.inner = inner;
-	weft_sleep_until_init(&t->weft__priv.sleep, deadline);
+	t->priv.inner = inner;
+	weft_sleep_until_init(&t->priv.sleep, deadline);
 }
 
 static void weft__timeout_drop_inner(weft_timeout *t)
 {
-	if (t->weft__priv.inner_dropped)
+	if (t->priv.inner_dropped)
 		return;
-	t->weft__priv.inner_dropped = true;
-	if (t->weft__priv.inner)
-		weft_future_drop(t->weft__priv.inner);
+	t->priv.inner_dropped = true;
+	if (t->priv.inner)
+		weft_future_drop(t->priv.inner);
 }
 
 static weft_poll weft__timeout_finish(weft_timeout *t, int result)
 {
 	t->result = result;
-	t->weft__priv.done = true;
+	t->priv.done = true;
 	weft__timeout_drop_inner(t);
-	weft_sleep_drop(&t->weft__priv.sleep);
+	weft_sleep_drop(&t->priv.sleep);
 	return WEFT_READY;
 }
 
 weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 {
-	if (t->weft__priv.done)
+	if (t->priv.done)
 		return WEFT_READY;
-	weft_future *inner = t->weft__priv.inner;
+	weft_future *inner = t->priv.inner;
 	if (!inner || !inner->poll || !cx->runtime)
 		return weft__timeout_finish(t, -EINVAL);
 
@@ -74,7 +74,7 @@ weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 		timer_cx.budget = 1;
 		tcx = &timer_cx;
 	}
-	weft_sleep *s = &t->weft__priv.sleep;
+	weft_sleep *s = &t->priv.sleep;
 	if (weft_sleep_poll(s, tcx) == WEFT_PENDING)
 		return WEFT_PENDING;
 	return weft__timeout_finish(t, s->result < 0 ? s->result : -ETIMEDOUT);
@@ -83,5 +83,5 @@ weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 void weft_timeout_drop(weft_timeout *t)
 {
 	weft__timeout_drop_inner(t);
-	weft_sleep_drop(&t->weft__priv.sleep);
+	weft_sleep_drop(&t->priv.sleep);
 }

@@ -1,6 +1,7 @@
 /*
- * weft/core.h - the future model: poll results, wakers, the poll context,
- * futures, stackless coroutine macros and the join/select combinators.
+ * weft/core.h - the future model: poll results, the result convention,
+ * wakers, the poll context, futures, stackless coroutine macros and the
+ * join/select combinators.
  *
  * A future is an inert state machine. Creating one does nothing: no
  * syscall, no registration, no allocation. Work starts at the first poll.
@@ -8,6 +9,32 @@
  * or in an out-parameter of a leaf poll function) or WEFT_PENDING, in which
  * case the future has arranged for the context's waker to be woken when it
  * can make progress.
+ *
+ * The result convention, for every poll and future of weft:
+ *  - The outcome of a READY poll is one signed integer: >= 0 on success
+ *    (a byte count, or 0), a negative errno on failure.
+ *  - Leaf polls (functions on an object, such as weft_join_handle_poll or
+ *    weft_blocking_handle_poll) take (object, weft_cx *cx, inputs...,
+ *    outputs...). Outputs come last and the outcome is the LAST parameter,
+ *    named res (ssize_t *res for byte counts, int *res otherwise). A value
+ *    produced besides the outcome (a blocking job's value, an accepted
+ *    stream) is an out-parameter just before res. A poll that cannot fail
+ *    (yield_now) has no res; a repeating future that can (an interval's
+ *    tick) keeps its error in its own result field.
+ *  - Futures (structs with weft_future fut as first member) keep the
+ *    outcome in their int (or ssize_t) field `result`, and what they
+ *    produce in named output fields. Their typed poll takes only (T *f,
+ *    weft_cx *cx) and writes no out-parameter. The combinators of this
+ *    header follow the same rule (weft_join_poll(weft_join *, weft_cx *)).
+ *  - Everything in a public struct that the caller must not touch sits in
+ *    one member named `priv` (private: do not touch); the other members are
+ *    the future's `fut`, its `result` and its documented outputs.
+ *
+ * Verbs: `close` releases a handle or an in-place object (runtime, join
+ * and blocking handles, channel ends, mutex and friends; NULL is ignored),
+ * `drop` releases a future (idempotent on leaf futures), `shutdown` ends
+ * one direction while the object stays usable (a semaphore's acquires, an
+ * mpsc channel's sends).
  *
  * Ownership rules every future follows:
  *  - An unpolled future may be moved (memcpy). Once polled it stays put.
@@ -32,6 +59,8 @@
 extern "C" {
 #endif
 
+/* Marks a declaration exported from libweft.so (every such name is also
+ * listed in weft.map under its version node). */
 #if defined(WEFT_BUILDING) && defined(__GNUC__)
 #define WEFT_API __attribute__((visibility("default")))
 #else
@@ -40,7 +69,9 @@ extern "C" {
 
 /** Result of a poll. */
 typedef enum weft_poll {
+	/** Not finished; the context's waker will be woken on progress. */
 	WEFT_PENDING = 0,
+	/** Finished; the outcome is in the future's result (or res). */
 	WEFT_READY = 1,
 } weft_poll;
 
@@ -56,9 +87,13 @@ typedef enum weft_poll {
  * All four may be called from any thread.
  */
 typedef struct weft_waker_vtable {
+	/** Returns a new waker for the same target. */
 	struct weft_waker (*clone)(const void *data);
+	/** Wakes the target and releases this waker. */
 	void (*wake)(const void *data);
+	/** Wakes the target and keeps this waker. */
 	void (*wake_by_ref)(const void *data);
+	/** Releases this waker without waking. */
 	void (*drop)(const void *data);
 } weft_waker_vtable;
 
@@ -68,7 +103,9 @@ typedef struct weft_waker_vtable {
  * which is what lets leaf futures be valid when zero-filled.
  */
 typedef struct weft_waker {
+	/** The waker's behaviour; NULL for "no waker". */
 	const weft_waker_vtable *vtable;
+	/** The waker's own pointer, passed to every vtable function. */
 	const void *data;
 } weft_waker;
 
@@ -113,7 +150,8 @@ static inline void weft_waker_drop(weft_waker *w)
 		vt->drop(data);
 }
 
-/** True when waking @a would wake the same target as @b. */
+/** True when waking @a would wake the same target as @b (same vtable and
+ *  data). Reads only the two structs; any thread. */
 static inline bool weft_waker_will_wake(const weft_waker *a, const weft_waker *b)
 {
 	return a->vtable == b->vtable && a->data == b->data;
@@ -123,7 +161,7 @@ static inline bool weft_waker_will_wake(const weft_waker *a, const weft_waker *b
  * Stores a clone of @src into the slot @slot unless the slot already holds
  * a waker that wakes the same target (the common case when a future is
  * polled again by the same task). Drops the waker the slot held before.
- * The caller must own @slot exclusively.
+ * The caller must own @slot exclusively; any thread.
  */
 static inline void weft_waker_store(weft_waker *slot, const weft_waker *src)
 {
@@ -133,39 +171,13 @@ static inline void weft_waker_store(weft_waker *slot, const weft_waker *src)
 	*slot = weft_waker_clone(src);
 }
 
-/** A waker whose operations do nothing; clone returns itself. */
+/** A waker whose operations do nothing; clone returns itself. It owns
+ *  nothing, so dropping it or not is the same. Any thread. */
 WEFT_API weft_waker weft_noop_waker(void);
-
-/**
- * A waker for tests that counts what is done with it. Initialise with
- * weft_counting_waker_init, then take wakers with weft_counting_waker_get.
- * live = wakers obtained or cloned and not yet consumed by wake or drop:
- * it must be 0 at the end of a test that leaks nothing. The counters are
- * updated atomically (the wakers may be used from any thread); read them
- * with weft_counting_waker_load, or directly once the other threads are
- * joined.
- */
-typedef struct weft_counting_waker {
-	long clones;
-	long wakes;        /* wake + wake_by_ref */
-	long wakes_by_ref;
-	long drops;
-	long live;
-} weft_counting_waker;
-
-/** Reads one counter of @cw atomically, e.g. weft_counting_waker_load(&cw.live). */
-static inline long weft_counting_waker_load(const long *counter)
-{
-	return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
-}
-
-/** Zeroes the counters. */
-WEFT_API void weft_counting_waker_init(weft_counting_waker *cw);
-/** Returns a new waker (counted in live) that counts into @cw. */
-WEFT_API weft_waker weft_counting_waker_get(weft_counting_waker *cw);
 
 /* ------------------------------------------------------------- context */
 
+/** The runtime, as poll contexts name it (weft/runtime.h). */
 struct weft_runtime;
 
 /** Default cooperative budget: leaf operations allowed per task poll. */
@@ -177,13 +189,18 @@ struct weft_runtime;
  * children receive the same context, so they share one budget.
  */
 typedef struct weft_cx {
+	/** The task's waker, borrowed for the poll: clone it to keep it. */
 	const weft_waker *waker;
+	/** The runtime driving the poll, NULL when polled by hand. */
 	struct weft_runtime *runtime;
+	/** Budget units left (weft_coop_proceed takes them). */
 	uint32_t budget;
+	/** Budget units taken so far in this poll. */
 	uint32_t budget_used;
 } weft_cx;
 
-/** Builds a context around @waker with the default budget and no runtime. */
+/** Builds a context around @waker (borrowed: it must outlive the polls
+ *  made with the context) with the default budget and no runtime. */
 static inline weft_cx weft_cx_from_waker(const weft_waker *waker)
 {
 	weft_cx cx;
@@ -194,7 +211,8 @@ static inline weft_cx weft_cx_from_waker(const weft_waker *waker)
 	return cx;
 }
 
-/** The runtime driving this poll, or NULL when polled by hand. */
+/** The runtime driving this poll, or NULL when polled by hand. The
+ *  pointer is borrowed: valid while the poll runs. */
 static inline struct weft_runtime *weft_cx_runtime(const weft_cx *cx)
 {
 	return cx->runtime;
@@ -220,7 +238,8 @@ static inline bool weft_coop_proceed(weft_cx *cx)
 
 /**
  * Gives back the unit of budget a weft_coop_proceed took, for a leaf whose
- * operation made no progress (it returns PENDING on an I/O wait).
+ * operation made no progress (it returns PENDING on an I/O wait). The
+ * thread polling with @cx.
  */
 static inline void weft_coop_refund(weft_cx *cx)
 {
@@ -232,6 +251,7 @@ static inline void weft_coop_refund(weft_cx *cx)
 
 /* -------------------------------------------------------------- futures */
 
+/** The type-erased future (defined below). */
 typedef struct weft_future weft_future;
 
 /** Polls the future; see the file comment for the contract. */
@@ -244,21 +264,24 @@ typedef void (*weft_drop_fn)(weft_future *f);
  * which holds the state machine, its child futures and its output.
  */
 struct weft_future {
+	/** Advances the state machine (one thread at a time). */
 	weft_poll_fn poll;
-	weft_drop_fn drop;   /* may be NULL: nothing to release */
+	/** Releases what it holds; may be NULL: nothing to release. */
+	weft_drop_fn drop;
 };
 
 /** Initialiser for the weft_future member: WEFT_FUTURE(my_poll, my_drop). */
 #define WEFT_FUTURE(poll_fn, drop_fn) \
 	((weft_future){ .poll = (poll_fn), .drop = (drop_fn) })
 
-/** Polls a type-erased future. */
+/** Polls a type-erased future through its vtable; the thread that owns it. */
 static inline weft_poll weft_future_poll(weft_future *f, weft_cx *cx)
 {
 	return f->poll(f, cx);
 }
 
-/** Drops a type-erased future (NULL drop function: nothing to do). */
+/** Drops a type-erased future (NULL drop function: nothing to do). Its
+ *  owner calls this once, from the thread that polls it. */
 static inline void weft_future_drop(weft_future *f)
 {
 	if (f->drop)
@@ -306,8 +329,13 @@ static inline void weft_future_drop(weft_future *f)
  * weft__finish label that WEFT_END places.
  */
 typedef struct weft_coro {
-	void *resume;   /* NULL: not started; 1: finished; else the label to continue at */
+	/** Output: 0, the WEFT_RETURN value, or the error WEFT_TRY propagated. */
 	int result;
+	/** Private: do not touch. resume is NULL before the first poll, 1
+	 *  once finished, else the label to continue at. */
+	struct {
+		void *resume;
+	} priv;
 } weft_coro;
 
 #define WEFT__CAT2(a, b) a##b
@@ -321,10 +349,10 @@ typedef struct weft_coro {
 #define WEFT_BEGIN(co)                                                    \
 	do {                                                              \
 		(void)&&weft__finish; /* a body with no await still jumps */ \
-		if ((co)->resume) {                                       \
-			if ((co)->resume == WEFT__CORO_DONE)              \
+		if ((co)->priv.resume) {                                  \
+			if ((co)->priv.resume == WEFT__CORO_DONE)         \
 				return WEFT_READY;                        \
-			goto *(co)->resume;                               \
+			goto *(co)->priv.resume;                          \
 		}                                                         \
 	} while (0)
 
@@ -334,7 +362,7 @@ typedef struct weft_coro {
  */
 #define WEFT_AWAIT(co, poll_expr)                                         \
 	do {                                                              \
-		(co)->resume = &&WEFT__LABEL;                             \
+		(co)->priv.resume = &&WEFT__LABEL;                        \
 	WEFT__LABEL:                                                      \
 		if ((poll_expr) == WEFT_PENDING)                          \
 			return WEFT_PENDING;                              \
@@ -367,7 +395,7 @@ typedef struct weft_coro {
  */
 #define WEFT_YIELD(co, cx)                                                \
 	do {                                                              \
-		(co)->resume = &&WEFT__LABEL;                             \
+		(co)->priv.resume = &&WEFT__LABEL;                        \
 		weft_waker_wake_by_ref((cx)->waker);                      \
 		return WEFT_PENDING;                                      \
 	WEFT__LABEL:;                                                     \
@@ -377,7 +405,7 @@ typedef struct weft_coro {
 #define WEFT_END(co)                                                      \
 	do {                                                              \
 	weft__finish: __attribute__((unused));                            \
-		(co)->resume = WEFT__CORO_DONE;                           \
+		(co)->priv.resume = WEFT__CORO_DONE;                      \
 		return WEFT_READY;                                        \
 	} while (0)
 
@@ -395,25 +423,38 @@ typedef struct weft_coro {
 #define WEFT_COMBINATOR_MAX 64
 
 /**
- * Join: ready when every child is ready (Rust's join!). Output: none; read
- * each child's output from the child.
+ * Join: ready when every child is ready (Rust's join!). Output: result, 0
+ * once every child finished, or -EINVAL for a bad child count or a NULL
+ * child (then ready at the first poll, no child polled). Read each child's
+ * output from the child.
  */
 typedef struct weft_join {
+	/** Type-erased view: weft_join_poll and weft_join_drop. */
 	weft_future fut;
-	weft_future **children;  /* NULL: the two in pair[] */
-	weft_future *pair[2];
-	uint64_t finished;       /* bit i: child i finished and dropped */
-	uint32_t n;
-	int result;              /* 0, or -EINVAL for a bad child count */
+	/** Output: 0, or -EINVAL (bad count, NULL child). */
+	int result;
+	/** Private: do not touch. */
+	struct {
+		weft_future **children;  /* NULL: the two in pair[] */
+		weft_future *pair[2];
+		uint64_t finished;       /* bit i: child i finished and dropped */
+		uint32_t n;
+	} priv;
 } weft_join;
 
-/** Join of @n children (1..WEFT_COMBINATOR_MAX); the array @children stays
- *  owned by the caller and must outlive the join. */
+/** Join of @n children (1..WEFT_COMBINATOR_MAX). The array @children and
+ *  the children stay owned by the caller and must outlive the join (the
+ *  join drops each child once, but frees nothing). Does nothing else. */
 WEFT_API void weft_join_init(weft_join *j, weft_future **children, uint32_t n);
-/** Join of two children; needs no array. */
+/** Join of two children; needs no array. A NULL child gives -EINVAL. */
 WEFT_API void weft_join2_init(weft_join *j, weft_future *a, weft_future *b);
-WEFT_API weft_poll weft_join_poll(weft_future *f, weft_cx *cx);
-WEFT_API void weft_join_drop(weft_future *f);
+/** Polls every unfinished child once, in order, dropping each as it
+ *  finishes: READY once all have (j->result set). The thread that owns
+ *  the join. */
+WEFT_API weft_poll weft_join_poll(weft_join *j, weft_cx *cx);
+/** Drops (cancels) every child that has not finished. Idempotent. The
+ *  thread that owns the join. */
+WEFT_API void weft_join_drop(weft_join *j);
 
 /**
  * Try-join: like join, but each child also names an int it sets to its
@@ -423,46 +464,71 @@ WEFT_API void weft_join_drop(weft_future *f);
  * all are done.
  */
 typedef struct weft_try_join {
-	weft_join join;
-	int *const *results;   /* NULL: the two in pair_results[] */
-	int *pair_results[2];
+	/** Type-erased view: weft_try_join_poll and weft_try_join_drop. */
+	weft_future fut;
+	/** Output: 0, the first negative child result, or -EINVAL (bad
+	 *  count, NULL child or result pointer). */
 	int result;
+	/** Private: do not touch. */
+	struct {
+		weft_join join;
+		int *const *results;   /* NULL: the two in pair_results[] */
+		int *pair_results[2];
+	} priv;
 } weft_try_join;
 
+/** Try-join of @n children (1..WEFT_COMBINATOR_MAX) whose results are
+ *  *@results[i]; both arrays stay the caller's and must outlive the
+ *  try-join. Does nothing else. */
 WEFT_API void weft_try_join_init(weft_try_join *tj, weft_future **children,
 				 int *const *results, uint32_t n);
 /** Try-join of two children, with their result ints @ra and @rb. */
 WEFT_API void weft_try_join2_init(weft_try_join *tj, weft_future *a, int *ra,
 				  weft_future *b, int *rb);
-WEFT_API weft_poll weft_try_join_poll(weft_future *f, weft_cx *cx);
-WEFT_API void weft_try_join_drop(weft_future *f);
+/** Polls every unfinished child once; READY when all succeeded or one
+ *  failed (the others are then dropped at once). The owner's thread. */
+WEFT_API weft_poll weft_try_join_poll(weft_try_join *tj, weft_cx *cx);
+/** Drops (cancels) every child that has not finished. Idempotent. */
+WEFT_API void weft_try_join_drop(weft_try_join *tj);
 
 /**
  * Select: ready when the first child is ready (Rust's select!). Children
  * are polled in order, so earlier ones win ties. Differs from Tokio's
  * select!, which polls its branches in a random order unless it is given
  * `biased;`: this select is always biased (deterministic; put a branch
- * that must not be starved first, or rotate the order yourself). When one finishes, every
- * other child is dropped (cancelled) at once. Output: winner, the index of
- * the child that finished (-1 before completion).
+ * that must not be starved first, or rotate the order yourself). When one
+ * finishes, every other child is dropped (cancelled) at once. A join
+ * handle becomes a child through weft_join_task (weft/runtime.h).
  */
 typedef struct weft_select {
+	/** Type-erased view: weft_select_poll and weft_select_drop. */
 	weft_future fut;
-	weft_future **children;  /* NULL: the two in pair[] */
-	weft_future *pair[2];
-	uint32_t n;
+	/** Output: 0 once a child finished, or -EINVAL (bad child count or
+	 *  NULL child: ready at the first poll with winner -1). */
+	int result;
+	/** Output: the index of the child that finished, -1 before. */
 	int winner;
-	bool dropped;
+	/** Private: do not touch. */
+	struct {
+		weft_future **children;  /* NULL: the two in pair[] */
+		weft_future *pair[2];
+		uint32_t n;
+		bool dropped;
+	} priv;
 } weft_select;
 
-/** Select among @n children (1..WEFT_COMBINATOR_MAX); the array stays the
- *  caller's and must outlive the select. With a bad count, the select is
- *  ready at once with winner -1. */
+/** Select among @n children (1..WEFT_COMBINATOR_MAX); the array and the
+ *  children stay the caller's and must outlive the select. Does nothing
+ *  else. */
 WEFT_API void weft_select_init(weft_select *s, weft_future **children, uint32_t n);
 /** Select between two children; needs no array. */
 WEFT_API void weft_select2_init(weft_select *s, weft_future *a, weft_future *b);
-WEFT_API weft_poll weft_select_poll(weft_future *f, weft_cx *cx);
-WEFT_API void weft_select_drop(weft_future *f);
+/** Polls the children in order until one is READY: then sets winner,
+ *  drops every child (the winner's outputs stay readable) and returns
+ *  READY. The thread that owns the select. */
+WEFT_API weft_poll weft_select_poll(weft_select *s, weft_cx *cx);
+/** Drops every child (cancelling the unfinished ones). Idempotent. */
+WEFT_API void weft_select_drop(weft_select *s);
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,8 @@
  * Errors are negative errno values from the syscalls (-ENOENT, -EACCES,
  * -EISDIR, -ENOSPC, ...), plus -ENOMEM, -EINVAL (NULL path), -EFBIG (a
  * file too large to hold in memory), -EAGAIN (no pool thread could be
- * started), -ESHUTDOWN (runtime being freed) and -ECANCELED (the runtime
- * was freed before a pool thread took the job).
+ * started), -ESHUTDOWN (runtime being closed) and -ECANCELED (the runtime
+ * was closed before a pool thread took the job).
  */
 #ifndef WEFT_FS_H
 #define WEFT_FS_H
@@ -37,6 +37,7 @@
 extern "C" {
 #endif
 
+/* A file job on the blocking pool (private). */
 struct weft__fs_job;
 
 /**
@@ -48,21 +49,32 @@ struct weft__fs_job;
  * is NULL and len 0.
  */
 typedef struct weft_fs_read_file {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
-	const char *path;            /* borrowed until the first poll */
-	struct weft__fs_job *job;    /* private */
-	char *data;                  /* output: the caller's, free() it */
-	size_t len;                  /* output */
-	int result;                  /* output */
-	bool done;
+	/** Output: 0, or a negative errno (see the file comment). */
+	int result;
+	/** Output: the file's bytes plus a '\0'; the caller's, free() it. */
+	char *data;
+	/** Output: bytes in data, not counting the '\0'. */
+	size_t len;
+	/** Private: do not touch. */
+	struct {
+		const char *path;            /* borrowed until the first poll */
+		struct weft__fs_job *job;
+		bool done;
+	} priv;
 } weft_fs_read_file;
 
-/** Prepares a read of @path (does nothing else). Any thread. */
+/** Prepares a read of @path (borrowed until the first poll; does nothing
+ *  else). Any thread. */
 WEFT_API void weft_fs_read_file_init(weft_fs_read_file *r, const char *path);
-/** Polls it; typed form, for WEFT_AWAIT. */
+/** Polls it (typed form, for WEFT_AWAIT): the first poll submits the
+ *  job; READY once result, data and len are set. Takes one unit of the
+ *  cooperative budget (given back while waiting). The owner's thread. */
 WEFT_API weft_poll weft_fs_read_file_poll(weft_fs_read_file *r, weft_cx *cx);
 /** Cancels a read in flight (the pool thread finishes it and frees the
- *  buffer). Idempotent; leaves the outputs. */
+ *  buffer). Idempotent; leaves the outputs (a completed read's data is
+ *  still the caller's to free). The owner's thread. */
 WEFT_API void weft_fs_read_file_drop(weft_fs_read_file *r);
 
 /**
@@ -73,22 +85,30 @@ WEFT_API void weft_fs_read_file_drop(weft_fs_read_file *r);
  * cache when the future is ready. Output: result, 0 or -errno.
  */
 typedef struct weft_fs_write_file {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
-	const char *path;            /* borrowed until the first poll */
-	const void *buf;             /* borrowed until the first poll */
-	size_t len;
-	struct weft__fs_job *job;    /* private */
-	int result;                  /* output */
-	bool done;
+	/** Output: 0, or a negative errno (see the file comment). */
+	int result;
+	/** Private: do not touch. */
+	struct {
+		const char *path;            /* borrowed until the first poll */
+		const void *buf;             /* borrowed until the first poll */
+		size_t len;
+		struct weft__fs_job *job;
+		bool done;
+	} priv;
 } weft_fs_write_file;
 
-/** Prepares a write (does nothing else). Any thread. */
+/** Prepares a write of @len bytes of @buf to @path (both borrowed until
+ *  the first poll; does nothing else). Any thread. */
 WEFT_API void weft_fs_write_file_init(weft_fs_write_file *w, const char *path,
 				      const void *buf, size_t len);
-/** Polls it; typed form, for WEFT_AWAIT. */
+/** Polls it (typed form, for WEFT_AWAIT): the first poll copies the bytes
+ *  and submits the job; READY once result is set. Takes one unit of the
+ *  cooperative budget (given back while waiting). The owner's thread. */
 WEFT_API weft_poll weft_fs_write_file_poll(weft_fs_write_file *w, weft_cx *cx);
 /** Abandons a write in flight (it still completes in the background).
- *  Idempotent; leaves the output. */
+ *  Idempotent; leaves the output. The owner's thread. */
 WEFT_API void weft_fs_write_file_drop(weft_fs_write_file *w);
 
 #ifdef __cplusplus

@@ -13,7 +13,7 @@
  * another runtime gives -EXDEV, and polling it with no runtime in the
  * context (cx->runtime == NULL) gives -EINVAL. A socket keeps its
  * runtime's reactor alive until it is closed, so it may be closed after
- * weft_runtime_free.
+ * weft_runtime_close.
  *
  * Operations come in two shapes, following core.h's result convention.
  * Stateless ones are poll functions on the socket

@@ -5,7 +5,7 @@
  * caller's future struct into one allocation next to the task header and
  * polls it whenever its waker is woken. The future's drop runs exactly
  * once: when it completes, when its task is aborted, or when the runtime
- * is freed with the task still live.
+ * closed with the task still live.
  *
  * Unless a function says otherwise it may be called from any thread,
  * inside a task of the runtime or outside it.
@@ -19,8 +19,8 @@
  * driver_errors), every weft_block_on in progress returns it promptly and
  * every later one returns it at once. I/O and timers stop; tasks that do
  * not need them may still run on the multi-thread flavour, whose workers
- * sleep rather than spin. weft_runtime_free still releases everything.
- * There is no way to clear the error: free the runtime and make a new one.
+ * sleep rather than spin. weft_runtime_close still releases everything.
+ * There is no way to clear the error: close the runtime and make a new one.
  *
  * Fork. A runtime does not survive fork(): the child has none of its
  * worker or blocking-pool threads, and its locks may be held by threads
@@ -29,8 +29,8 @@
  * the parent. weft detects this (a pthread_atfork child handler, set up
  * by the first weft_runtime_new): in the child, weft_block_on and
  * weft_spawn on an inherited runtime return -ECHILD, and
- * weft_runtime_free on it returns without releasing anything (the
- * child's copy of the parent's runtime is leaked, by design: freeing it
+ * weft_runtime_close on it returns without releasing anything (the
+ * child's copy of the parent's runtime is leaked, by design: closing it
  * would join threads and take locks that do not exist in the child).
  * Other calls on an inherited runtime are undefined.
  */
@@ -45,6 +45,8 @@
 extern "C" {
 #endif
 
+/** A runtime: opaque, made by weft_runtime_new, released by
+ *  weft_runtime_close. */
 typedef struct weft_runtime weft_runtime;
 
 /** The largest worker count a runtime accepts. */
@@ -80,13 +82,13 @@ typedef struct weft_runtime_config {
  * Creates a runtime (and, for more than one worker, starts its threads).
  * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
  * not be started), or -EINVAL for a NULL @out or more than
- * WEFT_MAX_WORKERS workers. The caller owns the runtime and frees it with
- * weft_runtime_free.
+ * WEFT_MAX_WORKERS workers. The caller owns the runtime and releases it
+ * with weft_runtime_close. Any thread.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
 /**
- * Shuts the runtime down and frees it: stops and joins the worker threads,
+ * Shuts the runtime down and releases it: stops and joins the worker threads,
  * drops every live task's future exactly once (on the calling thread;
  * awaiters see -ECANCELED), then cancels blocking jobs still queued and
  * waits for running blocking functions to return (weft/blocking.h), and
@@ -96,8 +98,9 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * or while a weft_block_on on it is running. Works the same after a
  * driver error. In a child process after fork(), on a runtime inherited
  * from the parent, it returns without doing anything (see "Fork" above).
+ * NULL is ignored. Any thread other than the runtime's own.
  */
-WEFT_API void weft_runtime_free(weft_runtime *rt);
+WEFT_API void weft_runtime_close(weft_runtime *rt);
 
 /**
  * Polls @fut on the calling thread until it is ready, then drops @fut (its
@@ -123,13 +126,17 @@ WEFT_API void weft_runtime_free(weft_runtime *rt);
  */
 WEFT_API int weft_block_on(weft_runtime *rt, weft_future *fut);
 
-/** A join handle: the spawner's reference to a task. */
+/** A join handle: the spawner's reference to a task, opaque. It owns one
+ *  reference on the task; weft_join_handle_close releases it. */
 typedef struct weft_join_handle weft_join_handle;
 
 /** Where a task was spawned, for the task registry. */
 typedef struct weft_location {
+	/** Source file (static storage). */
 	const char *file;
+	/** Line in @file. */
 	int line;
+	/** Function name (static storage). */
 	const char *func;
 } weft_location;
 
@@ -138,8 +145,9 @@ typedef struct weft_location {
  * starts (weft_future first). The copy is made now and the caller's struct
  * is no longer needed; it must not have been polled. Nothing runs before
  * a worker polls the task. On success returns 0 and, if @out is non-NULL,
- * stores a join handle the caller must eventually detach (with @out NULL
- * the task is detached from the start). @loc (may be NULL) is recorded
+ * stores a join handle the caller must eventually close with
+ * weft_join_handle_close (with @out NULL nobody holds a handle: the task
+ * runs on its own from the start). @loc (may be NULL) is recorded
  * for the task registry and must outlive the task; the weft_spawn and
  * weft_spawn_detached macros pass the caller's file and line. Errors:
  * -EINVAL (NULL runtime or future, @size smaller than weft_future),
@@ -150,12 +158,14 @@ typedef struct weft_location {
 WEFT_API int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 			   weft_join_handle **out, const weft_location *loc);
 
-/** weft_spawn_at without a location (also what weft_spawn expands to
- *  when called through a function pointer). */
+/** weft_spawn_at without a location: same ownership, errors and threads.
+ *  The name is also a macro (below) that adds the caller's line; this
+ *  function is what a call through a function pointer reaches. */
 WEFT_API int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 			weft_join_handle **out);
 
-/** A pointer to a static weft_location for the current line. */
+/** A pointer to a static weft_location for the current line (GNU C
+ *  statement expression; the location lives as long as the program). */
 #define WEFT_HERE                                                         \
 	(__extension__({                                                  \
 		static const weft_location weft__here = { __FILE__, __LINE__, \
@@ -163,62 +173,121 @@ WEFT_API int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 		&weft__here;                                              \
 	}))
 
-/** weft_spawn(rt, fut, size, out): spawn, recording the caller's line. */
+/** weft_spawn(rt, fut, size, out): weft_spawn_at recording the caller's
+ *  line. */
 #define weft_spawn(rt, fut, size, out) weft_spawn_at((rt), (fut), (size), (out), WEFT_HERE)
 
-/** weft_spawn_detached(rt, fut, size): spawn with no join handle. */
+/** weft_spawn_detached(rt, fut, size): weft_spawn_at with no join handle
+ *  (the task runs on its own), recording the caller's line. */
 #define weft_spawn_detached(rt, fut, size) \
 	weft_spawn_at((rt), (fut), (size), NULL, WEFT_HERE)
 
 /**
- * Awaits the task: READY once it finished, with *@status 0 (completed;
- * read its output with weft_join_handle_output) or -ECANCELED (aborted or
- * dropped at shutdown before it completed). PENDING registers @cx's waker,
- * which is woken when the task finishes. One thread at a time may poll a
- * handle.
+ * Awaits the task (a leaf poll): READY once it finished, with *@res 0
+ * (completed; read its output with weft_join_handle_output) or -ECANCELED
+ * (aborted or dropped at shutdown before it completed). PENDING registers
+ * @cx's waker (replacing the one a previous poll stored), which is woken
+ * when the task finishes. Takes one unit of the cooperative budget
+ * (given back when pending). @res may be NULL. One thread at a time may
+ * poll a handle. To use a handle as a child of join or select, wrap it in
+ * a weft_join_task.
  */
-WEFT_API weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *status);
+WEFT_API weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *res);
 
 /**
  * Once weft_join_handle_poll has given READY with status 0: a pointer to
  * the task's copy of the future struct, whose output fields are readable
- * (its drop has already run). Valid until the handle is detached. NULL
- * when the task has not completed.
+ * (its drop has already run). Valid until the handle is closed. NULL
+ * when the task has not completed or was cancelled. Any thread.
  */
 WEFT_API void *weft_join_handle_output(weft_join_handle *h);
 
-/** True once the task has finished (completed or cancelled). */
+/** True once the task has finished (completed or cancelled); after it,
+ *  the output is readable. Never waits. Any thread. */
 WEFT_API bool weft_join_handle_is_finished(const weft_join_handle *h);
 
 /**
  * Requests cancellation: the task is not polled again; its future is
  * dropped exactly once on a thread of the runtime, and awaiters see
  * -ECANCELED. No effect on a task that already finished. Does not release
- * the handle.
+ * the handle: close it (or await it first, to know the task has ended).
+ * Any thread.
  */
 WEFT_API void weft_join_handle_abort(weft_join_handle *h);
 
 /**
- * Releases the handle. The task goes on running (Tokio's JoinHandle drop);
- * a waker registered by weft_join_handle_poll is dropped. @h is invalid
- * afterwards. NULL is ignored.
+ * Releases the handle. The task goes on running (Tokio's JoinHandle drop
+ * detaches it) and its output is dropped with it; a waker registered by
+ * weft_join_handle_poll is dropped. @h is invalid afterwards. NULL is
+ * ignored. Any thread, also after weft_runtime_close.
  */
-WEFT_API void weft_join_handle_detach(weft_join_handle *h);
+WEFT_API void weft_join_handle_close(weft_join_handle *h);
+
+/**
+ * A join handle as a future, so a task can be a child of weft_join or
+ * weft_select (for instance "the accept loop ends or a signal arrives" is
+ * a weft_select2 of a weft_join_task and a weft_signal).
+ *
+ * The wrapper borrows the handle: the caller keeps owning it and closes
+ * it with weft_join_handle_close after the wrapper is dropped, and reads
+ * the task's output with weft_join_handle_output. Dropping the wrapper
+ * does NOT abort the task, even while it runs (a select that another
+ * child wins leaves the task running, like a dropped Tokio JoinHandle);
+ * it only withdraws the waker that its polls registered with the task.
+ * Abort the task explicitly with weft_join_handle_abort when it must end.
+ *
+ * It follows the leaf-future rules of weft/core.h: init does nothing
+ * else, a zero-filled one is valid (ready with -EINVAL), drop is
+ * idempotent, and each poll takes one unit of the cooperative budget
+ * (given back when pending).
+ */
+typedef struct weft_join_task {
+	/** Type-erased view: weft_join_task_poll and weft_join_task_drop. */
+	weft_future fut;
+	/** Output: 0 (the task completed), -ECANCELED (aborted, or dropped
+	 *  at shutdown before it completed), -EINVAL (no handle). */
+	int result;
+	/** Private: do not touch. */
+	struct {
+		weft_join_handle *handle;
+		bool done;
+	} priv;
+} weft_join_task;
+
+/** Initialises @t to await the task of @h (borrowed; it must stay open
+ *  until @t is dropped). Does nothing else. */
+WEFT_API void weft_join_task_init(weft_join_task *t, weft_join_handle *h);
+/** Polls it (typed form, for WEFT_AWAIT): READY once the task finished,
+ *  with t->result set; polling it again gives READY again. The thread
+ *  that owns @t. */
+WEFT_API weft_poll weft_join_task_poll(weft_join_task *t, weft_cx *cx);
+/** Drops it: withdraws the waker its polls registered with the task;
+ *  the task and the handle are left alone. Idempotent; zero-filled is
+ *  fine. The thread that owns @t. */
+WEFT_API void weft_join_task_drop(weft_join_task *t);
 
 /* ------------------------------------------------------ task registry */
 
 /** A live task, as the registry sees it. */
 typedef struct weft_task_info {
-	uint64_t id;                 /* unique among live tasks (its address) */
-	const weft_location *spawned_at;   /* NULL if unknown */
-	uint32_t state;              /* WEFT_TASK_* bits */
-	uint32_t refs;               /* references held (handle, wakers, queues) */
+	/** Unique among live tasks (its address). */
+	uint64_t id;
+	/** Where it was spawned; NULL if unknown. */
+	const weft_location *spawned_at;
+	/** WEFT_TASK_* bits. */
+	uint32_t state;
+	/** References held (handle, wakers, queues). */
+	uint32_t refs;
 } weft_task_info;
 
-#define WEFT_TASK_RUNNING   (1u << 0)   /* being polled now */
-#define WEFT_TASK_NOTIFIED  (1u << 2)   /* queued to run */
-#define WEFT_TASK_CANCELLED (1u << 3)   /* aborted, not yet dropped */
-#define WEFT_TASK_JOINABLE  (1u << 4)   /* a join handle exists */
+/** weft_task_info.state: the task is being polled now. */
+#define WEFT_TASK_RUNNING   (1u << 0)
+/** weft_task_info.state: the task is queued to run. */
+#define WEFT_TASK_NOTIFIED  (1u << 2)
+/** weft_task_info.state: aborted, its future not yet dropped. */
+#define WEFT_TASK_CANCELLED (1u << 3)
+/** weft_task_info.state: a join handle exists. */
+#define WEFT_TASK_JOINABLE  (1u << 4)
 
 /**
  * Fills up to @max entries of @out with the runtime's live tasks and
@@ -235,7 +304,8 @@ WEFT_API size_t weft_runtime_tasks(weft_runtime *rt, weft_task_info *out, size_t
  */
 WEFT_API int weft_runtime_dump_tasks(weft_runtime *rt, FILE *out);
 
-/** Number of tasks spawned on @rt and not yet finished. */
+/** Number of tasks spawned on @rt and not yet finished (a snapshot; 0 for
+ *  NULL). Any thread. */
 WEFT_API size_t weft_runtime_live_tasks(const weft_runtime *rt);
 
 /* ------------------------------------------------------------- metrics */
@@ -267,7 +337,9 @@ typedef struct weft_runtime_metrics {
 	uint32_t reserved2;          /* always 0 */
 } weft_runtime_metrics;
 
-/** Fills the first @size bytes of *@out. 0, or -EINVAL. Any thread. */
+/** Fills the first @size bytes of *@out (the caller's struct, of any
+ *  size up to and beyond this header's). 0, or -EINVAL for a NULL
+ *  argument. Any thread. */
 WEFT_API int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out,
 				      size_t size);
 
@@ -299,13 +371,19 @@ WEFT_API int weft_runtime_worker_metrics(weft_runtime *rt, uint32_t index,
  * every other runnable task runs first.
  */
 typedef struct weft_yield_now {
+	/** Type-erased view (no drop function: it holds nothing). */
 	weft_future fut;
-	bool yielded;
+	/** Private: do not touch. */
+	struct {
+		bool yielded;
+	} priv;
 } weft_yield_now;
 
-/** Initialises a yield_now future (does nothing else). */
+/** Initialises a yield_now future (does nothing else). It has no result:
+ *  it cannot fail. */
 WEFT_API void weft_yield_now_init(weft_yield_now *y);
-/** Polls it; typed form, for WEFT_AWAIT. */
+/** Polls it (typed form, for WEFT_AWAIT): PENDING once, after waking the
+ *  task, then READY. The thread that owns @y. */
 WEFT_API weft_poll weft_yield_now_poll(weft_yield_now *y, weft_cx *cx);
 
 #ifdef __cplusplus

@@ -46,7 +46,7 @@
  * until first polled, a zero-filled one is valid (it listens for the
  * shutdown set), and drop is idempotent and releases the registration. A
  * registered listener holds a reference on its runtime's reactor, so it
- * may be dropped after weft_runtime_free. One thread at a time polls or
+ * may be dropped after weft_runtime_close. One thread at a time polls or
  * drops a given listener; different listeners may be used from any
  * threads at once.
  */
@@ -62,7 +62,7 @@
 extern "C" {
 #endif
 
-/** The bit of signal @sig (1..64) in a listener's mask. */
+/** The bit of signal @sig (1..64) in a listener's mask (weft_signal_init). */
 #define WEFT_SIGNAL_BIT(sig) (UINT64_C(1) << ((unsigned)(sig) - 1u))
 
 /** The shutdown set: SIGINT, SIGTERM and SIGHUP. A mask of 0 means this. */
@@ -78,26 +78,30 @@ extern "C" {
  * cannot be listened for, or no runtime in the poll context), -ENOMEM,
  * or the -errno of eventfd, epoll_ctl or sigaction. When several of its
  * signals arrived between two polls, the one delivered first is
- * reported. weft__priv is private.
+ * reported.
  */
 typedef struct weft_signal {
+	/** Type-erased view: weft_signal_poll and weft_signal_drop. */
 	weft_future fut;
+	/** Output: 0 while pending, then a signal number or a negative errno. */
 	int result;
-	uint64_t mask;                         /* as given to init; 0: shutdown set */
+	/** Private: do not touch. */
 	struct {
+		uint64_t mask;                 /* as given to init; 0: shutdown set */
 		struct weft__signal_hub *hub;  /* non-NULL: registered */
 		struct weft_signal *prev, *next;
 		weft_waker waker;
 		uint64_t base;                 /* deliveries up to this are old */
 		uint64_t seen;                 /* newest delivery seen at completion */
 		bool done;
-	} weft__priv;
+	} priv;
 } weft_signal;
 
 /**
  * Initialises @s to listen for the signals in @mask (WEFT_SIGNAL_BIT
  * values ORed; 0 = WEFT_SIGNAL_SHUTDOWN). Does nothing else: no syscall,
- * no registration. @s must not be registered (drop it first).
+ * no registration. @s must not be registered (drop it first). The
+ * thread that owns @s.
  */
 WEFT_API void weft_signal_init(weft_signal *s, uint64_t mask);
 
@@ -109,7 +113,7 @@ WEFT_API void weft_signal_init(weft_signal *s, uint64_t mask);
  * Polling a completed listener returns READY again. Takes one unit of the
  * cooperative budget (given back when it waits). @cx must carry a
  * runtime (else -EINVAL), and the listener stays with the runtime of its
- * first poll.
+ * first poll. The thread that owns @s.
  */
 WEFT_API weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx);
 
@@ -119,7 +123,7 @@ WEFT_API weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx);
  * no moment at which the signal's default action is back). Deliveries
  * that arrived since it completed do count. No effect on a listener that
  * has not completed or that failed. Typical use: a loop that dumps
- * statistics on every SIGQUIT.
+ * statistics on every SIGQUIT. The thread that owns @s.
  */
 WEFT_API void weft_signal_rearm(weft_signal *s);
 
@@ -127,7 +131,8 @@ WEFT_API void weft_signal_rearm(weft_signal *s);
  * Drops the listener: leaves the runtime's list and, for each of its
  * signals that no other listener names, puts the disposition found back.
  * Drops the stored waker. Idempotent; safe on a zero-filled or never
- * polled listener. result stays readable.
+ * polled listener. result stays readable. The thread that owns @s (it
+ * may run after weft_runtime_close).
  */
 WEFT_API void weft_signal_drop(weft_signal *s);
 

@@ -14,7 +14,7 @@
  *  - Its init function does nothing but fill the struct: no syscall, no
  *    allocation, no registration. A zero-filled future is valid: polling
  *    it gives READY with result -EINVAL, dropping it does nothing.
- *  - The waiter node lives inside the future (the weft__opaque storage):
+ *  - The waiter node lives inside the future (its `priv` storage):
  *    waiting allocates nothing. The future must not move once polled.
  *  - Drop is idempotent and cancels: a pending future leaves the wait
  *    queue, and whatever had already been handed to it and not yet
@@ -28,6 +28,10 @@
  *  - Waits are FIFO: the longest waiter is served first, and a newcomer
  *    never overtakes a queued waiter (no barging).
  *  - Results are 0 or a negative errno in the future's `result`.
+ *  - In-place objects (semaphore, mutex, rwlock, notify) are released
+ *    with *_close once nothing uses them; channel handles are released
+ *    with their *_close. A semaphore's or an mpsc receiver's *_shutdown
+ *    ends one direction (acquires, sends) and releases nothing.
  *
  * Thread safety: the primitives may be used from any thread, inside tasks
  * of any runtime or from plain threads; a single future is polled and
@@ -55,7 +59,8 @@ extern "C" {
 
 /*
  * Storage of the primitives and futures: sized opaque types that callers
- * may embed (no allocation). The fields are private.
+ * may embed (no allocation). The words sit in each struct's `priv`
+ * member: private, do not touch.
  */
 #define WEFT__SYNC_OBJECT_WORDS 12
 #define WEFT__SYNC_FUTURE_WORDS 12
@@ -67,7 +72,10 @@ extern "C" {
 
 /** A counting semaphore with FIFO waiters. Embed it; weft_semaphore_init. */
 typedef struct weft_semaphore {
-	uint64_t weft__opaque[WEFT__SYNC_OBJECT_WORDS];
+	/** Private: do not touch. */
+	struct {
+		uint64_t opaque[WEFT__SYNC_OBJECT_WORDS];
+	} priv;
 } weft_semaphore;
 
 /**
@@ -77,16 +85,19 @@ typedef struct weft_semaphore {
 WEFT_API int weft_semaphore_init(weft_semaphore *s, size_t permits);
 
 /**
- * Releases @s's resources. No future may be waiting on it (drop them
- * first) and no thread may be using it.
+ * Releases @s's resources (an in-place object: nothing is freed but what
+ * it holds). No future may be waiting on it (drop them first) and no
+ * thread may be using it; @s may be initialised again afterwards. NULL is
+ * ignored. The last user's thread.
  */
-WEFT_API void weft_semaphore_destroy(weft_semaphore *s);
+WEFT_API void weft_semaphore_close(weft_semaphore *s);
 
 /**
  * Takes @n permits now if they are free and no waiter is queued before
  * (a try never overtakes a waiter). Returns 0, -EAGAIN (not enough free,
- * or waiters queued), -ESHUTDOWN (closed), -EINVAL (NULL @s, or @n above
- * WEFT_SEMAPHORE_MAX_PERMITS). @n == 0 succeeds unless closed. Any thread.
+ * or waiters queued), -ESHUTDOWN (shut down), -EINVAL (NULL @s, or @n
+ * above WEFT_SEMAPHORE_MAX_PERMITS). @n == 0 succeeds unless shut down.
+ * Any thread.
  */
 WEFT_API int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
 
@@ -97,28 +108,30 @@ WEFT_API int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
  * more, as a partial assignment it keeps while it waits (like Tokio).
  * Returns 0, -EINVAL (NULL), or -EOVERFLOW if the permits not held by
  * callers (free plus assigned to the waiting head) would pass
- * WEFT_SEMAPHORE_MAX_PERMITS (then nothing is added). Works on a closed
- * semaphore too. Any thread.
+ * WEFT_SEMAPHORE_MAX_PERMITS (then nothing is added). Works on a shut
+ * down semaphore too. Any thread.
  */
 WEFT_API int weft_semaphore_release(weft_semaphore *s, size_t n);
 
 /**
- * Closes @s: every queued acquire completes with -ESHUTDOWN (a partial
+ * Shuts @s down (no more acquires; Tokio's Semaphore::close): every
+ * queued acquire completes with -ESHUTDOWN (a partial
  * assignment the head had goes back to the free count), and every later
  * acquire or try_acquire fails with -ESHUTDOWN. Permits already held stay
- * held. Idempotent. Any thread.
+ * held and may still be released; @s must still be closed with
+ * weft_semaphore_close. Idempotent; NULL is ignored. Any thread.
  */
-WEFT_API void weft_semaphore_close(weft_semaphore *s);
+WEFT_API void weft_semaphore_shutdown(weft_semaphore *s);
 
 /**
  * Permits free right now (a snapshot; Tokio's available_permits). 0 for
  * NULL. Any thread. Permits already assigned to a queued acquire that
  * waits for more are not free and are not counted: while a waiter is
- * queued this is 0 once the release, close or acquire drop that put
+ * queued this is 0 once the release, shutdown or acquire drop that put
  * permits back has returned. Not during such a call: one that completes
  * more than 32 waiters wakes them in batches, and a snapshot between two
  * batches may count permits while a waiter is still queued (permits the
- * call is about to hand to the head, or in a close the shares already
+ * call is about to hand to the head, or in a shutdown the shares already
  * given back). No acquire takes them ahead of the queue; none is lost.
  */
 WEFT_API size_t weft_semaphore_available(weft_semaphore *s);
@@ -126,12 +139,17 @@ WEFT_API size_t weft_semaphore_available(weft_semaphore *s);
 /**
  * An acquire of n permits. Output: result, 0 (the permits are now the
  * caller's, to give back with weft_semaphore_release), -ESHUTDOWN
- * (closed), -EINVAL (zero-filled, or n too large).
+ * (shut down), -EINVAL (zero-filled, or n too large).
  */
 typedef struct weft_semaphore_acquire_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_semaphore_acquire_future;
 
 /** Initialises @a to acquire @n permits of @s. Does nothing else. */
@@ -150,8 +168,9 @@ WEFT_API weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire_future *a,
 WEFT_API void weft_semaphore_acquire_drop(weft_semaphore_acquire_future *a);
 
 /**
- * Acquires @n permits, waiting on the calling plain thread. Returns 0,
- * -ESHUTDOWN, -EINVAL, or -EDEADLK on a runtime thread.
+ * Acquires @n permits, waiting on the calling plain thread (not a
+ * runtime thread). Returns 0, -ESHUTDOWN, -EINVAL, or -EDEADLK on a
+ * runtime thread.
  */
 WEFT_API int weft_semaphore_acquire_blocking(weft_semaphore *s, size_t n);
 
@@ -164,15 +183,21 @@ WEFT_API int weft_semaphore_acquire_blocking(weft_semaphore *s, size_t n);
  * thread, so the task that locked it may unlock it from any worker.
  */
 typedef struct weft_mutex {
-	uint64_t weft__opaque[WEFT__SYNC_OBJECT_WORDS];
+	/** Private: do not touch. */
+	struct {
+		uint64_t opaque[WEFT__SYNC_OBJECT_WORDS];
+	} priv;
 } weft_mutex;
 
-/** Initialises @m unlocked. 0, or -EINVAL for NULL. */
+/** Initialises @m unlocked (in place, no allocation). 0, or -EINVAL for
+ *  NULL. Release it with weft_mutex_close. Any thread. */
 WEFT_API int weft_mutex_init(weft_mutex *m);
-/** Releases @m's resources; no waiters, not in use. */
-WEFT_API void weft_mutex_destroy(weft_mutex *m);
+/** Releases @m's resources (in place): no waiters, not in use, not
+ *  locked. NULL is ignored. The last user's thread. */
+WEFT_API void weft_mutex_close(weft_mutex *m);
 
-/** Locks @m if it is free and nobody waits: 0 or -EAGAIN (-EINVAL NULL). */
+/** Locks @m now if it is free and nobody waits: 0 (the caller holds it,
+ *  unlock once), -EAGAIN, or -EINVAL for NULL. Never waits. Any thread. */
 WEFT_API int weft_mutex_try_lock(weft_mutex *m);
 
 /**
@@ -191,17 +216,25 @@ WEFT_API int weft_mutex_unlock(weft_mutex *m);
  * zero-filled.
  */
 typedef struct weft_mutex_lock_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_mutex_lock_future;
 
-/** Initialises @l to lock @m. Does nothing else. */
+/** Initialises @l to lock @m (borrowed: it must outlive @l). Does
+ *  nothing else. Any thread. */
 WEFT_API void weft_mutex_lock_init(weft_mutex_lock_future *l, weft_mutex *m);
-/** Polls the lock: READY with result 0 once held. */
+/** Polls the lock: READY with result 0 once held (or -EINVAL,
+ *  zero-filled); PENDING queues it FIFO. The thread that owns @l. */
 WEFT_API weft_poll weft_mutex_lock_poll(weft_mutex_lock_future *l, weft_cx *cx);
 /** Drops the lock future; if the mutex was handed to it but the READY was
- *  not seen, it passes to the next waiter. Idempotent. */
+ *  not seen, it passes to the next waiter. Idempotent. The thread that
+ *  owns @l. */
 WEFT_API void weft_mutex_lock_drop(weft_mutex_lock_future *l);
 
 /** Locks @m, waiting on the calling plain thread: 0, or -EDEADLK on a
@@ -219,43 +252,63 @@ WEFT_API int weft_mutex_lock_blocking(weft_mutex *m);
  * back readers that come after it, so writers never starve.
  */
 typedef struct weft_rwlock {
-	uint64_t weft__opaque[WEFT__SYNC_OBJECT_WORDS];
+	/** Private: do not touch. */
+	struct {
+		uint64_t opaque[WEFT__SYNC_OBJECT_WORDS];
+	} priv;
 } weft_rwlock;
 
-/** Initialises @l unlocked. 0, or -EINVAL for NULL. */
+/** Initialises @l unlocked (in place). 0, or -EINVAL for NULL. Release
+ *  it with weft_rwlock_close. Any thread. */
 WEFT_API int weft_rwlock_init(weft_rwlock *l);
-/** Releases @l's resources; no waiters, not in use. */
-WEFT_API void weft_rwlock_destroy(weft_rwlock *l);
-/** Takes a read lock if possible now: 0, -EAGAIN, -EINVAL. */
+/** Releases @l's resources (in place): no waiters, not in use, not
+ *  locked. NULL is ignored. The last user's thread. */
+WEFT_API void weft_rwlock_close(weft_rwlock *l);
+/** Takes a read lock now if no writer holds or waits for it: 0 (held,
+ *  read_unlock once), -EAGAIN, -EINVAL. Never waits. Any thread. */
 WEFT_API int weft_rwlock_try_read(weft_rwlock *l);
-/** Takes the write lock if possible now: 0, -EAGAIN, -EINVAL. */
+/** Takes the write lock now if nobody holds or waits for it: 0 (held,
+ *  write_unlock once), -EAGAIN, -EINVAL. Never waits. Any thread. */
 WEFT_API int weft_rwlock_try_write(weft_rwlock *l);
 /** Gives back one read lock the caller holds. 0, or -EPERM when the lock
  *  is not held at all (a best-effort check: the lock does not know who
- *  holds it, so releasing a lock held by someone else is not caught). */
+ *  holds it, so releasing a lock held by someone else is not caught).
+ *  Any thread. */
 WEFT_API int weft_rwlock_read_unlock(weft_rwlock *l);
 /** Gives back the write lock the caller holds. 0, or -EPERM when no lock
- *  at all is free to give back (same best-effort check). */
+ *  at all is free to give back (same best-effort check). Any thread. */
 WEFT_API int weft_rwlock_write_unlock(weft_rwlock *l);
 
-/** A read-lock or write-lock future; result 0 means the lock is held. */
+/** A read-lock or write-lock future; result 0 means the lock is held
+ *  (release it with the matching unlock), -EINVAL zero-filled. */
 typedef struct weft_rwlock_lock_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_rwlock_lock_future;
 
-/** Initialises @f to take a read lock of @l. Does nothing else. */
+/** Initialises @f to take a read lock of @l (borrowed). Does nothing
+ *  else. Any thread. */
 WEFT_API void weft_rwlock_read_init(weft_rwlock_lock_future *f, weft_rwlock *l);
-/** Initialises @f to take the write lock of @l. Does nothing else. */
+/** Initialises @f to take the write lock of @l (borrowed). Does nothing
+ *  else. Any thread. */
 WEFT_API void weft_rwlock_write_init(weft_rwlock_lock_future *f, weft_rwlock *l);
-/** Polls either kind: READY with result 0 once held. */
+/** Polls either kind: READY with result 0 once held; PENDING queues it
+ *  FIFO. The thread that owns @f. */
 WEFT_API weft_poll weft_rwlock_lock_poll(weft_rwlock_lock_future *f, weft_cx *cx);
 /** Drops either kind; a lock handed over but not reported is given back
- *  (to the next waiters). Idempotent. */
+ *  (to the next waiters). Idempotent. The thread that owns @f. */
 WEFT_API void weft_rwlock_lock_drop(weft_rwlock_lock_future *f);
-/** Read-locks / write-locks on a plain thread: 0, -EDEADLK, -EINVAL. */
+/** Read-locks @l, waiting on the calling plain thread: 0 (held),
+ *  -EDEADLK on a runtime thread, -EINVAL. */
 WEFT_API int weft_rwlock_read_blocking(weft_rwlock *l);
+/** Write-locks @l, waiting on the calling plain thread: 0 (held),
+ *  -EDEADLK on a runtime thread, -EINVAL. */
 WEFT_API int weft_rwlock_write_blocking(weft_rwlock *l);
 
 /* --------------------------------------------------------------- notify */
@@ -267,40 +320,54 @@ WEFT_API int weft_rwlock_write_blocking(weft_rwlock *l);
  * created (initialised) before the call, and stores no permit.
  */
 typedef struct weft_notify {
-	uint64_t weft__opaque[WEFT__SYNC_OBJECT_WORDS];
+	/** Private: do not touch. */
+	struct {
+		uint64_t opaque[WEFT__SYNC_OBJECT_WORDS];
+	} priv;
 } weft_notify;
 
-/** Initialises @n with no permit. 0, or -EINVAL for NULL. */
+/** Initialises @n with no permit (in place). 0, or -EINVAL for NULL.
+ *  Release it with weft_notify_close. Any thread. */
 WEFT_API int weft_notify_init(weft_notify *n);
-/** Releases @n's resources; no waiters, not in use. */
-WEFT_API void weft_notify_destroy(weft_notify *n);
+/** Releases @n's resources (in place): no waiters, not in use. NULL is
+ *  ignored. The last user's thread. */
+WEFT_API void weft_notify_close(weft_notify *n);
 /** Wakes the longest waiter, or stores a permit. Any thread. */
 WEFT_API void weft_notify_one(weft_notify *n);
 /** Wakes every waiter initialised before this call. Any thread. */
 WEFT_API void weft_notify_waiters(weft_notify *n);
 
-/** A wait on a notify. result: 0 once notified, -EINVAL zero-filled. */
+/** A wait on a notify. Output: result, 0 once notified, -EINVAL
+ *  zero-filled. */
 typedef struct weft_notified {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_notified;
 
 /**
  * Initialises @f to wait on @n. Records (one atomic read, nothing else)
  * how many notify_waiters calls happened so far, so a notify_waiters that
  * comes after this call completes @f even before its first poll: the
- * pattern "init, check the condition, await" loses no wakeup.
+ * pattern "init, check the condition, await" loses no wakeup. @n is
+ * borrowed. Any thread.
  */
 WEFT_API void weft_notified_init(weft_notified *f, weft_notify *n);
 /** Polls the wait: READY once notified (consuming a stored permit if
- *  that is what completed it). */
+ *  that is what completed it). The thread that owns @f. */
 WEFT_API weft_poll weft_notified_poll(weft_notified *f, weft_cx *cx);
 /** Drops the wait; a notify_one it received but did not report passes to
- *  the next waiter (or back to the stored permit). Idempotent. */
+ *  the next waiter (or back to the stored permit). Idempotent. The thread
+ *  that owns @f. */
 WEFT_API void weft_notified_drop(weft_notified *f);
 
-/** Waits for a notification on the calling plain thread: 0, -EDEADLK. */
+/** Waits for a notification (or takes the stored permit) on the calling
+ *  plain thread: 0, -EDEADLK on a runtime thread, -EINVAL. */
 WEFT_API int weft_notify_wait_blocking(weft_notify *n);
 
 /* -------------------------------------------------------------- oneshot */
@@ -310,9 +377,10 @@ WEFT_API int weft_notify_wait_blocking(weft_notify *n);
  * value) from one sender to one receiver. The channel is one allocation,
  * freed when both handles are gone. Each handle is owned by one user at a
  * time and released exactly once: the sender by weft_oneshot_send or
- * weft_oneshot_sender_drop, the receiver by weft_oneshot_receiver_drop.
+ * weft_oneshot_sender_close, the receiver by weft_oneshot_receiver_close.
  */
 typedef struct weft_oneshot_sender weft_oneshot_sender;
+/** The receiving handle of a oneshot channel (opaque; see above). */
 typedef struct weft_oneshot_receiver weft_oneshot_receiver;
 
 /** The largest message size of any channel here. */
@@ -334,40 +402,51 @@ WEFT_API int weft_oneshot_new(size_t elem_size, weft_oneshot_sender **tx,
  */
 WEFT_API int weft_oneshot_send(weft_oneshot_sender *tx, const void *msg);
 
-/** True once the receiver is gone (a send would fail). */
+/** True once the receiver is gone (a send would fail). Any thread. */
 WEFT_API bool weft_oneshot_is_closed(weft_oneshot_sender *tx);
 
 /** Releases the sender without sending: the receiver sees -EPIPE. NULL
- *  is ignored. */
-WEFT_API void weft_oneshot_sender_drop(weft_oneshot_sender *tx);
+ *  is ignored. Any thread (the sender's owner). */
+WEFT_API void weft_oneshot_sender_close(weft_oneshot_sender *tx);
 
 /**
  * Takes the message if it is there: 0 (copied to *@out), -EAGAIN (not
  * yet), -EPIPE (the sender is gone without sending, or the message was
- * already taken), -EINVAL.
+ * already taken), -EINVAL. Never waits. The receiver's owner.
  */
 WEFT_API int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out);
 
 /** Releases the receiver; an unreceived message is discarded. A pending
- *  recv future on it must be dropped first. NULL is ignored. */
-WEFT_API void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx);
+ *  recv future on it must be dropped first. NULL is ignored. The
+ *  receiver's owner. */
+WEFT_API void weft_oneshot_receiver_close(weft_oneshot_receiver *rx);
 
-/** A receive: result 0 (message in *out), -EPIPE, -EINVAL. */
+/** A receive. Output: result, 0 (message in *out), -EPIPE (sender gone
+ *  without sending), -EINVAL (zero-filled). */
 typedef struct weft_oneshot_recv_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_oneshot_recv_future;
 
 /** Initialises @f to receive from @rx into @out (elem_size bytes, which
  *  must stay valid while @f is pending). Does nothing else. */
 WEFT_API void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *rx,
 				     void *out);
+/** Polls the receive: READY once the message is copied out or the sender
+ *  is gone (result set); PENDING stores @cx's waker. The owner's thread. */
 WEFT_API weft_poll weft_oneshot_recv_poll(weft_oneshot_recv_future *f, weft_cx *cx);
-/** Drops the receive; an untaken message stays in the channel. Idempotent. */
+/** Drops the receive; an untaken message stays in the channel.
+ *  Idempotent. The owner's thread. */
 WEFT_API void weft_oneshot_recv_drop(weft_oneshot_recv_future *f);
 
-/** Receives on the calling plain thread: 0, -EPIPE, -EINVAL, -EDEADLK. */
+/** Receives on the calling plain thread, waiting for the message: 0,
+ *  -EPIPE, -EINVAL, -EDEADLK on a runtime thread. */
 WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
 
 /* ----------------------------------------------------------------- mpsc */
@@ -380,15 +459,16 @@ WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
  * emptied block is kept for reuse).
  *
  * Handles: senders are counted (weft_mpsc_sender_clone adds one,
- * weft_mpsc_sender_drop removes one); the receiver is unique. When every
+ * weft_mpsc_sender_close removes one); the receiver is unique. When every
  * sender is gone the receiver drains what is buffered, then sees -EPIPE.
- * When the receiver is closed or gone, sends fail with -EPIPE and queued
- * sends complete with -EPIPE. After weft_mpsc_receiver_close the receiver
- * also drains what is buffered and then sees -EPIPE, even while senders
- * are alive (Tokio's close-then-drain shutdown). The channel is freed
- * with its last handle.
+ * When the receiver is shut down or closed, sends fail with -EPIPE and
+ * queued sends complete with -EPIPE. After weft_mpsc_receiver_shutdown the
+ * receiver also drains what is buffered and then sees -EPIPE, even while
+ * senders are alive (Tokio's close-then-drain shutdown). The channel is
+ * freed with its last handle.
  */
 typedef struct weft_mpsc_sender weft_mpsc_sender;
+/** The receiving handle of an mpsc channel (opaque; see above). */
 typedef struct weft_mpsc_receiver weft_mpsc_receiver;
 
 /** The largest bounded capacity. */
@@ -402,81 +482,100 @@ typedef struct weft_mpsc_receiver weft_mpsc_receiver;
 WEFT_API int weft_mpsc_new(size_t capacity, size_t elem_size, weft_mpsc_sender **tx,
 			   weft_mpsc_receiver **rx);
 
-/** Returns another sender handle for @tx's channel (counted; drop each
- *  one). NULL for NULL. Never fails, never allocates. */
+/** Returns another sender handle for @tx's channel (counted; close each
+ *  one). NULL for NULL. Never fails, never allocates. Any thread. */
 WEFT_API weft_mpsc_sender *weft_mpsc_sender_clone(weft_mpsc_sender *tx);
 /** Releases one sender handle; the last one ends the stream. NULL is
- *  ignored. Pending send futures made from it must be dropped first. */
-WEFT_API void weft_mpsc_sender_drop(weft_mpsc_sender *tx);
-/** True once the receiver is closed or gone. */
+ *  ignored. Pending send futures made from it must be dropped first.
+ *  Any thread (the handle's owner). */
+WEFT_API void weft_mpsc_sender_close(weft_mpsc_sender *tx);
+/** True once the receiver is shut down or closed (a send would fail).
+ *  Any thread. */
 WEFT_API bool weft_mpsc_is_closed(weft_mpsc_sender *tx);
 
 /**
  * Sends *@msg now if there is room (and no earlier send waits for room):
  * 0, -EAGAIN (full), -EPIPE (receiver closed or gone), -ENOMEM
- * (unbounded, block allocation failed), -EINVAL. Never waits.
+ * (unbounded, block allocation failed), -EINVAL. Never waits. Any
+ * thread.
  */
 WEFT_API int weft_mpsc_try_send(weft_mpsc_sender *tx, const void *msg);
 
-/** A send: result 0 (sent), -EPIPE, -ENOMEM, -EINVAL. If dropped before
- *  READY, the message was not sent. */
+/** A send. Output: result, 0 (sent), -EPIPE, -ENOMEM, -EINVAL. If
+ *  dropped before READY, the message was not sent. */
 typedef struct weft_mpsc_send_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_mpsc_send_future;
 
 /** Initialises @f to send *@msg through @tx. *@msg is copied when the send
- *  completes, so it must stay valid while @f is pending. Does nothing else. */
+ *  completes, so it must stay valid while @f is pending. Does nothing
+ *  else. Any thread. */
 WEFT_API void weft_mpsc_send_init(weft_mpsc_send_future *f, weft_mpsc_sender *tx,
 				  const void *msg);
+/** Polls the send: READY once sent or failed (result set); PENDING waits
+ *  FIFO for room (bounded). The owner's thread. */
 WEFT_API weft_poll weft_mpsc_send_poll(weft_mpsc_send_future *f, weft_cx *cx);
 /** Drops the send; a slot reserved for it goes to the next waiting send.
- *  Idempotent. */
+ *  Idempotent. The owner's thread. */
 WEFT_API void weft_mpsc_send_drop(weft_mpsc_send_future *f);
 
 /** Sends on the calling plain thread, waiting for room: 0, -EPIPE,
- *  -ENOMEM, -EINVAL, -EDEADLK. */
+ *  -ENOMEM, -EINVAL, -EDEADLK on a runtime thread. */
 WEFT_API int weft_mpsc_send_blocking(weft_mpsc_sender *tx, const void *msg);
 
 /**
  * Takes the oldest message: 0 (copied to *@out), -EAGAIN (empty, senders
- * remain and the receiver is not closed), -EPIPE (empty, and every sender
- * is gone or the receiver was closed), -EINVAL. Never waits. The thread
+ * remain and the receiver is not shut down), -EPIPE (empty, and every
+ * sender is gone or the receiver was shut down), -EINVAL. Never waits. The thread
  * that owns the receiver (the receiver is used by one thread at a time).
  */
 WEFT_API int weft_mpsc_try_recv(weft_mpsc_receiver *rx, void *out);
 
-/** Closes the receiving side without releasing it (Tokio's
+/** Shuts the receiving side down without releasing it (Tokio's
  *  Receiver::close): sends fail from now on with -EPIPE, queued sends
  *  (a bounded send waiting for room) complete with -EPIPE, and a pending
  *  receive is woken. Messages already buffered can still be received;
  *  once they are drained every receive ends with -EPIPE, whether or not
  *  senders are alive. Idempotent; NULL is ignored. The thread that owns
  *  the receiver. */
+WEFT_API void weft_mpsc_receiver_shutdown(weft_mpsc_receiver *rx);
+/** Releases the receiver (shutting the channel down for senders);
+ *  buffered messages are discarded. A pending recv future on it must be
+ *  dropped first. NULL is ignored. The receiver's owner. */
 WEFT_API void weft_mpsc_receiver_close(weft_mpsc_receiver *rx);
-/** Closes and releases the receiver; buffered messages are discarded. A
- *  pending recv future on it must be dropped first. NULL is ignored. */
-WEFT_API void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx);
 
-/** A receive: result 0 (message in *out), -EPIPE (drained, and no
- *  sender left or the receiver closed), -EINVAL. */
+/** A receive. Output: result, 0 (message in *out), -EPIPE (drained, and
+ *  no sender left or the receiver shut down), -EINVAL. */
 typedef struct weft_mpsc_recv_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_mpsc_recv_future;
 
 /** Initialises @f to receive from @rx into @out (elem_size bytes, valid
- *  while pending). Does nothing else. */
+ *  while pending). Does nothing else. The receiver's owner. */
 WEFT_API void weft_mpsc_recv_init(weft_mpsc_recv_future *f, weft_mpsc_receiver *rx, void *out);
+/** Polls the receive: READY once a message is copied out or the channel
+ *  is drained and ended (result set). The owner's thread. */
 WEFT_API weft_poll weft_mpsc_recv_poll(weft_mpsc_recv_future *f, weft_cx *cx);
 /** Drops the receive; no message is lost (messages are only taken by a
- *  READY poll). Idempotent. */
+ *  READY poll). Idempotent. The owner's thread. */
 WEFT_API void weft_mpsc_recv_drop(weft_mpsc_recv_future *f);
 
 /** Receives on the calling plain thread, waiting for a message: 0,
- *  -EPIPE (drained, and no sender left or the receiver closed), -EINVAL,
+ *  -EPIPE (drained, and no sender left or the receiver shut down), -EINVAL,
  *  -EDEADLK (called on a runtime thread). */
 WEFT_API int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out);
 
@@ -490,12 +589,13 @@ WEFT_API int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out);
  * the channel, one small one per extra receiver handle.
  */
 typedef struct weft_watch_sender weft_watch_sender;
+/** A receiving handle of a watch channel (opaque; see above). */
 typedef struct weft_watch_receiver weft_watch_receiver;
 
 /**
  * Creates a watch channel holding a copy of *@initial (@elem_size bytes,
  * 1 .. WEFT_CHANNEL_MAX_ELEM) with one receiver, which has seen it.
- * 0, -EINVAL, -ENOMEM.
+ * 0, -EINVAL, -ENOMEM. Release each handle with its *_close. Any thread.
  */
 WEFT_API int weft_watch_new(size_t elem_size, const void *initial, weft_watch_sender **tx,
 			    weft_watch_receiver **rx);
@@ -506,40 +606,50 @@ WEFT_API int weft_watch_new(size_t elem_size, const void *initial, weft_watch_se
  * -EINVAL. Any thread; never waits.
  */
 WEFT_API int weft_watch_send(weft_watch_sender *tx, const void *value);
-/** Releases the sender: waiting receivers complete with -EPIPE. */
-WEFT_API void weft_watch_sender_drop(weft_watch_sender *tx);
+/** Releases the sender: waiting receivers complete with -EPIPE. NULL is
+ *  ignored. The sender's owner. */
+WEFT_API void weft_watch_sender_close(weft_watch_sender *tx);
 
-/** Copies the current value to *@out; does not mark it seen. 0, -EINVAL. */
+/** Copies the current value to *@out; does not mark it seen. 0, -EINVAL.
+ *  Never waits. The receiver's owner. */
 WEFT_API int weft_watch_borrow(weft_watch_receiver *rx, void *out);
-/** Copies the current value to *@out and marks it seen. 0, -EINVAL. */
+/** Copies the current value to *@out and marks it seen. 0, -EINVAL.
+ *  Never waits. The receiver's owner. */
 WEFT_API int weft_watch_borrow_and_update(weft_watch_receiver *rx, void *out);
 /** 1 if a value newer than the last seen is there, 0 if not, -EPIPE if
- *  not and the sender is gone, -EINVAL. */
+ *  not and the sender is gone, -EINVAL. The receiver's owner. */
 WEFT_API int weft_watch_has_changed(weft_watch_receiver *rx);
 /** A new receiver that has seen what @rx has seen: NULL for NULL or on
- *  allocation failure. */
+ *  allocation failure. Close it like any receiver. Any thread. */
 WEFT_API weft_watch_receiver *weft_watch_receiver_clone(weft_watch_receiver *rx);
 /** Releases a receiver. Pending changed futures on it must be dropped
- *  first. NULL is ignored. */
-WEFT_API void weft_watch_receiver_drop(weft_watch_receiver *rx);
+ *  first. NULL is ignored. The receiver's owner. */
+WEFT_API void weft_watch_receiver_close(weft_watch_receiver *rx);
 
-/** A wait for a change: result 0 (a newer value is there and is now
+/** A wait for a change. Output: result, 0 (a newer value is there and is now
  *  marked seen; read it with weft_watch_borrow), -EPIPE (no newer value
  *  and the sender is gone), -EINVAL. */
 typedef struct weft_watch_changed_future {
+	/** Type-erased view: the typed poll and drop below. */
 	weft_future fut;
+	/** Output: 0 or a negative errno, as above. */
 	int result;
-	uint64_t weft__opaque[WEFT__SYNC_FUTURE_WORDS];
+	/** Private: do not touch (the waiter node lives here). */
+	struct {
+		uint64_t opaque[WEFT__SYNC_FUTURE_WORDS];
+	} priv;
 } weft_watch_changed_future;
 
 /** Initialises @f to wait for a change seen by @rx. Does nothing else. */
 WEFT_API void weft_watch_changed_init(weft_watch_changed_future *f, weft_watch_receiver *rx);
+/** Polls the wait: READY once a newer value is there or the sender is
+ *  gone (result set). The owner's thread. */
 WEFT_API weft_poll weft_watch_changed_poll(weft_watch_changed_future *f, weft_cx *cx);
-/** Drops the wait. Idempotent. */
+/** Drops the wait. Idempotent. The owner's thread. */
 WEFT_API void weft_watch_changed_drop(weft_watch_changed_future *f);
 
 /** Waits for a change on the calling plain thread: 0, -EPIPE, -EINVAL,
- *  -EDEADLK. */
+ *  -EDEADLK on a runtime thread. */
 WEFT_API int weft_watch_changed_blocking(weft_watch_receiver *rx);
 
 #ifdef __cplusplus

@@ -20,7 +20,7 @@
  * weft_cx_from_waker) they complete at once with the error -EINVAL in
  * their `result`; they do not crash (Tokio panics here). A future that
  * registered a timer with a runtime must be dropped before that runtime
- * is freed; weft_runtime_free and weft_block_on drop the futures they own.
+ * is freed; weft_runtime_close and weft_block_on drop the futures they own.
  *
  * Thread safety: a time future is polled and dropped by one thread at a
  * time (the usual future rule); the clock functions may be called from
@@ -36,13 +36,17 @@
 extern "C" {
 #endif
 
-/** A point on a runtime's clock: nanoseconds since the runtime was created. */
+/** A point on a runtime's clock: nanoseconds since the runtime was
+ *  created. Instants of different runtimes do not compare. */
 typedef uint64_t weft_instant;
 
-/** Durations in nanoseconds, for readability: weft_sleep_init(&s, WEFT_MS(250)). */
+/** @x nanoseconds, as a duration in ns (weft_sleep_init(&s, WEFT_NS(500))). */
 #define WEFT_NS(x)  ((uint64_t)(x))
+/** @x microseconds, as a duration in ns. */
 #define WEFT_US(x)  ((uint64_t)(x) * UINT64_C(1000))
+/** @x milliseconds, as a duration in ns (weft_sleep_init(&s, WEFT_MS(250))). */
 #define WEFT_MS(x)  ((uint64_t)(x) * UINT64_C(1000000))
+/** @x seconds, as a duration in ns. */
 #define WEFT_SEC(x) ((uint64_t)(x) * UINT64_C(1000000000))
 
 /**
@@ -64,16 +68,22 @@ WEFT_API weft_instant weft_now(weft_runtime *rt);
  *    weft_sleep_until_init, or at the first poll for weft_sleep_init
  *    (first-poll time + duration, saturating).
  *
- * The remaining storage is private: it holds the timer's wheel entry and
- * must not be touched. `fut` is the type-erased view (set by the
- * initialisers), so a sleep can be spawned, joined or selected; in a
+ * The remaining storage, `priv`, is private: it holds the timer's wheel
+ * entry and must not be touched. `fut` is the type-erased view (set by
+ * the initialisers), so a sleep can be spawned, joined or selected; in a
  * coroutine, await the typed form weft_sleep_poll.
  */
 typedef struct weft_sleep {
+	/** Type-erased view: weft_sleep_poll and weft_sleep_drop. */
 	weft_future fut;
+	/** Output: 0 once elapsed, -EINVAL without a runtime. */
 	int result;
+	/** Output: the deadline on the runtime's clock (see above). */
 	weft_instant deadline;
-	uint64_t weft__opaque[10];   /* private */
+	/** Private: do not touch (the timer's wheel entry). */
+	struct {
+		uint64_t opaque[10];
+	} priv;
 } weft_sleep;
 
 /**
@@ -91,7 +101,8 @@ typedef struct weft_sleep {
 WEFT_API void weft_sleep_init(weft_sleep *s, uint64_t duration_ns);
 
 /** Initialises @s as a sleep until @deadline on the runtime's clock (a
- *  deadline in the past completes at the first poll). Does nothing else. */
+ *  deadline in the past completes at the first poll). Does nothing else.
+ *  The thread that owns @s. */
 WEFT_API void weft_sleep_until_init(weft_sleep *s, weft_instant deadline);
 
 /**
@@ -100,7 +111,7 @@ WEFT_API void weft_sleep_until_init(weft_sleep *s, weft_instant deadline);
  * timer (first time) or refreshes its waker, which is woken, from the
  * thread that fires timers, when the deadline passes. Polling a completed
  * sleep returns READY again. Takes one unit of budget; when none is left
- * it returns PENDING after waking the task.
+ * it returns PENDING after waking the task. The thread that owns @s.
  */
 WEFT_API weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx);
 
@@ -108,11 +119,13 @@ WEFT_API weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx);
  * Moves the sleep's deadline to @deadline and makes it pending again
  * (Tokio's Sleep::reset), whether it completed or not: the old timer is
  * cancelled now, the new one is registered at the next poll. For a sleep
- * that keeps its place in memory (already polled or not).
+ * that keeps its place in memory (already polled or not). The thread that
+ * owns @s.
  */
 WEFT_API void weft_sleep_reset(weft_sleep *s, weft_instant deadline);
 
-/** True once the sleep has completed (READY was returned). */
+/** True once the sleep has completed (READY was returned). Never waits.
+ *  The thread that owns @s. */
 WEFT_API bool weft_sleep_is_elapsed(const weft_sleep *s);
 
 /**
@@ -151,11 +164,14 @@ typedef enum weft_missed_tick {
  * An interval: yields ticks at start, start + period, start + 2*period,
  * ... The first tick completes at once (at the first poll, or at the
  * given start). Output: result, 0, or -EINVAL (zero period, bad policy,
- * or polled without a runtime; the error is sticky). The weft__priv
- * member is private. Not a type-erased future: it yields many ticks.
+ * or polled without a runtime; the error is sticky). Not a type-erased
+ * future: it yields many ticks, so it has no `fut` and no drop of that
+ * kind (weft_interval_drop takes the interval).
  */
 typedef struct weft_interval {
+	/** Output: 0, or -EINVAL (sticky). */
 	int result;
+	/** Private: do not touch. */
 	struct {
 		weft_sleep sleep;
 		uint64_t period;
@@ -163,19 +179,20 @@ typedef struct weft_interval {
 		int policy;
 		bool has_start;
 		bool started;
-	} weft__priv;
+	} priv;
 } weft_interval;
 
 /**
  * Initialises @iv to tick every @period_ns, the first tick at its first
  * poll, with @policy for missed ticks. Does nothing else. A zero-filled
- * interval (period 0) completes every poll with -EINVAL.
+ * interval (period 0) completes every poll with -EINVAL. The thread that
+ * owns @iv.
  */
 WEFT_API void weft_interval_init(weft_interval *iv, uint64_t period_ns,
 				 weft_missed_tick policy);
 
 /** Like weft_interval_init, with the first tick at @start on the
- *  runtime's clock (Tokio's interval_at). */
+ *  runtime's clock (Tokio's interval_at). Does nothing else. */
 WEFT_API void weft_interval_at_init(weft_interval *iv, weft_instant start, uint64_t period_ns,
 				    weft_missed_tick policy);
 
@@ -184,11 +201,14 @@ WEFT_API void weft_interval_at_init(weft_interval *iv, weft_instant start, uint6
  * instant (not the time it was observed, which may be later), and the
  * interval armed for the following tick; or READY with iv->result < 0 and
  * *@tick = 0 on error. PENDING: the task is woken at the tick's deadline.
- * Takes one unit of budget per poll. @tick may be NULL.
+ * Takes one unit of budget per poll. @tick may be NULL. A leaf poll whose
+ * error is the interval's own sticky result rather than a res parameter.
+ * The thread that owns @iv.
  */
 WEFT_API weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx, weft_instant *tick);
 
-/** Cancels the interval's timer. Idempotent; zero-filled is fine. */
+/** Cancels the interval's timer (it must be dropped before the runtime is
+ *  closed). Idempotent; zero-filled is fine. The thread that owns @iv. */
 WEFT_API void weft_interval_drop(weft_interval *iv);
 
 /* --------------------------------------------------------------- timeout */
@@ -209,34 +229,40 @@ WEFT_API void weft_interval_drop(weft_interval *iv);
  * The inner future is polled first, so when both are ready in the same
  * poll the inner one wins. If the inner future spends the whole budget,
  * the timer is still checked, so a busy inner future cannot outlive its
- * timeout. weft__priv is private.
+ * timeout.
  */
 typedef struct weft_timeout {
+	/** Type-erased view: weft_timeout_poll and weft_timeout_drop. */
 	weft_future fut;
+	/** Output: 0, -ETIMEDOUT or -EINVAL, as above. */
 	int result;
+	/** Private: do not touch. */
 	struct {
 		weft_future *inner;
 		weft_sleep sleep;
 		bool inner_dropped;
 		bool done;
-	} weft__priv;
+	} priv;
 } weft_timeout;
 
 /** Initialises @t: @inner, with at most @duration_ns from the first poll.
  *  Does nothing else (the inner future is not touched). Differs from
  *  Tokio, whose timeout(d, f) counts d from the call: here it counts from
  *  the first poll, like weft_sleep_init (use weft_timeout_at_init for a
- *  deadline fixed at creation). */
+ *  deadline fixed at creation). The thread that owns @t. */
 WEFT_API void weft_timeout_init(weft_timeout *t, weft_future *inner, uint64_t duration_ns);
 
-/** Like weft_timeout_init with an absolute @deadline on the runtime's clock. */
+/** Like weft_timeout_init with an absolute @deadline on the runtime's
+ *  clock. Does nothing else. */
 WEFT_API void weft_timeout_at_init(weft_timeout *t, weft_future *inner, weft_instant deadline);
 
-/** Polls the timeout (typed form, for WEFT_AWAIT); READY when result is set. */
+/** Polls the timeout (typed form, for WEFT_AWAIT): polls the inner
+ *  future, then the timer; READY when result is set. The thread that owns
+ *  @t. */
 WEFT_API weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx);
 
 /** Drops the timeout: drops the inner future if not yet dropped and cancels
- *  the timer. Idempotent; zero-filled is fine. */
+ *  the timer. Idempotent; zero-filled is fine. The thread that owns @t. */
 WEFT_API void weft_timeout_drop(weft_timeout *t);
 
 /* ------------------------------------------------------------ test clock */

@@ -209,37 +209,37 @@ void weft_fs_read_file_init(weft_fs_read_file *r, const char *path)
 {
 	*r = (weft_fs_read_file){
 		.fut = WEFT_FUTURE(weft__fs_read_fut_poll, weft__fs_read_fut_drop),
-		.path = path,
+		.priv.path = path,
 	};
 }
 
 static weft_poll weft__fs_read_finish(weft_fs_read_file *r, int result)
 {
 	r->result = result;
-	r->done = true;
+	r->priv.done = true;
 	return WEFT_READY;
 }
 
 weft_poll weft_fs_read_file_poll(weft_fs_read_file *r, weft_cx *cx)
 {
-	if (r->done)
+	if (r->priv.done)
 		return WEFT_READY;
-	if (!r->job && !r->path)
+	if (!r->priv.job && !r->priv.path)
 		return weft__fs_read_finish(r, -EINVAL);
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	if (!r->job) {
-		int rc = weft__fs_start(cx, r->path, NULL, 0, weft__fs_read_run, &r->job);
+	if (!r->priv.job) {
+		int rc = weft__fs_start(cx, r->priv.path, NULL, 0, weft__fs_read_run, &r->priv.job);
 		if (rc < 0)
 			return weft__fs_read_finish(r, rc);
 	}
 	int status;
-	if (weft__blocking_job_poll(&r->job->job, cx, &status) == WEFT_PENDING) {
+	if (weft__blocking_job_poll(&r->priv.job->job, cx, &status) == WEFT_PENDING) {
 		weft_coop_refund(cx);   /* waiting is no progress */
 		return WEFT_PENDING;
 	}
-	struct weft__fs_job *j = r->job;
-	r->job = NULL;
+	struct weft__fs_job *j = r->priv.job;
+	r->priv.job = NULL;
 	int result = status;   /* -ECANCELED: never ran */
 	if (status == 0) {
 		result = j->result;
@@ -253,9 +253,9 @@ weft_poll weft_fs_read_file_poll(weft_fs_read_file *r, weft_cx *cx)
 
 void weft_fs_read_file_drop(weft_fs_read_file *r)
 {
-	if (r->job) {
-		weft__blocking_job_put(&r->job->job);
-		r->job = NULL;
+	if (r->priv.job) {
+		weft__blocking_job_put(&r->priv.job->job);
+		r->priv.job = NULL;
 	}
 }
 
@@ -276,40 +276,40 @@ void weft_fs_write_file_init(weft_fs_write_file *w, const char *path,
 {
 	*w = (weft_fs_write_file){
 		.fut = WEFT_FUTURE(weft__fs_write_fut_poll, weft__fs_write_fut_drop),
-		.path = path,
-		.buf = buf,
-		.len = len,
+		.priv.path = path,
+		.priv.buf = buf,
+		.priv.len = len,
 	};
 }
 
 static weft_poll weft__fs_write_finish(weft_fs_write_file *w, int result)
 {
 	w->result = result;
-	w->done = true;
+	w->priv.done = true;
 	return WEFT_READY;
 }
 
 weft_poll weft_fs_write_file_poll(weft_fs_write_file *w, weft_cx *cx)
 {
-	if (w->done)
+	if (w->priv.done)
 		return WEFT_READY;
-	if (!w->job && (!w->path || (!w->buf && w->len)))
+	if (!w->priv.job && (!w->priv.path || (!w->priv.buf && w->priv.len)))
 		return weft__fs_write_finish(w, -EINVAL);
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	if (!w->job) {
-		int rc = weft__fs_start(cx, w->path, w->buf, w->len, weft__fs_write_run,
-					&w->job);
+	if (!w->priv.job) {
+		int rc = weft__fs_start(cx, w->priv.path, w->priv.buf, w->priv.len, weft__fs_write_run,
+					&w->priv.job);
 		if (rc < 0)
 			return weft__fs_write_finish(w, rc);
 	}
 	int status;
-	if (weft__blocking_job_poll(&w->job->job, cx, &status) == WEFT_PENDING) {
+	if (weft__blocking_job_poll(&w->priv.job->job, cx, &status) == WEFT_PENDING) {
 		weft_coop_refund(cx);
 		return WEFT_PENDING;
 	}
-	struct weft__fs_job *j = w->job;
-	w->job = NULL;
+	struct weft__fs_job *j = w->priv.job;
+	w->priv.job = NULL;
 	int result = status == 0 ? j->result : status;
 	weft__blocking_job_put(&j->job);
 	return weft__fs_write_finish(w, result);
@@ -317,8 +317,8 @@ weft_poll weft_fs_write_file_poll(weft_fs_write_file *w, weft_cx *cx)
 
 void weft_fs_write_file_drop(weft_fs_write_file *w)
 {
-	if (w->job) {
-		weft__blocking_job_put(&w->job->job);
-		w->job = NULL;
+	if (w->priv.job) {
+		weft__blocking_job_put(&w->priv.job->job);
+		w->priv.job = NULL;
 	}
 }

@@ -13,7 +13,7 @@
  * unparks; the parker keeps one token, so an unpark that lands between
  * the last check and the park makes the park return at once.
  *
- * Shutdown (weft_runtime_free) closes the runtime under the lock, so no
+ * Shutdown (weft_runtime_close) closes the runtime under the lock, so no
  * spawn succeeds and no task is queued after it, then takes each task out
  * of the owned list and drops its future (unless it completed meanwhile),
  * then releases the references held by the queues. The runtime's memory
@@ -35,7 +35,7 @@
  * Fork. A runtime made before a fork() is unusable in the child (its
  * threads are not there). A pthread_atfork child handler bumps
  * weft__fork_generation; block_on and spawn compare it with the
- * runtime's and return -ECHILD, and weft_runtime_free in the child
+ * runtime's and return -ECHILD, and weft_runtime_close in the child
  * returns without touching anything (the parent's copy leaks there).
  */
 #include "sched_runtime.h"
@@ -477,7 +477,7 @@ void weft__runtime_destroy(weft_runtime *rt)
 	weft__free(rt);
 }
 
-void weft_runtime_free(weft_runtime *rt)
+void weft_runtime_close(weft_runtime *rt)
 {
 	if (!rt)
 		return;

@@ -138,7 +138,7 @@ void weft__mt_fini(weft_runtime *rt);
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
 /* The runtime's blocking pools, from weft_runtime_new and
- * weft_runtime_free (spawn_blocking.c). Init fills in the blocking
+ * weft_runtime_close (spawn_blocking.c). Init fills in the blocking
  * defaults of rt->config and creates both pools (no thread yet): 0 or
  * -ENOMEM. Fini shuts both pools down as weft__blocking_pool_free says;
  * safe after a failed init. */

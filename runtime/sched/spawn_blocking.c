@@ -125,13 +125,13 @@ int weft_spawn_blocking(weft_runtime *rt, weft_blocking_fn fn, void *arg,
 }
 
 weft_poll weft_blocking_handle_poll(weft_blocking_handle *h, weft_cx *cx,
-				    int *status, void **result)
+				    void **value, int *res)
 {
 	if (!h) {
-		if (status)
-			*status = -EINVAL;
-		if (result)
-			*result = NULL;
+		if (value)
+			*value = NULL;
+		if (res)
+			*res = -EINVAL;
 		return WEFT_READY;
 	}
 	if (!weft_coop_proceed(cx))
@@ -141,12 +141,12 @@ weft_poll weft_blocking_handle_poll(weft_blocking_handle *h, weft_cx *cx,
 		weft_coop_refund(cx);
 		return WEFT_PENDING;
 	}
-	if (status)
-		*status = st;
-	if (result) {
-		*result = st == 0 ? h->result : NULL;
+	if (value) {
+		*value = st == 0 ? h->result : NULL;
 		h->taken = st == 0;
 	}
+	if (res)
+		*res = st;
 	return WEFT_READY;
 }
 
@@ -155,7 +155,7 @@ bool weft_blocking_handle_is_finished(weft_blocking_handle *h)
 	return !h || weft__blocking_job_finished(&h->job);
 }
 
-void weft_blocking_handle_detach(weft_blocking_handle *h)
+void weft_blocking_handle_close(weft_blocking_handle *h)
 {
 	if (h)
 		weft__blocking_job_put(&h->job);

@@ -43,7 +43,7 @@
  * spinning on a driver that returns at once. Tasks still run.
  *
  * Shutdown sets `shutdown`, unparks every worker and joins them; each
- * drops the queue references it holds. weft_runtime_free then drops every
+ * drops the queue references it holds. weft_runtime_close then drops every
  * task still in the owned list (runtime.c).
  */
 #include "sched_runtime.h"

@@ -142,7 +142,7 @@ static bool weft__sig_allowed(int sig)
 
 static uint64_t weft__sig_mask(const weft_signal *s)
 {
-	return s->mask ? s->mask : WEFT_SIGNAL_SHUTDOWN;
+	return s->priv.mask ? s->priv.mask : WEFT_SIGNAL_SHUTDOWN;
 }
 
 /* The signal of @mask first delivered after @base, or 0; *@newest gets
@@ -235,13 +235,13 @@ static void weft__hub_notify_locked(struct weft__signal_hub *h)
 		weft_waker batch[WEFT__SIG_BATCH];
 		int n = 0;
 		for (weft_signal *s = h->listeners; s && n < WEFT__SIG_BATCH;
-		     s = s->weft__priv.next) {
-			if (!s->weft__priv.waker.vtable || s->weft__priv.done)
+		     s = s->priv.next) {
+			if (!s->priv.waker.vtable || s->priv.done)
 				continue;
-			if (!weft__sig_pending(weft__sig_mask(s), s->weft__priv.base, NULL))
+			if (!weft__sig_pending(weft__sig_mask(s), s->priv.base, NULL))
 				continue;
-			batch[n] = s->weft__priv.waker;
-			s->weft__priv.waker = (weft_waker){ 0 };
+			batch[n] = s->priv.waker;
+			s->priv.waker = (weft_waker){ 0 };
 			n++;
 		}
 		if (n == 0)
@@ -369,13 +369,13 @@ static int weft__signal_register(weft_signal *s, weft_runtime *rt)
 	}
 	/* Acquire: deliveries numbered after this are new for @s; the
 	 * handler is installed, so every such delivery is counted. */
-	s->weft__priv.base = atomic_load_explicit(&weft__sig_seq, memory_order_acquire);
-	s->weft__priv.seen = s->weft__priv.base;
-	s->weft__priv.hub = h;
-	s->weft__priv.prev = NULL;
-	s->weft__priv.next = h->listeners;
+	s->priv.base = atomic_load_explicit(&weft__sig_seq, memory_order_acquire);
+	s->priv.seen = s->priv.base;
+	s->priv.hub = h;
+	s->priv.prev = NULL;
+	s->priv.next = h->listeners;
 	if (h->listeners)
-		h->listeners->weft__priv.prev = s;
+		h->listeners->priv.prev = s;
 	h->listeners = s;
 	return 0;
 }
@@ -394,18 +394,18 @@ void weft_signal_init(weft_signal *s, uint64_t mask)
 {
 	memset(s, 0, sizeof *s);
 	s->fut = WEFT_FUTURE(weft__signal_poll_erased, weft__signal_drop_erased);
-	s->mask = mask;
+	s->priv.mask = mask;
 }
 
 static void weft__signal_finish(weft_signal *s, int result)
 {
 	s->result = result;
-	s->weft__priv.done = true;
+	s->priv.done = true;
 }
 
 weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx)
 {
-	if (s->weft__priv.done)
+	if (s->priv.done)
 		return WEFT_READY;
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
@@ -415,7 +415,7 @@ weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx)
 		return WEFT_READY;
 	}
 	pthread_mutex_lock(&weft__sig.lock);
-	struct weft__signal_hub *h = s->weft__priv.hub;
+	struct weft__signal_hub *h = s->priv.hub;
 	if (!h) {
 		int rc = weft__signal_register(s, rt);
 		if (rc < 0) {
@@ -423,22 +423,22 @@ weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx)
 			weft__signal_finish(s, rc);
 			return WEFT_READY;
 		}
-		h = s->weft__priv.hub;
+		h = s->priv.hub;
 	} else if (h->rt != rt) {
 		pthread_mutex_unlock(&weft__sig.lock);
 		weft__signal_finish(s, -EXDEV);
 		return WEFT_READY;
 	}
 	uint64_t newest;
-	int sig = weft__sig_pending(weft__sig_mask(s), s->weft__priv.base, &newest);
+	int sig = weft__sig_pending(weft__sig_mask(s), s->priv.base, &newest);
 	if (sig) {
-		weft_waker_drop(&s->weft__priv.waker);
-		s->weft__priv.seen = newest;
+		weft_waker_drop(&s->priv.waker);
+		s->priv.seen = newest;
 		pthread_mutex_unlock(&weft__sig.lock);
 		weft__signal_finish(s, sig);
 		return WEFT_READY;
 	}
-	weft_waker_store(&s->weft__priv.waker, cx->waker);
+	weft_waker_store(&s->priv.waker, cx->waker);
 	if (weft__hub_arm(h))
 		weft__hub_notify_locked(h);   /* may wake this listener too */
 	pthread_mutex_unlock(&weft__sig.lock);
@@ -448,30 +448,30 @@ weft_poll weft_signal_poll(weft_signal *s, weft_cx *cx)
 
 void weft_signal_rearm(weft_signal *s)
 {
-	if (!s->weft__priv.done || !s->weft__priv.hub || s->result <= 0)
+	if (!s->priv.done || !s->priv.hub || s->result <= 0)
 		return;
-	s->weft__priv.base = s->weft__priv.seen;
-	s->weft__priv.done = false;
+	s->priv.base = s->priv.seen;
+	s->priv.done = false;
 	s->result = 0;
 }
 
 void weft_signal_drop(weft_signal *s)
 {
-	struct weft__signal_hub *h = s->weft__priv.hub;
+	struct weft__signal_hub *h = s->priv.hub;
 	if (!h) {
-		weft_waker_drop(&s->weft__priv.waker);
+		weft_waker_drop(&s->priv.waker);
 		return;
 	}
 	weft_runtime *rt = NULL;
 	pthread_mutex_lock(&weft__sig.lock);
-	if (s->weft__priv.prev)
-		s->weft__priv.prev->weft__priv.next = s->weft__priv.next;
+	if (s->priv.prev)
+		s->priv.prev->priv.next = s->priv.next;
 	else
-		h->listeners = s->weft__priv.next;
-	if (s->weft__priv.next)
-		s->weft__priv.next->weft__priv.prev = s->weft__priv.prev;
-	weft_waker waker = s->weft__priv.waker;
-	s->weft__priv.waker = (weft_waker){ 0 };
+		h->listeners = s->priv.next;
+	if (s->priv.next)
+		s->priv.next->priv.prev = s->priv.prev;
+	weft_waker waker = s->priv.waker;
+	s->priv.waker = (weft_waker){ 0 };
 	weft__sig_release(weft__sig_mask(s));
 	if (!h->listeners) {
 		struct weft__signal_hub **pp = &weft__sig.hubs;
@@ -483,8 +483,8 @@ void weft_signal_drop(weft_signal *s)
 		rt = h->rt;
 	}
 	pthread_mutex_unlock(&weft__sig.lock);
-	s->weft__priv.hub = NULL;
-	s->weft__priv.prev = s->weft__priv.next = NULL;
+	s->priv.hub = NULL;
+	s->priv.prev = s->priv.next = NULL;
 	weft_waker_drop(&waker);
 	if (rt) {
 		weft__runtime_ref_dec(rt);   /* may free the reactor: after deregister */

@@ -253,7 +253,7 @@ weft_mpsc_sender *weft_mpsc_sender_clone(weft_mpsc_sender *tx)
 	return tx;
 }
 
-void weft_mpsc_sender_drop(weft_mpsc_sender *tx)
+void weft_mpsc_sender_close(weft_mpsc_sender *tx)
 {
 	if (!tx)
 		return;
@@ -319,7 +319,7 @@ static void weft__mpsc_close_locked(struct weft__mpsc *c)
 	}
 }
 
-void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
+void weft_mpsc_receiver_shutdown(weft_mpsc_receiver *rx)
 {
 	if (!rx)
 		return;
@@ -329,7 +329,7 @@ void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
 	weft__sync_unlock(&c->lock);
 }
 
-void weft_mpsc_receiver_drop(weft_mpsc_receiver *rx)
+void weft_mpsc_receiver_close(weft_mpsc_receiver *rx)
 {
 	if (!rx)
 		return;
@@ -439,14 +439,14 @@ void weft_mpsc_send_init(weft_mpsc_send_future *f, weft_mpsc_sender *tx, const v
 	f->fut = WEFT_FUTURE(weft__mpsc_send_erased_poll, weft__mpsc_send_erased_drop);
 	if (!tx || !msg)
 		return;
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	p->c = weft__tx(tx);
 	p->buf = (void *)(uintptr_t)msg;
 }
 
 weft_poll weft_mpsc_send_poll(weft_mpsc_send_future *f, weft_cx *cx)
 {
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	struct weft__mpsc *c = p->c;
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
@@ -496,7 +496,7 @@ pending:
 
 void weft_mpsc_send_drop(weft_mpsc_send_future *f)
 {
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	struct weft__mpsc *c = p->c;
 	if (!weft__phase_drop(&p->phase, c != NULL))
 		return;
@@ -532,14 +532,14 @@ void weft_mpsc_recv_init(weft_mpsc_recv_future *f, weft_mpsc_receiver *rx, void 
 	f->fut = WEFT_FUTURE(weft__mpsc_recv_erased_poll, weft__mpsc_recv_erased_drop);
 	if (!rx || !out)
 		return;
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	p->c = weft__rx(rx);
 	p->buf = out;
 }
 
 weft_poll weft_mpsc_recv_poll(weft_mpsc_recv_future *f, weft_cx *cx)
 {
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	struct weft__mpsc *c = p->c;
 	struct weft__wake_batch b;
 	b.n = 0;   /* only n: zeroing the array costs more than the work */
@@ -581,7 +581,7 @@ pending:
 
 void weft_mpsc_recv_drop(weft_mpsc_recv_future *f)
 {
-	struct weft__mpsc_op *p = weft__op(f->weft__opaque);
+	struct weft__mpsc_op *p = weft__op(f->priv.opaque);
 	struct weft__mpsc *c = p->c;
 	if (!weft__phase_drop(&p->phase, c != NULL))
 		return;

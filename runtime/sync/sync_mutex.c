@@ -14,17 +14,17 @@ struct __attribute__((__may_alias__)) weft__mutex_lock_priv {
 	struct weft__acquire a;
 };
 WEFT__SYNC_FUTURE_CHECK(weft_mutex_lock_future, weft__mutex_lock_priv);
-_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_mutex *)0)->weft__opaque),
+_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_mutex *)0)->priv.opaque),
 	       "weft_mutex's opaque storage is too small");
 
 static struct weft__sem *weft__mutex_sem(weft_mutex *m)
 {
-	return (struct weft__sem *)(void *)m->weft__opaque;
+	return (struct weft__sem *)(void *)m->priv.opaque;
 }
 
 static struct weft__acquire *weft__mutex_acq(weft_mutex_lock_future *l)
 {
-	return (struct weft__acquire *)(void *)l->weft__opaque;
+	return (struct weft__acquire *)(void *)l->priv.opaque;
 }
 
 int weft_mutex_init(weft_mutex *m)
@@ -35,7 +35,7 @@ int weft_mutex_init(weft_mutex *m)
 	return 0;
 }
 
-void weft_mutex_destroy(weft_mutex *m)
+void weft_mutex_close(weft_mutex *m)
 {
 	if (m)
 		weft__sem_destroy(weft__mutex_sem(m));

@@ -35,7 +35,7 @@ struct __attribute__((__may_alias__)) weft__notify {
 	_Atomic uint64_t calls;
 	struct weft__waitlist waiters;
 };
-_Static_assert(sizeof(struct weft__notify) <= sizeof(((weft_notify *)0)->weft__opaque),
+_Static_assert(sizeof(struct weft__notify) <= sizeof(((weft_notify *)0)->priv.opaque),
 	       "weft_notify's opaque storage is too small");
 
 struct __attribute__((__may_alias__)) weft__notified {
@@ -48,12 +48,12 @@ WEFT__SYNC_FUTURE_CHECK(weft_notified, weft__notified);
 
 static struct weft__notify *weft__notify_of(weft_notify *n)
 {
-	return (struct weft__notify *)(void *)n->weft__opaque;
+	return (struct weft__notify *)(void *)n->priv.opaque;
 }
 
 static struct weft__notified *weft__notified_of(weft_notified *f)
 {
-	return (struct weft__notified *)(void *)f->weft__opaque;
+	return (struct weft__notified *)(void *)f->priv.opaque;
 }
 
 int weft_notify_init(weft_notify *n)
@@ -67,7 +67,7 @@ int weft_notify_init(weft_notify *n)
 	return 0;
 }
 
-void weft_notify_destroy(weft_notify *n)
+void weft_notify_close(weft_notify *n)
 {
 	if (n)
 		weft__sync_lock_destroy(&weft__notify_of(n)->lock);

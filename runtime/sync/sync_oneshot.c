@@ -125,7 +125,7 @@ bool weft_oneshot_is_closed(weft_oneshot_sender *tx)
 	return atomic_load_explicit(&weft__tx(tx)->state, memory_order_relaxed) & WEFT__OS_RX_GONE;
 }
 
-void weft_oneshot_sender_drop(weft_oneshot_sender *tx)
+void weft_oneshot_sender_close(weft_oneshot_sender *tx)
 {
 	if (tx)
 		weft__oneshot_finish_tx(weft__tx(tx), 0);
@@ -152,7 +152,7 @@ static bool weft__oneshot_reclaim_waker(struct weft__oneshot *c)
 	}
 }
 
-void weft_oneshot_receiver_drop(weft_oneshot_receiver *rx)
+void weft_oneshot_receiver_close(weft_oneshot_receiver *rx)
 {
 	if (!rx)
 		return;
@@ -276,7 +276,7 @@ void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *
 {
 	f->fut = WEFT_FUTURE(weft__oneshot_recv_erased_poll, weft__oneshot_recv_erased_drop);
 	f->result = 0;
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	p->c = (rx && out) ? weft__rx(rx) : NULL;
 	p->out = out;
 	p->phase = WEFT__PHASE_INIT;
@@ -284,7 +284,7 @@ void weft_oneshot_recv_init(weft_oneshot_recv_future *f, weft_oneshot_receiver *
 
 weft_poll weft_oneshot_recv_poll(weft_oneshot_recv_future *f, weft_cx *cx)
 {
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	struct weft__oneshot *c = p->c;
 
 	if (p->phase == WEFT__PHASE_FINISHED)
@@ -321,7 +321,7 @@ pending:
 
 void weft_oneshot_recv_drop(weft_oneshot_recv_future *f)
 {
-	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->weft__opaque;
+	struct weft__oneshot_recv *p = (struct weft__oneshot_recv *)(void *)f->priv.opaque;
 	if (weft__phase_drop(&p->phase, p->c != NULL))
 		weft__oneshot_reclaim_waker(p->c);   /* an untaken message stays */
 }

@@ -15,19 +15,19 @@ struct __attribute__((__may_alias__)) weft__rwlock_lock_priv {
 	struct weft__acquire a;
 };
 WEFT__SYNC_FUTURE_CHECK(weft_rwlock_lock_future, weft__rwlock_lock_priv);
-_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_rwlock *)0)->weft__opaque),
+_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_rwlock *)0)->priv.opaque),
 	       "weft_rwlock's opaque storage is too small");
 
 #define WEFT__RW_ALL ((uint64_t)WEFT_RWLOCK_MAX_READERS)
 
 static struct weft__sem *weft__rw_sem(weft_rwlock *l)
 {
-	return (struct weft__sem *)(void *)l->weft__opaque;
+	return (struct weft__sem *)(void *)l->priv.opaque;
 }
 
 static struct weft__acquire *weft__rw_acq(weft_rwlock_lock_future *f)
 {
-	return (struct weft__acquire *)(void *)f->weft__opaque;
+	return (struct weft__acquire *)(void *)f->priv.opaque;
 }
 
 int weft_rwlock_init(weft_rwlock *l)
@@ -38,7 +38,7 @@ int weft_rwlock_init(weft_rwlock *l)
 	return 0;
 }
 
-void weft_rwlock_destroy(weft_rwlock *l)
+void weft_rwlock_close(weft_rwlock *l)
 {
 	if (l)
 		weft__sem_destroy(weft__rw_sem(l));

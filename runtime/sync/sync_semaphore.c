@@ -255,7 +255,7 @@ void weft__acquire_drop(struct weft__acquire *a)
 
 static struct weft__sem *weft__sem_of(weft_semaphore *s)
 {
-	return (struct weft__sem *)(void *)s->weft__opaque;
+	return (struct weft__sem *)(void *)s->priv.opaque;
 }
 
 struct __attribute__((__may_alias__)) weft__semaphore_acquire_priv {
@@ -265,7 +265,7 @@ WEFT__SYNC_FUTURE_CHECK(weft_semaphore_acquire_future, weft__semaphore_acquire_p
 
 static struct weft__acquire *weft__acq_of(weft_semaphore_acquire_future *f)
 {
-	return (struct weft__acquire *)(void *)f->weft__opaque;
+	return (struct weft__acquire *)(void *)f->priv.opaque;
 }
 
 int weft_semaphore_init(weft_semaphore *s, size_t permits)
@@ -276,7 +276,7 @@ int weft_semaphore_init(weft_semaphore *s, size_t permits)
 	return 0;
 }
 
-void weft_semaphore_destroy(weft_semaphore *s)
+void weft_semaphore_close(weft_semaphore *s)
 {
 	if (s)
 		weft__sem_destroy(weft__sem_of(s));
@@ -296,7 +296,7 @@ int weft_semaphore_release(weft_semaphore *s, size_t n)
 	return weft__sem_release(weft__sem_of(s), n, WEFT_SEMAPHORE_MAX_PERMITS, -EOVERFLOW);
 }
 
-void weft_semaphore_close(weft_semaphore *s)
+void weft_semaphore_shutdown(weft_semaphore *s)
 {
 	if (s)
 		weft__sem_close(weft__sem_of(s));

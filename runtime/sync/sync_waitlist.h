@@ -185,11 +185,11 @@ static inline bool weft__waiter_detach(struct weft__waitlist *l, struct weft__wa
 	return true;
 }
 
-/* Makes a private struct that lives in a future's weft__opaque words. */
-#define WEFT__SYNC_FUTURE_CHECK(pub, priv)                                          \
-	_Static_assert(sizeof(struct priv) <= sizeof(((pub *)0)->weft__opaque),     \
+/* Makes a private struct that lives in a future's priv.opaque words. */
+#define WEFT__SYNC_FUTURE_CHECK(pub, inner)                                         \
+	_Static_assert(sizeof(struct inner) <= sizeof(((pub *)0)->priv.opaque),    \
 		       #pub "'s opaque storage is too small");                       \
-	_Static_assert(alignof(struct priv) <= alignof(uint64_t),                   \
+	_Static_assert(alignof(struct inner) <= alignof(uint64_t),                  \
 		       #pub "'s opaque storage is not aligned enough")
 
 /* ------------------------------------------------------- semaphore core */
@@ -207,7 +207,7 @@ struct __attribute__((__may_alias__)) weft__sem {
 	struct weft__waitlist waiters;
 };
 
-_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_semaphore *)0)->weft__opaque),
+_Static_assert(sizeof(struct weft__sem) <= sizeof(((weft_semaphore *)0)->priv.opaque),
 	       "weft_semaphore's opaque storage is too small");
 
 /* The private part of every semaphore-based future (acquire, mutex lock,

@@ -116,7 +116,7 @@ int weft_watch_send(weft_watch_sender *tx, const void *value)
 	return rc;
 }
 
-void weft_watch_sender_drop(weft_watch_sender *tx)
+void weft_watch_sender_close(weft_watch_sender *tx)
 {
 	if (!tx)
 		return;
@@ -186,7 +186,7 @@ weft_watch_receiver *weft_watch_receiver_clone(weft_watch_receiver *rx)
 	return n;
 }
 
-void weft_watch_receiver_drop(weft_watch_receiver *rx)
+void weft_watch_receiver_close(weft_watch_receiver *rx)
 {
 	if (!rx)
 		return;
@@ -236,12 +236,12 @@ void weft_watch_changed_init(weft_watch_changed_future *f, weft_watch_receiver *
 {
 	memset(f, 0, sizeof *f);
 	f->fut = WEFT_FUTURE(weft__watch_changed_erased_poll, weft__watch_changed_erased_drop);
-	((struct weft__watch_changed *)(void *)f->weft__opaque)->rx = rx;
+	((struct weft__watch_changed *)(void *)f->priv.opaque)->rx = rx;
 }
 
 weft_poll weft_watch_changed_poll(weft_watch_changed_future *f, weft_cx *cx)
 {
-	struct weft__watch_changed *p = (struct weft__watch_changed *)(void *)f->weft__opaque;
+	struct weft__watch_changed *p = (struct weft__watch_changed *)(void *)f->priv.opaque;
 	weft_watch_receiver *rx = p->rx;
 
 	if (p->phase == WEFT__PHASE_FINISHED)
@@ -284,7 +284,7 @@ pending:
 
 void weft_watch_changed_drop(weft_watch_changed_future *f)
 {
-	struct weft__watch_changed *p = (struct weft__watch_changed *)(void *)f->weft__opaque;
+	struct weft__watch_changed *p = (struct weft__watch_changed *)(void *)f->priv.opaque;
 	if (!weft__phase_drop(&p->phase, p->rx != NULL))
 		return;
 	struct weft__watch *c = p->rx->c;

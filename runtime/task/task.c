@@ -18,7 +18,7 @@
  * adds a new notified reference and drops its own only after the
  * scheduler returned: while a thread outside the runtime is inside
  * schedule (taking the runtime's lock, notifying a worker), the task it
- * holds keeps the runtime alive, even if weft_runtime_free cancels the
+ * holds keeps the runtime alive, even if weft_runtime_close cancels the
  * task and drops every other reference meanwhile. A wake of a RUNNING task
  * only sets NOTIFIED, and the poller, on its way out, keeps its own
  * reference as the notified one and requeues the task. A wake of a
@@ -47,7 +47,9 @@
  * clears the bit while the task is not COMPLETE. At completion the task
  * side wakes it, then clears JOIN_WAKER; if by then the handle is gone
  * (JOIN_INTEREST clear) the task side drops the waker, otherwise the
- * handle drops it when it is detached. Dropping the handle clears
+ * handle drops it when it is closed, or earlier when a weft_join_task
+ * that polled it is dropped (weft__join_handle_withdraw_waker: the same
+ * take-back as a poll replacing its waker). Closing the handle clears
  * JOIN_INTEREST, and also JOIN_WAKER if the task is not complete, taking
  * the slot back. Exactly one side drops the waker.
  */
@@ -212,7 +214,7 @@ static void weft__task_waker_wake(const void *data)
 	case WEFT__WAKE_SUBMIT:
 		weft__task_schedule(t, false);
 		/* Only now: until schedule returned, this reference kept the
-		 * task and its runtime alive (a concurrent weft_runtime_free
+		 * task and its runtime alive (a concurrent weft_runtime_close
 		 * may have released every other one). */
 		weft__task_ref_dec(t);
 		break;
@@ -513,7 +515,7 @@ static bool weft__unset_join_waker(struct weft__task *t)
 	}
 }
 
-weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *status)
+weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *res)
 {
 	struct weft__task *t = weft__handle_task(h);
 	if (!weft_coop_proceed(cx))
@@ -535,13 +537,36 @@ weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *status)
 ready:
 	/* Acquire: pairs with completion's release (the outcome and the
 	 * future's output). */
-	if (status)
-		*status = (atomic_load_explicit(&t->state, memory_order_acquire) &
+	if (res)
+		*res = (atomic_load_explicit(&t->state, memory_order_acquire) &
 			   WEFT__TASK_ABORTED) ? -ECANCELED : 0;
 	return WEFT_READY;
 pending:
 	weft_coop_refund(cx);
 	return WEFT_PENDING;
+}
+
+void weft__join_handle_withdraw_waker(weft_join_handle *h)
+{
+	struct weft__task *t = weft__handle_task(h);
+	/* Acquire: a COMPLETE without JOIN_WAKER seen here means the
+	 * completer is done with the slot (its clearing RMW released). */
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (!(s & WEFT__TASK_COMPLETE)) {
+		if (!(s & WEFT__TASK_JOIN_WAKER))
+			return;   /* the slot is ours, and poll left it empty */
+		if (weft__unset_join_waker(t)) {
+			weft_waker_drop(&t->join_waker);
+			return;
+		}
+		/* It completed meanwhile: decide again below. Acquire, as above. */
+		s = atomic_load_explicit(&t->state, memory_order_acquire);
+	}
+	/* Completed: once the completer has cleared JOIN_WAKER the waker it
+	 * woke is the handle's to drop; while the bit is still set the
+	 * completer is reading the slot, and weft_join_handle_close drops it. */
+	if (!(s & WEFT__TASK_JOIN_WAKER))
+		weft_waker_drop(&t->join_waker);
 }
 
 void *weft_join_handle_output(weft_join_handle *h)
@@ -595,7 +620,7 @@ void weft_join_handle_abort(weft_join_handle *h)
 	}
 }
 
-void weft_join_handle_detach(weft_join_handle *h)
+void weft_join_handle_close(weft_join_handle *h)
 {
 	if (!h)
 		return;

@@ -114,6 +114,10 @@ void weft__task_run(struct weft__task *t, uint32_t budget);
 void weft__task_shutdown(struct weft__task *t);
 /* Drops one reference; frees the task when it was the last. */
 void weft__task_ref_dec(struct weft__task *t);
+/* Handle side (the thread that owns @h): takes back and drops the waker a
+ * weft_join_handle_poll left with the task, if the task side no longer
+ * needs it. Used by weft_join_task_drop. */
+void weft__join_handle_withdraw_waker(weft_join_handle *h);
 
 /* ----------------------------------------------------------- task memory */
 
@@ -202,7 +206,7 @@ struct weft__tasks {
 	/* The scheduler flavour's implementation of the interface above. */
 	const struct weft__sched_ops *ops;
 
-	/* References: 1 for the owner (dropped by weft_runtime_free) and one
+	/* References: 1 for the owner (dropped by weft_runtime_close) and one
 	 * per allocated task, so a waker that outlives the owner's free can
 	 * still reach the scheduler it queues on. */
 	_Atomic size_t refs;
@@ -244,7 +248,7 @@ static inline bool weft__runtime_forked(weft_runtime *rt)
 }
 
 /* Takes a reference on @rt for an object that may outlive its owner's
- * weft_runtime_free (a task, a waker, a registered socket). The caller
+ * weft_runtime_close (a task, a waker, a registered socket). The caller
  * already holds a reference or is the owner. */
 static inline void weft__runtime_ref_inc(weft_runtime *rt)
 {

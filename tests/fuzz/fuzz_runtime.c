@@ -21,7 +21,7 @@
  * counts its drops. Checked (abort() on failure): a future is never
  * polled after it was dropped or after it returned READY, and is
  * dropped at most once; after weft_block_on the runtime's live task
- * count equals the tasks not yet dropped; after weft_runtime_free every
+ * count equals the tasks not yet dropped; after weft_runtime_close every
  * future was dropped exactly once; a timeout, select or join gives a
  * result that matches which of its children completed; join handles
  * report 0 exactly for tasks that completed; mpsc messages arrive in
@@ -242,7 +242,7 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 	case T_SELECT:
 		weft_select2_init(&t->sel, &t->a.fut, &t->b.fut);
 		t->started = true;
-		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel.fut, cx));
+		WEFT_AWAIT(&t->co, weft_select_poll(&t->sel, cx));
 		CHECK(t->sel.winner == 0 || t->sel.winner == 1);
 		CHECK(g.ids[(t->sel.winner ? t->b : t->a).id].ready);
 		/* The first ready child wins: a ready a beats b. */
@@ -253,7 +253,7 @@ static weft_poll task_poll(weft_future *f, weft_cx *cx)
 	case T_JOIN:
 		weft_join2_init(&t->join, &t->a.fut, &t->b.fut);
 		t->started = true;
-		WEFT_AWAIT(&t->co, weft_join_poll(&t->join.fut, cx));
+		WEFT_AWAIT(&t->co, weft_join_poll(&t->join, cx));
 		CHECK(t->join.result == 0);
 		CHECK(g.ids[t->a.id].ready && g.ids[t->b.id].ready);
 		CHECK(g.ids[t->a.id].drops == 1 && g.ids[t->b.id].drops == 1);
@@ -362,7 +362,7 @@ static void task_drop(weft_future *f)
 		break;
 	case T_SELECT:
 		if (t->started) {
-			weft_select_drop(&t->sel.fut);
+			weft_select_drop(&t->sel);
 		} else {
 			leaf_drop(&t->a.fut);
 			leaf_drop(&t->b.fut);
@@ -370,7 +370,7 @@ static void task_drop(weft_future *f)
 		break;
 	case T_JOIN:
 		if (t->started) {
-			weft_join_drop(&t->join.fut);
+			weft_join_drop(&t->join);
 		} else {
 			leaf_drop(&t->a.fut);
 			leaf_drop(&t->b.fut);
@@ -378,15 +378,15 @@ static void task_drop(weft_future *f)
 		break;
 	case T_SEND:
 		weft_mpsc_send_drop(&t->sf);
-		weft_mpsc_sender_drop(t->tx);
+		weft_mpsc_sender_close(t->tx);
 		break;
 	case T_RECV:
 		weft_mpsc_recv_drop(&t->rf);
-		weft_mpsc_receiver_drop(t->rx);
+		weft_mpsc_receiver_close(t->rx);
 		break;
 	case T_ONESHOT:
 		weft_oneshot_recv_drop(&t->orf);
-		weft_oneshot_receiver_drop(t->orx);
+		weft_oneshot_receiver_close(t->orx);
 		break;
 	case T_MUTEX:
 		weft_mutex_lock_drop(&t->lf);
@@ -541,7 +541,7 @@ static weft_poll driver_poll(weft_future *f, weft_cx *cx)
 			break;
 		case OP_DETACH:
 			if ((i = pick_handle(d)) >= 0) {
-				weft_join_handle_detach(d->handles[i].h);
+				weft_join_handle_close(d->handles[i].h);
 				remove_handle(d, i);
 			}
 			break;
@@ -596,7 +596,7 @@ static weft_poll driver_poll(weft_future *f, weft_cx *cx)
 			}
 			break;
 		case OP_CLOSE_TX:
-			weft_mpsc_sender_drop(g.tx);
+			weft_mpsc_sender_close(g.tx);
 			g.tx = NULL;
 			break;
 		case OP_ONESHOT_SEND:
@@ -612,7 +612,7 @@ static weft_poll driver_poll(weft_future *f, weft_cx *cx)
 		case OP_ONESHOT_DROP:
 			i = next_byte(d) % MAX_ONESHOTS;
 			if (g.os[i].tx) {
-				weft_oneshot_sender_drop(g.os[i].tx);
+				weft_oneshot_sender_close(g.os[i].tx);
 				g.os[i].tx = NULL;
 				g.os[i].dropped = true;
 			}
@@ -638,7 +638,7 @@ static weft_poll driver_poll(weft_future *f, weft_cx *cx)
 			g.ids[d->handles[i].id].aborted |= !g.ids[d->handles[i].id].ready;
 			weft_join_handle_abort(d->handles[i].h);
 		}
-		weft_join_handle_detach(d->handles[i].h);
+		weft_join_handle_close(d->handles[i].h);
 		remove_handle(d, i);
 	}
 	WEFT_END(&d->co);
@@ -649,7 +649,7 @@ static void driver_drop(weft_future *f)
 	driver *d = (driver *)f;
 	weft_sleep_drop(&d->sleep);
 	while (d->nhandles) {
-		weft_join_handle_detach(d->handles[d->nhandles - 1].h);
+		weft_join_handle_close(d->handles[d->nhandles - 1].h);
 		remove_handle(d, d->nhandles - 1);
 	}
 }
@@ -688,7 +688,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			undropped++;
 	CHECK(weft_runtime_live_tasks(rt) == undropped);
 
-	weft_runtime_free(rt);
+	weft_runtime_close(rt);
 	for (int id = 1; id < g.next_id; id++)
 		CHECK(g.ids[id].drops == 1);
 	CHECK(g.holders == 0);
@@ -699,10 +699,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int id = 0; id < g.next_id; id++)
 		CHECK(!g.ids[id].waker.vtable);
 
-	weft_mpsc_sender_drop(g.tx);
-	weft_mpsc_receiver_drop(g.rx);
+	weft_mpsc_sender_close(g.tx);
+	weft_mpsc_receiver_close(g.rx);
 	for (int i = 0; i < MAX_ONESHOTS; i++)
-		weft_oneshot_sender_drop(g.os[i].tx);
-	weft_mutex_destroy(&g.mutex);
+		weft_oneshot_sender_close(g.os[i].tx);
+	weft_mutex_close(&g.mutex);
 	return 0;
 }

@@ -30,7 +30,7 @@
  *    weft__task_cancel, the reschedule to its local queue), parking until
  *    a task is queued or shutdown; on shutdown it drops the references of
  *    its local queue.
- *  - owner: weft_runtime_free: close under rt->lock, weft__mt_stop_threads
+ *  - owner: weft_runtime_close: close under rt->lock, weft__mt_stop_threads
  *    (shutdown flag, join), weft__owned_pop + weft__task_shutdown, drain
  *    the inject queue (weft__task_ref_dec each), weft__runtime_ref_dec.
  *  - weft__task_ref_dec / weft__task_dealloc (frees the task, touches rt
@@ -265,7 +265,7 @@ proctype owner()
 {
 	byte act, held, n;
 	bool last, own;
-	/* weft_runtime_free */
+	/* weft_runtime_close */
 	atomic { RT_OK; closed = true };          /* under rt->lock */
 	/* weft__mt_stop_threads: set shutdown, unpark, join */
 	shutdown = true;

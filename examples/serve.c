@@ -140,9 +140,9 @@ static void serve_print_metrics(weft_runtime *rt, FILE *out)
 	weft_runtime_metrics m;
 	if (weft_runtime_metrics_get(rt, &m, sizeof m) < 0)
 		return;
-	fprintf(out, "runtime: workers=%u live_tasks=%llu spawned=%llu inject_depth=%llu "
+	fprintf(out, "runtime: backend=%s workers=%u live_tasks=%llu spawned=%llu inject_depth=%llu "
 		"remote_schedules=%llu io_events=%llu timers_fired=%llu connections=%ld\n",
-		m.workers, (unsigned long long)m.live_tasks, (unsigned long long)m.spawned_tasks,
+		weft_backend_name((weft_backend)m.backend), m.workers, (unsigned long long)m.live_tasks, (unsigned long long)m.spawned_tasks,
 		(unsigned long long)m.inject_depth, (unsigned long long)m.remote_schedules,
 		(unsigned long long)m.io_events, (unsigned long long)m.timers_fired,
 		serve_live_connections());
@@ -343,10 +343,12 @@ static int serve_listen(weft_runtime *rt, const char *addr, weft_listener **out)
 
 static void serve_usage(const char *prog, const char *default_addr)
 {
-	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--metrics] [--drain-ms MS]\n"
-		"       [--stats-file PATH]\n"
+	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--backend NAME] [--metrics]\n"
+		"       [--drain-ms MS] [--stats-file PATH]\n"
 		"  --addr     address to listen on: numeric or a host name (default %s)\n"
 		"  --workers  worker threads (default: one per CPU)\n"
+		"  --backend  I/O backend: auto (default), epoll, io_uring or kqueue;\n"
+		"             one this build lacks is refused (WEFT_BACKEND overrides)\n"
 		"  --metrics  print the runtime metrics to stderr at shutdown\n"
 		"  --drain-ms how long open connections may take to finish (default 5000)\n"
 		"  --stats-file rewrite PATH every 200 ms with the live task and connection\n"
@@ -360,6 +362,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 {
 	const char *addr = default_addr, *stats_file = NULL;
 	long workers = 0, drain_ms = 5000;
+	uint32_t backend = WEFT_BACKEND_AUTO;
 	bool metrics = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -371,6 +374,14 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		} else if (!strcmp(a, "--workers") && v) {
 			workers = strtol(v, &end, 10);
 			if (*end || workers < 0 || workers > (long)WEFT_MAX_WORKERS)
+				goto usage;
+			i++;
+		} else if (!strcmp(a, "--backend") && v) {
+			backend = UINT32_MAX;
+			for (uint32_t b = 0; weft_backend_name((weft_backend)b); b++)
+				if (!strcmp(v, weft_backend_name((weft_backend)b)))
+					backend = b;
+			if (backend == UINT32_MAX)
 				goto usage;
 			i++;
 		} else if (!strcmp(a, "--drain-ms") && v) {
@@ -396,10 +407,11 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	}
 
 	weft_runtime *rt;
-	weft_runtime_config cfg = { .workers = (uint32_t)workers };
+	weft_runtime_config cfg = { .workers = (uint32_t)workers, .backend = backend };
 	int rc = weft_runtime_new(&rt, &cfg);
 	if (rc < 0) {
-		fprintf(stderr, "%s: runtime: %s\n", prog, strerror(-rc));
+		fprintf(stderr, "%s: runtime (backend %s): %s\n", prog,
+			weft_backend_name((weft_backend)backend), strerror(-rc));
 		return 1;
 	}
 	weft_listener *lis;
@@ -415,8 +427,9 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		weft_addr_format(&bound, text, sizeof text);
 	weft_runtime_metrics m;
 	weft_runtime_metrics_get(rt, &m, sizeof m);
-	fprintf(stderr, "%s: listening on %s, %u worker%s, pid %ld\n", prog, text, m.workers,
-		m.workers == 1 ? "" : "s", (long)getpid());
+	fprintf(stderr, "%s: listening on %s, %u worker%s, %s, pid %ld\n", prog, text,
+		m.workers, m.workers == 1 ? "" : "s", weft_backend_name((weft_backend)m.backend),
+		(long)getpid());
 
 	serve_stats *stats = NULL;
 	if (stats_file) {

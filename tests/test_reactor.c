@@ -336,6 +336,50 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	close(sv[1]);
 }
 
+/* The backend's user event (what signal listeners are woken through):
+ * a raise makes its slot readable at the next turn, raises before a turn
+ * make one edge, a second user slot is refused, and once the slot is
+ * deregistered a raise reports nothing. */
+static void a_user_event_raise_is_one_readable_edge_of_its_slot(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	struct weft__io *io = NULL, *other = NULL;
+	assert_int_equal(weft__io_register_user(&r, &io), 0);
+	assert_int_equal(weft__io_register_user(&r, &other), -EBUSY);
+
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
+	weft_cx cx = weft_cx_from_waker(&w);
+	struct weft__io_ready ev;
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev), WEFT_PENDING);
+	assert_int_equal(weft__reactor_turn(&r, 0), 0);   /* nothing raised */
+	assert_int_equal(cw.wakes, 0);
+
+	assert_int_equal(weft__reactor_user_raise(&r), 0);
+	assert_int_equal(weft__reactor_user_raise(&r), 0);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	assert_int_equal(cw.wakes, 1);
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev), WEFT_READY);
+	assert_true(ev.ready & WEFT__READY_READABLE);
+	weft__io_clear_ready(io, &ev);
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev), WEFT_PENDING);
+	assert_int_equal(weft__reactor_turn(&r, 0), 0);   /* the two raises were one edge */
+
+	/* Off: a raise still ends a wait but reports no event. */
+	weft__io_deregister(io);
+	assert_int_equal(weft__reactor_user_raise(&r), 0);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 0);
+	/* And the slot can be taken again. */
+	assert_int_equal(weft__io_register_user(&r, &other), 0);
+	weft__io_deregister(other);
+	weft__reactor_fini(&r);
+	weft_waker_drop(&w);
+	assert_int_equal(cw.live, 0);
+}
+
 static void registration_failure_leaves_nothing_behind(void **state)
 {
 	(void)state;
@@ -343,7 +387,7 @@ static void registration_failure_leaves_nothing_behind(void **state)
 	assert_int_equal(weft__reactor_init(&r), 0);
 	struct weft__io *io = NULL;
 	assert_int_equal(weft__io_register(&r, -1, 0, &io), -EBADF);
-	weft__fault_arm(WEFT__FAULT_EPOLL, 1, ENOMEM);
+	weft__fault_arm(WEFT__FAULT_BACKEND, 1, ENOMEM);
 	int sv[2];
 	make_pair(sv);
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
@@ -529,7 +573,7 @@ static void ct_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	assert_true(saved >= 0);
 	assert_int_equal(dup2(logfd, 2), 2);
 
-	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	weft__fault_arm(WEFT__FAULT_BACKEND_WAIT, 1, EBADF);
 	outcome first = run_watched(rt);
 	weft__fault_reset();
 	/* Sticky: a later block_on refuses at once, the future untouched. */
@@ -562,7 +606,7 @@ static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	(void)state;
 	/* Armed before the workers start: the first park in the driver
 	 * fails, possibly before block_on has even begun. */
-	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	weft__fault_arm(WEFT__FAULT_BACKEND_WAIT, 1, EBADF);
 	weft_runtime *rt = new_rt(2);
 	block_on_ends_with(rt, -EBADF);
 	weft__fault_reset();
@@ -601,7 +645,7 @@ static void mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps(void **s
 	weft_runtime *rt = new_rt(2);
 	/* The root is parked before the driver fails: the error must wake it. */
 	usleep(20000);   /* let a worker go to sleep in epoll_wait */
-	weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EBADF);
+	weft__fault_arm(WEFT__FAULT_BACKEND_WAIT, 1, EBADF);
 	later l = { .rt = rt, .delay = 100000 };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, spawn_later_main, &l), 0);
@@ -649,7 +693,7 @@ static void eintr_from_epoll_wait_is_retried_not_reported(void **state)
 {
 	(void)state;
 	for (uint32_t workers = 1; workers <= 2; workers++) {
-		weft__fault_arm(WEFT__FAULT_EPOLL_WAIT, 1, EINTR);
+		weft__fault_arm(WEFT__FAULT_BACKEND_WAIT, 1, EINTR);
 		weft_runtime *rt = new_rt(workers);
 		woken_later w = { .fut = WEFT_FUTURE(woken_later_poll, NULL) };
 		pthread_mutex_init(&w.lock, NULL);
@@ -720,6 +764,7 @@ int main(void)
 		cmocka_unit_test(notify_ends_a_turn_blocked_without_timeout),
 		cmocka_unit_test(registration_churn_against_a_turning_thread),
 		cmocka_unit_test(a_waker_stored_before_the_edge_is_woken),
+		cmocka_unit_test(a_user_event_raise_is_one_readable_edge_of_its_slot),
 		cmocka_unit_test(registration_failure_leaves_nothing_behind),
 		cmocka_unit_test(ct_block_on_returns_an_injected_epoll_wait_ebadf),
 		cmocka_unit_test(mt_block_on_returns_an_injected_epoll_wait_ebadf),

@@ -432,6 +432,82 @@ static void bad_masks_and_no_runtime_give_einval(void **state)
 	weft_signal_rearm(&z);
 }
 
+/* ------------------------------------- hubs come and go under a flood */
+
+/* Registers *sig (one poll) and is done; block_on's drop leaves *sig
+ * registered, for the test to drop by hand. */
+typedef struct {
+	weft_future fut;
+	weft_signal *sig;
+} register_once;
+
+static weft_poll register_once_poll(weft_future *f, weft_cx *cx)
+{
+	register_once *r = (register_once *)f;
+	(void)weft_signal_poll(r->sig, cx);
+	return WEFT_READY;
+}
+
+static void register_in(weft_runtime *rt, weft_signal *sig)
+{
+	register_once r = { .fut = WEFT_FUTURE(register_once_poll, NULL), .sig = sig };
+	assert_int_equal(weft_block_on(rt, &r.fut), 0);
+	assert_non_null(sig->priv.hub);
+}
+
+static atomic_int flood_stop;
+
+static void *flood_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&flood_stop))
+		kill(getpid(), SIGUSR2);
+	return NULL;
+}
+
+/* The handler walks the list of runtimes with listeners without a lock
+ * and raises each one's backend user event: a runtime whose last
+ * listener goes must be out of every walk before it can be freed. Here
+ * runtimes come and go two thousand times while another thread floods
+ * the process with the signal; ASan (tests/run --sanitize) catches a
+ * handler that reaches a freed hub or reactor, and the long-lived
+ * listener must still see the signal. */
+static void runtimes_come_and_go_while_the_signal_floods(void **state)
+{
+	(void)state;
+	weft_runtime *keep;
+	assert_int_equal(new_runtime(&keep, 1), 0);
+	weft_signal stay;
+	weft_signal_init(&stay, WEFT_SIGNAL_BIT(SIGUSR2));
+	register_in(keep, &stay);   /* keeps the handler installed throughout */
+
+	atomic_store(&flood_stop, 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, flood_main, NULL), 0);
+	for (int i = 0; i < 2000; i++) {
+		weft_runtime *rt;
+		assert_int_equal(new_runtime(&rt, i % 3 == 0 ? 2 : 1), 0);
+		weft_signal s;
+		weft_signal_init(&s, WEFT_SIGNAL_BIT(SIGUSR2));
+		register_in(rt, &s);
+		if (i % 2)
+			weft_runtime_close(rt);   /* the listener outlives its runtime */
+		weft_signal_drop(&s);
+		if (!(i % 2))
+			weft_runtime_close(rt);
+	}
+	atomic_store(&flood_stop, 1);
+	pthread_join(th, NULL);
+
+	/* The long-lived listener saw the flood. */
+	register_once r = { .fut = WEFT_FUTURE(register_once_poll, NULL), .sig = &stay };
+	assert_int_equal(weft_block_on(keep, &r.fut), 0);
+	assert_int_equal(stay.result, SIGUSR2);
+	weft_signal_drop(&stay);
+	weft_runtime_close(keep);
+	assert_false(handler_installed(SIGUSR2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +519,7 @@ int main(void)
 		cmocka_unit_test(dropping_a_pending_listener_restores_the_disposition),
 		cmocka_unit_test(a_signal_raised_before_the_first_poll_is_not_seen),
 		cmocka_unit_test(bad_masks_and_no_runtime_give_einval),
+		cmocka_unit_test(runtimes_come_and_go_while_the_signal_floods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1271,7 +1271,7 @@ struct __attribute__((__may_alias__)) mpsc_mirror {
 
 /* True once a blocking receive is queued on @rx (a channel of ints with
  * capacity @cap, one sender, nothing sent): its node is the head of the
- * receive list, QUEUED, with its thread's condition variable. The lock
+ * receive list, QUEUED, with its thread's park. The lock
  * is the first field, so the mirror takes the channel's own lock. */
 static bool mpsc_recv_queued(weft_mpsc_receiver *rx, size_t cap)
 {
@@ -1282,7 +1282,7 @@ static bool mpsc_recv_queued(weft_mpsc_receiver *rx, size_t cap)
 		      m->send_waiters.head == NULL && m->send_waiters.tail == NULL;
 	const struct weft__waiter *w = m->recv_waiters.head;
 	bool queued = w && w == m->recv_waiters.tail && w->prev == NULL &&
-		      w->state == WEFT__WAITER_QUEUED && w->cond != NULL;
+		      w->state == WEFT__WAITER_QUEUED && w->park != NULL;
 	weft__sync_unlock(&m->lock);
 	if (!layout)
 		fail_msg("struct mpsc_mirror no longer matches struct weft__mpsc");

@@ -25,10 +25,14 @@
  * drop does), joining every pool thread, so nothing the runtime started
  * outlives it. A blocking function that waits for something only the
  * runtime's tasks would provide therefore hangs weft_runtime_close: give
- * such functions a way out (a timeout, a flag). weft_runtime_close called
- * from a blocking function of the same runtime waits for the others, and
- * the calling pool thread detaches its own thread when its function
- * returns.
+ * such functions a way out (a timeout, a flag), or close the runtime with
+ * weft_runtime_close_timeout (weft/runtime.h), which waits only until a
+ * deadline and then abandons the threads still running (Tokio's
+ * shutdown_timeout): they finish on their own, detached, and the
+ * runtime's memory lives until the last of them is done.
+ * weft_runtime_close called from a blocking function of the same runtime
+ * waits for the others, and the calling pool thread detaches its own
+ * thread when its function returns.
  *
  * The argument must stay valid until fn returns, which may be after the
  * handle was closed or the awaiting task was dropped: do not point it

@@ -11,9 +11,10 @@
  * inside a task of the runtime or outside it.
  *
  * Driver errors. If the kernel's event interface fails in a way weft
- * cannot recover from (epoll_wait or the wake-up eventfd reporting an
- * error other than EINTR, e.g. EBADF after a stray close() of the epoll
- * fd), the runtime records the first such error as a negative errno and
+ * cannot recover from (with epoll: epoll_wait or the wake-up eventfd
+ * reporting an error other than EINTR, e.g. EBADF after a stray close()
+ * of the epoll fd), the runtime records the first such error as a
+ * negative errno and
  * keeps it: one line naming weft, the failing call and the errno is
  * written to stderr, weft_runtime_metrics shows it (driver_error,
  * driver_errors), every weft_block_on in progress returns it promptly and
@@ -49,6 +50,36 @@ extern "C" {
  *  weft_runtime_close. */
 typedef struct weft_runtime weft_runtime;
 
+/**
+ * The I/O backends: the kernel event interface a runtime's reactor
+ * waits on. Which ones a build has is fixed at build time (meson option
+ * `io_backend`: epoll on Linux, kqueue on the BSDs and macOS; the
+ * `io_uring` feature would add io_uring beside epoll); a runtime picks
+ * one of them when it is made (weft_runtime_config.backend, overridden by
+ * the WEFT_BACKEND environment variable). This version implements epoll
+ * only: every other backend is refused with -ENOTSUP.
+ */
+typedef enum weft_backend {
+	WEFT_BACKEND_AUTO = 0,      /* the build's default, falling back if it cannot start */
+	WEFT_BACKEND_EPOLL = 1,     /* Linux epoll */
+	WEFT_BACKEND_IO_URING = 2,  /* Linux io_uring (not implemented yet) */
+	WEFT_BACKEND_KQUEUE = 3,    /* BSD and macOS kqueue (not implemented yet) */
+} weft_backend;
+
+/**
+ * The name of @b: "auto", "epoll", "io_uring" or "kqueue", the spellings
+ * WEFT_BACKEND and the examples' --backend accept; NULL for a value that
+ * is not a weft_backend. The string is static. Any thread.
+ */
+WEFT_API const char *weft_backend_name(weft_backend b);
+
+/**
+ * A runtime thread hook (weft_runtime_config.on_thread_start and
+ * on_thread_stop): called on a thread the runtime started (a worker, a
+ * blocking-pool or name-lookup thread) with the config's hook_arg.
+ */
+typedef void (*weft_thread_hook)(void *arg);
+
 /** The largest worker count a runtime accepts. */
 #define WEFT_MAX_WORKERS 1024u
 
@@ -76,14 +107,44 @@ typedef struct weft_runtime_config {
 	/** Milliseconds an idle blocking-pool thread waits for work before it
 	 *  exits: 0 = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS (10 s). */
 	uint32_t blocking_keep_alive_ms;
+	/** The I/O backend, a weft_backend: 0 = WEFT_BACKEND_AUTO, the
+	 *  build's default (epoll on Linux), which alone may fall back to
+	 *  another compiled backend if it cannot start. A backend named
+	 *  explicitly that this build lacks, or that cannot start, makes
+	 *  weft_runtime_new fail with -ENOTSUP. The environment variable
+	 *  WEFT_BACKEND (auto, epoll, io_uring or kqueue), when set and not
+	 *  empty, overrides this field (for running a test suite on each
+	 *  backend); any other value of it gives -EINVAL. The backend in use
+	 *  is in weft_runtime_metrics.backend. */
+	uint32_t backend;
+	/** Called on every thread the runtime starts (multi-thread workers,
+	 *  blocking-pool threads, name-lookup threads) once, on that thread,
+	 *  before it runs anything else of the runtime; NULL: none. It must
+	 *  not block for long nor close the runtime. The current-thread
+	 *  flavour starts no worker: its tasks run on the thread in
+	 *  weft_block_on, which is the caller's and gets no hook. */
+	weft_thread_hook on_thread_start;
+	/** Called once on each such thread after it ran its last piece of
+	 *  runtime work, just before it exits; NULL: none. A thread that a
+	 *  bounded close abandoned (weft_runtime_close_timeout) calls
+	 *  it when its blocking function finally returns, so @hook_arg must
+	 *  stay valid until then. */
+	weft_thread_hook on_thread_stop;
+	/** Passed to both hooks. */
+	void *hook_arg;
 } weft_runtime_config;
 
 /**
  * Creates a runtime (and, for more than one worker, starts its threads).
  * Returns 0 and stores it in *@out, or -ENOMEM, -EAGAIN (threads could
- * not be started), or -EINVAL for a NULL @out or more than
- * WEFT_MAX_WORKERS workers. The caller owns the runtime and releases it
- * with weft_runtime_close. Any thread.
+ * not be started), -EINVAL for a NULL @out, more than WEFT_MAX_WORKERS
+ * workers, a backend value that is not a weft_backend or a WEFT_BACKEND
+ * environment value that names none, or -ENOTSUP when the backend asked
+ * for explicitly (config or WEFT_BACKEND) is not compiled into this
+ * build or cannot start; the I/O backend's own -errno (e.g. -EMFILE)
+ * when the default one cannot start. The caller owns the runtime and
+ * releases it with weft_runtime_close (or weft_runtime_close_timeout).
+ * Any thread.
  */
 WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config);
 
@@ -98,9 +159,57 @@ WEFT_API int weft_runtime_new(weft_runtime **out, const weft_runtime_config *con
  * or while a weft_block_on on it is running. Works the same after a
  * driver error. In a child process after fork(), on a runtime inherited
  * from the parent, it returns without doing anything (see "Fork" above).
- * NULL is ignored. Any thread other than the runtime's own.
+ * NULL is ignored. Any thread other than the runtime's own. The wait
+ * for blocking functions has no limit: weft_runtime_close_timeout
+ * bounds it.
  */
 WEFT_API void weft_runtime_close(weft_runtime *rt);
+
+/**
+ * What weft_runtime_close_timeout had to leave behind. The caller sets
+ * @size to sizeof(weft_runtime_close_report) (or less, for an older
+ * layout); the call fills the fields that fit in @size bytes after it and
+ * leaves @size as it was. Fields are only ever appended.
+ */
+typedef struct weft_runtime_close_report {
+	uint32_t size;                /* in: the caller's sizeof */
+	/* Blocking-pool and name-lookup threads still running at the
+	 * deadline, left to finish on their own (detached). */
+	uint32_t abandoned_threads;
+	/* Blocking jobs (weft_spawn_blocking functions, file operations,
+	 * name lookups) those threads were running. */
+	uint64_t abandoned_jobs;
+	/* Blocking jobs still queued, cancelled without running (their
+	 * handles report -ECANCELED). */
+	uint64_t cancelled_jobs;
+} weft_runtime_close_report;
+
+/**
+ * weft_runtime_close with a deadline: the same shutdown (workers stopped
+ * and joined, every live task's future dropped, queued blocking jobs
+ * cancelled), but it waits for running blocking jobs (a blocking
+ * function, a hung getaddrinfo) only until @timeout_ns nanoseconds after
+ * the call began (CLOCK_MONOTONIC; 0: not at all; UINT64_MAX: no limit,
+ * as weft_runtime_close). Threads still in a job then are abandoned: each
+ * finishes its job on its own, calls on_thread_stop, and exits detached;
+ * the jobs' results are released as if their handles were closed. The
+ * runtime is released either way: @rt is invalid afterwards, but its
+ * memory stays allocated until the last abandoned thread is done, so a
+ * late blocking function that calls into it (weft_spawn,
+ * weft_spawn_blocking...) is told -ESHUTDOWN rather than touching freed
+ * memory; its fds (the backend's) are closed then too.
+ *
+ * Returns 0 when nothing was abandoned, -ETIMEDOUT when a thread was,
+ * -ECHILD (nothing done) on a runtime inherited across fork(); a NULL
+ * @rt is ignored (0). *@report (may be NULL) says what was cancelled and
+ * abandoned. The deadline bounds only the blocking pools: task polls are
+ * expected to return, and worker threads are joined as by
+ * weft_runtime_close. Same threads rule as weft_runtime_close; called from
+ * a blocking function of @rt it neither waits for nor counts its own
+ * thread.
+ */
+WEFT_API int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
+					weft_runtime_close_report *report);
 
 /**
  * Polls @fut on the calling thread until it is ready, then drops @fut (its
@@ -328,13 +437,18 @@ typedef struct weft_runtime_metrics {
 	uint64_t remote_schedules;  /* tasks queued from outside the workers */
 	uint64_t io_events;         /* readiness events the reactor handled */
 	uint64_t timers_fired;      /* timers the timing wheel fired */
-	/* Fatal errors the I/O driver's backend reported (epoll_wait, the
-	 * wake-up eventfd), counting repeats; 0 in a healthy runtime. */
+	/* Fatal errors the I/O driver's backend reported (with epoll:
+	 * epoll_wait, the wake-up eventfd), counting repeats; 0 in a
+	 * healthy runtime. */
 	uint64_t driver_errors;
 	/* The first of them as a negative errno (e.g. -EBADF), 0 if none.
 	 * Sticky: once set, block_on returns it (see "Driver errors"). */
 	int32_t driver_error;
 	uint32_t reserved2;          /* always 0 */
+	/* The I/O backend this runtime runs on (a weft_backend, never
+	 * WEFT_BACKEND_AUTO; weft_backend_name gives its name). */
+	uint32_t backend;
+	uint32_t reserved3;          /* always 0 */
 } weft_runtime_metrics;
 
 /** Fills the first @size bytes of *@out (the caller's struct, of any

@@ -16,12 +16,12 @@
  *    dropped, the disposition found is put back; so after the listener of
  *    a server's graceful shutdown is dropped, a second Ctrl-C terminates
  *    the process again, as usual.
- *  - The handler only counts the delivery and writes to one eventfd that
- *    each runtime with listeners has registered in its reactor; nothing
- *    else runs in signal context. The eventfd is opened at the first
- *    registration and stays open for the life of the process (a handler
- *    may still be running on another thread when the last listener goes,
- *    so the fd must never be closed and reused).
+ *  - The handler only counts the delivery and raises the I/O backend's
+ *    "user event" of each runtime that has listeners (on epoll: a flag
+ *    and a write to that runtime's wake-up eventfd); nothing else runs
+ *    in signal context. A runtime's listeners share one registration in
+ *    its reactor; the runtime stays alive (and the handler may raise its
+ *    event) until its last listener is dropped.
  *  - No signal mask is changed. Runtime threads (named weft-worker-N and
  *    weft-blocking) run with every asynchronous signal blocked, so a
  *    process-directed signal (kill, Ctrl-C) is handled on an application
@@ -76,7 +76,7 @@ extern "C" {
  * Output: result, 0 while pending, then the number of the signal that
  * completed it (SIGINT...), or a negative errno: -EINVAL (a signal that
  * cannot be listened for, or no runtime in the poll context), -ENOMEM,
- * or the -errno of eventfd, epoll_ctl or sigaction. When several of its
+ * or the -errno of sigaction. When several of its
  * signals arrived between two polls, the one delivered first is
  * reported.
  */

@@ -21,12 +21,33 @@
  *
  * Threads are joinable and joined in a chain: a thread leaving its loop
  * records itself as the pool's "zombie" and joins the zombie it replaced;
- * pool_free waits for the thread count to reach zero and joins the last
- * zombie. So every thread is joined, and by the time pool_free returns
- * none is left. The pool is reference-counted (owner + each thread) only
- * for the case where pool_free runs on one of the pool's own threads (a
- * blocking function freeing its runtime): that thread cannot join itself,
- * so it detaches itself when it leaves and drops the last reference.
+ * pool_shutdown waits for the thread count to reach zero and joins the
+ * last zombie. So every thread is joined, and by the time pool_shutdown
+ * returns none is left, unless it was called from one of the pool's own
+ * threads (a blocking function closing its runtime: that thread cannot
+ * join itself, so it detaches itself when it leaves) or its deadline
+ * passed first.
+ *
+ * Abandoning. A bounded pool_shutdown that reaches its deadline with
+ * threads still in their jobs (a hung getaddrinfo, a blocking function
+ * that never returns) leaves them running: it marks the pool
+ * `abandoned`, under the lock, so each of them detaches itself when it
+ * leaves instead of becoming a zombie nobody joins. What such a thread
+ * still touches must outlive it: its job is held by the job's own
+ * reference (the pool's, dropped by the thread after the job ran), and
+ * the pool by the pool's reference count (owner + each thread), so the
+ * pool is freed by whichever of the owner's pool_free and the last
+ * thread's leaving comes last. The owner's caller may hang more on the
+ * pool's survival: pool_shutdown calls its `hold` when it abandons, and
+ * the last thread to leave calls `release` (the runtime keeps its object
+ * alive that way, so a late blocking function that calls into it finds
+ * memory, and a closed runtime, not a freed one).
+ *
+ * Thread hooks (the runtime's on_thread_start / on_thread_stop) run on
+ * each pool thread: start first, before it takes a job; stop last, after
+ * it left the pool, dropped its reference and, if it was the last
+ * abandoned one, called `release` (the hooks are copied to the thread's
+ * stack first).
  *
  * Job protocol: status and the waker are guarded by the job's mutex. The
  * pool thread (or shutdown's cancel) sets the final status and takes the
@@ -45,7 +66,8 @@
 struct weft__blocking_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work;        /* a promise was made, or shutdown */
-	pthread_cond_t exited;      /* a thread left its loop */
+	pthread_cond_t exited;      /* a thread left its loop (CLOCK_MONOTONIC) */
+	struct weft__thread_hooks hooks;   /* set at creation, read-only */
 	struct weft__blocking_job *head, *tail;
 	uint32_t max_threads;
 	uint64_t keep_alive_ns;
@@ -55,7 +77,10 @@ struct weft__blocking_pool {
 	uint32_t running;
 	uint32_t refs;              /* owner + threads */
 	bool shutdown;
-	bool orphaned;              /* freed from one of its own threads */
+	bool orphaned;              /* shut down from one of its own threads */
+	bool abandoned;             /* a bounded shutdown left threads running */
+	void (*release)(void *);    /* called by the last abandoned thread */
+	void *release_arg;
 	bool zombie_set;
 	pthread_t zombie;           /* last thread to leave, not yet joined */
 	uint64_t queued, started, submitted, completed, cancelled;
@@ -173,6 +198,10 @@ static bool weft__blocking_wait(struct weft__blocking_pool *p)
 static void *weft__blocking_main(void *arg)
 {
 	struct weft__blocking_pool *p = arg;
+	/* A copy: the pool may be gone when the stop hook runs. */
+	const struct weft__thread_hooks hooks = p->hooks;
+	if (hooks.start)
+		hooks.start(hooks.arg);
 	weft__blocking_self = p;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -200,26 +229,39 @@ static void *weft__blocking_main(void *arg)
 	}
 
 	/* Leave: join the previous leaver, become the one the next joins
-	 * (or, orphaned and last, detach: nobody is left to join us). */
+	 * (or, abandoned, or orphaned and last, detach: nobody will join
+	 * us). */
 	p->threads--;
 	bool had_prev = p->zombie_set;
 	pthread_t prev = p->zombie;
-	bool detach = p->orphaned && p->threads == 0;
+	bool detach = p->abandoned || (p->orphaned && p->threads == 0);
 	p->zombie_set = !detach;
 	if (!detach)
 		p->zombie = pthread_self();
+	void (*release)(void *) = NULL;
+	void *release_arg = NULL;
+	if (p->abandoned && p->threads == 0) {
+		release = p->release;
+		release_arg = p->release_arg;
+	}
 	pthread_cond_broadcast(&p->exited);
 	weft__blocking_self = NULL;
 	weft__pool_unref_unlock(p);
+	/* The pool may be freed now: only locals from here on. */
 	if (had_prev)
 		pthread_join(prev, NULL);
 	if (detach)
 		pthread_detach(pthread_self());
+	if (release)
+		release(release_arg);
+	if (hooks.stop)
+		hooks.stop(hooks.arg);
 	return NULL;
 }
 
 struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
-						    uint64_t keep_alive_ns)
+						    uint64_t keep_alive_ns,
+						    const struct weft__thread_hooks *hooks)
 {
 	struct weft__blocking_pool *p = weft__calloc(1, sizeof *p);
 	if (!p)
@@ -232,9 +274,11 @@ struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
 		goto err_attr;
 	if (pthread_cond_init(&p->work, &attr) != 0)
 		goto err_lock;
-	if (pthread_cond_init(&p->exited, NULL) != 0)
+	if (pthread_cond_init(&p->exited, &attr) != 0)
 		goto err_work;
 	pthread_condattr_destroy(&attr);
+	if (hooks)
+		p->hooks = *hooks;
 	p->max_threads = max_threads ? max_threads : 1;
 	p->keep_alive_ns = keep_alive_ns;
 	p->refs = 1;
@@ -288,14 +332,19 @@ int weft__blocking_submit(struct weft__blocking_pool *p, struct weft__blocking_j
 	return 0;
 }
 
-void weft__blocking_pool_free(struct weft__blocking_pool *p)
+void weft__blocking_pool_shutdown(struct weft__blocking_pool *p, uint64_t deadline_ns,
+				  void (*hold)(void *), void (*release)(void *), void *arg,
+				  struct weft__blocking_abandoned *out)
 {
+	if (out)
+		*out = (struct weft__blocking_abandoned){ 0 };
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->shutdown = true;
 	struct weft__blocking_job *job = p->head;
 	p->head = p->tail = NULL;
+	uint64_t cancelled = p->queued;
 	p->cancelled += p->queued;
 	p->queued = 0;
 	pthread_cond_broadcast(&p->work);
@@ -308,18 +357,56 @@ void weft__blocking_pool_free(struct weft__blocking_pool *p)
 		job = next;
 	}
 
+	struct timespec until = {
+		.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+		.tv_nsec = (long)(deadline_ns % 1000000000ull),
+	};
 	pthread_mutex_lock(&p->lock);
 	uint32_t self = weft__blocking_self == p ? 1 : 0;
-	while (p->threads > self)
-		pthread_cond_wait(&p->exited, &p->lock);
+	while (p->threads > self) {
+		if (deadline_ns == UINT64_MAX)
+			pthread_cond_wait(&p->exited, &p->lock);
+		else if (pthread_cond_timedwait(&p->exited, &p->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	uint32_t left = p->threads - self;
+	if (left > 0) {
+		/* Under the lock: every thread still in the pool sees the
+		 * mark when it leaves (see "Abandoning"). */
+		p->abandoned = true;
+		if (hold)
+			hold(arg);
+		p->release = release;
+		p->release_arg = arg;
+	}
+	if (out) {
+		out->threads = left;
+		out->jobs = p->running - self;
+		out->cancelled = cancelled;
+	}
 	bool had_zombie = p->zombie_set;
 	pthread_t zombie = p->zombie;
 	p->zombie_set = false;
 	p->orphaned = self != 0;
-	/* Not the last reference when orphaned: the calling thread's is. */
-	weft__pool_unref_unlock(p);
+	pthread_mutex_unlock(&p->lock);
+	/* A thread that already left its loop: joining it is bounded. */
 	if (had_zombie)
 		pthread_join(zombie, NULL);
+}
+
+void weft__blocking_pool_free(struct weft__blocking_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	bool stopped = p->shutdown;
+	pthread_mutex_unlock(&p->lock);
+	if (!stopped)
+		weft__blocking_pool_shutdown(p, UINT64_MAX, NULL, NULL, NULL, NULL);
+	pthread_mutex_lock(&p->lock);
+	/* Not the last reference while a thread is still in the pool (an
+	 * orphaned or abandoned one): the last thread frees it. */
+	weft__pool_unref_unlock(p);
 }
 
 void weft__blocking_pool_stats(struct weft__blocking_pool *p, struct weft__blocking_stats *out)

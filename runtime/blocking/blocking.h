@@ -16,6 +16,7 @@
 #define WEFT__BLOCKING_H
 
 #include <weft/core.h>
+#include <weft/runtime.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,17 +64,49 @@ bool weft__blocking_job_finished(struct weft__blocking_job *job);
 /* Drops one reference (and the stored waker, for the awaiting side's). */
 void weft__blocking_job_put(struct weft__blocking_job *job);
 
-/* Creates an empty pool: no thread until the first submit, then up to
- * @max_threads, each exiting after @keep_alive_ns without work. NULL on
- * -ENOMEM. */
-struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
-						    uint64_t keep_alive_ns);
+/* Hooks every thread of a pool calls: start on the new thread before it
+ * takes a job, stop just before it exits (blocking.c, "Thread hooks").
+ * NULL members: none. */
+struct weft__thread_hooks {
+	weft_thread_hook start, stop;
+	void *arg;
+};
 
-/* Stops the pool: queued jobs that never ran are cancelled (-ECANCELED,
+/* Creates an empty pool: no thread until the first submit, then up to
+ * @max_threads, each exiting after @keep_alive_ns without work, each
+ * calling @hooks (copied; may be NULL). NULL on -ENOMEM. */
+struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
+						    uint64_t keep_alive_ns,
+						    const struct weft__thread_hooks *hooks);
+
+/* What a pool's shutdown left behind. */
+struct weft__blocking_abandoned {
+	uint32_t threads;     /* left running past the deadline (detached) */
+	uint32_t jobs;        /* jobs those threads were running */
+	uint64_t cancelled;   /* queued jobs cancelled (never ran) */
+};
+
+/*
+ * Stops the pool: queued jobs that never ran are cancelled (-ECANCELED,
  * awaiters woken), then the call waits until every running job finished
- * and every pool thread is joined. Called from one of the pool's own
- * threads, it waits for all the others; that thread detaches itself when
- * its job returns. Any thread, once. */
+ * and every pool thread is joined, or until @deadline_ns (CLOCK_MONOTONIC
+ * nanoseconds; UINT64_MAX: no limit) passes. Threads still running then
+ * are abandoned (blocking.c, "Abandoning"): they finish their job and
+ * exit on their own, detached; @hold(@arg) is called once, now, and
+ * @release(@arg) by the last of them when it leaves (both may be NULL).
+ * *@out (may be NULL) says what was cancelled and abandoned. Called from
+ * one of the pool's own threads, it does not wait for that thread (nor
+ * count it), which detaches itself when its job returns. The pool takes
+ * no more jobs (-ESHUTDOWN) and stays allocated until
+ * weft__blocking_pool_free. The pool's owner, once.
+ */
+void weft__blocking_pool_shutdown(struct weft__blocking_pool *pool, uint64_t deadline_ns,
+				  void (*hold)(void *), void (*release)(void *), void *arg,
+				  struct weft__blocking_abandoned *out);
+
+/* Drops the owner's reference (shutting the pool down without limit
+ * first if that was not done); the pool is freed now, or by its last
+ * orphaned or abandoned thread when that leaves. NULL is ignored. */
 void weft__blocking_pool_free(struct weft__blocking_pool *pool);
 
 /* A snapshot of a pool's figures (taken under its lock). */

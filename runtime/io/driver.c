@@ -2,33 +2,43 @@
  * driver.c - parking in the reactor with the timer wheel's next deadline
  * as the timeout (see io_driver.h).
  *
- * Protocol. `state` holds one wake-up token. unpark stores NOTIFIED and
- * writes the eventfd only if the previous state was PARKED. park consumes
- * a token if there is one (and then only polls, without sleeping);
- * otherwise it publishes PARKED before it sleeps, so an unpark either sees
- * PARKED and writes the eventfd, which ends the sleep, or came earlier
- * and left the token that makes the CAS to PARKED fail. The caller checks
- * its queues before parking and after; every producer queues its work
- * before it unparks, so no wakeup is lost.
+ * Protocol. The driver's wake-up token is a park (sys_park.h, park.c)
+ * whose driver is the reactor: weft__driver_park parks there with
+ * weft__park_driver, which sleeps in the reactor's turn, and
+ * weft__driver_unpark unparks it, which wakes the backend (writes its
+ * eventfd, on epoll) only when the thread sleeps there (or is about to).
+ * A token found on the way in makes the turn a poll, without sleeping. The caller checks its queues before
+ * parking and after; every producer queues its work before it unparks, so
+ * no wakeup is lost (park.c says why).
  *
  * Errors. A fatal backend error (reactor.c, "Errors") is sticky: once the
  * reactor holds one, park returns at once without waiting and without
  * firing timers, and the caller must stop parking here: the current-thread
  * block_on returns the error (weft__driver_error), and multi-thread
- * workers sleep on their condition variables instead (worker.c). The
+ * workers sleep on their own parks instead (worker.c). The
  * runtime's on_error hook wakes the threads in a multi-thread block_on.
  */
 #include "sys.h"
 #include "io_driver.h"
 
-enum { WEFT__DRV_EMPTY, WEFT__DRV_PARKED, WEFT__DRV_NOTIFIED };
-
-int weft__driver_init(struct weft__driver *d)
+/* The park's driver: a turn of the reactor, woken through the backend's
+ * wake-up (the eventfd, on epoll). */
+static int weft__driver_turn(void *arg, int64_t timeout_ns)
 {
-	int rc = weft__reactor_init(&d->io);
+	return weft__reactor_turn(&((struct weft__driver *)arg)->io, timeout_ns);
+}
+
+static void weft__driver_wake(void *arg)
+{
+	weft__reactor_notify(&((struct weft__driver *)arg)->io);
+}
+
+int weft__driver_init(struct weft__driver *d, weft_backend kind, bool automatic)
+{
+	int rc = weft__reactor_init_backend(&d->io, kind, automatic);
 	if (rc < 0)
 		return rc;
-	atomic_init(&d->state, WEFT__DRV_EMPTY);
+	weft__park_init(&d->park, weft__driver_wake, d);
 	atomic_init(&d->timers_fired, 0);
 	rc = weft__time_init(&d->time);
 	if (rc < 0) {
@@ -58,39 +68,14 @@ void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle
 		if (timeout < 0 || until < timeout)
 			timeout = until;
 	}
-	bool woken = false;
-	int expected = WEFT__DRV_NOTIFIED;
-	/* A plain load first: a token is rare in a busy runtime, and a
-	 * failed CAS is still a locked instruction. Relaxed: only a filter;
-	 * a token it misses makes the CAS to PARKED below fail. Acquire on
-	 * the CAS: a consumed token carries the unparker's queued work. */
-	if (atomic_load_explicit(&d->state, memory_order_relaxed) == WEFT__DRV_NOTIFIED &&
-	    atomic_compare_exchange_strong_explicit(&d->state, &expected, WEFT__DRV_EMPTY,
-						    memory_order_acquire,
-						    memory_order_relaxed)) {
-		timeout = 0;
-		woken = true;
-	} else if (timeout != 0) {
-		expected = WEFT__DRV_EMPTY;
-		/* SeqCst: PARKED must be visible before we sleep, so the
-		 * unparker's exchange (also SeqCst) sees it or we see its
-		 * token. */
-		if (!atomic_compare_exchange_strong_explicit(&d->state, &expected,
-							     WEFT__DRV_PARKED,
-							     memory_order_seq_cst,
-							     memory_order_acquire)) {
-			timeout = 0;   /* a token arrived: don't sleep */
-			woken = true;
-		}
-	}
-	int events = weft__reactor_turn(&d->io, timeout);
-	/* Acquire: see the work of an unpark that came while we slept. */
-	int prev = atomic_exchange_explicit(&d->state, WEFT__DRV_EMPTY, memory_order_acq_rel);
-	woken |= prev == WEFT__DRV_NOTIFIED;
+	/* A park that would sleep but may not (the paused clock, idle):
+	 * if nothing else happens, the clock moves instead. */
+	bool may_advance = timeout == 0 && max_ns != 0 && runtime_idle;
+	int events;
+	bool woken = weft__park_driver(&d->park, timeout, weft__driver_turn, d, &events);
 	if (events < 0)
 		return;   /* recorded by the reactor; the caller sees it */
-	if (events == 0 && !woken && timeout == 0 && max_ns != 0 && runtime_idle &&
-	    weft__time_is_paused(&d->time))
+	if (may_advance && events == 0 && !woken && weft__time_is_paused(&d->time))
 		weft__time_auto_advance(&d->time);
 	size_t fired = weft__time_process(&d->time);
 	if (fired)   /* Relaxed: statistics. */
@@ -99,9 +84,5 @@ void weft__driver_park(struct weft__driver *d, int64_t max_ns, bool runtime_idle
 
 void weft__driver_unpark(struct weft__driver *d)
 {
-	/* SeqCst: pairs with park's store of PARKED (see above); also a
-	 * release of the caller's queued work. */
-	if (atomic_exchange_explicit(&d->state, WEFT__DRV_NOTIFIED,
-				     memory_order_seq_cst) == WEFT__DRV_PARKED)
-		weft__reactor_notify(&d->io);
+	weft__unpark(&d->park);
 }

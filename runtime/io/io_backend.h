@@ -2,14 +2,26 @@
  * io_backend.h - the one seam between the reactor and the kernel's event
  * interface. A backend registers an fd once for read and write readiness,
  * edge-triggered, reports events as readiness bits with the token given
- * at registration, and has its own way to wake a thread that is waiting.
- * epoll lives in io_epoll.c; kqueue (EVFILT_READ/WRITE with EV_CLEAR,
- * EVFILT_USER) and io_uring (poll_add multishot, a msg_ring or eventfd
- * wake) fit the same five calls, one file each, chosen at build time.
+ * at registration, has its own way to wake a thread that is waiting, and
+ * one "user event": an edge that any thread, or a signal handler, can
+ * raise and that the wait reports like an fd's readiness.
+ *
+ * One file per backend, each owning its syscalls (sys.h, "An I/O
+ * backend's own calls"): epoll lives in io_epoll.c. The build compiles
+ * one (meson option `backend`); kqueue (EVFILT_READ/WRITE with EV_CLEAR,
+ * EVFILT_USER for the wake-up and the user event) and io_uring (poll_add
+ * multishot, an eventfd or msg_ring wake) implement the same calls, one
+ * file each. When a build holds two (io_uring beside epoll), the runtime's
+ * choice (weft_runtime_config.backend) picks one at weft_runtime_new;
+ * these calls then dispatch on the kind stored in the backend.
  */
 #ifndef WEFT__IO_BACKEND_H
 #define WEFT__IO_BACKEND_H
 
+#include <weft/runtime.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Readiness bits, shared by every backend and by the readiness slots. */
@@ -21,6 +33,7 @@
 #define WEFT__READY_ALL          0x1fu
 
 struct weft__backend {
+	weft_backend kind;   /* which backend this is (never AUTO) */
 	int fd;        /* epoll/kqueue fd, or the ring fd */
 	int wake_fd;   /* eventfd where the backend needs one, else -1 */
 	void *priv;    /* backend-private state (a ring), else NULL */
@@ -28,15 +41,39 @@ struct weft__backend {
 	 * log line), e.g. "epoll_wait". Written and read by the waiting
 	 * thread only. */
 	const char *failed_call;
+	/* The user event (see weft__backend_user_set): the token its
+	 * events carry (NULL: off), and, for backends that carry it on
+	 * their wake-up channel (epoll), whether one was raised since the
+	 * last wait looked. */
+	_Atomic(void *) user_token;
+	_Atomic bool user_raised;
 };
 
 struct weft__backend_event {
-	void *token;       /* as given to weft__backend_add */
+	void *token;       /* as given to weft__backend_add or _user_set */
 	uint32_t ready;    /* WEFT__READY_* */
 };
 
-/* Creates the backend and its wake-up channel. 0 or -errno. */
-int weft__backend_init(struct weft__backend *b);
+/* ------------------------------------------------------- which backend */
+
+/* Whether this build compiled backend @kind (not AUTO). */
+bool weft__backend_compiled(weft_backend kind);
+
+/*
+ * The backend a runtime asked for, made concrete: @requested (a config
+ * value) unless the environment variable WEFT_BACKEND is set and not
+ * empty, in which case its value. AUTO becomes the build's default.
+ * Stores the backend to start in *@out and whether AUTO chose it (so it
+ * may fall back) in *@automatic. 0; -EINVAL for a value that names no
+ * backend; -ENOTSUP for a backend this build does not compile.
+ */
+int weft__backend_resolve(uint32_t requested, weft_backend *out, bool *automatic);
+
+/* ------------------------------------------------------------ the calls */
+
+/* Creates backend @kind (compiled, not AUTO) and its wake-up channel.
+ * 0 or -errno. */
+int weft__backend_init(struct weft__backend *b, weft_backend kind);
 void weft__backend_fini(struct weft__backend *b);
 
 /* Registers @fd for read and write readiness, edge-triggered; events
@@ -50,10 +87,12 @@ int weft__backend_del(struct weft__backend *b, int fd);
 /*
  * Waits up to @timeout_ns (< 0: no limit, 0: poll) for at most @cap
  * events. Wake-ups through weft__backend_wake end the wait but are
- * consumed here and not reported. Returns the number of events stored
- * (0 on timeout, wake-up or EINTR) or -errno, with b->failed_call naming
- * the call that failed; such an error means the backend is unusable.
- * One thread at a time.
+ * consumed here and not reported; a raised user event is reported as
+ * one event { user token, WEFT__READY_READABLE } (several raises before
+ * a wait looks make one). Returns the number of events stored (0 on
+ * timeout, wake-up or EINTR) or -errno, with b->failed_call naming the
+ * call that failed; such an error means the backend is unusable. One
+ * thread at a time.
  */
 int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		       int cap, int64_t timeout_ns);
@@ -62,5 +101,16 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
  * pending) or -errno if the wake-up channel is broken. Any thread,
  * async-signal-safe. */
 int weft__backend_wake(struct weft__backend *b);
+
+/*
+ * The user event. _set makes later raises report @token (NULL turns the
+ * event off: after it returns no later wait reports the old token; one a
+ * concurrent wait already collected may still be in flight, as with
+ * weft__backend_del). Any thread. _raise makes the current or the next
+ * wait report the event once: 0, or -errno if the wake-up channel is
+ * broken. Any thread; async-signal-safe (a signal handler raises it).
+ */
+void weft__backend_user_set(struct weft__backend *b, void *token);
+int weft__backend_user_raise(struct weft__backend *b);
 
 #endif /* WEFT__IO_BACKEND_H */

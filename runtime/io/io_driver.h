@@ -10,17 +10,21 @@
 
 #include "io_reactor.h"
 #include "time_driver.h"
+#include "sys_park.h"
 
 struct weft__driver {
 	struct weft__reactor io;
 	struct weft__time time;
-	/* EMPTY, PARKED or NOTIFIED (driver.c): lets unpark skip the
-	 * eventfd write unless the thread is, or is about to be, asleep. */
-	_Atomic int state;
+	/* The wake-up token of the thread parked here (driver.c): lets
+	 * unpark skip the backend wake-up unless that thread is, or is about
+	 * to be, asleep. */
+	struct weft__park park;
 	_Atomic uint64_t timers_fired;   /* metrics */
 };
 
-int weft__driver_init(struct weft__driver *d);
+/* Starts the reactor on backend @kind (falling back with @automatic: see
+ * weft__reactor_init_backend) and the time driver. 0 or -errno. */
+int weft__driver_init(struct weft__driver *d, weft_backend kind, bool automatic);
 void weft__driver_fini(struct weft__driver *d);
 
 /*

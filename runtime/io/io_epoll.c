@@ -1,7 +1,20 @@
 /*
  * io_epoll.c - the Linux backend: one epoll instance, every fd added once
  * with EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, and an eventfd (token
- * NULL) to end a wait from another thread.
+ * NULL) to end a wait from another thread and to carry the user event.
+ *
+ * This file owns its syscalls: epoll_create1, epoll_ctl, epoll_wait and
+ * the eventfd calls are wrapped here (the shared door, sys.h, has no
+ * backend call), each consulting the backend fault sites first.
+ *
+ * The user event rides on the wake-up eventfd: raising it sets
+ * user_raised, then writes the eventfd. A wait that sees the eventfd
+ * readable drains it, then exchanges user_raised for false and, if it was
+ * set and a token is on, reports one event. A raise whose flag the
+ * exchange missed wrote the eventfd after the drain (it sets the flag
+ * before it writes), so the eventfd is readable again and the next wait
+ * reports it: no raise is lost, and the signal handler that raises does
+ * nothing but an atomic store and an eventfd write.
  *
  * Errors. weft__backend_wait retries nothing itself and hides only what
  * is not an error: EINTR from epoll_wait (a signal arrived; reported as
@@ -18,22 +31,81 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
-int weft__backend_init(struct weft__backend *b)
+/* ------------------------------------------------------ own syscalls */
+
+static int weft__epoll_create(void)
 {
+	int f = weft__fault_hit(WEFT__FAULT_BACKEND);
+	if (f)
+		return f;
+	return (int)weft__sys_result(epoll_create1(EPOLL_CLOEXEC));
+}
+
+static int weft__epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int f = weft__fault_hit(WEFT__FAULT_BACKEND);
+	if (f)
+		return f;
+	return (int)weft__sys_result(epoll_ctl(epfd, op, fd, ev));
+}
+
+static int weft__epoll_wait(int epfd, struct epoll_event *evs, int n, int ms)
+{
+	int f = weft__fault_hit(WEFT__FAULT_BACKEND_WAIT);
+	if (f)
+		return f;
+	return (int)weft__sys_result(epoll_wait(epfd, evs, n, ms));
+}
+
+static int weft__eventfd(void)
+{
+	int f = weft__fault_hit(WEFT__FAULT_BACKEND_WAKE);
+	if (f)
+		return f;
+	return (int)weft__sys_result(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+/* Nonblocking; one read resets the counter. Retries EINTR. */
+static int weft__eventfd_drain(int fd)
+{
+	eventfd_t v;
+	int rc;
+	while ((rc = eventfd_read(fd, &v)) < 0 && errno == EINTR)
+		;
+	return rc < 0 ? -errno : 0;
+}
+
+/* Async-signal-safe: one write(2), errno saved by the caller if needed. */
+static int weft__eventfd_post(int fd)
+{
+	return (int)weft__sys_result(eventfd_write(fd, 1));
+}
+
+/* ------------------------------------------------------------ backend */
+
+int weft__backend_init(struct weft__backend *b, weft_backend kind)
+{
+	b->kind = kind;
 	b->priv = NULL;
 	b->failed_call = NULL;
-	b->fd = weft__sys_epoll_create();
+	atomic_init(&b->user_token, NULL);
+	atomic_init(&b->user_raised, false);
+	b->fd = b->wake_fd = -1;
+	if (kind != WEFT_BACKEND_EPOLL)
+		return -ENOTSUP;
+	b->fd = weft__epoll_create();
 	if (b->fd < 0)
 		return b->fd;
-	b->wake_fd = weft__sys_eventfd();
+	b->wake_fd = weft__eventfd();
 	int rc = b->wake_fd;
 	if (rc < 0)
 		goto err_epoll;
 	/* Edge-triggered: the wait drains the counter anyway, and a level
 	 * trigger would only cost a re-report while it is being drained. */
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
-	rc = weft__sys_epoll_ctl(b->fd, EPOLL_CTL_ADD, b->wake_fd, &ev);
+	rc = weft__epoll_ctl(b->fd, EPOLL_CTL_ADD, b->wake_fd, &ev);
 	if (rc < 0)
 		goto err_eventfd;
 	return 0;
@@ -61,13 +133,13 @@ int weft__backend_add(struct weft__backend *b, int fd, void *token)
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 		.data.ptr = token,
 	};
-	return weft__sys_epoll_ctl(b->fd, EPOLL_CTL_ADD, fd, &ev);
+	return weft__epoll_ctl(b->fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int weft__backend_del(struct weft__backend *b, int fd)
 {
 	struct epoll_event ev = { 0 };   /* pre-2.6.9 kernels want non-NULL */
-	return weft__sys_epoll_ctl(b->fd, EPOLL_CTL_DEL, fd, &ev);
+	return weft__epoll_ctl(b->fd, EPOLL_CTL_DEL, fd, &ev);
 }
 
 static uint32_t weft__epoll_ready(uint32_t e)
@@ -101,7 +173,7 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		ms = (int)((timeout_ns + 999999) / 1000000);
 	if (cap > WEFT__EPOLL_BATCH)
 		cap = WEFT__EPOLL_BATCH;
-	int n = weft__sys_epoll_wait(b->fd, raw, cap, ms);
+	int n = weft__epoll_wait(b->fd, raw, cap, ms);
 	if (n < 0) {
 		/* EINTR: a signal (the current-thread flavour runs on the
 		 * application's thread, which may take signals) ended the
@@ -113,32 +185,62 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		return n;
 	}
 	int out = 0;
+	bool woken = false;
 	for (int i = 0; i < n; i++) {
 		if (raw[i].data.ptr == NULL) {
-			uint64_t v;
-			/* Nonblocking; one read resets the counter. Not
-			 * weft__sys_read: it is not a socket read. The
-			 * wrapper retries EINTR; EAGAIN means the counter
-			 * is already zero (nothing to consume). Anything
-			 * else means the wake-up channel is broken. */
-			int rc = weft__sys_eventfd_read(b->wake_fd, &v);
+			/* EAGAIN means the counter is already zero (nothing
+			 * to consume). Anything else means the wake-up
+			 * channel is broken. */
+			int rc = weft__eventfd_drain(b->wake_fd);
 			if (rc < 0 && rc != -EAGAIN) {
 				b->failed_call = "eventfd read";
 				return rc;
 			}
+			woken = true;
 			continue;
 		}
 		evs[out].token = raw[i].data.ptr;
 		evs[out].ready = weft__epoll_ready(raw[i].events);
 		out++;
 	}
+	/* After the drain (see the top). Acquire: pairs with the raise's
+	 * release, so what the raiser wrote before is in view of whoever
+	 * the reactor wakes for it. The plain load first skips the locked
+	 * exchange on every ordinary wake-up. */
+	if (woken && atomic_load_explicit(&b->user_raised, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&b->user_raised, false, memory_order_acquire)) {
+		/* Acquire: pairs with _set's release of the token. */
+		void *token = atomic_load_explicit(&b->user_token, memory_order_acquire);
+		/* Room: the eventfd's own entry took one of the @cap. */
+		if (token) {
+			evs[out].token = token;
+			evs[out].ready = WEFT__READY_READABLE;
+			out++;
+		}
+	}
 	return out;
 }
 
 int weft__backend_wake(struct weft__backend *b)
 {
-	int rc = weft__sys_eventfd_write(b->wake_fd, 1);
+	int rc = weft__eventfd_post(b->wake_fd);
 	/* EAGAIN: the counter is saturated, which already means a wake-up
 	 * is pending: success. Anything else (EBADF) goes to the caller. */
 	return rc == -EAGAIN ? 0 : rc;
+}
+
+void weft__backend_user_set(struct weft__backend *b, void *token)
+{
+	/* Release: the token's slot is initialised before a wait can
+	 * report it (the wait's acquire load). */
+	atomic_store_explicit(&b->user_token, token, memory_order_release);
+}
+
+int weft__backend_user_raise(struct weft__backend *b)
+{
+	/* Release: the raiser's writes (a signal's delivery record) happen
+	 * before the wait that exchanges the flag; set before the write, so
+	 * a wait that drained the write sees it (see the top). */
+	atomic_store_explicit(&b->user_raised, true, memory_order_release);
+	return weft__backend_wake(b);
 }

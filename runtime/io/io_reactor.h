@@ -4,7 +4,7 @@
  * weft__reactor_turn; registration and waking are safe from any thread.
  *
  * The backend (epoll now; kqueue and io_uring later) sits behind
- * io_backend.h, one file each.
+ * io_backend.h, one file each; the reactor names none of its calls.
  *
  * Using a registration (the leaf-future side): describe the operation
  * and hand it over; the reactor waits for readiness and runs it:
@@ -42,8 +42,9 @@ struct weft__io;
 
 struct weft__reactor {
 	struct weft__backend backend;
-	/* Guards the two lists and release_len. */
+	/* Guards the two lists, release_len and user. */
 	pthread_mutex_t lock;
+	bool user;                  /* a slot holds the user event */
 	struct weft__io *live;      /* registered slots */
 	struct weft__io *release;   /* deregistered, freed by the next turn */
 	size_t release_len;
@@ -60,7 +61,13 @@ struct weft__reactor {
 	void *on_error_arg;
 };
 
-/* Sets up the backend and its wake-up channel. 0 or -errno. */
+/* Sets up backend @kind and its wake-up channel; with @automatic (the
+ * runtime asked for WEFT_BACKEND_AUTO), falls back to another compiled
+ * backend if @kind does not start. 0 or -errno: with @automatic the
+ * first backend's error; without it -ENOTSUP, unless the host ran out
+ * of memory or fds (-ENOMEM, -EMFILE, -ENFILE). */
+int weft__reactor_init_backend(struct weft__reactor *r, weft_backend kind, bool automatic);
+/* weft__reactor_init_backend with the build's default, automatic. */
 int weft__reactor_init(struct weft__reactor *r);
 /* Releases the backend and any slot still registered (dropping its
  * wakers). */
@@ -80,6 +87,12 @@ int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns);
 /* Makes a current or the next weft__reactor_turn return. A failure of the
  * wake-up channel is recorded like a turn's. Any thread. */
 void weft__reactor_notify(struct weft__reactor *r);
+
+/* Raises the user event (weft__backend_user_raise): the slot made by
+ * weft__io_register_user becomes readable at the next turn. 0, or -errno
+ * if the wake-up channel is broken (not recorded here). Any thread;
+ * async-signal-safe. */
+int weft__reactor_user_raise(struct weft__reactor *r);
 
 /* The sticky error: 0, or the first fatal backend error (-errno). Any
  * thread; a relaxed load (see reactor.c), so cheap enough to test before
@@ -115,6 +128,14 @@ struct weft__io_ready {
  */
 int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
 		      struct weft__io **out);
+
+/*
+ * Registers a slot fed by the backend's user event instead of an fd:
+ * each weft__reactor_user_raise makes it readable (an edge, as for an
+ * fd), and it is used and deregistered like any other slot. One per
+ * reactor at a time: -EBUSY while another exists; -ENOMEM. Any thread.
+ */
+int weft__io_register_user(struct weft__reactor *r, struct weft__io **out);
 
 /*
  * Removes the registration and drops its wakers; the caller may close the

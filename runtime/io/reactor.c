@@ -39,6 +39,13 @@
  * release, deregister notifies the reactor so an idle runtime frees them
  * too. Fini frees whatever is left.
  *
+ * User event. One slot per reactor may be fed by the backend's user
+ * event instead of an fd (weft__io_register_user): the backend reports
+ * each raise as a readable edge with the slot as token, and the slot
+ * works like any other (the signal hub polls and clears it). Its
+ * deregistration turns the user event off instead of removing an fd,
+ * and the slot waits on the release list like any other.
+ *
  * Errors. A backend error from the turn's wait (epoll_wait, the eventfd
  * read) or from a notify (the eventfd write) is fatal: the backend told
  * us it cannot wait or be woken any more (EINTR and a pending wake-up are
@@ -78,6 +85,9 @@ struct weft__io {
 _Static_assert(offsetof(struct weft__io, wakers) + sizeof(weft_waker[2]) <= WEFT__IO_ALIGN,
 	       "the hot part of a slot fits one cache line");
 
+/* The fd of the user event's slot. */
+#define WEFT__IO_USER (-2)
+
 /* Release this many dead slots without waiting for I/O to make a turn. */
 #define WEFT__RELEASE_NOTIFY 64
 
@@ -110,6 +120,34 @@ static void weft__io_free(struct weft__io *io)
 
 int weft__reactor_init(struct weft__reactor *r)
 {
+	return weft__reactor_init_backend(r, WEFT_DEFAULT_BACKEND, true);
+}
+
+/* The other compiled backends AUTO may fall back to, in this order. */
+static const weft_backend weft__fallbacks[] = {
+	WEFT_BACKEND_EPOLL, WEFT_BACKEND_KQUEUE, WEFT_BACKEND_IO_URING,
+};
+
+/* Starts @kind, or with @automatic the first compiled backend that
+ * starts; returns the first error if none does. */
+static int weft__reactor_start_backend(struct weft__reactor *r, weft_backend kind,
+				       bool automatic)
+{
+	int first = weft__backend_init(&r->backend, kind);
+	if (first == 0 || !automatic)
+		return first;
+	for (size_t i = 0; i < sizeof weft__fallbacks / sizeof weft__fallbacks[0]; i++) {
+		weft_backend k = weft__fallbacks[i];
+		if (k == kind || !weft__backend_compiled(k))
+			continue;
+		if (weft__backend_init(&r->backend, k) == 0)
+			return 0;
+	}
+	return first;
+}
+
+int weft__reactor_init_backend(struct weft__reactor *r, weft_backend kind, bool automatic)
+{
 	atomic_init(&r->events, 0);
 	atomic_init(&r->error, 0);
 	atomic_init(&r->errors, 0);
@@ -118,11 +156,16 @@ int weft__reactor_init(struct weft__reactor *r)
 	r->live = NULL;
 	r->release = NULL;
 	r->release_len = 0;
+	r->user = false;
 	if (pthread_mutex_init(&r->lock, NULL) != 0)
 		return -ENOMEM;
-	int rc = weft__backend_init(&r->backend);
+	int rc = weft__reactor_start_backend(r, kind, automatic);
 	if (rc < 0) {
 		pthread_mutex_destroy(&r->lock);
+		/* Asked for by name and it did not start: unsupported here,
+		 * unless the host ran out of something (then say what). */
+		if (!automatic && rc != -ENOMEM && rc != -EMFILE && rc != -ENFILE)
+			rc = -ENOTSUP;
 		return rc;
 	}
 	return 0;
@@ -234,14 +277,22 @@ void weft__reactor_notify(struct weft__reactor *r)
 {
 	int rc = weft__backend_wake(&r->backend);
 	if (weft__unlikely(rc < 0))
-		weft__reactor_fail(r, rc, "eventfd write");
+		weft__reactor_fail(r, rc, "wake-up write");
 }
 
-int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
-		      struct weft__io **out)
+int weft__reactor_user_raise(struct weft__reactor *r)
 {
-	if (fd < 0)
-		return -EBADF;
+	/* Not weft__reactor_fail: this runs in signal context, where a
+	 * log line and the on_error hook are not safe. A broken channel
+	 * is recorded by the next notify or turn. */
+	return weft__backend_user_raise(&r->backend);
+}
+
+/* Makes a slot for @fd (WEFT__IO_USER: the user event) and puts it in
+ * the backend. */
+static int weft__io_add(struct weft__reactor *r, int fd, uint32_t initial,
+			struct weft__io **out)
+{
 	struct weft__io *io = weft__calloc_aligned(WEFT__IO_ALIGN, sizeof *io);
 	if (!io)
 		return -ENOMEM;
@@ -249,11 +300,23 @@ int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
 	io->fd = fd;
 	io->r = r;
 
-	int rc = weft__backend_add(&r->backend, fd, io);
-	if (rc < 0) {
-		/* Never in the backend: no event can name it, free it now. */
-		weft__io_free(io);
-		return rc;
+	if (fd == WEFT__IO_USER) {
+		pthread_mutex_lock(&r->lock);
+		bool taken = r->user;
+		r->user = true;
+		pthread_mutex_unlock(&r->lock);
+		if (taken) {
+			weft__io_free(io);
+			return -EBUSY;
+		}
+		weft__backend_user_set(&r->backend, io);
+	} else {
+		int rc = weft__backend_add(&r->backend, fd, io);
+		if (rc < 0) {
+			/* Never in the backend: no event can name it, free it now. */
+			weft__io_free(io);
+			return rc;
+		}
 	}
 	/* Listed only once it is in the backend: the list is what fini
 	 * frees, and nothing else looks at it before deregister. */
@@ -265,6 +328,19 @@ int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
 	pthread_mutex_unlock(&r->lock);
 	*out = io;
 	return 0;
+}
+
+int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
+		      struct weft__io **out)
+{
+	if (fd < 0)
+		return -EBADF;
+	return weft__io_add(r, fd, initial, out);
+}
+
+int weft__io_register_user(struct weft__reactor *r, struct weft__io **out)
+{
+	return weft__io_add(r, WEFT__IO_USER, 0, out);
 }
 
 void weft__io_deregister(struct weft__io *io)
@@ -282,10 +358,15 @@ void weft__io_deregister(struct weft__io *io)
 	weft_waker_drop(&drop[0]);
 	weft_waker_drop(&drop[1]);
 
-	/* Fails only if the fd was already closed, which removed it. */
-	(void)weft__backend_del(&r->backend, io->fd);
+	bool user = io->fd == WEFT__IO_USER;
+	if (user)   /* no later wait reports it; see "User event" */
+		weft__backend_user_set(&r->backend, NULL);
+	else   /* fails only if the fd was already closed, which removed it */
+		(void)weft__backend_del(&r->backend, io->fd);
 
 	pthread_mutex_lock(&r->lock);
+	if (user)
+		r->user = false;
 	if (io->prev)
 		io->prev->next = io->next;
 	else

@@ -29,7 +29,7 @@
  *    it back to sleep with the counts untouched. Were it to count itself
  *    unparked meanwhile, a producer could see every worker unparked, skip
  *    the notification, and leave its work queued behind busy workers
- *    while this one went back to sleep (worker.c, weft__park).
+ *    while this one went back to sleep (worker.c, weft__worker_park).
  *  - At most half the workers search at once.
  */
 #include "sys.h"

@@ -7,11 +7,13 @@
  * and the core thread when no core is held, queue woken tasks on the
  * inject queue under the runtime lock and unpark the core thread.
  *
- * No wakeup is lost: the core thread parks only after it found both queues
- * empty and the root future not woken, and every producer makes its work
- * visible (inject push under the lock, or root_woken store) before it
- * unparks; the parker keeps one token, so an unpark that lands between
- * the last check and the park makes the park return at once.
+ * The core thread parks in the driver (driver.c), whose wake-up token is
+ * a park (sys_park.h). No wakeup is lost: the core thread parks only
+ * after it found both queues empty and the root future not woken, and
+ * every producer makes its work visible (inject push under the lock, or
+ * root_woken store) before it unparks; the park keeps one token, so an
+ * unpark that lands between the last check and the park makes the park
+ * return at once.
  *
  * Shutdown (weft_runtime_close) closes the runtime under the lock, so no
  * spawn succeeds and no task is queued after it, then takes each task out
@@ -28,7 +30,7 @@
  * reactor's on_error hook (weft__runtime_driver_failed), run once by the
  * thread that recorded the error, unparks every listed root under the same
  * lock. Either a root was listed before the hook took the lock and is
- * unparked (the parker keeps the token), or it is listed after, and its
+ * unparked (the park keeps the token), or it is listed after, and its
  * check after listing sees the error the hook's thread stored before
  * locking. Workers stop parking in the driver (worker.c).
  *
@@ -42,6 +44,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
@@ -254,14 +257,14 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 
 /*
  * block_on on the multi-thread flavour: the calling thread only polls the
- * root future and sleeps on its own parker; workers run the tasks. The
- * root waker is a small ref-counted object, so a clone that outlives the
- * call stays valid.
+ * root future and sleeps on its own park (sys_park.h); workers run the
+ * tasks. The root waker is a small ref-counted object, so a clone that
+ * outlives the call stays valid.
  */
 struct weft__root {
 	_Atomic size_t refs;
 	_Atomic bool woken;
-	struct weft__parker parker;
+	struct weft__park park;
 	/* On rt->roots while its block_on runs (roots_lock). */
 	struct weft__root *prev, *next;
 };
@@ -271,7 +274,6 @@ static void weft__mt_root_drop(const void *data)
 	struct weft__root *r = (struct weft__root *)data;
 	/* AcqRel: the last holder frees and must see the others' uses. */
 	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
-		weft__parker_destroy(&r->parker);
 		weft__free(r);
 	}
 }
@@ -281,7 +283,7 @@ static void weft__mt_root_wake_by_ref(const void *data)
 	struct weft__root *r = (struct weft__root *)data;
 	/* Release: the waker's writes happen-before the root poll. */
 	atomic_store_explicit(&r->woken, true, memory_order_release);
-	weft__parker_unpark(&r->parker);
+	weft__unpark(&r->park);
 }
 
 static void weft__mt_root_wake(const void *data)
@@ -314,10 +316,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		return -ENOMEM;
 	atomic_init(&r->refs, 1);
 	atomic_init(&r->woken, true);
-	if (weft__parker_init(&r->parker) < 0) {
-		weft__free(r);
-		return -ENOMEM;
-	}
+	weft__park_init(&r->park, NULL, NULL);
 	/* Listed before the first check of the driver error: see "Driver
 	 * errors" at the top. */
 	r->prev = NULL;
@@ -343,7 +342,7 @@ static int weft__mt_block_on(weft_runtime *rt, weft_future *fut)
 		rc = weft__driver_error(&rt->driver);
 		if (rc)
 			break;
-		weft__parker_park(&r->parker);
+		weft__park(&r->park, -1);
 	}
 
 	pthread_mutex_lock(&rt->roots_lock);
@@ -371,7 +370,7 @@ static void weft__runtime_driver_failed(void *arg)
 		return;   /* the current-thread core checks after each park */
 	pthread_mutex_lock(&rt->roots_lock);
 	for (struct weft__root *r = rt->roots; r; r = r->next)
-		weft__parker_unpark(&r->parker);
+		weft__unpark(&r->park);
 	pthread_mutex_unlock(&rt->roots_lock);
 }
 
@@ -410,6 +409,13 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 		cfg.budget = WEFT_DEFAULT_BUDGET;
 	if (cfg.global_queue_interval == 0)
 		cfg.global_queue_interval = 61;
+	/* The backend first: a bad or unsupported choice fails before
+	 * anything is made. */
+	weft_backend backend;
+	bool backend_auto;
+	int rc = weft__backend_resolve(cfg.backend, &backend, &backend_auto);
+	if (rc < 0)
+		return rc;
 
 	pthread_once(&weft__atfork_once, weft__atfork_register);
 	weft_runtime *rt = weft__calloc(1, sizeof *rt);
@@ -417,7 +423,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 		return -ENOMEM;
 	/* Relaxed: see weft__runtime_forked. */
 	rt->tasks.fork_gen = atomic_load_explicit(&weft__fork_generation, memory_order_relaxed);
-	int rc = -ENOMEM;
+	rc = -ENOMEM;
 	rt->tasks.ops = cfg.workers == 1 ? &weft__ct_ops : &weft__mt_ops;
 	rt->config = cfg;
 	atomic_init(&rt->tasks.refs, 1);
@@ -433,7 +439,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (pthread_mutex_init(&rt->roots_lock, NULL) != 0)
 		goto err_lock;
 	rt->roots = NULL;
-	rc = weft__driver_init(&rt->driver);
+	rc = weft__driver_init(&rt->driver, backend, backend_auto);
 	if (rc < 0)
 		goto err_roots;
 	/* Before any thread can turn the reactor. */
@@ -451,7 +457,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	return 0;
 
 err_blocking:
-	weft__blocking_fini(rt);
+	weft__blocking_release(rt);
 err_driver:
 	weft__driver_fini(&rt->driver);
 err_roots:
@@ -470,6 +476,10 @@ void weft__runtime_destroy(weft_runtime *rt)
 	if (rt->nworkers > 0)
 		weft__mt_fini(rt);
 	weft__task_cache_fini(&rt->tasks.core_cache);
+	/* The pools' threads are all gone: joined by the close, or, if it
+	 * abandoned some, the last of them dropped the reference that
+	 * brought us here (weft__blocking_shutdown). */
+	weft__blocking_release(rt);
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->roots_lock);
 	pthread_mutex_destroy(&rt->lock);
@@ -477,15 +487,12 @@ void weft__runtime_destroy(weft_runtime *rt)
 	weft__free(rt);
 }
 
-void weft_runtime_close(weft_runtime *rt)
+/* Closes @rt: everything weft_runtime_close does, with the wait for
+ * blocking jobs bounded by @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: no
+ * limit); *@ab says what the pools abandoned. */
+static void weft__runtime_close(weft_runtime *rt, uint64_t deadline_ns,
+				struct weft__blocking_abandoned *ab)
 {
-	if (!rt)
-		return;
-	/* In a forked child the workers do not exist and locks may be held
-	 * by threads that are gone: touch nothing (the child's copy of the
-	 * runtime leaks, as documented). */
-	if (weft__runtime_forked(rt))
-		return;
 	pthread_mutex_lock(&rt->lock);
 	rt->closed = true;
 	pthread_mutex_unlock(&rt->lock);
@@ -510,10 +517,57 @@ void weft_runtime_close(weft_runtime *rt)
 		weft__task_ref_dec(t);
 
 	/* Every future is dropped, so no task holds a blocking handle: cancel
-	 * queued blocking jobs, wait for running ones, join the pool threads. */
-	weft__blocking_fini(rt);
+	 * queued blocking jobs, wait for running ones (until the deadline),
+	 * join the pool threads (those that finished in time). */
+	weft__blocking_shutdown(rt, deadline_ns, ab);
 
 	weft__runtime_ref_dec(rt);
+}
+
+void weft_runtime_close(weft_runtime *rt)
+{
+	if (!rt)
+		return;
+	/* In a forked child the workers do not exist and locks may be held
+	 * by threads that are gone: touch nothing (the child's copy of the
+	 * runtime leaks, as documented). */
+	if (weft__runtime_forked(rt))
+		return;
+	weft__runtime_close(rt, UINT64_MAX, NULL);
+}
+
+int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
+			       weft_runtime_close_report *report)
+{
+	weft_runtime_close_report r = { .size = report ? report->size : 0 };
+	int rc = 0;
+	if (rt && weft__runtime_forked(rt)) {
+		rc = -ECHILD;   /* as weft_runtime_close: touch nothing */
+	} else if (rt) {
+		uint64_t deadline = UINT64_MAX;
+		if (timeout_ns != UINT64_MAX) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			deadline = timeout_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1
+								      : now + timeout_ns;
+		}
+		struct weft__blocking_abandoned ab;
+		weft__runtime_close(rt, deadline, &ab);
+		r.abandoned_threads = ab.threads;
+		r.abandoned_jobs = ab.jobs;
+		r.cancelled_jobs = ab.cancelled;
+		if (ab.threads)
+			rc = -ETIMEDOUT;
+	}
+	/* The caller's size says how much of the report it has room for;
+	 * its size field is left as it was. */
+	if (report && r.size > sizeof r.size) {
+		size_t n = r.size < sizeof r ? r.size : sizeof r;
+		memcpy((char *)report + sizeof r.size, (char *)&r + sizeof r.size,
+		       n - sizeof r.size);
+	}
+	return rc;
 }
 
 size_t weft_runtime_live_tasks(const weft_runtime *rt)
@@ -547,6 +601,7 @@ int weft_runtime_metrics_get(weft_runtime *rt, weft_runtime_metrics *out, size_t
 		.driver_errors = atomic_load_explicit(&rt->driver.io.errors,
 						      memory_order_relaxed),
 		.driver_error = weft__driver_error(&rt->driver),
+		.backend = (uint32_t)rt->driver.io.backend.kind,
 	};
 	weft__copy_out(out, &m, size, sizeof m);
 	return 0;

@@ -20,8 +20,9 @@
 #include "io_driver.h"
 #include "sched_idle.h"
 #include "sched_queue.h"
-#include "sched_parker.h"
+#include "sys_park.h"
 #include "sched_api.h"
+#include "blocking.h"
 
 /* A FIFO of tasks linked through queue_next. */
 struct weft__task_fifo {
@@ -69,9 +70,8 @@ struct weft__worker {
 	uint32_t rng;
 	bool searching;
 	bool running;              /* inside weft__run_task: wakes go to LIFO */
-	_Atomic int park_state;
-	pthread_mutex_t park_lock;
-	pthread_cond_t park_cond;
+	/* Where it sleeps: its own park, or the driver through it. */
+	struct weft__park park;
 	struct weft__worker_counters m;
 	alignas(64) struct weft__task_cache cache;
 	alignas(64) struct weft__local_queue queue;
@@ -110,7 +110,7 @@ struct weft_runtime {
 	struct weft__idle idle;
 	pthread_mutex_t driver_lock;   /* held by the worker parked in the driver */
 	_Atomic bool shutdown;
-	_Atomic uint32_t condvar_parked;
+	_Atomic uint32_t park_sleepers;   /* workers asleep off the driver (worker.c) */
 	_Atomic uint64_t remote_schedules;
 
 	/* Multi-thread block_on calls in progress (runtime.c), so a fatal
@@ -137,12 +137,18 @@ void weft__mt_fini(weft_runtime *rt);
  * dropped) once the runtime is closed. */
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
 
-/* The runtime's blocking pools, from weft_runtime_new and
- * weft_runtime_close (spawn_blocking.c). Init fills in the blocking
- * defaults of rt->config and creates both pools (no thread yet): 0 or
- * -ENOMEM. Fini shuts both pools down as weft__blocking_pool_free says;
- * safe after a failed init. */
+/* The runtime's blocking pools (spawn_blocking.c). Init (from
+ * weft_runtime_new) fills in the blocking defaults of rt->config and
+ * creates both pools (no thread yet), with the config's thread hooks: 0
+ * or -ENOMEM. Shutdown (from closing the runtime) shuts both down as
+ * weft__blocking_pool_shutdown says, with @deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX: no limit), each abandoning pool holding a runtime
+ * reference until its last thread leaves; *@out (may be NULL) sums both.
+ * Release (from the runtime's destroy, and after a failed init) frees
+ * both pools; safe after a failed init. */
 int weft__blocking_init(weft_runtime *rt);
-void weft__blocking_fini(weft_runtime *rt);
+void weft__blocking_shutdown(weft_runtime *rt, uint64_t deadline_ns,
+			     struct weft__blocking_abandoned *out);
+void weft__blocking_release(weft_runtime *rt);
 
 #endif /* WEFT__SCHED_RUNTIME_H */

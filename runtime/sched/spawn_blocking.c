@@ -22,10 +22,15 @@ int weft__blocking_init(weft_runtime *rt)
 	if (c->blocking_keep_alive_ms == 0)
 		c->blocking_keep_alive_ms = WEFT_BLOCKING_DEFAULT_KEEP_ALIVE_MS;
 	uint64_t keep_alive_ns = (uint64_t)c->blocking_keep_alive_ms * 1000000ull;
-	rt->blocking = weft__blocking_pool_new(c->blocking_threads, keep_alive_ns);
+	const struct weft__thread_hooks hooks = {
+		.start = c->on_thread_start,
+		.stop = c->on_thread_stop,
+		.arg = c->hook_arg,
+	};
+	rt->blocking = weft__blocking_pool_new(c->blocking_threads, keep_alive_ns, &hooks);
 	if (!rt->blocking)
 		return -ENOMEM;
-	rt->dns_blocking = weft__blocking_pool_new(WEFT__DNS_THREADS, keep_alive_ns);
+	rt->dns_blocking = weft__blocking_pool_new(WEFT__DNS_THREADS, keep_alive_ns, &hooks);
 	if (!rt->dns_blocking) {
 		weft__blocking_pool_free(rt->blocking);
 		rt->blocking = NULL;
@@ -34,12 +39,40 @@ int weft__blocking_init(weft_runtime *rt)
 	return 0;
 }
 
-void weft__blocking_fini(weft_runtime *rt)
+/* A pool's hold and release when it abandons threads: a runtime
+ * reference, so a late blocking function that calls into the runtime
+ * finds it closed, not freed (blocking.c, "Abandoning"). */
+static void weft__blocking_hold_rt(void *arg)
+{
+	weft__runtime_ref_inc(arg);
+}
+
+static void weft__blocking_release_rt(void *arg)
+{
+	weft__runtime_ref_dec(arg);
+}
+
+void weft__blocking_shutdown(weft_runtime *rt, uint64_t deadline_ns,
+			     struct weft__blocking_abandoned *out)
 {
 	/* The general pool first: its functions may still look names up.
-	 * The pointers stay set while the pools drain (a running function
-	 * may spawn and be told -ESHUTDOWN); every pool thread is joined by
-	 * the time each is cleared. */
+	 * The pointers stay set (a running or abandoned function may spawn
+	 * and be told -ESHUTDOWN); the pools are freed with the runtime
+	 * object (weft__blocking_release). */
+	struct weft__blocking_abandoned g, d;
+	weft__blocking_pool_shutdown(rt->blocking, deadline_ns, weft__blocking_hold_rt,
+				     weft__blocking_release_rt, rt, &g);
+	weft__blocking_pool_shutdown(rt->dns_blocking, deadline_ns, weft__blocking_hold_rt,
+				     weft__blocking_release_rt, rt, &d);
+	if (out) {
+		out->threads = g.threads + d.threads;
+		out->jobs = g.jobs + d.jobs;
+		out->cancelled = g.cancelled + d.cancelled;
+	}
+}
+
+void weft__blocking_release(weft_runtime *rt)
+{
 	weft__blocking_pool_free(rt->blocking);
 	weft__blocking_pool_free(rt->dns_blocking);
 	rt->blocking = NULL;

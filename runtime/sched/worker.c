@@ -23,24 +23,26 @@
  * store-load pair this relies on). Pushes a worker makes to its own queue
  * need no such care: that worker runs them itself before it parks.
  *
- * Parking. The first worker to park takes the driver (a try-lock) and
- * sleeps in epoll_wait until I/O, the next timer deadline or an unpark;
- * the others sleep on their own condition variables. A worker that wakes
- * with no work and no notification stays counted as parked (idle.c) and
- * sleeps again. Each worker's
- * park_state says where it sleeps, so an unpark writes the eventfd only
- * for the worker in the driver. A worker leaves the driver before it runs
- * tasks; if a worker sleeps on its condition variable at that moment, it
- * is woken to take the driver over (a sleeper counts itself, then tries
- * the driver once more, so one that was just falling asleep is not
- * missed), so a task that blocks in user code on
- * one worker never stalls I/O for the rest. Busy workers also poll the
- * driver without sleeping every event_interval ticks.
+ * Parking. Each worker sleeps through its own park (sys_park.h, one
+ * token; park.c). The first worker to park takes the driver (a try-lock)
+ * and its park sleeps in epoll_wait until I/O, the next timer deadline or
+ * an unpark; the others sleep on their parks' own futex word. A worker
+ * that wakes with no work and no notification stays counted as parked
+ * (idle.c) and sleeps again. The park's state word says where its owner
+ * sleeps, so an unpark writes the eventfd only for the worker in the
+ * driver. A worker leaves the driver before it runs tasks; if a worker
+ * sleeps off the driver at that moment, it is woken to take the driver
+ * over (a sleeper publishes that it sleeps, counts itself, then tries the
+ * driver once more, so one that was just falling asleep is not missed:
+ * weft__driver_handoff, modelled in tests/model/park.pml), so a task that
+ * blocks in user code on one worker never stalls I/O for the rest. Busy
+ * workers also poll the driver without sleeping every event_interval
+ * ticks.
  *
  * Driver errors. Once the driver holds a fatal backend error (driver.c),
  * no worker takes the driver any more: parking goes straight to the
- * condition variable, so workers sleep until work or shutdown instead of
- * spinning on a driver that returns at once. Tasks still run.
+ * park's own futex sleep, so workers sleep until work or shutdown
+ * instead of spinning on a driver that returns at once. Tasks still run.
  *
  * Shutdown sets `shutdown`, unparks every worker and joins them; each
  * drops the queue references it holds. weft_runtime_close then drops every
@@ -56,8 +58,6 @@
 
 #define WEFT__LIFO_CAP 3
 #define WEFT__EVENT_INTERVAL 61
-
-enum { WEFT__WPARK_EMPTY, WEFT__WPARK_CONDVAR, WEFT__WPARK_DRIVER, WEFT__WPARK_NOTIFIED };
 
 _Thread_local struct weft__worker *weft__current_worker;
 
@@ -78,109 +78,94 @@ static inline bool weft__mt_is_shutdown(weft_runtime *rt)
 
 static void weft__worker_unpark(struct weft__worker *w)
 {
-	/* SeqCst: pairs with the SeqCst CAS to a parked state in
-	 * weft__worker_park_timeout: either it sees our token or we see
-	 * where it sleeps. Also releases the caller's queued work. */
-	int prev = atomic_exchange_explicit(&w->park_state, WEFT__WPARK_NOTIFIED,
-					    memory_order_seq_cst);
-	if (prev == WEFT__WPARK_CONDVAR) {
-		pthread_mutex_lock(&w->park_lock);
-		pthread_mutex_unlock(&w->park_lock);
-		pthread_cond_signal(&w->park_cond);
-	} else if (prev == WEFT__WPARK_DRIVER) {
-		weft__driver_unpark(&w->rt->driver);
-	}
+	weft__unpark(&w->park);
 }
 
-/* Wakes a worker sleeping on its condition variable, if any, so that it
- * takes the driver we are leaving. */
+static bool weft__work_pending(weft_runtime *rt);
+
+/* A worker's park sleeps in the runtime's driver when the worker holds
+ * the driver lock (weft__worker_park_timeout). */
+static int weft__worker_driver_sleep(void *arg, int64_t timeout_ns)
+{
+	weft_runtime *rt = arg;
+	if (timeout_ns == 0)
+		return 0;   /* a token on the way in: leave the driver for work */
+	/* Paused clock: jump only when every worker sleeps and no queue
+	 * holds a task: a worker that just left the driver with tasks in
+	 * its queue is still counted parked until it has run the checks of
+	 * weft__worker_park. */
+	bool idle = weft__time_is_paused(&rt->driver.time) &&
+		    weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
+	weft__driver_park(&rt->driver, timeout_ns, idle);
+	return 0;
+}
+
+static void weft__worker_driver_wake(void *arg)
+{
+	weft__driver_unpark(&((weft_runtime *)arg)->driver);
+}
+
+/* Wakes a worker sleeping on its own park, if any, so that it takes the
+ * driver we are leaving. */
 static void weft__driver_handoff(struct weft__worker *self)
 {
 	weft_runtime *rt = self->rt;
 	/* SeqCst fence and load: we released the driver lock just before.
-	 * A sleeper counts itself (SeqCst) and then tries the driver lock
-	 * once more, so either we see it counted here and wake it, or its
-	 * try-lock finds the driver free and it parks there instead. */
+	 * A sleeper publishes PARKED and counts itself (both SeqCst) and
+	 * then tries the driver lock once more, so either we see it counted
+	 * and sleeping here and wake it, or its try-lock finds the driver
+	 * free and it parks there instead. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&rt->condvar_parked, memory_order_seq_cst) == 0)
+	if (atomic_load_explicit(&rt->park_sleepers, memory_order_seq_cst) == 0)
 		return;
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		struct weft__worker *w = &rt->workers[i];
-		if (w != self &&
-		    atomic_load_explicit(&w->park_state, memory_order_relaxed) == WEFT__WPARK_CONDVAR) {
+		if (w != self && weft__park_sleeping(&w->park)) {
 			weft__worker_unpark(w);
 			return;
 		}
 	}
 }
 
-static bool weft__work_pending(weft_runtime *rt);
-
 static void weft__worker_park_timeout(struct weft__worker *w, int64_t timeout_ns)
 {
 	weft_runtime *rt = w->rt;
-	int expected = WEFT__WPARK_NOTIFIED;
-	/* Acquire: a consumed token carries the unparker's work. */
-	if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected, WEFT__WPARK_EMPTY,
-						    memory_order_acquire, memory_order_relaxed))
+	/* A token: the unparker's work is to be looked at; keep away from
+	 * the driver. */
+	if (weft__park(&w->park, 0))
 		return;
 
-	/* A failed driver returns at once: sleep on the condvar instead. */
+	/* A failed driver returns at once: sleep on the park instead. */
 	bool driver_ok = !weft__driver_error(&rt->driver);
 	if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
-		expected = WEFT__WPARK_EMPTY;
-		/* SeqCst: see weft__worker_unpark. */
-		if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
-							    WEFT__WPARK_DRIVER,
-							    memory_order_seq_cst,
-							    memory_order_acquire)) {
-			/* Paused clock: jump only when every worker sleeps
-			 * and no queue holds a task: a worker that just left
-			 * the driver with tasks in its queue is still counted
-			 * parked until it has run weft__park's checks. */
-			bool idle = weft__time_is_paused(&rt->driver.time) &&
-				    weft__idle_all_parked(&rt->idle) && !weft__work_pending(rt);
-			weft__driver_park(&rt->driver, timeout_ns, idle);
-		}
-		/* Acquire: see the work of an unpark that ended the sleep. */
-		atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acq_rel);
+		weft__park_driver(&w->park, timeout_ns, weft__worker_driver_sleep, rt, NULL);
 		pthread_mutex_unlock(&rt->driver_lock);
 		return;
 	}
 
-	pthread_mutex_lock(&w->park_lock);
-	expected = WEFT__WPARK_EMPTY;
-	/* SeqCst: see weft__worker_unpark. */
-	if (atomic_compare_exchange_strong_explicit(&w->park_state, &expected,
-						    WEFT__WPARK_CONDVAR,
-						    memory_order_seq_cst,
-						    memory_order_acquire)) {
-		/* SeqCst: the sleeper's half of the pair in
-		 * weft__driver_handoff (count, then re-check the driver). */
-		atomic_fetch_add_explicit(&rt->condvar_parked, 1, memory_order_seq_cst);
-		/* SeqCst fence: the try-lock below is only an acquire
-		 * operation, which C11 lets a weakly ordered machine move
-		 * before the count above; the fence keeps "count, then look
-		 * at the driver lock" in that order, pairing with the
-		 * fence in weft__driver_handoff ("unlock, then look at the
-		 * count"), so one of the two sides always sees the other. */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
-			/* The holder left the driver between our first try
-			 * and our count: return, and the caller's next park
-			 * takes the driver. */
-			pthread_mutex_unlock(&rt->driver_lock);
-		} else {
-			while (atomic_load_explicit(&w->park_state, memory_order_acquire) !=
-			       WEFT__WPARK_NOTIFIED)
-				pthread_cond_wait(&w->park_cond, &w->park_lock);
-		}
-		/* Relaxed: leaving; nothing is ordered by the decrement. */
-		atomic_fetch_sub_explicit(&rt->condvar_parked, 1, memory_order_relaxed);
+	if (!weft__park_prepare(&w->park))
+		return;   /* a token came */
+	/* SeqCst: the sleeper's half of the pair in weft__driver_handoff
+	 * (published PARKED, count, then re-check the driver). */
+	atomic_fetch_add_explicit(&rt->park_sleepers, 1, memory_order_seq_cst);
+	/* SeqCst fence: the try-lock below is only an acquire operation,
+	 * which C11 lets a weakly ordered machine move before the count
+	 * above; the fence keeps "count, then look at the driver lock" in
+	 * that order, pairing with the fence in weft__driver_handoff
+	 * ("unlock, then look at the count"), so one of the two sides
+	 * always sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (driver_ok && pthread_mutex_trylock(&rt->driver_lock) == 0) {
+		/* The holder left the driver between our first try and our
+		 * count: withdraw without sleeping, and the caller's next
+		 * park takes the driver. */
+		pthread_mutex_unlock(&rt->driver_lock);
+		weft__park_wait(&w->park, 0);
+	} else {
+		weft__park_wait(&w->park, timeout_ns);
 	}
-	/* Acquire: consume the token and see the unparker's work. */
-	atomic_exchange_explicit(&w->park_state, WEFT__WPARK_EMPTY, memory_order_acquire);
-	pthread_mutex_unlock(&w->park_lock);
+	/* Relaxed: leaving; nothing is ordered by the decrement. */
+	atomic_fetch_sub_explicit(&rt->park_sleepers, 1, memory_order_relaxed);
 }
 
 static void weft__notify_parked(weft_runtime *rt)
@@ -414,7 +399,7 @@ static void weft__maintenance(struct weft__worker *w)
 	weft__driver_handoff(w);
 }
 
-static void weft__park(struct weft__worker *w)
+static void weft__worker_park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	WEFT__PERTURB(w->searching ? WEFT__PERTURB_PARK_SEARCHING
@@ -470,6 +455,11 @@ static void *weft__worker_main(void *arg)
 {
 	struct weft__worker *w = arg;
 	weft_runtime *rt = w->rt;
+	/* The thread hooks: start before anything of the runtime runs
+	 * here, stop after the last of it (the runtime outlives its
+	 * workers: shutdown joins them). */
+	if (rt->config.on_thread_start)
+		rt->config.on_thread_start(rt->config.hook_arg);
 	weft__current_rt = rt;
 	weft__current_worker = w;
 	weft__task_cache_enter(rt, &w->cache, (uint16_t)(w->index + 1));
@@ -487,7 +477,7 @@ static void *weft__worker_main(void *arg)
 			continue;
 		}
 		since_maintenance = 0;
-		weft__park(w);
+		weft__worker_park(w);
 	}
 	/* Drop the queue references; runtime_free drops the tasks. */
 	struct weft__task *t;
@@ -500,6 +490,8 @@ static void *weft__worker_main(void *arg)
 	weft__task_cache_leave();
 	weft__current_worker = NULL;
 	weft__current_rt = NULL;
+	if (rt->config.on_thread_stop)
+		rt->config.on_thread_stop(rt->config.hook_arg);
 	return NULL;
 }
 
@@ -522,24 +514,13 @@ int weft__mt_start(weft_runtime *rt, uint32_t n)
 		goto err_idle;
 	}
 	uint32_t seed = (uint32_t)getpid() * 2654435761u;
-	uint32_t inited = 0;
-	for (; inited < n; inited++) {
-		struct weft__worker *w = &rt->workers[inited];
+	for (uint32_t i = 0; i < n; i++) {
+		struct weft__worker *w = &rt->workers[i];
 		w->rt = rt;
-		w->index = inited;
-		w->rng = (seed ^ (inited * 0x9e3779b9u)) | 1;
+		w->index = i;
+		w->rng = (seed ^ (i * 0x9e3779b9u)) | 1;
 		weft__local_queue_init(&w->queue);
-		atomic_init(&w->park_state, WEFT__WPARK_EMPTY);
-		if (pthread_mutex_init(&w->park_lock, NULL) != 0)
-			break;
-		if (pthread_cond_init(&w->park_cond, NULL) != 0) {
-			pthread_mutex_destroy(&w->park_lock);
-			break;
-		}
-	}
-	if (inited < n) {
-		rc = -ENOMEM;
-		goto err_sync;
+		weft__park_init(&w->park, weft__worker_driver_wake, rt);
 	}
 	uint32_t started = 0;
 	for (; started < n; started++) {
@@ -552,15 +533,11 @@ int weft__mt_start(weft_runtime *rt, uint32_t n)
 	}
 	if (started < n) {
 		weft__mt_stop_threads(rt, started);
-		goto err_sync;
+		goto err_lock;
 	}
 	return 0;
 
-err_sync:
-	for (uint32_t i = 0; i < inited; i++) {
-		pthread_cond_destroy(&rt->workers[i].park_cond);
-		pthread_mutex_destroy(&rt->workers[i].park_lock);
-	}
+err_lock:
 	pthread_mutex_destroy(&rt->driver_lock);
 err_idle:
 	weft__idle_fini(&rt->idle);
@@ -584,11 +561,8 @@ void weft__mt_stop_threads(weft_runtime *rt, uint32_t started)
 
 void weft__mt_fini(weft_runtime *rt)
 {
-	for (uint32_t i = 0; i < rt->nworkers; i++) {
+	for (uint32_t i = 0; i < rt->nworkers; i++)
 		weft__task_cache_fini(&rt->workers[i].cache);
-		pthread_cond_destroy(&rt->workers[i].park_cond);
-		pthread_mutex_destroy(&rt->workers[i].park_lock);
-	}
 	pthread_mutex_destroy(&rt->driver_lock);
 	weft__idle_fini(&rt->idle);
 	weft__free(rt->workers);

@@ -1,57 +1,67 @@
 /*
  * signal.c - signal listeners: a process-wide delivery record filled by
  * a minimal handler, and one hub per runtime that turns the handler's
- * eventfd edge into wakes of that runtime's pending listeners.
+ * raise of that runtime's backend user event into wakes of its pending
+ * listeners.
  *
  * Protocol.
  *
  * Delivery record. The handler (signal context, any application thread)
  * takes a sequence number from weft__sig_seq and raises
  * weft__sig_last[sig] to it (a CAS maximum, so two concurrent deliveries
- * of one signal never move it back), then writes 1 to the process-wide
- * eventfd. Nothing else happens in signal context: both are lock-free
- * atomics or an async-signal-safe syscall, and errno is preserved.
- * A listener, when it registers, snapshots weft__sig_seq as its `base`;
- * a signal is pending for it when weft__sig_last[sig] > base for a
- * signal in its mask. Registration installs the handler before taking
- * the snapshot, so a delivery counted after the snapshot is a delivery
- * the handler saw.
+ * of one signal never move it back), then raises the user event of every
+ * hub's reactor (weft__reactor_user_raise: an atomic store and, on epoll,
+ * an eventfd write). Nothing else happens in signal context: all of it is
+ * lock-free atomics and async-signal-safe syscalls, and errno is
+ * preserved. A listener, when it registers, snapshots weft__sig_seq as
+ * its `base`; a signal is pending for it when weft__sig_last[sig] > base
+ * for a signal in its mask. Registration installs the handler before
+ * taking the snapshot, so a delivery counted after the snapshot is a
+ * delivery the handler saw.
  *
  * Ownership. One global mutex (weft__sig.lock) guards everything that is
  * not the delivery record: the per-signal listener counts and saved
- * dispositions, the list of hubs, each hub's listener list, every
- * listener's stored waker, and the hub's reactor slot, which it alone
- * polls (the reactor allows one poller per direction: the lock makes the
- * hub that one poller). Signals are rare and registration is cold, so
- * one lock is enough.
+ * dispositions, changes to the list of hubs, each hub's listener list,
+ * every listener's stored waker, and the hub's reactor slot, which it
+ * alone polls (the reactor allows one poller per direction: the lock
+ * makes the hub that one poller). Signals are rare and registration is
+ * cold, so one lock is enough.
+ *
+ * The hub list in signal context. The handler walks the hub list without
+ * the lock (it cannot take one). A hub is linked in fully built (release
+ * store of the head); to unlink one, its remover stores the new link and
+ * then waits until no handler is inside the walk (weft__sig_walkers, a
+ * count each handler raises before it loads the head and drops after its
+ * last use of a hub). Both the store and the count's load are SeqCst, as
+ * are the handler's increment and its loads of the links: either the
+ * handler's loads came after the unlink and never reach the hub, or its
+ * increment came before the remover's load, which then waits for it.
+ * Only after that wait does the remover drop the hub's runtime
+ * reference, so a handler never raises the user event of a freed
+ * reactor. The wait is bounded by one handler's walk; a handler that
+ * interrupted the remover's own thread finishes before the remover
+ * resumes.
  *
  * Why no wakeup is lost. A listener's poll, under the lock, checks the
  * record, then stores its waker, then arms the hub: polls the slot with
  * the hub's own waker until the slot is not readable, clearing its
  * readiness each time. A delivery whose record update the check missed
- * writes the eventfd after it, so either arming sees the slot readable
- * (arming then reports it, and the caller wakes every listener with a
- * pending delivery, itself included) or the edge comes later and the
- * reactor wakes the hub waker stored by arming. The hub's wake runs on
- * the reactor's thread: under the lock it re-arms (its waker was
+ * raises the user event after it, so either arming sees the slot
+ * readable (arming then reports it, and the caller wakes every listener
+ * with a pending delivery, itself included) or the edge comes later and
+ * the reactor wakes the hub waker stored by arming. The hub's wake runs
+ * on the reactor's thread: under the lock it re-arms (its waker was
  * consumed) and takes the wakers of listeners with a pending delivery,
- * then wakes them with the lock released, a batch at a time.
- *
- * The eventfd is never read. Every hub registers the same eventfd in its
- * own epoll set, edge-triggered, and every eventfd write wakes every
- * epoll set watching it, readable or not; but epoll reports an item only
- * if the fd is still readable when epoll_wait collects it, so one hub
- * draining the counter could hide the edge from another. Left undrained
- * it stays readable (the counter cannot reach its 2^64 - 2 limit one
- * signal at a time), each delivery is one edge in every epoll set, and
- * the readiness bit is what arming clears (with the reactor's tick check,
- * so an edge that lands during arming is not lost).
+ * then wakes them with the lock released, a batch at a time. Each
+ * runtime has its own user event, so no runtime's turn can consume
+ * another's edge.
  *
  * Lifetime. A hub holds a runtime reference (its reactor must outlive
- * the slot) and is freed when its reference count reaches zero: one
- * reference while it has listeners (in the global list) and one per
- * copy of its waker held by the reactor, so a wake racing with the last
- * listener's drop finds a live, dead-marked hub and does nothing.
+ * the slot and the handler's raises) and is freed when its reference
+ * count reaches zero: one reference while it has listeners (in the
+ * global list) and one per copy of its waker held by the reactor, so a
+ * wake racing with the last listener's drop finds a live, dead-marked
+ * hub and does nothing.
  */
 #include "sys.h"
 #include "task.h"
@@ -61,6 +71,7 @@
 #include <weft/signal.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 
@@ -74,14 +85,14 @@
 /* Delivery record, written in signal context. */
 static _Atomic uint64_t weft__sig_seq;
 static _Atomic uint64_t weft__sig_last[WEFT__SIG_MAX + 1];
-/* The eventfd, set once under the lock before any handler is installed
- * and never closed. */
-static _Atomic int weft__sig_efd = -1;
+/* Handlers inside their walk of the hub list (see the protocol). */
+static _Atomic unsigned weft__sig_walkers;
 
 struct weft__signal_hub {
 	weft_runtime *rt;
-	struct weft__io *io;
-	struct weft__signal_hub *next;     /* global list */
+	struct weft__reactor *reactor;     /* rt's, raised by the handler */
+	struct weft__io *io;               /* the reactor's user-event slot */
+	_Atomic(struct weft__signal_hub *) next;   /* global list */
 	weft_signal *listeners;
 	_Atomic size_t refs;
 	bool dead;
@@ -89,7 +100,8 @@ struct weft__signal_hub {
 
 static struct {
 	pthread_mutex_t lock;
-	struct weft__signal_hub *hubs;
+	/* Changed under the lock, walked by the handler without it. */
+	_Atomic(struct weft__signal_hub *) hubs;
 	unsigned listeners[WEFT__SIG_MAX + 1];   /* registered listeners naming sig */
 	struct sigaction saved[WEFT__SIG_MAX + 1];
 } weft__sig = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -105,19 +117,24 @@ static void weft__sig_handler(int sig)
 		uint64_t seq = atomic_fetch_add_explicit(&weft__sig_seq, 1,
 							 memory_order_relaxed) + 1;
 		uint64_t cur = atomic_load_explicit(&weft__sig_last[sig], memory_order_relaxed);
-		/* Release: the record is in place before the eventfd write
-		 * that makes a hub look at it (the syscall orders it in
-		 * practice; the release states the intent). */
+		/* Release: the record is in place before the user-event
+		 * raise that makes a hub look at it (the raise's own release
+		 * store orders it too; this one states the intent). */
 		while (cur < seq &&
 		       !atomic_compare_exchange_weak_explicit(&weft__sig_last[sig], &cur, seq,
 							      memory_order_release,
 							      memory_order_relaxed))
 			;
-		/* Acquire: pairs with the release that published the fd
-		 * before the handler was installed. */
-		int efd = atomic_load_explicit(&weft__sig_efd, memory_order_acquire);
-		if (efd >= 0)
-			(void)weft__sys_eventfd_write(efd, 1);
+		/* SeqCst, the count and the links: see "The hub list in
+		 * signal context". */
+		atomic_fetch_add_explicit(&weft__sig_walkers, 1, memory_order_seq_cst);
+		for (struct weft__signal_hub *h = atomic_load_explicit(&weft__sig.hubs,
+								       memory_order_seq_cst);
+		     h; h = atomic_load_explicit(&h->next, memory_order_seq_cst))
+			(void)weft__reactor_user_raise(h->reactor);
+		/* Release: the walk's uses of the hubs come before a
+		 * remover's load that sees the count drop. */
+		atomic_fetch_sub_explicit(&weft__sig_walkers, 1, memory_order_release);
 	}
 	errno = saved_errno;
 }
@@ -135,9 +152,13 @@ static bool weft__sig_allowed(int sig)
 	default:
 		break;
 	}
+#ifdef SIGRTMIN
 	if (sig >= 32 && sig < SIGRTMIN)
 		return false;
 	return sig > 0 && sig <= WEFT__SIG_MAX && sig <= SIGRTMAX;
+#else   /* no real-time signals (macOS, OpenBSD): the standard ones only */
+	return sig > 0 && sig <= WEFT__SIG_MAX && sig < NSIG;
+#endif
 }
 
 static uint64_t weft__sig_mask(const weft_signal *s)
@@ -271,7 +292,9 @@ static void weft__hub_wake_by_ref(const void *data)
 static int weft__hub_get(weft_runtime *rt, struct weft__signal_hub **out)
 {
 	struct weft__signal_hub *h;
-	for (h = weft__sig.hubs; h; h = h->next) {
+	/* Relaxed: the list only changes under the lock we hold. */
+	for (h = atomic_load_explicit(&weft__sig.hubs, memory_order_relaxed); h;
+	     h = atomic_load_explicit(&h->next, memory_order_relaxed)) {
 		if (h->rt == rt) {
 			*out = h;
 			return 0;
@@ -280,8 +303,8 @@ static int weft__hub_get(weft_runtime *rt, struct weft__signal_hub **out)
 	h = weft__calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
-	int efd = atomic_load_explicit(&weft__sig_efd, memory_order_relaxed);
-	int rc = weft__io_register(weft__runtime_reactor(rt), efd, 0, &h->io);
+	h->reactor = weft__runtime_reactor(rt);
+	int rc = weft__io_register_user(h->reactor, &h->io);
 	if (rc < 0) {
 		weft__free(h);
 		return rc;
@@ -289,10 +312,26 @@ static int weft__hub_get(weft_runtime *rt, struct weft__signal_hub **out)
 	weft__runtime_ref_inc(rt);
 	h->rt = rt;
 	atomic_init(&h->refs, 1);
-	h->next = weft__sig.hubs;
-	weft__sig.hubs = h;
+	atomic_init(&h->next, atomic_load_explicit(&weft__sig.hubs, memory_order_relaxed));
+	/* Release: a handler that finds the hub sees it built. (SeqCst for
+	 * the handler's sake is needed only on unlinking.) */
+	atomic_store_explicit(&weft__sig.hubs, h, memory_order_release);
 	*out = h;
 	return 0;
+}
+
+/* Unlinks @h from the hub list and waits until no handler can still be
+ * using it (see "The hub list in signal context"). Lock held. */
+static void weft__hub_unlink(struct weft__signal_hub *h)
+{
+	_Atomic(struct weft__signal_hub *) *pp = &weft__sig.hubs;
+	/* Relaxed loads: the list only changes under the lock. */
+	while (atomic_load_explicit(pp, memory_order_relaxed) != h)
+		pp = &atomic_load_explicit(pp, memory_order_relaxed)->next;
+	atomic_store_explicit(pp, atomic_load_explicit(&h->next, memory_order_relaxed),
+			      memory_order_seq_cst);
+	while (atomic_load_explicit(&weft__sig_walkers, memory_order_seq_cst) != 0)
+		sched_yield();
 }
 
 /* ------------------------------------------------------- dispositions */
@@ -342,14 +381,6 @@ static int weft__signal_register(weft_signal *s, weft_runtime *rt)
 	for (int sig = 1; sig <= WEFT__SIG_MAX; sig++)
 		if ((mask & WEFT_SIGNAL_BIT(sig)) && !weft__sig_allowed(sig))
 			return -EINVAL;
-	if (atomic_load_explicit(&weft__sig_efd, memory_order_relaxed) < 0) {
-		int fd = weft__sys_eventfd();
-		if (fd < 0)
-			return fd;
-		/* Release: the fd is published before any handler that
-		 * reads it is installed (the handler's acquire). */
-		atomic_store_explicit(&weft__sig_efd, fd, memory_order_release);
-	}
 	struct weft__signal_hub *h;
 	int rc = weft__hub_get(rt, &h);
 	if (rc < 0)
@@ -357,9 +388,9 @@ static int weft__signal_register(weft_signal *s, weft_runtime *rt)
 	rc = weft__sig_acquire(mask);
 	if (rc < 0) {
 		if (!h->listeners) {
-			/* A hub made for us alone: undo it (the caller's path
-			 * in weft__signal_unregister does the same). */
-			weft__sig.hubs = h->next;
+			/* A hub made for us alone: undo it (the last drop in
+			 * weft_signal_drop does the same). */
+			weft__hub_unlink(h);
 			h->dead = true;
 			weft__io_deregister(h->io);
 			weft__runtime_ref_dec(rt);
@@ -474,10 +505,7 @@ void weft_signal_drop(weft_signal *s)
 	s->priv.waker = (weft_waker){ 0 };
 	weft__sig_release(weft__sig_mask(s));
 	if (!h->listeners) {
-		struct weft__signal_hub **pp = &weft__sig.hubs;
-		while (*pp != h)
-			pp = &(*pp)->next;
-		*pp = h->next;
+		weft__hub_unlink(h);
 		h->dead = true;
 		weft__io_deregister(h->io);   /* drops the hub waker it held */
 		rt = h->rt;

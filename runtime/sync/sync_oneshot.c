@@ -20,15 +20,17 @@
  * or its CAS saw TX_DONE (it looks at the message itself). With WAKER
  * clear the slot is empty, so freeing never drops a waker. The channel is
  * freed by the side that sets the second of TX_FREE and RX_GONE. A
- * blocking receive waits for TX_FREE, not SENT, because its waker lives
- * on its stack.
+ * blocking receive whose waker is registered waits for that waker's one
+ * wake, the token of a park on its stack (sys_park.h), not just for
+ * TX_DONE: the sender writes the park's word after TX_DONE, so the stack
+ * must outlive the unpark, and the token says it is done (the futex wake
+ * that may follow only hashes the address: park.c, "Lifetime").
  * `taken` is the receiver's own: one receive at a time.
  */
 #include "sync_waitlist.h"
-#include "sched_parker.h"
+#include "sys_park.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 enum {
@@ -209,10 +211,10 @@ static bool weft__oneshot_register(struct weft__oneshot *c, const weft_waker *w)
 	}
 }
 
-/* A waker for a blocking receive: a parker on the caller's stack. */
+/* A waker for a blocking receive: a park on the caller's stack. */
 static void weft__os_park_wake(const void *data)
 {
-	weft__parker_unpark((struct weft__parker *)data);
+	weft__unpark((struct weft__park *)data);
 }
 
 static void weft__os_park_drop(const void *data)
@@ -241,24 +243,22 @@ int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out)
 	if (weft__sync_on_runtime_thread())
 		return -EDEADLK;
 	struct weft__oneshot *c = weft__rx(rx);
-	struct weft__parker parker;
-	if (weft__parker_init(&parker) < 0)
-		return -ENOMEM;
-	weft_waker w = { .vtable = &weft__os_park_vtable, .data = &parker };
+	struct weft__park park;
+	weft__park_init(&park, NULL, NULL);
+	weft_waker w = { .vtable = &weft__os_park_vtable, .data = &park };
 	/* Acquire: pairs with the sender's release of value[]. */
 	unsigned s = atomic_load_explicit(&c->state, memory_order_acquire);
 	if (!(s & WEFT__OS_TX_DONE) && weft__oneshot_register(c, &w)) {
-		/* The sender wakes us after TX_DONE; then wait (briefly) for
-		 * TX_FREE: it may still be inside the unpark of this stack's
-		 * parker. */
-		while (!(atomic_load_explicit(&c->state, memory_order_acquire) & WEFT__OS_TX_DONE))
-			weft__parker_park(&parker);
-		while (!(atomic_load_explicit(&c->state, memory_order_acquire) & WEFT__OS_TX_FREE))
-			sched_yield();
+		/* Registered: the sender wakes the waker exactly once, after
+		 * TX_DONE, and nothing else unparks this park; its token
+		 * says the sender is done with our stack (see the top). The
+		 * park's acquire sees TX_DONE and value[]. */
+		while (!weft__park(&park, -1))
+			;
 	}
-	/* Acquire: the loads above saw TX_DONE with acquire. */
+	/* Acquire: pairs with the sender's release of value[] (when the
+	 * waker was not registered). */
 	s = atomic_load_explicit(&c->state, memory_order_acquire);
-	weft__parker_destroy(&parker);
 	return weft__oneshot_take(c, s, out);
 }
 

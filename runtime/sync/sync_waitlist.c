@@ -57,10 +57,11 @@ void weft__waiter_finish(struct weft__waitlist *l, struct weft__waiter *w, int r
 	weft__waitlist_remove(l, w);
 	w->state = WEFT__WAITER_DONE;
 	w->result = result;
-	if (w->cond) {
+	if (w->park) {
 		/* Under the lock: the blocking thread re-checks its state
-		 * only with the lock, so its stack outlives this call. */
-		pthread_cond_signal(w->cond);
+		 * only with the lock, so its stack (and the park on it)
+		 * outlives this call. */
+		weft__unpark(w->park);
 		return;
 	}
 	/* Move the waker out: the future may be dropped as soon as the
@@ -79,14 +80,18 @@ void weft__wake_batch_run(struct weft__wake_batch *b)
 void weft__waiter_block(struct weft__sync_lock *lock, struct weft__waitlist *l,
 			struct weft__waiter *w)
 {
-	pthread_cond_t cond;
-	pthread_cond_init(&cond, NULL);
-	w->cond = &cond;
+	struct weft__park park;
+	weft__park_init(&park, NULL, NULL);
+	w->park = &park;
 	weft__waitlist_push(l, w);
-	while (w->state == WEFT__WAITER_QUEUED)
-		pthread_cond_wait(&cond, &lock->m);
-	w->cond = NULL;
-	pthread_cond_destroy(&cond);
+	/* The state is read under the lock only; a finish between our
+	 * unlock and the park leaves the token that ends it. */
+	while (w->state == WEFT__WAITER_QUEUED) {
+		weft__sync_unlock(lock);
+		weft__park(&park, -1);
+		weft__sync_lock(lock);
+	}
+	w->park = NULL;
 }
 
 bool weft__sync_on_runtime_thread(void)

@@ -19,11 +19,12 @@
  *    node: no wakeup is lost. After DONE the node is no longer linked, so
  *    its future may be dropped at once; the waker was moved out, so the
  *    late wake touches only the (reference-counted) task.
- *  - A blocking waiter (a plain thread) queues a node whose `cond` is a
- *    condition variable on its stack and sleeps on it with the
- *    primitive's lock. The progress-maker signals it while still holding
- *    the lock, so the thread cannot return and free its stack before the
- *    signal is done.
+ *  - A blocking waiter (a plain thread) queues a node whose `park` is a
+ *    park (sys_park.h) on its stack, drops the primitive's lock and
+ *    parks; it reads its node's state only under the lock. The
+ *    progress-maker unparks it while still holding the lock, so the
+ *    thread cannot return and free its stack before the unpark is done,
+ *    and an unpark that comes before the park leaves its token.
  *  - Nothing here is called with a lock held by the caller except where a
  *    function says so, and no user code (waker) runs under the lock.
  */
@@ -40,6 +41,7 @@
 #include <stdint.h>
 
 #include "sys.h"
+#include "sys_park.h"
 
 /* ------------------------------------------------------------------ lock */
 
@@ -76,7 +78,7 @@ enum weft__waiter_state {
 struct weft__waiter {
 	struct weft__waiter *prev, *next;
 	weft_waker waker;          /* woken when DONE (async waiter) */
-	pthread_cond_t *cond;      /* signalled when DONE (blocking waiter) */
+	struct weft__park *park;   /* unparked when DONE (blocking waiter) */
 	uint64_t need;             /* what it waits for (permits still lacking, a version) */
 	uint64_t tag;              /* primitive-specific (semaphore: permits asked for) */
 	int state;                 /* enum weft__waiter_state */
@@ -115,7 +117,7 @@ void weft__wake_batch_run(struct weft__wake_batch *b);
 
 /*
  * Unlinks @w (QUEUED) from @l, marks it DONE with @result, and either
- * signals its blocking thread or moves its waker into @b (which must not
+ * unparks its blocking thread or moves its waker into @b (which must not
  * be full). Lock held.
  */
 void weft__waiter_finish(struct weft__waitlist *l, struct weft__waiter *w, int result,
@@ -130,8 +132,8 @@ static inline void weft__waiter_set_waker(struct weft__waiter *w, const weft_cx 
 
 /*
  * Blocking wait: queues @w (IDLE; its need/tag already set) on @l and
- * sleeps with @lock until a progress-maker finishes it; returns with the
- * lock held and @w DONE. Lock held on entry.
+ * parks, without @lock, until a progress-maker finishes it; returns with
+ * the lock held and @w DONE. Lock held on entry.
  */
 void weft__waiter_block(struct weft__sync_lock *lock, struct weft__waitlist *l,
 			struct weft__waiter *w);

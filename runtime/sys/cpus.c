@@ -174,9 +174,13 @@ uint32_t weft__cgroup_cpu_limit(const char *root, const char *proc_cgroup)
 uint32_t weft__available_cpus(void)
 {
 	uint32_t n = 0;
+#ifdef __linux__
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) == 0)
 		n = (uint32_t)CPU_COUNT(&set);
+#endif
+	/* Elsewhere (the BSDs, macOS): the online CPUs; there is no
+	 * /proc/self/cgroup either, so no quota lowers it. */
 	if (n == 0) {
 		long online = sysconf(_SC_NPROCESSORS_ONLN);
 		n = online > 0 ? (uint32_t)online : 1;

@@ -1,6 +1,8 @@
 /*
  * sys.c - allocation and syscall wrappers, and the failure injection they
- * all consult (see sys.h).
+ * all consult (see sys.h). Linux-only calls and flags are used under
+ * #ifdef, each with the portable sequence beside it for the BSDs and
+ * macOS (see "Platform" below).
  */
 #include "sys.h"
 
@@ -10,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -129,49 +131,79 @@ int weft__sys_open(const char *path, int flags)
 	WEFT__SYSCALL(WEFT__FAULT_SOCKET, open(path, flags | O_CLOEXEC));
 }
 
-int weft__sys_epoll_create(void)
-{
-	WEFT__SYSCALL(WEFT__FAULT_EPOLL, epoll_create1(EPOLL_CLOEXEC));
-}
+/* ------------------------------------------------------------ Platform
+ *
+ * Linux (and FreeBSD, NetBSD, OpenBSD, DragonFly for the first two) set
+ * non-blocking and close-on-exec atomically with SOCK_NONBLOCK |
+ * SOCK_CLOEXEC on socket() and accept4(); where those are missing
+ * (macOS), the fd gets both flags with fcntl() right after, which leaves
+ * a window in which a fork+exec on another thread inherits it (the
+ * documented limit of that platform). MSG_NOSIGNAL keeps a write to a
+ * closed peer from raising SIGPIPE; where it is missing, the socket is
+ * given SO_NOSIGPIPE when it is made instead. */
 
-int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
-{
-	WEFT__SYSCALL(WEFT__FAULT_EPOLL, epoll_ctl(epfd, op, fd, ev));
-}
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#define WEFT__SOCK_ATOMIC_FLAGS 1
+#else
+#define WEFT__SOCK_ATOMIC_FLAGS 0
+#endif
 
-int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms)
-{
-	WEFT__SYSCALL(WEFT__FAULT_EPOLL_WAIT, epoll_wait(epfd, evs, n, ms));
-}
+#ifdef MSG_NOSIGNAL
+#define WEFT__MSG_NOSIGNAL MSG_NOSIGNAL
+#else
+#define WEFT__MSG_NOSIGNAL 0
+#endif
 
-int weft__sys_eventfd(void)
+/* The flags a new fd needs where they could not be set atomically, and
+ * SO_NOSIGPIPE where MSG_NOSIGNAL is missing. Closes @fd on failure.
+ * @fd, or -errno. */
+static int weft__sock_setup(int fd)
 {
-	WEFT__SYSCALL(WEFT__FAULT_EVENTFD, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-}
-
-int weft__sys_eventfd_read(int fd, uint64_t *v)
-{
-	int rc;
-	while ((rc = eventfd_read(fd, v)) < 0 && errno == EINTR)
-		;
-	return rc < 0 ? -errno : 0;
-}
-
-int weft__sys_eventfd_write(int fd, uint64_t v)
-{
-	WEFT__SYSCALL_NOFAULT(eventfd_write(fd, v));
+	if (fd < 0)
+		return fd;
+#if !WEFT__SOCK_ATOMIC_FLAGS
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		goto err;
+#endif
+#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0)
+		goto err;
+#endif
+	return fd;
+#if !WEFT__SOCK_ATOMIC_FLAGS || (!defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE))
+err:;
+	int err = -errno;
+	close(fd);
+	return err;
+#endif
 }
 
 int weft__sys_socket(int domain, int type, int proto)
 {
-	WEFT__SYSCALL(WEFT__FAULT_SOCKET,
-		      socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto));
+	int f = weft__fault_hit(WEFT__FAULT_SOCKET);
+	if (f)
+		return f;
+#if WEFT__SOCK_ATOMIC_FLAGS
+	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
+#endif
+	int fd = socket(domain, type, proto);
+	return weft__sock_setup(fd < 0 ? -errno : fd);
 }
 
 int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	WEFT__SYSCALL(WEFT__FAULT_SOCKET,
-		      accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+	int f = weft__fault_hit(WEFT__FAULT_SOCKET);
+	if (f)
+		return f;
+#if WEFT__SOCK_ATOMIC_FLAGS
+	int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+	int c = accept(fd, sa, len);
+#endif
+	return weft__sock_setup(c < 0 ? -errno : c);
 }
 
 int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -240,19 +272,64 @@ ssize_t weft__sys_write(int fd, const void *buf, size_t len)
 
 ssize_t weft__sys_send(int fd, const void *buf, size_t len, int flags)
 {
-	WEFT__SYSCALL(WEFT__FAULT_WRITE, send(fd, buf, len, flags | MSG_NOSIGNAL));
+	WEFT__SYSCALL(WEFT__FAULT_WRITE, send(fd, buf, len, flags | WEFT__MSG_NOSIGNAL));
 }
 
 ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *sa, socklen_t salen)
 {
 	WEFT__SYSCALL(WEFT__FAULT_WRITE,
-		      sendto(fd, buf, len, flags | MSG_NOSIGNAL, sa, salen));
+		      sendto(fd, buf, len, flags | WEFT__MSG_NOSIGNAL, sa, salen));
 }
 
 ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | MSG_NOSIGNAL));
+	WEFT__SYSCALL(WEFT__FAULT_WRITE, sendmsg(fd, msg, flags | WEFT__MSG_NOSIGNAL));
+}
+
+/* What a new thread needs before it runs its function: its name, set by
+ * the thread itself, so it holds from the thread's first instruction
+ * (a start hook or a debugger sees it) and on every platform (macOS can
+ * name only the calling thread). */
+struct weft__thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	char name[16];   /* at most 15 bytes are shown; longer names are cut */
+};
+
+static void *weft__thread_trampoline(void *p)
+{
+	struct weft__thread_start st = *(struct weft__thread_start *)p;
+	free(p);
+	/* Failing to name is harmless. */
+	if (st.name[0]) {
+#if defined(__APPLE__)
+		pthread_setname_np(st.name);
+#elif defined(__NetBSD__)
+		pthread_setname_np(pthread_self(), "%s", st.name);
+#elif defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+		pthread_set_name_np(pthread_self(), st.name);
+#else
+		pthread_setname_np(pthread_self(), st.name);
+#endif
+	}
+	return st.fn(st.arg);
+}
+
+int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until)
+{
+	/* WAIT_BITSET: its timeout is absolute, on CLOCK_MONOTONIC (no
+	 * FUTEX_CLOCK_REALTIME), so a retry after a spurious return keeps
+	 * the same deadline. */
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, until,
+					   NULL, FUTEX_BITSET_MATCH_ANY));
+}
+
+int weft__sys_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
+					   FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0));
 }
 
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)
@@ -260,6 +337,15 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const cha
 	int rc = weft__fault_hit(WEFT__FAULT_THREAD);
 	if (rc < 0)
 		return rc;
+	/* Plain malloc, not weft__alloc: the thread site above is the one
+	 * a test arms for thread creation; this must not spend an
+	 * allocation fault meant for something else. */
+	struct weft__thread_start *st = malloc(sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	st->fn = fn;
+	st->arg = arg;
+	snprintf(st->name, sizeof st->name, "%s", name ? name : "");
 	/* The new thread inherits this mask: every signal blocked but the
 	 * synchronous ones. Those are raised by the faulting thread itself;
 	 * blocked, the kernel would kill the process without running a
@@ -273,15 +359,10 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const cha
 	sigdelset(&mask, SIGTRAP);
 	sigdelset(&mask, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &mask, &old);
-	rc = pthread_create(th, NULL, fn, arg);
+	rc = pthread_create(th, NULL, weft__thread_trampoline, st);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* A name for ps, top and debuggers; at most 15 bytes (longer ones
-	 * are cut). Failing to name is harmless. */
-	if (rc == 0 && name) {
-		char shown[16];
-		snprintf(shown, sizeof shown, "%s", name);
-		pthread_setname_np(*th, shown);
-	}
+	if (rc != 0)
+		free(st);
 	return -rc;
 }
 

@@ -1,11 +1,21 @@
 /*
- * sys.h - the one door through which the runtime reaches the OS.
+ * sys.h - the platform layer: the door through which the runtime reaches
+ * the OS, and the failure injection every syscall consults.
  *
- * Every allocation and every syscall the runtime makes goes through the
- * wrappers here, so failure injection (and later, accounting) needs to
- * touch only this file and sys.c. A wrapper returns what the libc call
+ * Every allocation and every portable syscall the runtime makes goes
+ * through the wrappers here. A wrapper returns what the libc call
  * returns, except that syscall wrappers return -errno instead of -1 with
- * errno set, the convention of the whole runtime.
+ * errno set, the convention of the whole runtime. Where Linux has a call
+ * or flag the BSDs and macOS lack (accept4, SOCK_NONBLOCK/SOCK_CLOEXEC,
+ * MSG_NOSIGNAL, the thread-naming call), sys.c uses it
+ * under #ifdef and falls back to the portable sequence (accept + fcntl,
+ * SO_NOSIGPIPE), so the callers above never name a Linux-only call.
+ *
+ * An I/O backend's own calls (epoll_* and eventfd in io_epoll.c; kevent
+ * in a kqueue backend) are not here: each backend file owns its
+ * syscalls and wraps them itself, calling weft__fault_hit with its
+ * backend sites first and weft__sys_result after, so failure injection
+ * covers every backend the same way.
  *
  * Failure injection: weft__fault_arm(site, nth, err) makes the nth call
  * (1-based) through @site fail with @err; the fast path is one relaxed
@@ -14,6 +24,7 @@
 #ifndef WEFT__SYS_H
 #define WEFT__SYS_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,14 +40,16 @@
 
 enum weft__fault_site {
 	WEFT__FAULT_ALLOC = 0,
-	WEFT__FAULT_THREAD,     /* pthread_create */
-	WEFT__FAULT_EVENTFD,
-	WEFT__FAULT_EPOLL,      /* epoll_create1 and epoll_ctl */
-	WEFT__FAULT_SOCKET,     /* socket, accept4 */
+	WEFT__FAULT_THREAD,       /* pthread_create */
+	/* The I/O backend's own calls (io_backend.h), one set for every
+	 * backend: */
+	WEFT__FAULT_BACKEND_WAKE, /* making its wake-up channel (eventfd) */
+	WEFT__FAULT_BACKEND,      /* making it and (de)registering fds (epoll_create1, epoll_ctl) */
+	WEFT__FAULT_SOCKET,       /* socket, accept */
 	WEFT__FAULT_CONNECT,
-	WEFT__FAULT_READ,       /* read, recv, recvfrom, readv */
-	WEFT__FAULT_WRITE,      /* write, send, sendto, writev */
-	WEFT__FAULT_EPOLL_WAIT, /* epoll_wait (the reactor's turn) */
+	WEFT__FAULT_READ,         /* read, recv, recvfrom, readv */
+	WEFT__FAULT_WRITE,        /* write, send, sendto, writev */
+	WEFT__FAULT_BACKEND_WAIT, /* its wait (epoll_wait: the reactor's turn) */
 	WEFT__FAULT_SITES
 };
 
@@ -54,6 +67,13 @@ static inline int weft__fault_hit(enum weft__fault_site site)
 						  memory_order_relaxed) == 0, 1))
 		return 0;
 	return weft__fault_hit_slow(site);
+}
+
+/* A raw syscall's return value @r in the runtime's convention: @r, or
+ * -errno when @r < 0. For the backends' own wrappers (see the top). */
+static inline long weft__sys_result(long r)
+{
+	return r < 0 ? -errno : r;
 }
 
 /* Arms a fault: the @nth next call through @site fails with -@err (err > 0).
@@ -113,21 +133,14 @@ void weft__free(void *p);
  * Syscall wrappers: each returns what the call returns on success and
  * -errno on failure (real or injected through the site named beside it).
  */
-struct epoll_event;
 struct iovec;
 struct msghdr;
 struct sockaddr;
 
 int weft__sys_close(int fd);                                   /* none */
 int weft__sys_open(const char *path, int flags);               /* SOCKET (an fd), + cloexec */
-int weft__sys_epoll_create(void);                              /* EPOLL, cloexec */
-int weft__sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev); /* EPOLL */
-int weft__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms); /* EPOLL_WAIT */
-int weft__sys_eventfd(void);                                   /* EVENTFD, nonblocking, cloexec */
-int weft__sys_eventfd_read(int fd, uint64_t *v);               /* none, retries EINTR */
-int weft__sys_eventfd_write(int fd, uint64_t v);               /* none */
 int weft__sys_socket(int domain, int type, int proto);         /* SOCKET, + nonblocking, cloexec */
-int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len); /* SOCKET, accept4 nonblocking, cloexec */
+int weft__sys_accept(int fd, struct sockaddr *sa, socklen_t *len); /* SOCKET, + nonblocking, cloexec (accept4 on Linux) */
 int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len); /* CONNECT */
 int weft__sys_bind(int fd, const struct sockaddr *sa, socklen_t len);    /* SOCKET */
 int weft__sys_listen(int fd, int backlog);                     /* SOCKET */
@@ -141,10 +154,24 @@ ssize_t weft__sys_readv(int fd, const struct iovec *iov, int n); /* READ */
 ssize_t weft__sys_recvfrom(int fd, void *buf, size_t len, int flags,
 			   struct sockaddr *sa, socklen_t *salen);  /* READ */
 ssize_t weft__sys_write(int fd, const void *buf, size_t len);  /* WRITE */
-ssize_t weft__sys_send(int fd, const void *buf, size_t len, int flags); /* WRITE, + MSG_NOSIGNAL */
+ssize_t weft__sys_send(int fd, const void *buf, size_t len, int flags); /* WRITE, no SIGPIPE */
 ssize_t weft__sys_sendto(int fd, const void *buf, size_t len, int flags,
-			 const struct sockaddr *sa, socklen_t salen); /* WRITE, + MSG_NOSIGNAL */
-ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE, + MSG_NOSIGNAL */
+			 const struct sockaddr *sa, socklen_t salen); /* WRITE, no SIGPIPE */
+ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE, no SIGPIPE */
+
+/*
+ * futex(2) on a 32-bit word, private to the process (park.c): wait
+ * sleeps while *@addr == @val, until a wake, a signal, or the absolute
+ * CLOCK_MONOTONIC time @until (NULL: no limit): 0, -EAGAIN (the value
+ * differed), -EINTR or -ETIMEDOUT; it may also return 0 for no reason,
+ * so callers re-check the word. wake wakes at most @n waiters on @addr
+ * and returns how many; it only hashes the address, so @addr may be
+ * memory that was freed since (a stale wake is a spurious one for
+ * whoever waits there now). No fault site: a sleep cannot fail.
+ */
+struct timespec;
+int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until);
+int weft__sys_futex_wake(_Atomic uint32_t *addr, int n);
 
 /*
  * Calls of the read family (read, readv, recvfrom) made by this thread,
@@ -154,7 +181,8 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
 extern _Thread_local unsigned long weft__sys_read_calls
 	__attribute__((tls_model("initial-exec")));
 
-/* Starts a thread named @name (NULL: unnamed; cut to 15 bytes) with
+/* Starts a thread named @name (NULL: unnamed; cut to 15 bytes; the
+ * thread names itself before it calls @fn) with
  * asynchronous signals blocked (they belong to the application's own
  * threads); the synchronous ones (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
  * SIGTRAP, SIGSYS) stay deliverable, so a crash handler runs on it.

@@ -15,8 +15,10 @@
  *    run between those. Taking the lock, and the stack, are not visible
  *    to lock-free code, so folding them into the neighbouring step loses
  *    no behaviour.
- *  - ps[i]: worker i's park_state: EMPTY, SLEEP (CONDVAR or DRIVER: the
- *    model does not tell them apart) or TOK (NOTIFIED, the park token).
+ *  - ps[i]: the state word of worker i's park (runtime/sys/park.c):
+ *    EMPTY, SLEEP (PARKED or DRIVER: the model does not tell them apart)
+ *    or TOK (NOTIFIED, the park token). The word itself and the driver
+ *    hand-off are modelled in park.pml.
  *  - inject: the length of the inject queue (its pushes and pops are
  *    under rt->lock: one atomic step each).
  *
@@ -28,33 +30,34 @@
  *  - worker(i): weft__worker_main. `top` is weft__next_task (local queue,
  *    then the inject queue); then weft__steal_work
  *    (weft__idle_transition_to_searching: a relaxed load, then the
- *    fetch_add; the inject queue); then weft__park. `run` is
+ *    fetch_add; the inject queue); then weft__worker_park. `run` is
  *    weft__run_task (weft__idle_transition_from_searching and its notify,
  *    then the task). Every worker but the last (NW-1) starts inside a
  *    long task and any task it runs may be long (it may never end);
  *    tasks on the last worker end.
  *  - park_timeout: weft__worker_park_timeout: consume a token, or commit
- *    to sleep (the SeqCst CAS EMPTY -> CONDVAR/DRIVER), then return on a
+ *    to sleep (the SeqCst CAS EMPTY -> PARKED/DRIVER), then return on a
  *    token, or at any time without one: the driver returns for I/O or a
- *    timer, the condvar sleeper's driver re-try, a hand-off unpark from
+ *    timer, the off-driver sleeper's driver re-try, a hand-off unpark from
  *    weft__driver_handoff (a token that no notifier counted) all look like
  *    this to the idle protocol. A return may bring local work (the driver
  *    woke tasks into this worker's queue).
- *  - the loop after park_timeout in weft__park: by default the new
+ *  - the loop after park_timeout in weft__worker_park: by default the new
  *    protocol (a worker woken without a notification stays counted as
  *    parked: weft__idle_is_parked, re-park without any count change);
  *    with -DMUTATE_SPURIOUS_REPARK the old one
  *    (weft__idle_transition_from_parked counts it unparked, then
  *    weft__idle_transition_to_parked(searching=false) without re-check).
  *    -DMUTATE_NO_LAST_SEARCHER_RECHECK drops the parking worker's
- *    re-check (weft__work_pending) in weft__park.
+ *    re-check (weft__work_pending) in weft__worker_park.
  *    -DMUTATE_RECHECK_ONLY_LAST_SEARCHER puts back the rule the C had
  *    before this model found the window described below.
  *
  * Not modelled: shutdown, stealing between local queues (local work is
  * run by the worker that holds it, which always happens before it parks),
  * batches taken from the inject queue (a take is one task), the driver
- * lock and condvar_parked hand-off protocol, global_queue_interval.
+ * lock and park_sleepers hand-off protocol (park.pml),
+ * global_queue_interval.
  *
  * Memory order. Spin explores sequentially consistent interleavings only.
  * That is sound for the C code only where the C code asks for SeqCst on
@@ -64,8 +67,8 @@
  *  - the last searcher's SeqCst fetch_sub in
  *    weft__idle_transition_to_parked comes before its SeqCst load of
  *    inject_len in weft__work_pending;
- *  - the SeqCst exchange in weft__worker_unpark and the SeqCst CAS to a
- *    sleeping state in weft__worker_park_timeout;
+ *  - the SeqCst exchange in weft__unpark and the SeqCst CAS to a
+ *    sleeping state in weft__park_publish (runtime/sys/sys_park.h);
  *  - to_searching / from_searching are SeqCst RMWs.
  * Relaxed loads of inject_len elsewhere (weft__inject_take's fast path)
  * may see a stale value on real hardware; the model reads the true value
@@ -139,7 +142,7 @@ byte unparked = NW;      /* idle->state & 0xffff; all start unparked */
 byte stk[MAXW];          /* idle->sleepers */
 byte nsl;                /* idle->nsleepers */
 bool idle_lock;
-byte ps[MAXW];           /* park_state */
+byte ps[MAXW];           /* the parks' state words */
 byte inject;             /* rt->inject.len */
 byte pushed;
 
@@ -278,7 +281,7 @@ top:
 	:: else
 	fi;
 
-	/* weft__park: weft__idle_transition_to_parked(searching = srch) */
+	/* weft__worker_park: weft__idle_transition_to_parked(searching = srch) */
 	atomic {
 		!idle_lock ->
 		unparked--;

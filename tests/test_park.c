@@ -1,0 +1,230 @@
+/*
+ * test_park.c - the park every sleeping thread of the runtime uses
+ * (runtime/sys/sys_park.h): the token, the timeout, the two halves, the
+ * driver-backed variant, and a wake from another thread.
+ */
+#include "helpers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "sys_park.h"
+
+static void an_unpark_before_the_park_leaves_one_token(void **state)
+{
+	(void)state;
+	struct weft__park p;
+	weft__park_init(&p, NULL, NULL);
+	assert_false(weft__park(&p, 0));   /* nothing there */
+	weft__unpark(&p);
+	weft__unpark(&p);
+	weft__unpark(&p);
+	assert_true(weft__park(&p, -1));   /* returns at once */
+	assert_false(weft__park(&p, 0));   /* three unparks, one token */
+}
+
+static void a_park_with_a_timeout_and_no_unpark_returns_false_after_it(void **state)
+{
+	(void)state;
+	struct weft__park p;
+	weft__park_init(&p, NULL, NULL);
+	uint64_t t0 = test_now_us();
+	assert_false(weft__park(&p, 2 * 1000 * 1000));   /* 2 ms */
+	assert_true(test_now_us() - t0 >= 2000);
+	assert_false(weft__park_sleeping(&p));
+}
+
+static void the_two_halves_withdraw_or_take_a_token(void **state)
+{
+	(void)state;
+	struct weft__park p;
+	weft__park_init(&p, NULL, NULL);
+	/* Prepared, then withdrawn without sleeping: no token. */
+	assert_true(weft__park_prepare(&p));
+	assert_true(weft__park_sleeping(&p));
+	assert_false(weft__park_wait(&p, 0));
+	assert_false(weft__park_sleeping(&p));
+	/* An unpark after prepare is the token wait returns with. */
+	assert_true(weft__park_prepare(&p));
+	weft__unpark(&p);
+	assert_false(weft__park_sleeping(&p));
+	assert_true(weft__park_wait(&p, -1));
+	/* An unpark before prepare: prepare takes it and says so. */
+	weft__unpark(&p);
+	assert_false(weft__park_prepare(&p));
+	assert_false(weft__park(&p, 0));
+}
+
+struct cross {
+	struct weft__park park;
+	int payload;          /* plain: ordered by the unpark and the park */
+	atomic_int parking;   /* the parker is about to park */
+	atomic_int returned;
+	bool took;
+	int seen;             /* payload as the parker saw it on return */
+};
+
+static void *park_thread(void *arg)
+{
+	struct cross *c = arg;
+	atomic_store(&c->parking, 1);
+	c->took = weft__park(&c->park, -1);
+	c->seen = c->payload;   /* the unparker's write, ordered by the token */
+	atomic_store(&c->returned, 1);
+	return NULL;
+}
+
+static void an_unpark_from_another_thread_ends_a_sleep_and_publishes_its_work(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		struct cross c = { .payload = 0 };
+		weft__park_init(&c.park, NULL, NULL);
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, park_thread, &c), 0);
+		assert_true(test_wait_flag(&c.parking, test_now_us() + 5000000));
+		if (round % 2)   /* half the rounds: let it fall asleep first */
+			test_wait_flag(&c.returned, test_now_us() + 200);
+		c.payload = 42;
+		weft__unpark(&c.park);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(atomic_load(&c.returned), 1);
+		assert_true(c.took);
+		assert_int_equal(c.seen, 42);
+	}
+}
+
+/* The owner reuses its park's memory as soon as it has the token; the
+ * unparker must not touch it after its exchange (park.c, "Lifetime"):
+ * the owner's scribble survives the end of the unpark. Under TSan a
+ * write after the exchange would also be reported as a race. */
+struct reuse {
+	union {
+		struct weft__park park;
+		unsigned char bytes[sizeof(struct weft__park)];
+	} mem;
+	atomic_int parking;
+	atomic_int scribbled;
+};
+
+static void *reuse_owner(void *arg)
+{
+	struct reuse *r = arg;
+	atomic_store(&r->parking, 1);
+	while (!weft__park(&r->mem.park, -1))
+		;
+	memset(r->mem.bytes, 0xab, sizeof r->mem.bytes);   /* gone: reused */
+	atomic_store(&r->scribbled, 1);
+	return NULL;
+}
+
+static void a_park_may_be_reused_once_its_owner_took_the_token(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 500; round++) {
+		struct reuse r = { .parking = 0 };
+		weft__park_init(&r.mem.park, NULL, NULL);
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, reuse_owner, &r), 0);
+		assert_true(test_wait_flag(&r.parking, test_now_us() + 5000000));
+		weft__unpark(&r.mem.park);
+		assert_true(test_wait_flag(&r.scribbled, test_now_us() + 5000000));
+		assert_int_equal(pthread_join(th, NULL), 0);
+		for (size_t i = 0; i < sizeof r.mem.bytes; i++)
+			assert_int_equal(r.mem.bytes[i], 0xab);
+	}
+}
+
+/* A fake driver: sleep waits (bounded) for its wake flag, and counts. */
+struct fake_driver {
+	atomic_int woken;      /* set by wake, cleared by sleep */
+	atomic_int sleeps, wakes;
+	int64_t last_timeout;
+	atomic_int in_sleep;
+};
+
+static int fake_sleep(void *arg, int64_t timeout_ns)
+{
+	struct fake_driver *d = arg;
+	atomic_fetch_add(&d->sleeps, 1);
+	d->last_timeout = timeout_ns;
+	if (timeout_ns != 0) {
+		atomic_store(&d->in_sleep, 1);
+		test_wait_flag(&d->woken, test_now_us() + 5000000);
+		atomic_store(&d->in_sleep, 0);
+	}
+	atomic_store(&d->woken, 0);
+	return 7;
+}
+
+static void fake_wake(void *arg)
+{
+	struct fake_driver *d = arg;
+	atomic_fetch_add(&d->wakes, 1);
+	atomic_store(&d->woken, 1);
+}
+
+
+struct driver_cross {
+	struct weft__park park;
+	struct fake_driver drv;
+	bool took;
+	int result;
+};
+
+static void *driver_park_thread(void *arg)
+{
+	struct driver_cross *c = arg;
+	c->took = weft__park_driver(&c->park, -1, fake_sleep, &c->drv, &c->result);
+	return NULL;
+}
+
+static void a_driver_park_sleeps_in_the_driver_and_an_unpark_wakes_it_there(void **state)
+{
+	(void)state;
+	struct driver_cross c = { 0 };
+	weft__park_init(&c.park, fake_wake, &c.drv);
+
+	/* A token on the way in: the driver is only polled. */
+	weft__unpark(&c.park);
+	assert_int_equal(atomic_load(&c.drv.wakes), 0);   /* nobody was asleep */
+	int r = 0;
+	assert_true(weft__park_driver(&c.park, -1, fake_sleep, &c.drv, &r));
+	assert_int_equal(r, 7);
+	assert_int_equal(c.drv.last_timeout, 0);
+	assert_int_equal(atomic_load(&c.drv.sleeps), 1);
+
+	/* A poll (timeout 0) publishes no sleep: an unpark after it
+	 * leaves a token without calling the driver's wake. */
+	assert_false(weft__park_driver(&c.park, 0, fake_sleep, &c.drv, NULL));
+	weft__unpark(&c.park);
+	assert_int_equal(atomic_load(&c.drv.wakes), 0);
+	assert_true(weft__park(&c.park, 0));
+
+	/* Asleep in the driver: the unpark goes through the driver. */
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, driver_park_thread, &c), 0);
+	assert_true(test_wait_flag(&c.drv.in_sleep, test_now_us() + 5000000));
+	assert_false(weft__park_sleeping(&c.park));   /* in the driver, not on the word */
+	weft__unpark(&c.park);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(c.took);
+	assert_int_equal(c.result, 7);
+	assert_int_equal(atomic_load(&c.drv.wakes), 1);
+	assert_true(c.drv.last_timeout < 0);
+	assert_false(weft__park(&c.park, 0));   /* the token was taken */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(an_unpark_before_the_park_leaves_one_token),
+		cmocka_unit_test(a_park_with_a_timeout_and_no_unpark_returns_false_after_it),
+		cmocka_unit_test(the_two_halves_withdraw_or_take_a_token),
+		cmocka_unit_test(an_unpark_from_another_thread_ends_a_sleep_and_publishes_its_work),
+		cmocka_unit_test(a_park_may_be_reused_once_its_owner_took_the_token),
+		cmocka_unit_test(a_driver_park_sleeps_in_the_driver_and_an_unpark_wakes_it_there),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

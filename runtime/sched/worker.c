@@ -509,7 +509,7 @@ int weft__mt_start(weft_runtime *rt, uint32_t n)
 	int rc = weft__idle_init(&rt->idle, n);
 	if (rc < 0)
 		goto err_workers;
-	if (pthread_mutex_init(&rt->driver_lock, NULL) != 0) {
+	if (weft__sys_mutex_init(&rt->driver_lock, NULL) != 0) {
 		rc = -ENOMEM;
 		goto err_idle;
 	}

@@ -23,12 +23,12 @@ static weft_poll conn_poll(weft_future *f, weft_cx *cx)
 	WEFT_BEGIN(&t->co);
 	serve_conn_enter(&t->sc);
 	for (;;) {
-		WEFT_AWAIT(&t->co, weft_tcp_poll_read(t->sc.stream, cx, t->buf, sizeof t->buf, &t->n));
+		WEFT_AWAIT(&t->co, weft_stream_poll_read(t->sc.stream, cx, t->buf, sizeof t->buf, &t->n));
 		if (t->n <= 0)
 			break;                   /* 0 = EOF, < 0 = -errno */
 		weft_write_all_init(&t->wr, t->sc.stream, t->buf, (size_t)t->n);
-		WEFT_AWAIT(&t->co, weft_write_all_poll(&t->wr, cx, &t->n));
-		if (t->n < 0)
+		WEFT_AWAIT(&t->co, weft_write_all_poll(&t->wr, cx));
+		if (t->wr.result < 0)
 			break;
 	}
 	WEFT_END(&t->co);
@@ -39,16 +39,16 @@ static void conn_drop(weft_future *f)    /* runs on completion or cancel */
 	conn_task *t = (conn_task *)f;
 	weft_write_all_drop(&t->wr);     /* idempotent, safe if never started */
 	serve_conn_leave(&t->sc);
-	weft_tcp_close(t->sc.stream);
+	weft_stream_close(t->sc.stream);
 }
 
-static int spawn_conn(weft_runtime *rt, weft_tcp_stream *stream)
+static int spawn_conn(weft_runtime *rt, weft_stream *stream)
 {
 	conn_task t = { .fut = WEFT_FUTURE(conn_poll, conn_drop),
 			.sc = { .stream = stream, .counted = true } };
 	int rc = weft_spawn_detached(rt, &t.fut, sizeof t);   /* copied in */
 	if (rc < 0)
-		weft_tcp_close(stream);
+		weft_stream_close(stream);
 	return rc;
 }
 

@@ -1146,7 +1146,7 @@ static weft_poll http_linger_poll(http_conn *t, weft_cx *cx)
 	for (;;) {
 		if (weft_sleep_poll(&t->linger, cx) == WEFT_READY)
 			return WEFT_READY;
-		if (weft_tcp_poll_read(t->sc.stream, cx, t->in, sizeof t->in, &t->n) == WEFT_PENDING)
+		if (weft_stream_poll_read(t->sc.stream, cx, t->in, sizeof t->in, &t->n) == WEFT_PENDING)
 			return WEFT_PENDING;
 		if (t->n <= 0 || (t->discarded += (size_t)t->n) > (1u << 20))
 			return WEFT_READY;
@@ -1166,13 +1166,13 @@ static weft_poll http_conn_poll(weft_future *f, weft_cx *cx)
 		}
 		if (t->b.out_len) {
 			weft_write_all_init(&t->wr, t->sc.stream, t->out, t->b.out_len);
-			WEFT_AWAIT(&t->co, weft_write_all_poll(&t->wr, cx, &t->n));
-			if (t->n < 0)
+			WEFT_AWAIT(&t->co, weft_write_all_poll(&t->wr, cx));
+			if (t->wr.result < 0)
 				break;
 		}
 		if (t->b.close) {
 			if (t->b.error) {
-				weft_tcp_shutdown(t->sc.stream, SHUT_WR);
+				weft_stream_shutdown(t->sc.stream, SHUT_WR);
 				weft_sleep_init(&t->linger, WEFT_SEC(1));
 				WEFT_AWAIT(&t->co, http_linger_poll(t, cx));
 			}
@@ -1180,7 +1180,7 @@ static weft_poll http_conn_poll(weft_future *f, weft_cx *cx)
 		}
 		if (t->b.consumed && t->in_len)
 			continue;            /* the write buffer was full: answer the rest */
-		WEFT_AWAIT(&t->co, weft_tcp_poll_read(t->sc.stream, cx, t->in + t->in_len,
+		WEFT_AWAIT(&t->co, weft_stream_poll_read(t->sc.stream, cx, t->in + t->in_len,
 						      sizeof t->in - t->in_len, &t->n));
 		if (t->n <= 0)
 			break;               /* 0 = EOF, < 0 = -errno */
@@ -1195,15 +1195,15 @@ static void http_conn_drop(weft_future *f)
 	weft_write_all_drop(&t->wr);
 	weft_sleep_drop(&t->linger);
 	serve_conn_leave(&t->sc);
-	weft_tcp_close(t->sc.stream);
+	weft_stream_close(t->sc.stream);
 }
 
-int http_spawn_conn(weft_runtime *rt, weft_tcp_stream *stream)
+int http_spawn_conn(weft_runtime *rt, weft_stream *stream)
 {
 	http_conn t = { .fut = WEFT_FUTURE(http_conn_poll, http_conn_drop),
 			.sc = { .stream = stream, .counted = true } };
 	int rc = weft_spawn_detached(rt, &t.fut, sizeof t);   /* copied in */
 	if (rc < 0)
-		weft_tcp_close(stream);
+		weft_stream_close(stream);
 	return rc;
 }

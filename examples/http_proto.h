@@ -61,6 +61,6 @@ void http_process(const char *in, size_t len, char *out, size_t cap, http_batch 
 const char *http_date(void);
 
 /* Spawns the connection task for @stream (serve_spawn_fn). */
-int http_spawn_conn(weft_runtime *rt, weft_tcp_stream *stream);
+int http_spawn_conn(weft_runtime *rt, weft_stream *stream);
 
 #endif

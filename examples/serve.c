@@ -44,7 +44,7 @@ void serve_conn_enter(serve_conn *c)
 	conns = c;
 	c->linked = true;
 	if (draining)
-		weft_tcp_shutdown(c->stream, SHUT_RD);
+		weft_stream_shutdown(c->stream, SHUT_RD);
 	pthread_mutex_unlock(&conns_lock);
 }
 
@@ -87,7 +87,7 @@ static void serve_drain(void)
 	draining = true;
 	atomic_store_explicit(&draining_flag, true, memory_order_relaxed);
 	for (serve_conn *c = conns; c; c = c->next)
-		weft_tcp_shutdown(c->stream, SHUT_RD);
+		weft_stream_shutdown(c->stream, SHUT_RD);
 	pthread_mutex_unlock(&conns_lock);
 }
 
@@ -112,7 +112,7 @@ static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 	serve_accept *a = (serve_accept *)f;
 	WEFT_BEGIN(&a->co);
 	for (;;) {
-		WEFT_AWAIT(&a->co, weft_tcp_poll_accept(a->lis, cx, &a->conn, &a->err));
+		WEFT_AWAIT(&a->co, weft_listener_poll_accept(a->lis, cx, &a->conn, &a->err));
 		if (a->err < 0)
 			continue;                /* EMFILE etc.: the listener backs off */
 		weft_tcp_set_nodelay(a->conn, true);
@@ -125,7 +125,7 @@ static weft_poll serve_accept_poll(weft_future *f, weft_cx *cx)
 	WEFT_END(&a->co);
 }
 
-void serve_accept_init(serve_accept *a, weft_tcp_listener *lis, serve_spawn_fn spawn)
+void serve_accept_init(serve_accept *a, weft_listener *lis, serve_spawn_fn spawn)
 {
 	memset(a, 0, sizeof *a);
 	a->fut = WEFT_FUTURE(serve_accept_poll, NULL);
@@ -236,7 +236,7 @@ typedef struct serve_root {
 	weft_future fut;
 	weft_coro co;
 	const char *prog;
-	weft_tcp_listener *lis;
+	weft_listener *lis;
 	serve_spawn_fn spawn;
 	weft_join_handle *acceptor, *quitter;
 	/* "the accept loop ends or SIGINT/SIGTERM arrives": a select of the
@@ -289,7 +289,7 @@ static weft_poll serve_root_poll(weft_future *f, weft_cx *cx)
 	weft_join_task_drop(&r->acceptor_gone);
 	weft_join_handle_close(r->acceptor);
 	r->acceptor = NULL;
-	weft_tcp_listener_close(r->lis);
+	weft_listener_close(r->lis);
 	r->lis = NULL;
 	serve_drain();
 	r->deadline = weft_now(weft_cx_runtime(cx)) + r->drain_ns;
@@ -321,11 +321,31 @@ static void serve_root_drop(weft_future *f)
 
 /* -------------------------------------------------------------- main */
 
+/* Listens on @addr: a numeric address at once, a host name
+ * ("localhost:7000") through the weft_listen future, which resolves it on
+ * the runtime's DNS pool. 0 or -errno. */
+static int serve_listen(weft_runtime *rt, const char *addr, weft_listener **out)
+{
+	int rc = weft_tcp_listen(out, addr, 4096);
+	if (rc != -EINVAL)
+		return rc;
+	weft_listen l;
+	weft_tcp_listen_options o = { .backlog = 4096 };
+	weft_tcp_listen_init(&l, addr, &o);
+	rc = weft_block_on(rt, &l.fut);
+	if (rc == 0)
+		rc = l.result;
+	*out = l.listener;      /* ours now; NULL unless rc == 0 */
+	l.listener = NULL;
+	weft_listen_drop(&l);
+	return rc;
+}
+
 static void serve_usage(const char *prog, const char *default_addr)
 {
 	fprintf(stderr, "usage: %s [--addr HOST:PORT] [--workers N] [--backend NAME] [--metrics]\n"
 		"       [--drain-ms MS] [--stats-file PATH]\n"
-		"  --addr     address to listen on (default %s)\n"
+		"  --addr     address to listen on: numeric or a host name (default %s)\n"
 		"  --workers  worker threads (default: one per CPU)\n"
 		"  --backend  I/O backend: auto (default), epoll, io_uring or kqueue;\n"
 		"             one this build lacks is refused (WEFT_BACKEND overrides)\n"
@@ -394,8 +414,8 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 			weft_backend_name((weft_backend)backend), strerror(-rc));
 		return 1;
 	}
-	weft_tcp_listener *lis;
-	rc = weft_tcp_listen(&lis, addr, 4096);
+	weft_listener *lis;
+	rc = serve_listen(rt, addr, &lis);
 	if (rc < 0) {
 		fprintf(stderr, "%s: listen on %s: %s\n", prog, addr, strerror(-rc));
 		weft_runtime_close(rt);
@@ -403,7 +423,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 	}
 	weft_addr bound;
 	char text[WEFT_ADDR_STRLEN] = "?";
-	if (weft_tcp_listener_local_addr(lis, &bound) == 0)
+	if (weft_listener_local_addr(lis, &bound) == 0)
 		weft_addr_format(&bound, text, sizeof text);
 	weft_runtime_metrics m;
 	weft_runtime_metrics_get(rt, &m, sizeof m);
@@ -418,7 +438,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 					       stats_file) >= sizeof stats->tmp) {
 			fprintf(stderr, "%s: --stats-file: path too long or out of memory\n", prog);
 			free(stats);
-			weft_tcp_listener_close(lis);
+			weft_listener_close(lis);
 			weft_runtime_close(rt);
 			return 1;
 		}
@@ -453,7 +473,7 @@ int serve_main(int argc, char **argv, const char *prog, const char *default_addr
 		free(stats);
 	}
 	weft_runtime_close(rt);           /* drops every connection left */
-	weft_tcp_listener_close(r.lis);  /* NULL once the root closed it */
+	weft_listener_close(r.lis);  /* NULL once the root closed it */
 	if (rc < 0)
 		return 1;
 	fprintf(stderr, "%s: stopped\n", prog);

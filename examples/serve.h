@@ -16,7 +16,7 @@
 
 /* A connection's place in the list of open connections. */
 typedef struct serve_conn {
-	weft_tcp_stream *stream;        /* owned by the connection task */
+	weft_stream *stream;        /* owned by the connection task */
 	struct serve_conn *prev, *next;
 	bool linked;
 	bool counted;                   /* set by the accept loop */
@@ -24,7 +24,7 @@ typedef struct serve_conn {
 
 /* Spawns the task for @stream (taking ownership of it even on error:
  * close it then). 0 or -errno. */
-typedef int (*serve_spawn_fn)(weft_runtime *rt, weft_tcp_stream *stream);
+typedef int (*serve_spawn_fn)(weft_runtime *rt, weft_stream *stream);
 
 /* Joins the list (first poll of the connection task). If the server is
  * already draining, the stream's read side is shut at once. */
@@ -40,13 +40,13 @@ bool serve_draining(void);
 typedef struct serve_accept {
 	weft_future fut;
 	weft_coro co;
-	weft_tcp_listener *lis;
-	weft_tcp_stream *conn;
+	weft_listener *lis;
+	weft_stream *conn;
 	serve_spawn_fn spawn;
 	int err;
 } serve_accept;
 
-void serve_accept_init(serve_accept *a, weft_tcp_listener *lis, serve_spawn_fn spawn);
+void serve_accept_init(serve_accept *a, weft_listener *lis, serve_spawn_fn spawn);
 
 /* Connections spawned and not yet dropped. */
 long serve_live_connections(void);

@@ -1,10 +1,15 @@
 /*
- * net_sock.h - the one object behind every public socket handle: an fd, its
- * reactor registration (made at the first poll) and a reference count
- * for split halves. The public handle types (weft_tcp_stream,
- * weft_udp_socket, ...) are incomplete types; a handle pointer is a
- * struct weft__sock pointer converted, never dereferenced as anything
- * else.
+ * net_sock.h - the one object behind every public socket handle: an fd,
+ * its reactor registration (made at the first poll), a reference count
+ * for split halves, and the stream handles themselves.
+ *
+ * weft_listener and weft_udp_socket are incomplete public types: their
+ * pointers are struct weft__sock pointers converted, never dereferenced
+ * as anything else. weft_stream is defined here: a two-byte handle
+ * embedded in the socket (`whole` for the unsplit stream, `half[]` for
+ * the halves of a split one) that says which directions it may use and
+ * how far it sits from the start of its socket, so every stream call
+ * finds the socket with one subtraction and no branch.
  */
 #ifndef WEFT__NET_SOCK_H
 #define WEFT__NET_SOCK_H
@@ -16,18 +21,31 @@
 #include "io_reactor.h"
 #include "sched_api.h"
 
+/* What a socket is; read by accept (the kind of stream a listener
+ * makes) and by the TCP-only options. */
 enum weft__sock_kind {
+	WEFT__SOCK_TCP,             /* TCP stream */
+	WEFT__SOCK_UNIX,            /* Unix stream */
 	WEFT__SOCK_TCP_LISTENER,
-	WEFT__SOCK_TCP_STREAM,
-	WEFT__SOCK_UDP,
 	WEFT__SOCK_UNIX_LISTENER,
-	WEFT__SOCK_UNIX_STREAM,
+	WEFT__SOCK_UDP,
+};
+
+/* Directions a stream handle may use. */
+#define WEFT__DIR_READ  1u
+#define WEFT__DIR_WRITE 2u
+
+struct weft_stream {
+	uint8_t dirs;   /* WEFT__DIR_* */
+	uint8_t off;    /* offset of this handle in its struct weft__sock */
 };
 
 struct weft__sock {
+	struct weft_stream whole;      /* both directions (first: offset 0) */
+	struct weft_stream half[2];    /* read half, write half (split) */
+	uint8_t kind;                  /* enum weft__sock_kind */
 	int fd;
 	int spare_fd;                  /* listeners: the EMFILE reserve, else -1 */
-	enum weft__sock_kind kind;
 	uint32_t initial_ready;        /* readiness assumed at registration */
 	/* Published once with release by the registering thread; acquire
 	 * loads see `rt` and the slot fully set up. */
@@ -38,6 +56,12 @@ struct weft__sock {
 };
 
 #define WEFT__SOCK(p) ((struct weft__sock *)(void *)(p))
+
+/* The socket of a stream handle (whole or half). @h must not be NULL. */
+static inline struct weft__sock *weft__stream_sock(const weft_stream *h)
+{
+	return (struct weft__sock *)(void *)((char *)(uintptr_t)h - h->off);
+}
 
 /* Allocates a socket object around @fd (which it then owns). NULL on
  * -ENOMEM (and @fd is left to the caller). */
@@ -50,29 +74,37 @@ void weft__sock_release(struct weft__sock *s);
  * registration's -errno. */
 int weft__sock_io(struct weft__sock *s, weft_cx *cx, struct weft__io **out);
 
-/* Stream I/O with the readiness protocol and the coop budget. */
-weft_poll weft__sock_poll_read(struct weft__sock *s, weft_cx *cx, void *buf, size_t len,
-			       ssize_t *n);
-weft_poll weft__sock_poll_write(struct weft__sock *s, weft_cx *cx, const void *buf,
-				size_t len, ssize_t *n);
-weft_poll weft__sock_poll_writev(struct weft__sock *s, weft_cx *cx,
-				 const struct iovec *iov, int iovcnt, ssize_t *n);
-/* Listener accept with the spare-fd EMFILE answer. */
-weft_poll weft__sock_poll_accept(struct weft__sock *s, weft_cx *cx,
-				 enum weft__sock_kind kind, struct weft__sock **out, int *err);
+/*
+ * Every socket operation goes through here: the registration, then the
+ * I/O layer's one operation loop (weft__io_op_poll: budget, readiness,
+ * syscall, EAGAIN). READY with *@res as weft__io_op_poll says, or with
+ * the registration's -errno.
+ */
+static inline weft_poll weft__sock_submit(struct weft__sock *s, weft_cx *cx,
+					  struct weft__io_op *op, ssize_t *res)
+{
+	/* Acquire: pairs with weft__sock_io's release; `rt` is set. The
+	 * common case, inline: registered with this runtime. */
+	struct weft__io *io = atomic_load_explicit(&s->io, memory_order_acquire);
+	if (weft__unlikely(io == NULL || s->rt != cx->runtime)) {
+		int rc = weft__sock_io(s, cx, &io);
+		if (rc < 0) {
+			*res = rc;
+			return WEFT_READY;
+		}
+	}
+	op->fd = s->fd;
+	return weft__io_op_poll(io, cx, op, res);
+}
 
 /* socket + options + bind (+ listen when @backlog >= 0). Returns the fd
  * or -errno. */
 int weft__sock_bound(const weft_addr *addr, int type, int backlog, bool reuseaddr,
 		     bool reuseport, bool v6only);
-int weft__sock_open_spare(void);
+/* A listener around a bound, listening @fd (owned: closed on failure),
+ * with its spare fd. 0 or -errno. */
+int weft__listener_new(int fd, enum weft__sock_kind kind, weft_listener **out);
 
 int weft__sock_name(int fd, weft_addr *out, bool peer);
-/* shutdown(2) of a stream socket: 0, -EBADF (NULL), -EINVAL (bad @how)
- * or the syscall's -errno. */
-int weft__sock_shutdown(struct weft__sock *s, int how);
-
-/* The connect future, shared by TCP and Unix (connect.c). */
-void weft__connect_init(weft_connect *c, int kind);
 
 #endif

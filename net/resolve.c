@@ -95,27 +95,27 @@ void weft_resolve_init(weft_resolve *r, const char *name)
 {
 	*r = (weft_resolve){
 		.fut = WEFT_FUTURE(weft__resolve_fut_poll, weft__resolve_fut_drop),
-		.name = name,
 	};
+	r->priv.name = name;
 }
 
 static weft_poll weft__resolve_finish(weft_resolve *r, int result)
 {
 	r->result = result;
-	r->done = true;
+	r->priv.done = true;
 	return WEFT_READY;
 }
 
 /* Splits "host:port" (a name, so no brackets) and starts the lookup. */
 static int weft__resolve_start(weft_resolve *r, weft_cx *cx)
 {
-	const char *colon = strrchr(r->name, ':');
-	if (!colon || colon == r->name || r->name[0] == '[')
+	const char *colon = strrchr(r->priv.name, ':');
+	if (!colon || colon == r->priv.name || r->priv.name[0] == '[')
 		return -EINVAL;
-	size_t hlen = (size_t)(colon - r->name);
+	size_t hlen = (size_t)(colon - r->priv.name);
 	size_t plen = strlen(colon + 1);
 	if (plen == 0 || plen > 5 || strspn(colon + 1, "0123456789") != plen ||
-	    memchr(r->name, ':', hlen))
+	    memchr(r->priv.name, ':', hlen))
 		return -EINVAL;
 	struct weft__resolve_job tmp;
 	if (hlen >= sizeof tmp.host)
@@ -128,7 +128,7 @@ static int weft__resolve_start(weft_resolve *r, weft_cx *cx)
 	struct weft__resolve_job *j = weft__calloc(1, sizeof *j);
 	if (!j)
 		return -ENOMEM;
-	memcpy(j->host, r->name, hlen);
+	memcpy(j->host, r->priv.name, hlen);
 	j->host[hlen] = '\0';
 	memcpy(j->port, colon + 1, plen + 1);
 	int rc = weft__blocking_job_init(&j->job, weft__resolve_run, weft__resolve_free);
@@ -142,20 +142,20 @@ static int weft__resolve_start(weft_resolve *r, weft_cx *cx)
 		weft__blocking_job_put(&j->job);
 		return rc;
 	}
-	r->job = j;
+	r->priv.job = j;
 	return 0;
 }
 
 weft_poll weft_resolve_poll(weft_resolve *r, weft_cx *cx)
 {
-	if (r->done)
+	if (r->priv.done)
 		return WEFT_READY;
-	if (!r->job && !r->name)
+	if (!r->priv.job && !r->priv.name)
 		return weft__resolve_finish(r, -EINVAL);
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	if (!r->job) {
-		if (weft_addr_parse(&r->addrs[0], r->name) == 0) {
+	if (!r->priv.job) {
+		if (weft_addr_parse(&r->addrs[0], r->priv.name) == 0) {
 			r->count = 1;
 			return weft__resolve_finish(r, 0);
 		}
@@ -164,12 +164,12 @@ weft_poll weft_resolve_poll(weft_resolve *r, weft_cx *cx)
 			return weft__resolve_finish(r, rc);
 	}
 	int status;
-	if (weft__blocking_job_poll(&r->job->job, cx, &status) == WEFT_PENDING) {
+	if (weft__blocking_job_poll(&r->priv.job->job, cx, &status) == WEFT_PENDING) {
 		weft_coop_refund(cx);   /* waiting is no progress */
 		return WEFT_PENDING;
 	}
-	struct weft__resolve_job *j = r->job;
-	r->job = NULL;
+	struct weft__resolve_job *j = r->priv.job;
+	r->priv.job = NULL;
 	int result = status;   /* -ECANCELED: the runtime shut down first */
 	if (status == 0) {
 		memcpy(r->addrs, j->addrs, sizeof r->addrs);
@@ -182,8 +182,8 @@ weft_poll weft_resolve_poll(weft_resolve *r, weft_cx *cx)
 
 void weft_resolve_drop(weft_resolve *r)
 {
-	if (r->job) {
-		weft__blocking_job_put(&r->job->job);
-		r->job = NULL;
+	if (r->priv.job) {
+		weft__blocking_job_put(&r->priv.job->job);
+		r->priv.job = NULL;
 	}
 }

@@ -1,8 +1,8 @@
 /*
  * sock.c - what every socket shares: lazy registration with the polling
- * runtime's reactor, reads and writes under the readiness protocol
- * (io_reactor.h) with the cooperative budget, accept with the spare-fd
- * answer to EMFILE, and release.
+ * runtime's reactor, the listener (accept with the spare-fd answer to
+ * EMFILE), binding, names and release. The I/O itself is one operation
+ * handed to the I/O layer (weft__sock_submit, io_reactor.h).
  *
  * Registration happens once, under the socket's reg_lock, by whichever
  * direction polls first; the slot pointer is then published with a
@@ -15,10 +15,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/uio.h>
+
+_Static_assert(offsetof(struct weft__sock, half[1]) < 256, "handle offsets fit a byte");
 
 struct weft__sock *weft__sock_new(int fd, enum weft__sock_kind kind, uint32_t initial_ready)
 {
@@ -29,9 +28,15 @@ struct weft__sock *weft__sock_new(int fd, enum weft__sock_kind kind, uint32_t in
 		weft__free(s);
 		return NULL;
 	}
+	s->whole = (struct weft_stream){ .dirs = WEFT__DIR_READ | WEFT__DIR_WRITE,
+					 .off = (uint8_t)offsetof(struct weft__sock, whole) };
+	s->half[0] = (struct weft_stream){ .dirs = WEFT__DIR_READ,
+					   .off = (uint8_t)offsetof(struct weft__sock, half[0]) };
+	s->half[1] = (struct weft_stream){ .dirs = WEFT__DIR_WRITE,
+					   .off = (uint8_t)offsetof(struct weft__sock, half[1]) };
 	s->fd = fd;
 	s->spare_fd = -1;
-	s->kind = kind;
+	s->kind = (uint8_t)kind;
 	s->initial_ready = initial_ready;
 	atomic_init(&s->io, NULL);
 	atomic_init(&s->refs, 1);
@@ -91,113 +96,9 @@ int weft__sock_io(struct weft__sock *s, weft_cx *cx, struct weft__io **out)
 	return rc;
 }
 
-/* -------------------------------------------------------- stream I/O */
-
-/*
- * The loop every readiness-driven operation runs: take budget, wait for
- * readiness, try the syscall, clear readiness on EAGAIN (or on a short
- * transfer on a stream) and try again.
- */
-enum weft__op { WEFT__OP_READ, WEFT__OP_WRITE, WEFT__OP_WRITEV };
-
-static ssize_t weft__sock_do(struct weft__sock *s, enum weft__op op, void *buf, size_t len,
-			     const struct iovec *iov, int iovcnt)
-{
-	switch (op) {
-	case WEFT__OP_READ:
-		/* recv, not read: the socket call skips the VFS layer
-		 * (vfs_read, fdget_pos), about 4 % of a server's kernel time
-		 * per request in a profile under wrk. */
-		return weft__sys_recvfrom(s->fd, buf, len, 0, NULL, NULL);
-	case WEFT__OP_WRITE:
-		return weft__sys_send(s->fd, buf, len, 0);
-	case WEFT__OP_WRITEV: {
-		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-		return weft__sys_sendmsg(s->fd, &msg, 0);
-	}
-	}
-	return -EINVAL;
-}
-
-static weft_poll weft__sock_op(struct weft__sock *s, weft_cx *cx, enum weft__op op,
-			       void *buf, size_t len, const struct iovec *iov, int iovcnt,
-			       ssize_t *n)
-{
-	if (!s) {
-		*n = -EBADF;
-		return WEFT_READY;
-	}
-	if (len > SSIZE_MAX)
-		len = SSIZE_MAX;
-	if (len == 0) {   /* nothing to move: no syscall, no budget */
-		*n = 0;
-		return WEFT_READY;
-	}
-	if (!weft_coop_proceed(cx))
-		return WEFT_PENDING;
-	struct weft__io *io = NULL;
-	int rc = weft__sock_io(s, cx, &io);
-	if (rc < 0) {
-		*n = rc;
-		return WEFT_READY;
-	}
-	enum weft__io_dir dir = op == WEFT__OP_READ ? WEFT__IO_READ : WEFT__IO_WRITE;
-	struct weft__io_ready ev;
-	for (;;) {
-		if (weft__io_poll_ready(io, dir, cx, &ev) == WEFT_PENDING) {
-			weft_coop_refund(cx);
-			return WEFT_PENDING;
-		}
-		ssize_t r = weft__sock_do(s, op, buf, len, iov, iovcnt);
-		if (r == -EAGAIN || r == -EWOULDBLOCK) {
-			weft__io_clear_ready(io, &ev);
-			continue;
-		}
-		if (r == -EINTR)
-			continue;
-		/* A stream that moved less than asked is drained (or full):
-		 * an edge-triggered fd reports the next change, so clear now
-		 * instead of paying a syscall to hear EAGAIN. */
-		if (r > 0 && (size_t)r < len)
-			weft__io_clear_ready(io, &ev);
-		*n = r;
-		return WEFT_READY;
-	}
-}
-
-weft_poll weft__sock_poll_read(struct weft__sock *s, weft_cx *cx, void *buf, size_t len,
-			       ssize_t *n)
-{
-	return weft__sock_op(s, cx, WEFT__OP_READ, buf, len, NULL, 0, n);
-}
-
-weft_poll weft__sock_poll_write(struct weft__sock *s, weft_cx *cx, const void *buf,
-				size_t len, ssize_t *n)
-{
-	return weft__sock_op(s, cx, WEFT__OP_WRITE, (void *)buf, len, NULL, 0, n);
-}
-
-weft_poll weft__sock_poll_writev(struct weft__sock *s, weft_cx *cx,
-				 const struct iovec *iov, int iovcnt, ssize_t *n)
-{
-	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov)) {
-		*n = -EINVAL;
-		return WEFT_READY;
-	}
-	size_t total = 0;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > SSIZE_MAX - total) {
-			*n = -EINVAL;
-			return WEFT_READY;
-		}
-		total += iov[i].iov_len;
-	}
-	return weft__sock_op(s, cx, WEFT__OP_WRITEV, NULL, total, iov, iovcnt, n);
-}
-
 /* ------------------------------------------------------------- accept */
 
-int weft__sock_open_spare(void)
+static int weft__sock_open_spare(void)
 {
 	/* Not a socket, but an fd like any other: what matters is that
 	 * closing it frees one slot of the fd table. */
@@ -228,63 +129,78 @@ static void weft__sock_emfile_drain(struct weft__sock *s)
 	s->spare_fd = spare >= 0 ? spare : -1;
 }
 
-weft_poll weft__sock_poll_accept(struct weft__sock *s, weft_cx *cx,
-				 enum weft__sock_kind kind, struct weft__sock **out, int *err)
+int weft__listener_new(int fd, enum weft__sock_kind kind, weft_listener **out)
 {
+	int spare = weft__sock_open_spare();
+	if (spare < 0) {
+		weft__sys_close(fd);
+		return spare;
+	}
+	/* Readable assumed: connections may be waiting already. */
+	struct weft__sock *s = weft__sock_new(fd, kind, WEFT__READY_READABLE);
+	if (!s) {
+		weft__sys_close(spare);
+		weft__sys_close(fd);
+		return -ENOMEM;
+	}
+	s->spare_fd = spare;
+	*out = (weft_listener *)(void *)s;
+	return 0;
+}
+
+weft_poll weft_listener_poll_accept(weft_listener *l, weft_cx *cx, weft_stream **out,
+				    int *res)
+{
+	struct weft__sock *s = WEFT__SOCK(l);
 	*out = NULL;
 	if (!s) {
-		*err = -EBADF;
+		*res = -EBADF;
 		return WEFT_READY;
 	}
-	if (!weft_coop_proceed(cx))
+	if (weft__unlikely(s->spare_fd < 0)) {   /* lost at the last EMFILE: retry */
+		int spare = weft__sock_open_spare();
+		if (spare >= 0)
+			s->spare_fd = spare;
+	}
+	struct weft__io_op op = { .kind = WEFT__IO_OP_ACCEPT };
+	ssize_t fd;
+	if (weft__sock_submit(s, cx, &op, &fd) == WEFT_PENDING)
 		return WEFT_PENDING;
-	struct weft__io *io;
-	int rc = weft__sock_io(s, cx, &io);
-	if (rc < 0) {
-		*err = rc;
+	if (fd == -EMFILE || fd == -ENFILE) {
+		/* The I/O layer cleared readiness: the next poll waits for a
+		 * new connection once the backlog is drained here. */
+		weft__sock_emfile_drain(s);
+		*res = (int)fd;
 		return WEFT_READY;
 	}
-	struct weft__io_ready ev;
-	for (;;) {
-		if (weft__io_poll_ready(io, WEFT__IO_READ, cx, &ev) == WEFT_PENDING) {
-			weft_coop_refund(cx);
-			return WEFT_PENDING;
-		}
-		if (s->spare_fd < 0) {   /* lost at the last EMFILE: retry */
-			int spare = weft__sock_open_spare();
-			if (spare >= 0)
-				s->spare_fd = spare;
-		}
-		int fd = weft__sys_accept(s->fd, NULL, NULL);
-		if (fd == -EAGAIN || fd == -EWOULDBLOCK) {
-			weft__io_clear_ready(io, &ev);
-			continue;
-		}
-		if (fd == -EINTR)
-			continue;
-		if (fd == -EMFILE || fd == -ENFILE) {
-			weft__sock_emfile_drain(s);
-			/* Whatever is left needs a new edge: with the spare
-			 * gone too, waiting beats spinning on EMFILE. */
-			weft__io_clear_ready(io, &ev);
-			*err = fd;
-			return WEFT_READY;
-		}
-		if (fd < 0) {
-			*err = fd;   /* ECONNABORTED and the like: transient */
-			return WEFT_READY;
-		}
-		struct weft__sock *c = weft__sock_new(fd, kind,
-						      WEFT__READY_READABLE | WEFT__READY_WRITABLE);
-		if (!c) {
-			weft__sys_close(fd);
-			*err = -ENOMEM;
-			return WEFT_READY;
-		}
-		*out = c;
-		*err = 0;
+	if (fd < 0) {
+		*res = (int)fd;   /* ECONNABORTED and the like: transient */
 		return WEFT_READY;
 	}
+	struct weft__sock *c = weft__sock_new((int)fd,
+					      s->kind == WEFT__SOCK_UNIX_LISTENER ? WEFT__SOCK_UNIX
+										  : WEFT__SOCK_TCP,
+					      WEFT__READY_READABLE | WEFT__READY_WRITABLE);
+	if (!c) {
+		weft__sys_close((int)fd);
+		*res = -ENOMEM;
+		return WEFT_READY;
+	}
+	*out = &c->whole;
+	*res = 0;
+	return WEFT_READY;
+}
+
+int weft_listener_local_addr(const weft_listener *l, weft_addr *out)
+{
+	if (!l)
+		return -EBADF;
+	return weft__sock_name(WEFT__SOCK(l)->fd, out, false);
+}
+
+void weft_listener_close(weft_listener *l)
+{
+	weft__sock_release(WEFT__SOCK(l));
 }
 
 /* -------------------------------------------------------- bind, names */
@@ -328,13 +244,4 @@ int weft__sock_name(int fd, weft_addr *out, bool peer)
 		return rc;
 	out->len = len;
 	return 0;
-}
-
-int weft__sock_shutdown(struct weft__sock *s, int how)
-{
-	if (!s)
-		return -EBADF;
-	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-		return -EINVAL;
-	return weft__sys_shutdown(s->fd, how);
 }

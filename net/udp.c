@@ -1,7 +1,8 @@
 /*
- * udp.c - UDP sockets: one datagram per send or receive, under the same
- * readiness protocol as streams (io_reactor.h) but without the short-read
- * shortcut, which means nothing for datagrams.
+ * udp.c - UDP sockets: one datagram per send or receive, each an
+ * operation handed to the I/O layer like a stream's (weft__sock_submit),
+ * without the short-transfer shortcut, which means nothing for
+ * datagrams (`stream` stays false).
  */
 #include "net_sock.h"
 
@@ -42,81 +43,74 @@ int weft_udp_connect(weft_udp_socket *u, const weft_addr *peer)
 	return weft__sys_connect(WEFT__SOCK(u)->fd, &peer->u.sa, peer->len);
 }
 
-/* One datagram operation: @to/@from NULL for the connected forms. */
-static weft_poll weft__udp_op(struct weft__sock *s, weft_cx *cx, bool send, void *buf,
-			      size_t len, const weft_addr *to, weft_addr *from, ssize_t *n)
-{
-	if (!s) {
-		*n = -EBADF;
-		return WEFT_READY;
-	}
-	if (!weft_coop_proceed(cx))
-		return WEFT_PENDING;
-	struct weft__io *io;
-	int rc = weft__sock_io(s, cx, &io);
-	if (rc < 0) {
-		*n = rc;
-		return WEFT_READY;
-	}
-	struct weft__io_ready ev;
-	for (;;) {
-		if (weft__io_poll_ready(io, send ? WEFT__IO_WRITE : WEFT__IO_READ, cx, &ev) ==
-		    WEFT_PENDING) {
-			weft_coop_refund(cx);
-			return WEFT_PENDING;
-		}
-		ssize_t r;
-		if (send) {
-			r = to ? weft__sys_sendto(s->fd, buf, len, 0, &to->u.sa, to->len)
-			       : weft__sys_send(s->fd, buf, len, 0);
-		} else if (from) {
-			*from = (weft_addr){ 0 };
-			socklen_t alen = sizeof from->u;
-			r = weft__sys_recvfrom(s->fd, buf, len, 0, &from->u.sa, &alen);
-			if (r >= 0)
-				from->len = alen;
-		} else {
-			r = weft__sys_recvfrom(s->fd, buf, len, 0, NULL, NULL);
-		}
-		if (r == -EAGAIN || r == -EWOULDBLOCK) {
-			weft__io_clear_ready(io, &ev);
-			continue;
-		}
-		if (r == -EINTR)
-			continue;
-		*n = r;
-		return WEFT_READY;
-	}
-}
-
 weft_poll weft_udp_poll_send_to(weft_udp_socket *u, weft_cx *cx, const void *buf,
-				size_t len, const weft_addr *to, ssize_t *n)
+				size_t len, const weft_addr *to, ssize_t *res)
 {
-	if (!to || to->len == 0) {
-		*n = -EINVAL;
+	if (!u) {
+		*res = -EBADF;
 		return WEFT_READY;
 	}
-	return weft__udp_op(WEFT__SOCK(u), cx, true, (void *)buf, len, to, NULL, n);
+	if (!to || to->len == 0) {
+		*res = -EINVAL;
+		return WEFT_READY;
+	}
+	struct weft__io_op op = {
+		.kind = WEFT__IO_OP_SENDTO,
+		.buf = (void *)(uintptr_t)buf,
+		.len = len,
+		.addr = (struct sockaddr *)(uintptr_t)&to->u.sa,
+		.addrlen = to->len,
+	};
+	return weft__sock_submit(WEFT__SOCK(u), cx, &op, res);
 }
 
 weft_poll weft_udp_poll_recv_from(weft_udp_socket *u, weft_cx *cx, void *buf, size_t len,
-				  weft_addr *from, ssize_t *n)
+				  weft_addr *from, ssize_t *res)
 {
+	if (!u) {
+		*res = -EBADF;
+		return WEFT_READY;
+	}
 	weft_addr ignored;
-	return weft__udp_op(WEFT__SOCK(u), cx, false, buf, len, NULL,
-			    from ? from : &ignored, n);
+	weft_addr *a = from ? from : &ignored;
+	*a = (weft_addr){ 0 };
+	struct weft__io_op op = {
+		.kind = WEFT__IO_OP_RECVFROM,
+		.buf = buf,
+		.len = len,
+		.addr = &a->u.sa,
+		.addrlen = sizeof a->u,
+	};
+	weft_poll p = weft__sock_submit(WEFT__SOCK(u), cx, &op, res);
+	if (p == WEFT_READY && *res >= 0)
+		a->len = op.addrlen;
+	return p;
 }
 
 weft_poll weft_udp_poll_send(weft_udp_socket *u, weft_cx *cx, const void *buf, size_t len,
-			     ssize_t *n)
+			     ssize_t *res)
 {
-	return weft__udp_op(WEFT__SOCK(u), cx, true, (void *)buf, len, NULL, NULL, n);
+	if (!u) {
+		*res = -EBADF;
+		return WEFT_READY;
+	}
+	struct weft__io_op op = {
+		.kind = WEFT__IO_OP_SEND,
+		.buf = (void *)(uintptr_t)buf,
+		.len = len,
+	};
+	return weft__sock_submit(WEFT__SOCK(u), cx, &op, res);
 }
 
 weft_poll weft_udp_poll_recv(weft_udp_socket *u, weft_cx *cx, void *buf, size_t len,
-			     ssize_t *n)
+			     ssize_t *res)
 {
-	return weft__udp_op(WEFT__SOCK(u), cx, false, buf, len, NULL, NULL, n);
+	if (!u) {
+		*res = -EBADF;
+		return WEFT_READY;
+	}
+	struct weft__io_op op = { .kind = WEFT__IO_OP_RECV, .buf = buf, .len = len };
+	return weft__sock_submit(WEFT__SOCK(u), cx, &op, res);
 }
 
 int weft_udp_local_addr(const weft_udp_socket *u, weft_addr *out)

@@ -24,7 +24,7 @@
 
 typedef struct {
 	weft_runtime *rt;
-	weft_tcp_listener *lis;
+	weft_listener *lis;
 	weft_join_handle *acceptor;
 	int port;
 } server;
@@ -36,7 +36,7 @@ static int server_setup(void **state)
 	assert_int_equal(weft_runtime_new(&s->rt, &cfg), 0);
 	assert_int_equal(weft_tcp_listen(&s->lis, "127.0.0.1:0", 64), 0);
 	weft_addr a;
-	assert_int_equal(weft_tcp_listener_local_addr(s->lis, &a), 0);
+	assert_int_equal(weft_listener_local_addr(s->lis, &a), 0);
 	s->port = weft_addr_port(&a);
 	serve_accept acc;
 	serve_accept_init(&acc, s->lis, http_spawn_conn);
@@ -51,7 +51,7 @@ static int server_teardown(void **state)
 	weft_join_handle_abort(s->acceptor);
 	weft_join_handle_close(s->acceptor);
 	weft_runtime_close(s->rt);        /* drops open connections */
-	weft_tcp_listener_close(s->lis);
+	weft_listener_close(s->lis);
 	free(s);
 	return 0;
 }

@@ -759,66 +759,28 @@ static int scen_resolve(weft_runtime *rt)
 
 /* ------------------------------------------------- scenarios: TCP, Unix */
 
-/* One stream API over the two kinds (today's names: the net branch
- * merges them into weft_stream). */
+/* The server task: accepts one connection, echoes 4 bytes, closes. */
 typedef struct srv {
 	weft_future fut;
 	weft_coro co;
-	bool unix_kind;
-	void *listener;
-	void *stream;
+	weft_listener *listener;   /* borrowed from the scenario */
+	weft_stream *stream;
 	weft_read_exact rd;
 	weft_write_all wr;
 	char buf[4];
-	int err;
-	ssize_t n;
+	int res;
 } srv;
 
-static weft_poll srv_accept(srv *s, weft_cx *cx)
-{
-	if (s->unix_kind)
-		return weft_unix_poll_accept(s->listener, cx, (weft_unix_stream **)&s->stream,
-					     &s->err);
-	return weft_tcp_poll_accept(s->listener, cx, (weft_tcp_stream **)&s->stream, &s->err);
-}
-
-static void stream_close(bool unix_kind, void *st)
-{
-	if (unix_kind)
-		weft_unix_close(st);
-	else
-		weft_tcp_close(st);
-}
-
-static void read_exact_init_any(weft_read_exact *r, bool unix_kind, void *st, void *buf,
-				size_t len)
-{
-	if (unix_kind)
-		weft_read_exact_init_unix(r, st, buf, len);
-	else
-		weft_read_exact_init(r, st, buf, len);
-}
-
-static void write_all_init_any(weft_write_all *w, bool unix_kind, void *st, const void *buf,
-			       size_t len)
-{
-	if (unix_kind)
-		weft_write_all_init_unix(w, st, buf, len);
-	else
-		weft_write_all_init(w, st, buf, len);
-}
-
-/* The server task: accepts one connection, echoes 4 bytes, closes. */
 static weft_poll srv_poll(weft_future *f, weft_cx *cx)
 {
 	srv *s = (srv *)f;
 	WEFT_BEGIN(&s->co);
-	WEFT_TRY(&s->co, srv_accept(s, cx), s->err);
-	read_exact_init_any(&s->rd, s->unix_kind, s->stream, s->buf, 4);
-	WEFT_TRY(&s->co, weft_read_exact_poll(&s->rd, cx, &s->n), s->n);
+	WEFT_TRY(&s->co, weft_listener_poll_accept(s->listener, cx, &s->stream, &s->res), s->res);
+	weft_read_exact_init(&s->rd, s->stream, s->buf, 4);
+	WEFT_TRY(&s->co, weft_read_exact_poll(&s->rd, cx), s->rd.result);
 	weft_read_exact_drop(&s->rd);
-	write_all_init_any(&s->wr, s->unix_kind, s->stream, s->buf, 4);
-	WEFT_TRY(&s->co, weft_write_all_poll(&s->wr, cx, &s->n), s->n);
+	weft_write_all_init(&s->wr, s->stream, s->buf, 4);
+	WEFT_TRY(&s->co, weft_write_all_poll(&s->wr, cx), s->wr.result);
 	weft_write_all_drop(&s->wr);
 	WEFT_END(&s->co);
 }
@@ -828,8 +790,7 @@ static void srv_drop(weft_future *f)
 	srv *s = (srv *)f;
 	weft_read_exact_drop(&s->rd);
 	weft_write_all_drop(&s->wr);
-	if (s->stream)
-		stream_close(s->unix_kind, s->stream);
+	weft_stream_close(s->stream);
 	s->stream = NULL;
 }
 
@@ -838,23 +799,15 @@ typedef struct stream_main {
 	weft_coro co;
 	bool unix_kind;
 	const char *path;
-	void *listener;
+	weft_listener *listener;
 	weft_connect conn;
-	void *stream;
+	weft_stream *stream;
 	weft_join_handle *h;
 	weft_join_task jt;
 	weft_write_all wr;
 	weft_read_exact rd;
 	char buf[4];
-	ssize_t n;
 } stream_main;
-
-static weft_poll main_connect(stream_main *m, weft_cx *cx)
-{
-	if (m->unix_kind)
-		return weft_unix_connect_poll(&m->conn, cx, (weft_unix_stream **)&m->stream);
-	return weft_tcp_connect_poll(&m->conn, cx, (weft_tcp_stream **)&m->stream);
-}
 
 static weft_poll stream_main_poll(weft_future *f, weft_cx *cx)
 {
@@ -862,31 +815,31 @@ static weft_poll stream_main_poll(weft_future *f, weft_cx *cx)
 	WEFT_BEGIN(&m->co);
 	{
 		int rc;
-		if (m->unix_kind) {
-			rc = weft_unix_listen((weft_unix_listener **)&m->listener, m->path, 8);
-		} else {
-			rc = weft_tcp_listen((weft_tcp_listener **)&m->listener, "127.0.0.1:0", 8);
-		}
+		if (m->unix_kind)
+			rc = weft_unix_listen(&m->listener, m->path, 8);
+		else
+			rc = weft_tcp_listen(&m->listener, "127.0.0.1:0", 8);
 		if (rc < 0)
 			WEFT_RETURN(&m->co, rc);
 		if (m->unix_kind) {
 			weft_unix_connect_init(&m->conn, m->path);
 		} else {
 			weft_addr a;
-			rc = weft_tcp_listener_local_addr(m->listener, &a);
+			rc = weft_listener_local_addr(m->listener, &a);
 			if (rc < 0)
 				WEFT_RETURN(&m->co, rc);
 			weft_tcp_connect_init_addr(&m->conn, &a);
 		}
-		srv s = { .fut = WEFT_FUTURE(srv_poll, srv_drop), .unix_kind = m->unix_kind,
-			  .listener = m->listener };
+		srv s = { .fut = WEFT_FUTURE(srv_poll, srv_drop), .listener = m->listener };
 		rc = weft_spawn(cx->runtime, &s.fut, sizeof s, &m->h);
 		if (rc < 0)
 			WEFT_RETURN(&m->co, rc);
 	}
-	WEFT_TRY(&m->co, main_connect(m, cx), m->conn.result);
-	write_all_init_any(&m->wr, m->unix_kind, m->stream, "ping", 4);
-	WEFT_TRY(&m->co, weft_write_all_poll(&m->wr, cx, &m->n), m->n);
+	WEFT_TRY(&m->co, weft_connect_poll(&m->conn, cx), m->conn.result);
+	m->stream = m->conn.stream;
+	m->conn.stream = NULL;
+	weft_write_all_init(&m->wr, m->stream, "ping", 4);
+	WEFT_TRY(&m->co, weft_write_all_poll(&m->wr, cx), m->wr.result);
 	weft_write_all_drop(&m->wr);
 	/* The server has the bytes once it is done; its error comes first. */
 	weft_join_task_init(&m->jt, m->h);
@@ -899,8 +852,8 @@ static weft_poll stream_main_poll(weft_future *f, weft_cx *cx)
 		if (s->co.result < 0)
 			WEFT_RETURN(&m->co, s->co.result);
 	}
-	read_exact_init_any(&m->rd, m->unix_kind, m->stream, m->buf, 4);
-	WEFT_TRY(&m->co, weft_read_exact_poll(&m->rd, cx, &m->n), m->n);
+	weft_read_exact_init(&m->rd, m->stream, m->buf, 4);
+	WEFT_TRY(&m->co, weft_read_exact_poll(&m->rd, cx), m->rd.result);
 	weft_read_exact_drop(&m->rd);
 	if (memcmp(m->buf, "ping", 4) != 0)
 		WEFT_RETURN(&m->co, -EPROTO);
@@ -919,12 +872,8 @@ static void stream_main_drop(weft_future *f)
 		weft_join_handle_close(m->h);
 		m->h = NULL;
 	}
-	if (m->unix_kind)
-		weft_unix_connect_drop(&m->conn);
-	else
-		weft_tcp_connect_drop(&m->conn);
-	if (m->stream)
-		stream_close(m->unix_kind, m->stream);
+	weft_connect_drop(&m->conn);
+	weft_stream_close(m->stream);
 	m->stream = NULL;
 }
 
@@ -941,12 +890,7 @@ static int scen_stream(weft_runtime *rt, bool unix_kind)
 	weft_yield_now_init(&y);
 	int rc2 = weft_block_on(rt, &y.fut);
 	first_err(&rc, rc2);
-	if (m.listener) {
-		if (unix_kind)
-			weft_unix_listener_close(m.listener);
-		else
-			weft_tcp_listener_close(m.listener);
-	}
+	weft_listener_close(m.listener);
 	if (unix_kind)
 		unlink(path);
 	return rc;

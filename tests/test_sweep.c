@@ -62,7 +62,8 @@
 #endif
 
 #ifdef SWEEP_SANITIZER
-#include <sanitizer/allocator_interface.h>
+/* From the sanitizer runtime (its header ships with clang, not gcc). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 static size_t live_bytes(void)
 {
 	return __sanitizer_get_current_allocated_bytes();
@@ -1104,7 +1105,17 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 	}
 	if (fds1 != fds0)
 		fail_msg("%s: %d fds open before, %d after", label, fds0, fds1);
+#ifdef SWEEP_SANITIZER
+	/* The sanitizer's count also moves with the pool threads' own
+	 * bookkeeping (a few hundred bytes, depending on how their lives
+	 * overlapped), which no tunable turns off: here LeakSanitizer at
+	 * exit is the leak check, and the count is checked only where no
+	 * pool thread ran. */
+	if (bytes1 != bytes0 && strcmp(sc->name, "blocking") != 0 &&
+	    strcmp(sc->name, "resolve") != 0 && strcmp(sc->name, "runtime_mt") != 0)
+#else
 	if (bytes1 != bytes0)
+#endif
 		fail_msg("%s: %zu bytes allocated before, %zu after", label, bytes0, bytes1);
 	sweep_runs++;
 	return reached;
@@ -1180,6 +1191,7 @@ static void sweep_total(void **state)
 int main(int argc, char **argv)
 {
 	(void)argc;
+	(void)argv;
 #ifndef SWEEP_SANITIZER
 	/* glibc's per-thread cache holds freed chunks that mallinfo2 still
 	 * counts as allocated; a pool thread's first allocation may make it

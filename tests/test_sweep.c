@@ -6,7 +6,8 @@
  * then call 2, then 3 ... until a run completes without reaching the
  * armed call (the fault was not consumed). Each run must:
  *  - end with 0 or a clean negative errno (> -4096) from the scenario,
- *    and 0 once the fault was not reached;
+ *    and 0 once the fault was not reached; an injected EINTR must be
+ *    absorbed (retried): 0;
  *  - not crash, and not hang: a watchdog thread aborts the process,
  *    naming the run, when one takes longer than SWEEP_RUN_LIMIT_S;
  *  - leave the runtime usable where that makes sense: the scenario is
@@ -1074,6 +1075,9 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 
 	if (rc > 0 || rc < -4095)
 		fail_msg("%s: result %d is not 0 or a negative errno", label, rc);
+	/* EINTR is retried wherever it can come from, by design. */
+	if (st->err == EINTR && rc != 0)
+		fail_msg("%s: an EINTR was not absorbed: %d", label, rc);
 	if (!reached && rc != 0)
 		fail_msg("%s: the fault was not reached, yet the scenario failed with %d",
 			 label, rc);
@@ -1132,6 +1136,8 @@ static void sweep_scenario(const scenario *sc)
 		run_deferred();
 	}
 	unsigned long before = sweep_runs;
+	/* Per site, how many calls the scenario makes through it. */
+	char per_site[512] = "";
 	/* WEFT_SWEEP_ONLY=scenario,site,n replays one run (for a debugger). */
 	const char *only = getenv("WEFT_SWEEP_ONLY");
 	char only_sc[64] = "", only_site[64] = "";
@@ -1149,16 +1155,23 @@ static void sweep_scenario(const scenario *sc)
 				sweep_one(sc, st, only_n);
 			continue;
 		}
+		bool reached_any = false;
 		unsigned n = 1;
 		for (;; n++) {
 			if (!sweep_one(sc, st, n))
 				break;
+			reached_any = true;
 			if (n >= SWEEP_HARD_MAX)
 				fail_msg("(%s, %s): still reaching the fault at call %u", sc->name,
 					 st->name, n);
 		}
+		if (reached_any) {
+			size_t len = strlen(per_site);
+			snprintf(per_site + len, sizeof per_site - len, "%s%s %u",
+				 len ? ", " : "", st->name, n - 1);
+		}
 	}
-	printf("sweep %s: %lu runs\n", sc->name, sweep_runs - before);
+	printf("sweep %s: %lu runs (%s)\n", sc->name, sweep_runs - before, per_site);
 }
 
 #define SWEEP_TEST(idx, fname)                        \

@@ -387,11 +387,6 @@ int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 	return -pthread_cond_init(c, attr);
 }
 
-int weft__sys_clock_gettime(clockid_t clk, struct timespec *ts)
-{
-	WEFT__SYSCALL(WEFT__FAULT_CLOCK, clock_gettime(clk, ts));
-}
-
 int weft__sys_open_mode(const char *path, int flags, unsigned mode)
 {
 	WEFT__SYSCALL(WEFT__FAULT_SOCKET, open(path, flags | O_CLOEXEC, (mode_t)mode));

@@ -206,9 +206,16 @@ int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 
 /* clock_gettime(2), for every clock read of the library: 0 or -errno;
  * site CLOCK. On failure *@ts is left as it was: each caller says what
- * it does without a reading (none of them can hang or fail for it). */
+ * it does without a reading (none of them can hang or fail for it).
+ * Inline: the timer clock reads it on every registration. */
 #include <time.h>
-int weft__sys_clock_gettime(clockid_t clk, struct timespec *ts);
+static inline int weft__sys_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int f = weft__fault_hit(WEFT__FAULT_CLOCK);
+	if (weft__unlikely(f))
+		return f;
+	return clock_gettime(clk, ts) < 0 ? -errno : 0;
+}
 
 /* open(2) with a mode, for O_CREAT (fs.c); + cloexec. Site SOCKET (an fd),
  * like weft__sys_open. fstat(2): no fault site. */

@@ -1109,17 +1109,7 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 	}
 	if (fds1 != fds0)
 		fail_msg("%s: %d fds open before, %d after", label, fds0, fds1);
-#ifdef SWEEP_SANITIZER
-	/* The sanitizer's count also moves with the pool threads' own
-	 * bookkeeping (a few hundred bytes, depending on how their lives
-	 * overlapped), which no tunable turns off: here LeakSanitizer at
-	 * exit is the leak check, and the count is checked only where no
-	 * pool thread ran. */
-	if (bytes1 != bytes0 && strcmp(sc->name, "blocking") != 0 &&
-	    strcmp(sc->name, "resolve") != 0 && strcmp(sc->name, "runtime_mt") != 0)
-#else
 	if (bytes1 != bytes0)
-#endif
 		fail_msg("%s: %zu bytes allocated before, %zu after", label, bytes0, bytes1);
 	sweep_runs++;
 	return reached;
@@ -1205,20 +1195,26 @@ int main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-#ifndef SWEEP_SANITIZER
 	/* glibc's per-thread cache holds freed chunks that mallinfo2 still
 	 * counts as allocated; a pool thread's first allocation may make it
 	 * an arena of its own; and the stacks of finished threads are kept
 	 * with their TLS vector (a calloc) in a cache whose filling depends
 	 * on how pool threads' lives overlapped. Without the caches and with
-	 * one arena the count is exact. */
-	if (!getenv("GLIBC_TUNABLES")) {
-		setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1:glibc.pthread.stack_cache_size=0", 1);
+	 * one arena the count is exact (the sanitizers' allocators need
+	 * only the last). */
+	const char *tun = getenv("GLIBC_TUNABLES");
+	if (!tun || !strstr(tun, "glibc.pthread.stack_cache_size=0")) {
+		static const char ours[] = "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1:"
+					   "glibc.pthread.stack_cache_size=0";
+		char *all = malloc((tun ? strlen(tun) + 1 : 0) + sizeof ours);
+		assert_non_null(all);
+		sprintf(all, "%s%s%s", tun ? tun : "", tun ? ":" : "", ours);
+		setenv("GLIBC_TUNABLES", all, 1);
+		free(all);
 		execv("/proc/self/exe", argv);
 		perror("sweep: execv");
 		return 1;
 	}
-#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sweep_runtime_new_and_close),
 		cmocka_unit_test(sweep_runtime_mt_new_and_close),

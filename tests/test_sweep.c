@@ -800,8 +800,11 @@ typedef struct stream_main {
 	weft_future fut;
 	weft_coro co;
 	bool unix_kind;
+	bool names;                /* TCP by host name: listen and connect resolve */
 	const char *path;
 	weft_listener *listener;
+	weft_listen lf;
+	char name[64];
 	weft_connect conn;
 	weft_stream *stream;
 	weft_join_handle *h;
@@ -815,11 +818,18 @@ static weft_poll stream_main_poll(weft_future *f, weft_cx *cx)
 {
 	stream_main *m = (stream_main *)f;
 	WEFT_BEGIN(&m->co);
+	if (m->names) {
+		weft_tcp_listen_init(&m->lf, "localhost:0", NULL);
+		WEFT_TRY(&m->co, weft_listen_poll(&m->lf, cx), m->lf.result);
+		m->listener = m->lf.listener;
+		m->lf.listener = NULL;
+		weft_listen_drop(&m->lf);
+	}
 	{
-		int rc;
+		int rc = 0;
 		if (m->unix_kind)
 			rc = weft_unix_listen(&m->listener, m->path, 8);
-		else
+		else if (!m->names)
 			rc = weft_tcp_listen(&m->listener, "127.0.0.1:0", 8);
 		if (rc < 0)
 			WEFT_RETURN(&m->co, rc);
@@ -830,7 +840,13 @@ static weft_poll stream_main_poll(weft_future *f, weft_cx *cx)
 			rc = weft_listener_local_addr(m->listener, &a);
 			if (rc < 0)
 				WEFT_RETURN(&m->co, rc);
-			weft_tcp_connect_init_addr(&m->conn, &a);
+			if (m->names) {
+				snprintf(m->name, sizeof m->name, "localhost:%d",
+					 weft_addr_port(&a));
+				weft_tcp_connect_init(&m->conn, m->name);
+			} else {
+				weft_tcp_connect_init_addr(&m->conn, &a);
+			}
 		}
 		srv s = { .fut = WEFT_FUTURE(srv_poll, srv_drop), .listener = m->listener };
 		rc = weft_spawn(cx->runtime, &s.fut, sizeof s, &m->h);
@@ -875,16 +891,17 @@ static void stream_main_drop(weft_future *f)
 		m->h = NULL;
 	}
 	weft_connect_drop(&m->conn);
+	weft_listen_drop(&m->lf);
 	weft_stream_close(m->stream);
 	m->stream = NULL;
 }
 
-static int scen_stream(weft_runtime *rt, bool unix_kind)
+static int scen_stream(weft_runtime *rt, bool unix_kind, bool names)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/tmp/weft-sweep-%d.sock", (int)getpid());
 	stream_main m = { .fut = WEFT_FUTURE(stream_main_poll, stream_main_drop),
-			  .unix_kind = unix_kind, .path = path };
+			  .unix_kind = unix_kind, .names = names, .path = path };
 	int rc = run_main(rt, &m.fut, &m.co.result);
 	/* An aborted server is dropped on the next turn of the runtime:
 	 * run one so the listener it borrows is free to close. */
@@ -900,12 +917,17 @@ static int scen_stream(weft_runtime *rt, bool unix_kind)
 
 static int scen_tcp(weft_runtime *rt)
 {
-	return scen_stream(rt, false);
+	return scen_stream(rt, false, false);
+}
+
+static int scen_tcp_names(weft_runtime *rt)
+{
+	return scen_stream(rt, false, true);
 }
 
 static int scen_unix(weft_runtime *rt)
 {
-	return scen_stream(rt, true);
+	return scen_stream(rt, true, false);
 }
 
 /* --------------------------------------------------------- scenario: UDP */
@@ -1045,6 +1067,7 @@ static const scenario scenarios[] = {
 	{ "tcp", scen_tcp, false, 0 },
 	{ "udp", scen_udp, false, 0 },
 	{ "unix", scen_unix, false, 0 },
+	{ "tcp_names", scen_tcp_names, false, 0 },
 };
 
 /* Safety net: a scenario that always reaches call n is a sweep bug. */
@@ -1183,6 +1206,7 @@ SWEEP_TEST(7, sweep_resolver)
 SWEEP_TEST(8, sweep_tcp)
 SWEEP_TEST(9, sweep_udp)
 SWEEP_TEST(10, sweep_unix)
+SWEEP_TEST(11, sweep_tcp_by_host_name)
 
 static void sweep_total(void **state)
 {
@@ -1207,7 +1231,8 @@ int main(int argc, char **argv)
 		static const char ours[] = "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1:"
 					   "glibc.pthread.stack_cache_size=0";
 		char *all = malloc((tun ? strlen(tun) + 1 : 0) + sizeof ours);
-		assert_non_null(all);
+		if (!all)
+			return 1;
 		sprintf(all, "%s%s%s", tun ? tun : "", tun ? ":" : "", ours);
 		setenv("GLIBC_TUNABLES", all, 1);
 		free(all);
@@ -1227,6 +1252,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(sweep_tcp),
 		cmocka_unit_test(sweep_udp),
 		cmocka_unit_test(sweep_unix),
+		cmocka_unit_test(sweep_tcp_by_host_name),
 		cmocka_unit_test(sweep_total),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

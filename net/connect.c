@@ -139,8 +139,6 @@ static void weft__connect_fut_drop(weft_future *f)
 void weft_connect_drop(weft_connect *c)
 {
 	weft__connect_cancel(c);
-	weft_stream_close(c->stream);
-	c->stream = NULL;
 }
 
 static void weft__connect_init(weft_connect *c, enum weft__sock_kind kind)

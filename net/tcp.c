@@ -85,6 +85,4 @@ weft_poll weft_listen_poll(weft_listen *l, weft_cx *cx)
 void weft_listen_drop(weft_listen *l)
 {
 	weft__listen_cancel(l);
-	weft_listener_close(l->listener);
-	l->listener = NULL;
 }

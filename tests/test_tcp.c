@@ -537,8 +537,8 @@ static weft_poll listen_name_poll(weft_future *f, weft_cx *cx)
 static void listen_name_drop(weft_future *f)
 {
 	listen_name_fut *t = (listen_name_fut *)f;
-	weft_connect_drop(&t->c);   /* closes the client it still holds */
-	weft_listen_drop(&t->l);    /* closes the listener it still holds */
+	weft_connect_drop(&t->c);   /* cancels only: the outputs are the caller's */
+	weft_listen_drop(&t->l);
 }
 
 static void listen_on_a_host_name_resolves_then_binds(void **state)
@@ -564,9 +564,14 @@ static void listen_on_a_host_name_resolves_then_binds(void **state)
 	assert_int_equal(weft_stream_peer_addr(t.server, &sp), 0);
 	assert_int_equal(weft_addr_port(&cl), weft_addr_port(&sp));
 	weft_stream_close(t.server);
+	/* A drop after READY leaves the outputs alone: they are the caller's. */
+	weft_stream *client = t.c.stream;
+	weft_listener *listener = t.l.listener;
 	listen_name_drop(&t.fut);
-	assert_null(t.l.listener);
-	assert_null(t.c.stream);
+	assert_ptr_equal(t.c.stream, client);
+	assert_ptr_equal(t.l.listener, listener);
+	weft_stream_close(client);
+	weft_listener_close(listener);
 
 	/* A numeric name takes the same future without a lookup; a name
 	 * that does not resolve reports the resolution's error. */
@@ -576,6 +581,8 @@ static void listen_on_a_host_name_resolves_then_binds(void **state)
 	assert_int_equal(n.co.result, 0);
 	weft_stream_close(n.server);
 	listen_name_drop(&n.fut);
+	weft_stream_close(n.c.stream);
+	weft_listener_close(n.l.listener);
 	listen_name_fut bad = { .fut = WEFT_FUTURE(listen_name_poll, NULL),
 				.name = "no-such-host.invalid:0" };
 	assert_int_equal(weft_block_on(rt, &bad.fut), 0);

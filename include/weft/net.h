@@ -296,8 +296,8 @@ WEFT_API void weft_listener_close(weft_listener *l);
  * numeric one, which needs no lookup) on the DNS pool, then binds a TCP
  * listener to the first resolved address that accepts it. Output:
  * result (0 or -errno: the resolution's errors, or the last bind's) and,
- * on success, `listener`, which the caller takes over (set the field to
- * NULL after taking it). A numeric address that needs no future is
+ * on success, `listener`, which the caller owns from READY on (no drop
+ * closes it). A numeric address that needs no future is
  * weft_tcp_listen's synchronous fast path.
  */
 typedef struct weft_listen {
@@ -319,10 +319,10 @@ WEFT_API void weft_tcp_listen_init(weft_listen *l, const char *addr,
 /** Polls it: READY with l->result and, on success, l->listener set. A
  *  task of a runtime (the lookup runs on its DNS pool). */
 WEFT_API weft_poll weft_listen_poll(weft_listen *l, weft_cx *cx);
-/** Cancels a lookup in flight and closes a listener still left in
- *  l->listener (then NULL). Idempotent; zero-filled is fine. Inside
- *  join/select/timeout the combinator's own drop keeps the output:
- *  take l->listener after it. */
+/** Cancels a lookup in flight. Like every drop (core.h), it releases
+ *  what the future holds, not its outputs: a listener in l->listener
+ *  belongs to the caller from READY on, and the caller closes it.
+ *  Idempotent; zero-filled is fine. Any thread. */
 WEFT_API void weft_listen_drop(weft_listen *l);
 
 /* -------------------------------------------------------------- connect */
@@ -330,8 +330,8 @@ WEFT_API void weft_listen_drop(weft_listen *l);
 /**
  * A connect in progress: TCP (weft_tcp_connect_init*) or Unix
  * (weft_unix_connect_init). Output: result (0 or -errno) and, on
- * success, `stream`, which the caller then owns: take it and set the
- * field to NULL. Errors: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH,
+ * success, `stream`, which the caller owns from READY on and closes (no
+ * drop closes it). Errors: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH,
  * -EHOSTUNREACH, resolution errors (weft_resolve), -EINVAL, -ENOMEM;
  * for Unix also -ENOENT and -EAGAIN (the listener's backlog is full).
  * With several resolved addresses each is tried in order and the last
@@ -372,10 +372,11 @@ WEFT_API void weft_unix_connect_init(weft_connect *c, const char *path);
 /** Polls it: READY with c->result set and, on success, c->stream. A task
  *  of a runtime (the socket joins its reactor). */
 WEFT_API weft_poll weft_connect_poll(weft_connect *c, weft_cx *cx);
-/** Cancels a connect in progress (closes its socket) and closes a stream
- *  still left in c->stream (then NULL). Idempotent; zero-filled is fine.
- *  Inside join/select/timeout the combinator's own drop keeps the
- *  output: take c->stream after it. */
+/** Cancels a connect in progress (closes its half-open socket). Like
+ *  every drop (core.h), it releases what the future holds, not its
+ *  outputs: a stream in c->stream belongs to the caller from READY on,
+ *  and the caller closes it. Idempotent; zero-filled is fine. Any
+ *  thread. */
 WEFT_API void weft_connect_drop(weft_connect *c);
 
 /* ------------------------------------------------- write_all, read_exact */

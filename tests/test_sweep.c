@@ -141,12 +141,13 @@ static void watchdog_disarm(void)
 
 /* -------------------------------------------------------------- helpers */
 
-static weft_runtime *make_rt(void)
+static weft_runtime *make_rt(bool real_clock)
 {
 	weft_runtime_config cfg = { .workers = 1 };
 	weft_runtime *rt = NULL;
 	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
-	assert_int_equal(weft_time_pause(rt), 0);
+	if (!real_clock)
+		assert_int_equal(weft_time_pause(rt), 0);
 	return rt;
 }
 
@@ -352,6 +353,14 @@ static void timers_main_drop(weft_future *f)
 	weft_sleep_drop(&t->sleep);
 	weft_interval_drop(&t->iv);
 	weft_timeout_drop(&t->to);
+}
+
+/* The same on the running clock (a few ms of real time): its reads
+ * (site CLOCK) are walked too. */
+static int scen_timers_real(weft_runtime *rt)
+{
+	timers_main t = { .fut = WEFT_FUTURE(timers_main_poll, timers_main_drop) };
+	return run_main(rt, &t.fut, &t.co.result);
 }
 
 static int scen_timers(weft_runtime *rt)
@@ -985,7 +994,7 @@ static int scen_udp(weft_runtime *rt)
 
 /* ------------------------------------------- scenario: runtime new, close */
 
-static int whole_runtime(uint32_t workers)
+static int whole_runtime(uint32_t workers, bool bounded_close)
 {
 	weft_runtime_config cfg = { .workers = workers };
 	weft_runtime *rt = NULL;
@@ -1004,20 +1013,33 @@ static int whole_runtime(uint32_t workers)
 			rc = jt.result;
 		weft_join_handle_close(h);
 	}
-	weft_runtime_close(rt);
+	if (bounded_close) {
+		/* Nothing to abandon: 0, whether or not the clock could be
+		 * read for the deadline. */
+		weft_runtime_close_report rep = { .size = sizeof rep };
+		first_err(&rc, weft_runtime_close_timeout(rt, WEFT_SEC(5), &rep));
+	} else {
+		weft_runtime_close(rt);
+	}
 	return rc;
 }
 
 static int scen_runtime(weft_runtime *rt)
 {
 	(void)rt;
-	return whole_runtime(1);
+	return whole_runtime(1, false);
+}
+
+static int scen_runtime_close_timeout(weft_runtime *rt)
+{
+	(void)rt;
+	return whole_runtime(1, true);
 }
 
 static int scen_runtime_mt(weft_runtime *rt)
 {
 	(void)rt;
-	return whole_runtime(2);
+	return whole_runtime(2, false);
 }
 
 /* --------------------------------------------------------------- sweep */
@@ -1051,23 +1073,26 @@ typedef struct scenario {
 	const char *name;
 	int (*run)(weft_runtime *rt);
 	bool whole;        /* makes its own runtime: no outer one */
+	bool real_clock;   /* the outer runtime's clock is not paused */
 	uint32_t only;     /* nonzero: bit (1 << site) of the sites swept */
 } scenario;
 
 static const scenario scenarios[] = {
-	{ "runtime", scen_runtime, true, 0 },
-	{ "runtime_mt", scen_runtime_mt, true,
+	{ "runtime", scen_runtime, true, false, 0 },
+	{ "runtime_mt", scen_runtime_mt, true, false,
 	  (1u << WEFT__FAULT_THREAD) | (1u << WEFT__FAULT_LOCK_INIT) },
-	{ "spawn", scen_spawn, false, 0 },
-	{ "timers", scen_timers, false, 0 },
-	{ "sync", scen_sync, false, 0 },
-	{ "blocking", scen_blocking, false, 0 },
-	{ "signal", scen_signal, false, 0 },
-	{ "resolve", scen_resolve, false, 0 },
-	{ "tcp", scen_tcp, false, 0 },
-	{ "udp", scen_udp, false, 0 },
-	{ "unix", scen_unix, false, 0 },
-	{ "tcp_names", scen_tcp_names, false, 0 },
+	{ "spawn", scen_spawn, false, false, 0 },
+	{ "timers", scen_timers, false, false, 0 },
+	{ "sync", scen_sync, false, false, 0 },
+	{ "blocking", scen_blocking, false, false, 0 },
+	{ "signal", scen_signal, false, false, 0 },
+	{ "resolve", scen_resolve, false, false, 0 },
+	{ "tcp", scen_tcp, false, false, 0 },
+	{ "udp", scen_udp, false, false, 0 },
+	{ "unix", scen_unix, false, false, 0 },
+	{ "tcp_names", scen_tcp_names, false, false, 0 },
+	{ "runtime_close_timeout", scen_runtime_close_timeout, true, false, 0 },
+	{ "timers_real", scen_timers_real, false, true, 0 },
 };
 
 /* Safety net: a scenario that always reaches call n is a sweep bug. */
@@ -1090,7 +1115,7 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 	size_t bytes0 = live_bytes();
 	watchdog_arm(label);
 
-	weft_runtime *rt = sc->whole ? NULL : make_rt();
+	weft_runtime *rt = sc->whole ? NULL : make_rt(sc->real_clock);
 	weft__fault_arm(st->site, n, st->err);
 	int rc = sc->run(rt);
 	bool reached = !fault_pending();
@@ -1143,7 +1168,7 @@ static void sweep_scenario(const scenario *sc)
 	/* Warm-up: libc's one-time allocations (stdio, name service
 	 * modules, thread caches) happen before the first measurement. */
 	for (int i = 0; i < 2; i++) {
-		weft_runtime *rt = sc->whole ? NULL : make_rt();
+		weft_runtime *rt = sc->whole ? NULL : make_rt(sc->real_clock);
 		assert_int_equal(sc->run(rt), 0);
 		weft_runtime_close(rt);
 		run_deferred();
@@ -1207,6 +1232,8 @@ SWEEP_TEST(8, sweep_tcp)
 SWEEP_TEST(9, sweep_udp)
 SWEEP_TEST(10, sweep_unix)
 SWEEP_TEST(11, sweep_tcp_by_host_name)
+SWEEP_TEST(12, sweep_runtime_close_timeout)
+SWEEP_TEST(13, sweep_timers_on_the_running_clock)
 
 static void sweep_total(void **state)
 {
@@ -1253,6 +1280,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(sweep_udp),
 		cmocka_unit_test(sweep_unix),
 		cmocka_unit_test(sweep_tcp_by_host_name),
+		cmocka_unit_test(sweep_runtime_close_timeout),
+		cmocka_unit_test(sweep_timers_on_the_running_clock),
 		cmocka_unit_test(sweep_total),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@ struct weft__sock *weft__sock_new(int fd, enum weft__sock_kind kind, uint32_t in
 	struct weft__sock *s = weft__calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	if (pthread_mutex_init(&s->reg_lock, NULL) != 0) {
+	if (weft__sys_mutex_init(&s->reg_lock, NULL) != 0) {
 		weft__free(s);
 		return NULL;
 	}

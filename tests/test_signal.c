@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sys.h"
+
 /* Every listener gives up after BOUND; a delivery must arrive well
  * before (PROMPT_US), or the test caught a wake that was lost and only
  * the timeout's final poll of the listener saw the signal. */
@@ -395,6 +397,39 @@ static void a_signal_raised_before_the_first_poll_is_not_seen(void **state)
 
 /* ------------------------------------------------------------ errors */
 
+/* A sigaction that fails while installing the second signal of a mask
+ * puts the first one back and reports the error; one that fails while
+ * putting a disposition back (found by the fault sweep: weft's handler
+ * stayed installed) is retried, so the default action is back. */
+static void a_failed_sigaction_leaves_no_handler_behind(void **state)
+{
+	(void)state;
+	weft_runtime *rt;
+	assert_int_equal(new_runtime(&rt, 1), 0);
+	weft_signal a;
+	weft_signal_init(&a, WEFT_SIGNAL_BIT(SIGUSR1) | WEFT_SIGNAL_BIT(SIGUSR2));
+	weft__fault_arm(WEFT__FAULT_SIGACTION, 2, EINVAL);
+	poll_once p = { .fut = WEFT_FUTURE(poll_once_poll, NULL), .sig = &a };
+	assert_int_equal(weft_block_on(rt, &p.fut), 0);
+	weft__fault_reset();
+	assert_int_equal(p.first, WEFT_READY);
+	assert_int_equal(a.result, -EINVAL);
+	assert_false(handler_installed(SIGUSR1));
+	assert_false(handler_installed(SIGUSR2));
+	weft_signal_drop(&a);
+
+	weft_signal_init(&a, WEFT_SIGNAL_BIT(SIGUSR1));
+	p = (poll_once){ .fut = WEFT_FUTURE(poll_once_poll, NULL), .sig = &a };
+	assert_int_equal(weft_block_on(rt, &p.fut), 0);
+	assert_int_equal(p.first, WEFT_PENDING);
+	assert_true(handler_installed(SIGUSR1));
+	weft__fault_arm(WEFT__FAULT_SIGACTION, 1, EINVAL);   /* the restore */
+	weft_signal_drop(&a);
+	weft__fault_reset();
+	assert_false(handler_installed(SIGUSR1));
+	weft_runtime_close(rt);
+}
+
 static void bad_masks_and_no_runtime_give_einval(void **state)
 {
 	(void)state;
@@ -518,6 +553,7 @@ int main(void)
 		cmocka_unit_test(rearm_waits_for_the_next_delivery_keeping_the_handler),
 		cmocka_unit_test(dropping_a_pending_listener_restores_the_disposition),
 		cmocka_unit_test(a_signal_raised_before_the_first_poll_is_not_seen),
+		cmocka_unit_test(a_failed_sigaction_leaves_no_handler_behind),
 		cmocka_unit_test(bad_masks_and_no_runtime_give_einval),
 		cmocka_unit_test(runtimes_come_and_go_while_the_signal_floods),
 	};

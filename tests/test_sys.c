@@ -74,6 +74,42 @@ static void spawn_reports_enomem_and_the_future_stays_the_callers(void **state)
 	assert_int_equal(drops, 1);
 }
 
+/* Every sync primitive reports a failed init of its internal lock
+ * (pthread_mutex_init's result used to be ignored) and holds nothing
+ * afterwards; the next init works. */
+static void sync_inits_report_a_failed_lock_init(void **state)
+{
+	(void)state;
+	weft_semaphore sem;
+	weft_mutex mu;
+	weft_rwlock rw;
+	weft_notify nt;
+	weft_mpsc_sender *mtx = NULL;
+	weft_mpsc_receiver *mrx = NULL;
+	weft_watch_sender *wtx = NULL;
+	weft_watch_receiver *wrx = NULL;
+	int zero = 0;
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_semaphore_init(&sem, 1), -EAGAIN);
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_mutex_init(&mu), -EAGAIN);
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_rwlock_init(&rw), -EAGAIN);
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_notify_init(&nt), -EAGAIN);
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_mpsc_new(1, sizeof(int), &mtx, &mrx), -EAGAIN);
+	assert_null(mtx);
+	weft__fault_arm(WEFT__FAULT_LOCK_INIT, 1, EAGAIN);
+	assert_int_equal(weft_watch_new(sizeof zero, &zero, &wtx, &wrx), -EAGAIN);
+	assert_null(wtx);
+	weft__fault_reset();
+	assert_int_equal(weft_mutex_init(&mu), 0);
+	assert_int_equal(weft_mutex_try_lock(&mu), 0);
+	assert_int_equal(weft_mutex_unlock(&mu), 0);
+	weft_mutex_close(&mu);
+}
+
 /* ------------------------------------------------ the default worker count */
 
 /* Writes @text to @dir/@rel, making the folders on the way. */
@@ -183,6 +219,7 @@ int main(void)
 		cmocka_unit_test(an_armed_fault_fails_exactly_the_nth_call),
 		cmocka_unit_test(runtime_new_reports_enomem_and_leaks_nothing),
 		cmocka_unit_test(spawn_reports_enomem_and_the_future_stays_the_callers),
+		cmocka_unit_test(sync_inits_report_a_failed_lock_init),
 		cmocka_unit_test(cgroup_v2_quota_rounds_up_and_the_lowest_ancestor_wins),
 		cmocka_unit_test(cgroup_v1_cfs_quota_counts_only_for_the_cpu_controller),
 		cmocka_unit_test(cgroup_text_that_does_not_parse_means_no_limit),

@@ -79,8 +79,10 @@ typedef struct weft_semaphore {
 } weft_semaphore;
 
 /**
- * Initialises @s with @permits permits. Returns 0, or -EINVAL (NULL @s,
- * or more than WEFT_SEMAPHORE_MAX_PERMITS).
+ * Initialises @s with @permits permits. Returns 0, -EINVAL (NULL @s,
+ * or more than WEFT_SEMAPHORE_MAX_PERMITS), or the -errno of making its
+ * internal lock (pthread_mutex_init: -ENOMEM, -EAGAIN; not seen on
+ * Linux); on error @s holds nothing and needs no close. Any thread.
  */
 WEFT_API int weft_semaphore_init(weft_semaphore *s, size_t permits);
 
@@ -189,8 +191,10 @@ typedef struct weft_mutex {
 	} priv;
 } weft_mutex;
 
-/** Initialises @m unlocked (in place, no allocation). 0, or -EINVAL for
- *  NULL. Release it with weft_mutex_close. Any thread. */
+/** Initialises @m unlocked (in place, no allocation). 0, -EINVAL for
+ *  NULL, or the -errno of making its internal lock (as
+ *  weft_semaphore_init; nothing to close then). Release it with
+ *  weft_mutex_close. Any thread. */
 WEFT_API int weft_mutex_init(weft_mutex *m);
 /** Releases @m's resources (in place): no waiters, not in use, not
  *  locked. NULL is ignored. The last user's thread. */
@@ -258,8 +262,9 @@ typedef struct weft_rwlock {
 	} priv;
 } weft_rwlock;
 
-/** Initialises @l unlocked (in place). 0, or -EINVAL for NULL. Release
- *  it with weft_rwlock_close. Any thread. */
+/** Initialises @l unlocked (in place). 0, -EINVAL for NULL, or the
+ *  -errno of making its internal lock (as weft_semaphore_init; nothing
+ *  to close then). Release it with weft_rwlock_close. Any thread. */
 WEFT_API int weft_rwlock_init(weft_rwlock *l);
 /** Releases @l's resources (in place): no waiters, not in use, not
  *  locked. NULL is ignored. The last user's thread. */
@@ -326,8 +331,10 @@ typedef struct weft_notify {
 	} priv;
 } weft_notify;
 
-/** Initialises @n with no permit (in place). 0, or -EINVAL for NULL.
- *  Release it with weft_notify_close. Any thread. */
+/** Initialises @n with no permit (in place). 0, -EINVAL for NULL, or
+ *  the -errno of making its internal lock (as weft_semaphore_init;
+ *  nothing to close then). Release it with weft_notify_close. Any
+ *  thread. */
 WEFT_API int weft_notify_init(weft_notify *n);
 /** Releases @n's resources (in place): no waiters, not in use. NULL is
  *  ignored. The last user's thread. */
@@ -477,7 +484,8 @@ typedef struct weft_mpsc_receiver weft_mpsc_receiver;
 /**
  * Creates a channel of @capacity messages (0 = unbounded) of @elem_size
  * bytes (1 .. WEFT_CHANNEL_MAX_ELEM). Returns 0 with one sender and the
- * receiver, or -EINVAL, -ENOMEM. Any thread.
+ * receiver, or -EINVAL, -ENOMEM, or the -errno of making its internal
+ * lock (as weft_semaphore_init). Any thread.
  */
 WEFT_API int weft_mpsc_new(size_t capacity, size_t elem_size, weft_mpsc_sender **tx,
 			   weft_mpsc_receiver **rx);
@@ -595,7 +603,9 @@ typedef struct weft_watch_receiver weft_watch_receiver;
 /**
  * Creates a watch channel holding a copy of *@initial (@elem_size bytes,
  * 1 .. WEFT_CHANNEL_MAX_ELEM) with one receiver, which has seen it.
- * 0, -EINVAL, -ENOMEM. Release each handle with its *_close. Any thread.
+ * 0, -EINVAL, -ENOMEM, or the -errno of making its internal lock (as
+ * weft_semaphore_init). Release each handle with its *_close. Any
+ * thread.
  */
 WEFT_API int weft_watch_new(size_t elem_size, const void *initial, weft_watch_sender **tx,
 			    weft_watch_receiver **rx);

@@ -95,7 +95,7 @@ int weft__blocking_job_init(struct weft__blocking_job *job,
 			    void (*run)(struct weft__blocking_job *),
 			    void (*free_fn)(struct weft__blocking_job *))
 {
-	if (pthread_mutex_init(&job->lock, NULL) != 0)
+	if (weft__sys_mutex_init(&job->lock, NULL) != 0)
 		return -ENOMEM;
 	job->run = run;
 	job->free = free_fn;
@@ -177,7 +177,11 @@ static bool weft__pool_unref_unlock(struct weft__blocking_pool *p)
 static bool weft__blocking_wait(struct weft__blocking_pool *p)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
+	/* Without a clock reading the keep-alive cannot be measured: the
+	 * thread leaves at once, as if it had run out (it was not counted
+	 * idle yet, so no submitter is waiting on it). */
+	if (weft__sys_clock_gettime(CLOCK_MONOTONIC, &until) < 0)
+		return false;
 	uint64_t ns = (uint64_t)until.tv_nsec + p->keep_alive_ns % 1000000000ull;
 	until.tv_sec += (time_t)(p->keep_alive_ns / 1000000000ull + ns / 1000000000ull);
 	until.tv_nsec = (long)(ns % 1000000000ull);
@@ -270,11 +274,11 @@ struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
 	if (pthread_condattr_init(&attr) != 0)
 		goto err_free;
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&p->lock, NULL) != 0)
+	if (weft__sys_mutex_init(&p->lock, NULL) != 0)
 		goto err_attr;
-	if (pthread_cond_init(&p->work, &attr) != 0)
+	if (weft__sys_cond_init(&p->work, &attr) != 0)
 		goto err_lock;
-	if (pthread_cond_init(&p->exited, &attr) != 0)
+	if (weft__sys_cond_init(&p->exited, &attr) != 0)
 		goto err_work;
 	pthread_condattr_destroy(&attr);
 	if (hooks)

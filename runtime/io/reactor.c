@@ -157,7 +157,7 @@ int weft__reactor_init_backend(struct weft__reactor *r, weft_backend kind, bool 
 	r->release = NULL;
 	r->release_len = 0;
 	r->user = false;
-	if (pthread_mutex_init(&r->lock, NULL) != 0)
+	if (weft__sys_mutex_init(&r->lock, NULL) != 0)
 		return -ENOMEM;
 	int rc = weft__reactor_start_backend(r, kind, automatic);
 	if (rc < 0) {

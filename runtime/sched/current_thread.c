@@ -149,7 +149,7 @@ static void weft__ct_batch_end(struct weft__current_thread *ct, struct weft__ct_
 {
 	if (b->start == 0)
 		return;
-	weft__counter_add(&ct->m.busy_ns, weft__mono_ns() - b->start);
+	weft__busy_add(&ct->m.busy_ns, b->start, weft__mono_ns());
 	b->start = 0;
 }
 

@@ -59,7 +59,7 @@ int weft__idle_init(struct weft__idle *idle, uint32_t nworkers)
 	idle->sleepers = weft__calloc(nworkers, sizeof *idle->sleepers);
 	if (!idle->sleepers)
 		return -ENOMEM;
-	if (pthread_mutex_init(&idle->lock, NULL) != 0) {
+	if (weft__sys_mutex_init(&idle->lock, NULL) != 0) {
 		weft__free(idle->sleepers);
 		return -ENOMEM;
 	}

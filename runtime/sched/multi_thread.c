@@ -177,9 +177,9 @@ static int weft__mt_init(weft_runtime *rt)
 	if (rc < 0)
 		goto err_workers;
 	rc = -ENOMEM;
-	if (pthread_mutex_init(&mt->driver_lock, NULL) != 0)
+	if (weft__sys_mutex_init(&mt->driver_lock, NULL) != 0)
 		goto err_idle;
-	if (pthread_mutex_init(&mt->roots_lock, NULL) != 0)
+	if (weft__sys_mutex_init(&mt->roots_lock, NULL) != 0)
 		goto err_driver_lock;
 	uint32_t seed = (uint32_t)getpid() * 2654435761u;
 	for (uint32_t i = 0; i < n; i++) {

@@ -202,7 +202,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	if (rc < 0)
 		goto err_free;
 	rc = -ENOMEM;
-	if (pthread_mutex_init(&rt->lock, NULL) != 0)
+	if (weft__sys_mutex_init(&rt->lock, NULL) != 0)
 		goto err_owned;
 	rc = weft__driver_init(&rt->driver, backend, backend_auto);
 	if (rc < 0)
@@ -304,10 +304,18 @@ int weft_runtime_close_timeout(weft_runtime *rt, uint64_t timeout_ns,
 		uint64_t deadline = UINT64_MAX;
 		if (timeout_ns != UINT64_MAX) {
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-			deadline = timeout_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1
-								      : now + timeout_ns;
+			/* Without a clock reading the deadline cannot be
+			 * placed: it is taken as passed (a timeout of 0),
+			 * which keeps the bound the caller asked for. */
+			if (weft__sys_clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
+				deadline = 0;
+			} else {
+				uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull +
+					       (uint64_t)ts.tv_nsec;
+				deadline = timeout_ns > UINT64_MAX - 1 - now
+						   ? UINT64_MAX - 1
+						   : now + timeout_ns;
+			}
 		}
 		struct weft__blocking_abandoned ab;
 		weft__runtime_close(rt, deadline, &ab);

@@ -80,13 +80,24 @@ static inline void weft__counter_add(_Atomic uint64_t *c, uint64_t n)
 
 extern const weft_location weft__unknown_site;
 
-/* CLOCK_MONOTONIC in ns, for busy time and poll times (not the runtime's
- * clock, which a test may pause: these measure the CPU's real time). */
+/* CLOCK_MONOTONIC in ns, for busy time, poll times and the watchdog (not
+ * the runtime's clock, which a test may pause: these measure the CPU's
+ * real time); 0 when the clock cannot be read, which every caller takes
+ * as "no reading" (a figure not counted, a sample skipped). */
 static inline uint64_t weft__mono_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (weft__unlikely(weft__sys_clock_gettime(CLOCK_MONOTONIC, &ts) < 0))
+		return 0;
 	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+/* Adds the time from @start to @end (two weft__mono_ns readings) to the
+ * owner-only counter @c, unless either reading failed. */
+static inline void weft__busy_add(_Atomic uint64_t *c, uint64_t start, uint64_t end)
+{
+	if (start != 0 && end > start)
+		weft__counter_add(c, end - start);
 }
 
 /* The poll_time bucket of a poll that took @ns (weft/runtime.h). */
@@ -122,7 +133,8 @@ static inline void weft__poll_task(struct weft__worker_counters *c, struct weft_
 	atomic_store_explicit(&c->polling, NULL, memory_order_release);
 	if (weft__unlikely(timed)) {
 		uint64_t now = weft__mono_ns();
-		weft__counter_add(&c->poll_time[weft__poll_time_bucket(now - *clock)], 1);
+		if (now != 0 && *clock != 0 && now >= *clock)
+			weft__counter_add(&c->poll_time[weft__poll_time_bucket(now - *clock)], 1);
 		*clock = now;
 	}
 }

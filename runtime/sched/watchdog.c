@@ -48,6 +48,8 @@ static const struct weft__worker_counters *weft__wd_counters(struct weft__watchd
 static void weft__watchdog_sample(struct weft__watchdog *wd, struct weft__wd_seen *watch)
 {
 	uint64_t now = weft__mono_ns();
+	if (now == 0)
+		return;   /* no clock reading: judge at the next sample */
 	for (uint32_t i = 0; i < wd->nworkers; i++) {
 		const struct weft__worker_counters *c = weft__wd_counters(wd, i);
 		struct weft__wd_seen *w = &watch[i];
@@ -92,6 +94,8 @@ static void *weft__watchdog_main(void *arg)
 		period = 1000000000;
 	pthread_mutex_lock(&wd->lock);
 	while (!wd->stop) {
+		/* Without a clock reading, wait from 0: at once, as a sample
+		 * that finds no reading does nothing. */
 		uint64_t until = weft__mono_ns() + period;
 		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000),
 				       .tv_nsec = (long)(until % 1000000000) };
@@ -127,13 +131,13 @@ int weft__watchdog_start(struct weft__watchdog *wd, const weft_runtime_config *c
 	if (!run || !watch)
 		goto err_mem;
 	*run = (struct weft__watchdog_run){ .wd = wd, .watch = watch };
-	if (pthread_mutex_init(&wd->lock, NULL) != 0)
+	if (weft__sys_mutex_init(&wd->lock, NULL) != 0)
 		goto err_mem;
 	pthread_condattr_t attr;
 	if (pthread_condattr_init(&attr) != 0)
 		goto err_lock;
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	int rc = pthread_cond_init(&wd->cond, &attr);
+	int rc = weft__sys_cond_init(&wd->cond, &attr);
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		goto err_lock;

@@ -457,8 +457,8 @@ void *weft__worker_main(void *arg)
 			weft__run_task(w, t, timed, &clock);
 			if (++since_maintenance >= WEFT__EVENT_INTERVAL) {
 				since_maintenance = 0;
-				weft__counter_add(&w->m.busy_ns,
-						  (timed ? clock : weft__mono_ns()) - batch_start);
+				weft__busy_add(&w->m.busy_ns, batch_start,
+					       timed ? clock : weft__mono_ns());
 				batch_start = 0;
 				weft__maintenance(w);
 			}
@@ -466,8 +466,8 @@ void *weft__worker_main(void *arg)
 		}
 		since_maintenance = 0;
 		if (batch_start != 0) {
-			weft__counter_add(&w->m.busy_ns,
-					  (timed ? clock : weft__mono_ns()) - batch_start);
+			weft__busy_add(&w->m.busy_ns, batch_start,
+				       timed ? clock : weft__mono_ns());
 			batch_start = 0;
 		}
 		weft__worker_park(w);

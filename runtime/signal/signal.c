@@ -72,6 +72,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 
@@ -342,8 +343,18 @@ static void weft__sig_release(uint64_t mask)
 	for (int sig = 1; sig <= WEFT__SIG_MAX; sig++) {
 		if (!(mask & WEFT_SIGNAL_BIT(sig)))
 			continue;
-		if (--weft__sig.listeners[sig] == 0)
-			(void)weft__sys_sigaction(sig, &weft__sig.saved[sig], NULL);
+		if (--weft__sig.listeners[sig] != 0)
+			continue;
+		/* Putting back what the kernel gave us cannot fail for a
+		 * reason that lasts; a failure (seen only injected, by the
+		 * sweep) is retried once, then said on stderr: weft's
+		 * handler would stay and swallow the signal. */
+		if (weft__sys_sigaction(sig, &weft__sig.saved[sig], NULL) < 0) {
+			int rc = weft__sys_sigaction(sig, &weft__sig.saved[sig], NULL);
+			if (rc < 0)
+				fprintf(stderr, "weft: restoring the disposition of signal %d "
+						"failed: %s (errno %d)\n", sig, strerror(-rc), -rc);
+		}
 	}
 }
 

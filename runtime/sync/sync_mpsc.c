@@ -93,7 +93,11 @@ int weft_mpsc_new(size_t capacity, size_t elem_size, weft_mpsc_sender **tx,
 	struct weft__mpsc *c = weft__calloc(1, sizeof *c + capacity * elem_size);
 	if (!c)
 		return -ENOMEM;
-	weft__sync_lock_init(&c->lock);
+	int rc = weft__sync_lock_init(&c->lock);
+	if (rc < 0) {
+		weft__free(c);
+		return rc;
+	}
 	c->elem = elem_size;
 	c->cap = capacity;
 	c->senders = 1;

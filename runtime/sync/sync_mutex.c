@@ -31,8 +31,7 @@ int weft_mutex_init(weft_mutex *m)
 {
 	if (!m)
 		return -EINVAL;
-	weft__sem_init(weft__mutex_sem(m), 1);
-	return 0;
+	return weft__sem_init(weft__mutex_sem(m), 1);
 }
 
 void weft_mutex_close(weft_mutex *m)

@@ -62,9 +62,8 @@ int weft_notify_init(weft_notify *n)
 		return -EINVAL;
 	struct weft__notify *s = weft__notify_of(n);
 	memset(s, 0, sizeof *s);
-	weft__sync_lock_init(&s->lock);
 	atomic_init(&s->calls, 0);
-	return 0;
+	return weft__sync_lock_init(&s->lock);
 }
 
 void weft_notify_close(weft_notify *n)

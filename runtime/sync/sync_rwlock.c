@@ -34,8 +34,7 @@ int weft_rwlock_init(weft_rwlock *l)
 {
 	if (!l)
 		return -EINVAL;
-	weft__sem_init(weft__rw_sem(l), WEFT__RW_ALL);
-	return 0;
+	return weft__sem_init(weft__rw_sem(l), WEFT__RW_ALL);
 }
 
 void weft_rwlock_close(weft_rwlock *l)

@@ -45,11 +45,11 @@
 #include <errno.h>
 #include <string.h>
 
-void weft__sem_init(struct weft__sem *s, uint64_t permits)
+int weft__sem_init(struct weft__sem *s, uint64_t permits)
 {
 	memset(s, 0, sizeof *s);
-	weft__sync_lock_init(&s->lock);
 	s->permits = permits;
+	return weft__sync_lock_init(&s->lock);
 }
 
 void weft__sem_destroy(struct weft__sem *s)
@@ -272,8 +272,7 @@ int weft_semaphore_init(weft_semaphore *s, size_t permits)
 {
 	if (!s || permits > WEFT_SEMAPHORE_MAX_PERMITS)
 		return -EINVAL;
-	weft__sem_init(weft__sem_of(s), permits);
-	return 0;
+	return weft__sem_init(weft__sem_of(s), permits);
 }
 
 void weft_semaphore_close(weft_semaphore *s)

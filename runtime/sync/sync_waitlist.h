@@ -52,7 +52,8 @@ struct weft__sync_lock {
 	pthread_mutex_t m;
 };
 
-void weft__sync_lock_init(struct weft__sync_lock *l);
+/* 0 or -errno (pthread_mutex_init's, site LOCK_INIT). */
+int weft__sync_lock_init(struct weft__sync_lock *l);
 void weft__sync_lock_destroy(struct weft__sync_lock *l);
 
 static inline void weft__sync_lock(struct weft__sync_lock *l)
@@ -221,7 +222,8 @@ struct __attribute__((__may_alias__)) weft__acquire {
 	struct weft__waiter w;
 };
 
-void weft__sem_init(struct weft__sem *s, uint64_t permits);
+/* 0 or -errno (its lock's init). */
+int weft__sem_init(struct weft__sem *s, uint64_t permits);
 void weft__sem_destroy(struct weft__sem *s);
 int weft__sem_try_acquire(struct weft__sem *s, uint64_t n);
 /* Adds @n permits unless the permits no caller holds (the free count

@@ -60,7 +60,11 @@ int weft_watch_new(size_t elem_size, const void *initial, weft_watch_sender **tx
 	struct weft__watch *c = weft__calloc(1, sizeof *c + elem_size);
 	if (!c)
 		return -ENOMEM;
-	weft__sync_lock_init(&c->lock);
+	int rc = weft__sync_lock_init(&c->lock);
+	if (rc < 0) {
+		weft__free(c);
+		return rc;
+	}
 	c->elem = elem_size;
 	memcpy(c->value, initial, elem_size);
 	c->receivers = 1;

@@ -65,7 +65,11 @@ bool weft__park_wait(struct weft__park *p, int64_t timeout_ns)
 	if (timeout_ns != 0) {
 		struct timespec until, *deadline = NULL;
 		if (timeout_ns > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
+			/* Without a clock reading there is no deadline to
+			 * sleep to: return at once, as a timeout (callers
+			 * take any return as possibly spurious). */
+			if (weft__sys_clock_gettime(CLOCK_MONOTONIC, &until) < 0)
+				return weft__park_clear(p);
 			int64_t ns = until.tv_nsec + timeout_ns % 1000000000;
 			until.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
 			until.tv_nsec = (long)(ns % 1000000000);

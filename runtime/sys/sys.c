@@ -368,7 +368,23 @@ int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const cha
 
 int weft__sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	WEFT__SYSCALL_NOFAULT(sigaction(sig, act, old));
+	WEFT__SYSCALL(WEFT__FAULT_SIGACTION, sigaction(sig, act, old));
+}
+
+int weft__sys_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+	int f = weft__fault_hit(WEFT__FAULT_LOCK_INIT);
+	if (f)
+		return f;
+	return -pthread_mutex_init(m, attr);
+}
+
+int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
+{
+	int f = weft__fault_hit(WEFT__FAULT_LOCK_INIT);
+	if (f)
+		return f;
+	return -pthread_cond_init(c, attr);
 }
 
 int weft__sys_open_mode(const char *path, int flags, unsigned mode)

@@ -50,6 +50,9 @@ enum weft__fault_site {
 	WEFT__FAULT_READ,         /* read, recv, recvfrom, readv */
 	WEFT__FAULT_WRITE,        /* write, send, sendto, writev */
 	WEFT__FAULT_BACKEND_WAIT, /* its wait (epoll_wait: the reactor's turn) */
+	WEFT__FAULT_LOCK_INIT,    /* pthread_mutex_init, pthread_cond_init */
+	WEFT__FAULT_SIGACTION,    /* sigaction */
+	WEFT__FAULT_CLOCK,        /* clock_gettime */
 	WEFT__FAULT_SITES
 };
 
@@ -191,9 +194,28 @@ extern _Thread_local unsigned long weft__sys_read_calls
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name);
 
 /* sigaction(2) (signal.c): installs or restores a disposition. 0 or
- * -errno; no fault site. */
+ * -errno; site SIGACTION. */
 struct sigaction;
 int weft__sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* pthread_mutex_init and pthread_cond_init for every lock and condition
+ * variable of the library: 0 or -errno (the error number those return,
+ * negated); site LOCK_INIT. */
+int weft__sys_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
+int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
+
+/* clock_gettime(2), for every clock read of the library: 0 or -errno;
+ * site CLOCK. On failure *@ts is left as it was: each caller says what
+ * it does without a reading (none of them can hang or fail for it).
+ * Inline: the timer clock reads it on every registration. */
+#include <time.h>
+static inline int weft__sys_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int f = weft__fault_hit(WEFT__FAULT_CLOCK);
+	if (weft__unlikely(f))
+		return f;
+	return clock_gettime(clk, ts) < 0 ? -errno : 0;
+}
 
 /* open(2) with a mode, for O_CREAT (fs.c); + cloexec. Site SOCKET (an fd),
  * like weft__sys_open. fstat(2): no fault site. */

@@ -141,7 +141,7 @@ static weft_waker weft__ct_root_clone(const void *data)
  */
 struct weft__ct_batch {
 	uint64_t start;   /* 0: no batch open */
-	uint64_t clock;   /* poll times (weft__poll_task) */
+	uint64_t clock;   /* poll times (weft__poll_task_timed) */
 	bool timed;
 };
 
@@ -167,10 +167,17 @@ static uint32_t weft__ct_tick(weft_runtime *rt, struct weft__current_thread *ct,
 		b->clock = weft__mono_ns();   /* not the root poll before */
 	const uint32_t budget = rt->config.budget;
 	uint32_t ran = 0;
-	do {
-		weft__poll_task(&ct->m, t, budget, b->timed, &b->clock);
-		ran++;
-	} while (ran < interval && (t = weft__fifo_pop(&ct->local)));
+	if (weft__likely(!b->timed)) {
+		do {
+			weft__poll_task(&ct->m, t, budget);
+			ran++;
+		} while (ran < interval && (t = weft__fifo_pop(&ct->local)));
+	} else {
+		do {
+			weft__poll_task_timed(&ct->m, t, budget, &b->clock);
+			ran++;
+		} while (ran < interval && (t = weft__fifo_pop(&ct->local)));
+	}
 	return ran;
 }
 

@@ -342,8 +342,6 @@ size_t weft_runtime_live_tasks(const weft_runtime *rt)
 
 /* ------------------------------------------------------------ metrics */
 
-const weft_location weft__unknown_site = { "(unknown)", 0, "(spawned without a location)" };
-
 static void weft__copy_out(void *out, const void *src, size_t size, size_t have)
 {
 	memcpy(out, src, size < have ? size : have);

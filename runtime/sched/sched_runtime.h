@@ -65,10 +65,16 @@ struct weft__worker_counters {
 	_Atomic uint64_t local_schedules, remote_schedules, overflows, lifo_hits;
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t poll_time[WEFT_POLL_TIME_BUCKETS];
-	/* The spawn site of the task being polled now (watchdog.c), or NULL
-	 * between polls; &weft__unknown_site for a task spawned without one. */
+	/* The spawn site of the task being polled now (watchdog.c): its
+	 * weft_location, NULL for a task spawned without one, and
+	 * WEFT__NOT_POLLING between polls (also NULL before the first poll,
+	 * when `polls` is still 0). */
 	_Atomic(const weft_location *) polling;
 };
+
+/* `polling` between polls: a value no weft_location has, never read
+ * through. */
+#define WEFT__NOT_POLLING ((const weft_location *)(uintptr_t)1)
 
 /* Owner-only counter bump, readable from any thread. Relaxed: metrics
  * order nothing, and only the owner writes, so load + store is enough. */
@@ -77,8 +83,6 @@ static inline void weft__counter_add(_Atomic uint64_t *c, uint64_t n)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
 			      memory_order_relaxed);
 }
-
-extern const weft_location weft__unknown_site;
 
 /* CLOCK_MONOTONIC in ns, for busy time, poll times and the watchdog (not
  * the runtime's clock, which a test may pause: these measure the CPU's
@@ -112,31 +116,36 @@ static inline unsigned weft__poll_time_bucket(uint64_t ns)
 
 /*
  * Polls task @t once on the calling scheduler thread, whose figures are
- * @c: counts the poll, shows the task's spawn site to the watchdog for
- * the length of the poll, and with @timed counts the poll's duration in
- * the histogram, *@clock being the time the poll started (updated to the
- * time it ended). Both flavours' run loops call this, so they measure
- * alike. The watchdog pairing: `polling` is stored after `polls` (both
- * release), so a watchdog that sees the same `polls` before and after
- * reading `polling` read this poll's site (watchdog.c).
+ * @c: counts the poll and shows the task's spawn site to the watchdog for
+ * the length of the poll. Both flavours' run loops call this (or the
+ * timed form below), so they measure alike. The watchdog pairing:
+ * `polling` is stored after `polls` (both release), so a watchdog that
+ * sees the same `polls` before and after reading `polling` read this
+ * poll's site (watchdog.c).
  */
 static inline void weft__poll_task(struct weft__worker_counters *c, struct weft__task *t,
-				   uint32_t budget, bool timed, uint64_t *clock)
+				   uint32_t budget)
 {
 	/* Release: see above (plain stores on x86). */
 	atomic_store_explicit(&c->polls, atomic_load_explicit(&c->polls, memory_order_relaxed) + 1,
 			      memory_order_release);
-	atomic_store_explicit(&c->polling, t->loc ? t->loc : &weft__unknown_site,
-			      memory_order_release);
+	atomic_store_explicit(&c->polling, t->loc, memory_order_release);
 	weft__task_run(t, budget);
 	/* Release, like the stores above (free on x86): "no poll now". */
-	atomic_store_explicit(&c->polling, NULL, memory_order_release);
-	if (weft__unlikely(timed)) {
-		uint64_t now = weft__mono_ns();
-		if (now != 0 && *clock != 0 && now >= *clock)
-			weft__counter_add(&c->poll_time[weft__poll_time_bucket(now - *clock)], 1);
-		*clock = now;
-	}
+	atomic_store_explicit(&c->polling, WEFT__NOT_POLLING, memory_order_release);
+}
+
+/* weft__poll_task, and the poll's duration counted in the histogram:
+ * *@clock is the time the poll started (weft__mono_ns), updated to the
+ * time it ended. For config.poll_time_histogram only. */
+static inline void weft__poll_task_timed(struct weft__worker_counters *c, struct weft__task *t,
+					 uint32_t budget, uint64_t *clock)
+{
+	weft__poll_task(c, t, budget);
+	uint64_t now = weft__mono_ns();
+	if (now != 0 && *clock != 0 && now >= *clock)
+		weft__counter_add(&c->poll_time[weft__poll_time_bucket(now - *clock)], 1);
+	*clock = now;
 }
 
 /* Copies @c into the counter fields of *@m (relaxed loads: statistics). */

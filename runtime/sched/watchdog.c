@@ -8,7 +8,9 @@
  * site of the task being polled.
  *
  * Protocol. Per poll the worker stores `polls` (+1) and then `polling`
- * (the task's site), both release, and `polling` = NULL after the poll.
+ * (the task's site, NULL if it has none), both release, and `polling` =
+ * WEFT__NOT_POLLING after the poll (before the first poll `polling` is
+ * NULL, but `polls` is 0 then, which the watchdog skips).
  * The watchdog reads `polls` (acquire), `polling` (relaxed), an acquire
  * fence, and `polls` again. Equal counts and a site mean the site is this
  * poll's: a later poll's site is stored after its `polls` increment with
@@ -26,6 +28,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+
+/* What the report names for a task spawned without a location. */
+static const weft_location weft__unknown_site = { "(unknown)", 0, "(spawned without a location)" };
 
 struct weft__wd_seen {
 	uint64_t polls;       /* the poll last seen running */
@@ -58,7 +63,7 @@ static void weft__watchdog_sample(struct weft__watchdog *wd, struct weft__wd_see
 		const weft_location *site = atomic_load_explicit(&c->polling, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		uint64_t p2 = atomic_load_explicit(&c->polls, memory_order_relaxed);
-		if (p1 != p2 || !site) {
+		if (p1 != p2 || p1 == 0 || site == WEFT__NOT_POLLING) {
 			w->since = 0;   /* between polls, or one just began */
 			continue;
 		}
@@ -69,6 +74,8 @@ static void weft__watchdog_sample(struct weft__watchdog *wd, struct weft__wd_see
 		if (w->reported || now - w->since < wd->threshold_ns)
 			continue;
 		w->reported = true;
+		if (!site)
+			site = &weft__unknown_site;
 		fprintf(stderr,
 			"weft: watchdog: a task spawned at %s:%d (%s) has held worker %" PRIu32
 			" for more than %" PRIu64 " ms (threshold %" PRIu64

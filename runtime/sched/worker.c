@@ -313,7 +313,17 @@ static struct weft__task *weft__steal_work(struct weft__worker *w)
 	return weft__inject_take(w, WEFT__LOCAL_QUEUE_CAP / 4);
 }
 
-/* Runs @t and then the LIFO slot's chain. @clock: see weft__poll_task. */
+/* Polls @t, timed (@clock: see weft__poll_task_timed) or not. */
+static inline void weft__worker_poll(struct weft__worker *w, struct weft__task *t,
+				     uint32_t budget, bool timed, uint64_t *clock)
+{
+	if (weft__likely(!timed))
+		weft__poll_task(&w->m, t, budget);
+	else
+		weft__poll_task_timed(&w->m, t, budget, clock);
+}
+
+/* Runs @t and then the LIFO slot's chain. */
 static void weft__run_task(struct weft__worker *w, struct weft__task *t, bool timed,
 			   uint64_t *clock)
 {
@@ -327,7 +337,7 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t, bool ti
 	}
 	const uint32_t budget = rt->config.budget;
 	w->running = true;
-	weft__poll_task(&w->m, t, budget, timed, clock);
+	weft__worker_poll(w, t, budget, timed, clock);
 	for (int n = 0; (t = w->lifo) != NULL; n++) {
 		w->lifo = NULL;
 		if (n == WEFT__LIFO_CAP) {
@@ -336,7 +346,7 @@ static void weft__run_task(struct weft__worker *w, struct weft__task *t, bool ti
 			break;
 		}
 		WEFT__COUNT(w, lifo_hits);
-		weft__poll_task(&w->m, t, budget, timed, clock);
+		weft__worker_poll(w, t, budget, timed, clock);
 	}
 	w->running = false;
 	w->tick++;

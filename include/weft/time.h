@@ -280,7 +280,9 @@ WEFT_API int weft_time_pause(weft_runtime *rt);
 
 /**
  * Lets @rt's clock run again from the paused value (it never goes back).
- * Returns 0, -EINVAL (NULL @rt) or -EALREADY (not paused). Any thread.
+ * Returns 0, -EINVAL (NULL @rt), -EALREADY (not paused), or the -errno
+ * of a failed clock read (clock_gettime), the clock then staying paused.
+ * Any thread.
  */
 WEFT_API int weft_time_resume(weft_runtime *rt);
 

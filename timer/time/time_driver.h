@@ -40,6 +40,9 @@ struct weft__time {
 	 * offset. Written under the lock, read without it (timer.c). */
 	_Atomic uint64_t offset_ns;
 	_Atomic uint64_t frozen_ns;   /* WEFT__TIME_RUNNING while running */
+	/* The clock as the driver's last turn with timers read it: what a
+	 * failed clock read returns instead (weft__time_now). */
+	_Atomic uint64_t seen_ns;
 };
 
 #define WEFT__TIME_RUNNING UINT64_MAX
@@ -70,7 +73,8 @@ bool weft__time_is_paused(struct weft__time *tm);
 bool weft__time_auto_advance(struct weft__time *tm);
 /* The clock's controls behind weft_time_pause, weft_time_resume and
  * weft_time_advance (clock.c, which then unparks the runtime's driver).
- * Pause: 0, or -EALREADY if paused. Resume: 0, or -EALREADY if running.
+ * Pause: 0, or -EALREADY if paused. Resume: 0, -EALREADY if running, or
+ * a failed clock read's -errno (the clock stays paused).
  * Advance: moves the paused clock @ns forward (capped at
  * WEFT__TIME_MAX_NS) and fires what is due on the calling thread; 0, or
  * -EINVAL if the clock runs. Any thread. */

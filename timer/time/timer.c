@@ -66,20 +66,16 @@
 #include "sys.h"
 
 
-/* The last CLOCK_MONOTONIC reading this thread made: what a failed
- * read returns instead (time stands still for that read; it never goes
- * back on one thread). Thread-local so that the store on every read
- * shares no cache line. Initial-exec: one %fs-relative access. */
-static _Thread_local uint64_t weft__mono_last __attribute__((tls_model("initial-exec")));
-
-/* CLOCK_MONOTONIC in ns; on a failed read, this thread's last reading. */
-static uint64_t weft__mono_ns(void)
+/* CLOCK_MONOTONIC in ns into *@ns: 0, or -errno from a failed read
+ * (then *@ns is untouched). */
+static inline int weft__mono_ns(uint64_t *ns)
 {
 	struct timespec ts;
-	if (weft__sys_clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return weft__mono_last;
-	weft__mono_last = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-	return weft__mono_last;
+	int rc = weft__sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (weft__unlikely(rc < 0))
+		return rc;
+	*ns = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+	return 0;
 }
 
 /* Tick of a deadline, rounded up: a timer never fires before its deadline. */
@@ -101,18 +97,18 @@ static uint64_t weft__tick_to_ns(uint64_t tick)
 int weft__time_init(struct weft__time *tm)
 {
 	/* The clock must read once here: the offset is made from it. */
-	struct timespec ts;
-	int rc = weft__sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t mono;
+	int rc = weft__mono_ns(&mono);
 	if (rc < 0)
 		return rc;
-	weft__mono_last = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 	rc = weft__sys_mutex_init(&tm->lock, NULL);
 	if (rc < 0)
 		return rc;
 	weft__wheel_init(&tm->wheel, 0);
 	atomic_init(&tm->driver_deadline, 0);
 	atomic_init(&tm->armed, 0);
-	atomic_init(&tm->offset_ns, (uint64_t)0 - weft__mono_last);
+	atomic_init(&tm->offset_ns, (uint64_t)0 - mono);
+	atomic_init(&tm->seen_ns, 0);
 	atomic_init(&tm->frozen_ns, WEFT__TIME_RUNNING);
 	return 0;
 }
@@ -131,8 +127,15 @@ uint64_t weft__time_now(struct weft__time *tm)
 	uint64_t frozen = atomic_load_explicit(&tm->frozen_ns, memory_order_acquire);
 	if (frozen != WEFT__TIME_RUNNING)
 		return frozen;
+	uint64_t mono;
+	/* A failed read (never seen outside fault injection) gives the time
+	 * of the driver's last turn with timers: time stands still for that
+	 * read, without costing the common path a store. Relaxed: a value,
+	 * nothing published with it. */
+	if (weft__unlikely(weft__mono_ns(&mono) < 0))
+		return atomic_load_explicit(&tm->seen_ns, memory_order_relaxed);
 	/* Relaxed: ordered by the acquire above. */
-	return weft__mono_ns() + atomic_load_explicit(&tm->offset_ns, memory_order_relaxed);
+	return mono + atomic_load_explicit(&tm->offset_ns, memory_order_relaxed);
 }
 
 bool weft__time_is_paused(struct weft__time *tm)
@@ -212,11 +215,16 @@ static size_t weft__time_fire(struct weft__time *tm, bool driver)
 			atomic_store_explicit(&tm->driver_deadline, 0, memory_order_relaxed);
 		return 0;
 	}
-	uint64_t now_tick = weft__time_now(tm) / WEFT__NS_PER_TICK;
+	uint64_t now = weft__time_now(tm);
+	uint64_t now_tick = now / WEFT__NS_PER_TICK;
 
 	pthread_mutex_lock(&tm->lock);
-	if (driver)   /* Relaxed: under the lock. */
+	if (driver) {   /* Relaxed: under the lock. */
 		atomic_store_explicit(&tm->driver_deadline, 0, memory_order_relaxed);
+		/* Relaxed: only a failed clock read uses it (weft__time_now);
+		 * one driver at a time, so it never goes back. */
+		atomic_store_explicit(&tm->seen_ns, now, memory_order_relaxed);
+	}
 	for (;;) {
 		size_t n = 0;
 		struct weft__wheel_entry *e;
@@ -379,11 +387,16 @@ int weft__time_resume(struct weft__time *tm)
 	if (frozen == WEFT__TIME_RUNNING) {
 		rc = -EALREADY;
 	} else {
-		/* Relaxed: published by the release store below. */
-		atomic_store_explicit(&tm->offset_ns, frozen - weft__mono_ns(),
-				      memory_order_relaxed);
-		/* Release: readers that see RUNNING see the new offset. */
-		atomic_store_explicit(&tm->frozen_ns, WEFT__TIME_RUNNING, memory_order_release);
+		uint64_t mono;
+		rc = weft__mono_ns(&mono);   /* a failed read: stay paused */
+		if (rc == 0) {
+			/* Relaxed: published by the release store below. */
+			atomic_store_explicit(&tm->offset_ns, frozen - mono,
+					      memory_order_relaxed);
+			/* Release: readers that see RUNNING see the new offset. */
+			atomic_store_explicit(&tm->frozen_ns, WEFT__TIME_RUNNING,
+					      memory_order_release);
+		}
 	}
 	pthread_mutex_unlock(&tm->lock);
 	return rc;

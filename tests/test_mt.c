@@ -232,6 +232,52 @@ static void block_on_from_a_worker_is_refused_with_edeadlk(void **state)
 	weft_runtime_close(rt);
 }
 
+/* The root of a multi-thread block_on is polled on the calling thread,
+ * which runs no tasks; still, a nested block_on or a *_blocking call
+ * there would wait on the thread that must finish the root: refused. */
+typedef struct nested_in_root {
+	weft_future fut;
+	weft_runtime *rt;
+	int block_on_rc, lock_rc;
+} nested_in_root;
+
+static weft_poll nested_in_root_poll(weft_future *f, weft_cx *cx)
+{
+	nested_in_root *n = (nested_in_root *)f;
+	(void)cx;
+	square sq = { .fut = WEFT_FUTURE(square_poll, NULL), .in = 3 };
+	n->block_on_rc = weft_block_on(n->rt, &sq.fut);
+	weft_mutex m;
+	if (weft_mutex_init(&m) == 0) {
+		n->lock_rc = weft_mutex_lock_blocking(&m);
+		if (n->lock_rc == 0)
+			weft_mutex_unlock(&m);
+		weft_mutex_close(&m);
+	}
+	return WEFT_READY;
+}
+
+static void block_on_inside_a_multi_thread_block_on_is_refused_with_edeadlk(void **state)
+{
+	(void)state;
+	weft_runtime *rt = new_mt(WORKERS);
+	nested_in_root n = { .fut = WEFT_FUTURE(nested_in_root_poll, NULL), .rt = rt,
+			     .block_on_rc = 1, .lock_rc = 1 };
+	assert_int_equal(weft_block_on(rt, &n.fut), 0);
+	assert_int_equal(n.block_on_rc, -EDEADLK);
+	assert_int_equal(n.lock_rc, -EDEADLK);
+	/* Outside any block_on again, the same calls work. */
+	square sq = { .fut = WEFT_FUTURE(square_poll, NULL), .in = 3 };
+	assert_int_equal(weft_block_on(rt, &sq.fut), 0);
+	assert_int_equal(sq.out, 9);
+	weft_mutex m;
+	assert_int_equal(weft_mutex_init(&m), 0);
+	assert_int_equal(weft_mutex_lock_blocking(&m), 0);
+	assert_int_equal(weft_mutex_unlock(&m), 0);
+	weft_mutex_close(&m);
+	weft_runtime_close(rt);
+}
+
 typedef struct blocker_arg {
 	weft_runtime *rt;
 	long n;
@@ -865,6 +911,9 @@ static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void 
 
 /* ------------------------------- a spurious wake-up and a remote spawn */
 
+#ifdef WEFT_PERTURB
+#include "sys.h"
+
 /* Holds its worker until `release` (at most 5 s). */
 typedef struct hog {
 	weft_future fut;
@@ -894,8 +943,6 @@ static weft_poll flag_task_poll(weft_future *f, weft_cx *cx)
 	return WEFT_READY;
 }
 
-#ifdef WEFT_PERTURB
-#include "sys.h"
 
 /* Stops the first worker that wakes for nothing right where it goes back
  * to sleep, until the test has spawned from outside (at most 2 s). */
@@ -1263,6 +1310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tasks_spawned_on_workers_are_joined_with_their_output),
 		cmocka_unit_test(block_on_from_a_worker_is_refused_with_edeadlk),
+		cmocka_unit_test(block_on_inside_a_multi_thread_block_on_is_refused_with_edeadlk),
 		cmocka_unit_test(several_threads_block_on_one_runtime_at_once),
 		cmocka_unit_test(a_spawn_storm_from_outside_threads_runs_every_task),
 		cmocka_unit_test(a_million_cross_thread_wakes_lose_no_wakeup),

@@ -32,6 +32,15 @@
 #include <unistd.h>
 
 _Thread_local weft_runtime *weft__current_rt;
+/* True on a thread inside weft_block_on of any runtime, either flavour:
+ * the multi-thread flavour polls its root there without setting
+ * weft__current_rt (that names a thread that runs tasks). */
+static _Thread_local bool weft__in_block_on __attribute__((tls_model("initial-exec")));
+
+bool weft__in_runtime_context(void)
+{
+	return weft__current_rt || weft__in_block_on;
+}
 
 static void weft__atfork_child(void)
 {
@@ -84,9 +93,12 @@ int weft_block_on(weft_runtime *rt, weft_future *fut)
 		return -EINVAL;
 	if (weft__runtime_forked(rt))
 		return -ECHILD;
-	if (weft__current_rt)
+	if (weft__in_runtime_context())
 		return -EDEADLK;
-	return rt->tasks.ops->block_on(rt, fut);
+	weft__in_block_on = true;
+	int rc = rt->tasks.ops->block_on(rt, fut);
+	weft__in_block_on = false;
+	return rc;
 }
 
 /* ------------------------------------------------------- the runtime */
@@ -201,8 +213,8 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	rc = weft__owned_init(rt);
 	if (rc < 0)
 		goto err_free;
-	rc = -ENOMEM;
-	if (weft__sys_mutex_init(&rt->lock, NULL) != 0)
+	rc = weft__sys_mutex_init(&rt->lock, NULL);
+	if (rc < 0)
 		goto err_owned;
 	rc = weft__driver_init(&rt->driver, backend, backend_auto);
 	if (rc < 0)

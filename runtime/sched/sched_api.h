@@ -25,6 +25,11 @@ void weft__runtime_unpark_driver(weft_runtime *rt);
 struct weft__blocking_pool *weft__runtime_blocking(weft_runtime *rt);
 struct weft__blocking_pool *weft__runtime_dns_blocking(weft_runtime *rt);
 
+/* True on a thread that runs tasks (a worker, a current-thread block_on)
+ * or is inside any weft_block_on: where waiting for a task would
+ * deadlock (weft_block_on and the *_blocking calls refuse). */
+bool weft__in_runtime_context(void);
+
 /* The runtime the calling thread runs tasks for (a worker, or the thread
  * inside a current-thread block_on), or NULL. */
 extern _Thread_local weft_runtime *weft__current_rt

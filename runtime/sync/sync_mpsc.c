@@ -369,7 +369,7 @@ int weft_mpsc_send_blocking(weft_mpsc_sender *tx, const void *msg)
 {
 	if (!tx || !msg)
 		return -EINVAL;
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	struct weft__mpsc *c = weft__tx(tx);
 	struct weft__wake_batch b;
@@ -409,7 +409,7 @@ int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out)
 {
 	if (!rx || !out)
 		return -EINVAL;
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	struct weft__mpsc *c = weft__rx(rx);
 	struct weft__wake_batch b;

@@ -129,7 +129,7 @@ int weft_notify_wait_blocking(weft_notify *n)
 {
 	if (!n)
 		return -EINVAL;
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	struct weft__notify *s = weft__notify_of(n);
 	weft__sync_lock(&s->lock);

@@ -240,7 +240,7 @@ int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out)
 {
 	if (!rx || !out)
 		return -EINVAL;
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	struct weft__oneshot *c = weft__rx(rx);
 	struct weft__park park;

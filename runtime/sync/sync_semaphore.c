@@ -169,7 +169,7 @@ void weft__sem_close(struct weft__sem *s)
 
 int weft__sem_acquire_blocking(struct weft__sem *s, uint64_t n)
 {
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	int rc = 0;
 	weft__sync_lock(&s->lock);

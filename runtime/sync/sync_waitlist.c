@@ -95,7 +95,3 @@ void weft__waiter_block(struct weft__sync_lock *lock, struct weft__waitlist *l,
 	w->park = NULL;
 }
 
-bool weft__sync_on_runtime_thread(void)
-{
-	return weft__current_rt != NULL;
-}

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched_api.h"
 #include "sys.h"
 #include "sys_park.h"
 
@@ -139,9 +140,6 @@ static inline void weft__waiter_set_waker(struct weft__waiter *w, const weft_cx 
 void weft__waiter_block(struct weft__sync_lock *lock, struct weft__waitlist *l,
 			struct weft__waiter *w);
 
-/* True on a thread that runs a runtime's tasks (a worker, or inside
- * weft_block_on): blocking there must be refused with -EDEADLK. */
-bool weft__sync_on_runtime_thread(void);
 
 /* ----------------------------------------------------------- future poll */
 

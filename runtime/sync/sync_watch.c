@@ -209,7 +209,7 @@ int weft_watch_changed_blocking(weft_watch_receiver *rx)
 {
 	if (!rx)
 		return -EINVAL;
-	if (weft__sync_on_runtime_thread())
+	if (weft__in_runtime_context())
 		return -EDEADLK;
 	struct weft__watch *c = rx->c;
 	int rc;

@@ -168,10 +168,9 @@ struct weft__watchdog {
 	weft_thread_hook on_start, on_stop;
 	void *hook_arg;
 	bool started;
-	bool stop;                 /* under lock */
+	_Atomic bool stop;         /* set once, by weft__watchdog_stop */
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* CLOCK_MONOTONIC */
+	struct weft__park park;    /* the thread sleeps here between samples */
 	_Atomic uint64_t reports;
 };
 

@@ -99,22 +99,15 @@ static void *weft__watchdog_main(void *arg)
 		period = 1000000;
 	if (period > 1000000000)
 		period = 1000000000;
-	pthread_mutex_lock(&wd->lock);
-	while (!wd->stop) {
-		/* Without a clock reading, wait from 0: at once, as a sample
-		 * that finds no reading does nothing. */
-		uint64_t until = weft__mono_ns() + period;
-		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000),
-				       .tv_nsec = (long)(until % 1000000000) };
-		while (!wd->stop && pthread_cond_timedwait(&wd->cond, &wd->lock, &ts) != ETIMEDOUT)
-			;
-		if (wd->stop)
+	/* Acquire: pairs with stop's release (the unpark orders it too). A
+	 * park cut short (an unpark, a failed clock read) only samples early;
+	 * a sample without a clock reading does nothing. */
+	while (!atomic_load_explicit(&wd->stop, memory_order_acquire)) {
+		weft__park(&wd->park, (int64_t)period);
+		if (atomic_load_explicit(&wd->stop, memory_order_acquire))
 			break;
-		pthread_mutex_unlock(&wd->lock);
 		weft__watchdog_sample(wd, run->watch);
-		pthread_mutex_lock(&wd->lock);
 	}
-	pthread_mutex_unlock(&wd->lock);
 	weft__free(run->watch);
 	weft__free(run);
 	if (wd->on_stop)
@@ -132,26 +125,15 @@ int weft__watchdog_start(struct weft__watchdog *wd, const weft_runtime_config *c
 	wd->counters = counters;
 	wd->stride = stride;
 	wd->nworkers = nworkers;
-	wd->stop = false;
+	atomic_init(&wd->stop, false);
+	weft__park_init(&wd->park, NULL, NULL);
 	struct weft__watchdog_run *run = weft__alloc(sizeof *run);
 	struct weft__wd_seen *watch = weft__calloc(nworkers, sizeof *watch);
 	if (!run || !watch)
 		goto err_mem;
 	*run = (struct weft__watchdog_run){ .wd = wd, .watch = watch };
-	if (weft__sys_mutex_init(&wd->lock, NULL) != 0)
-		goto err_mem;
-	pthread_condattr_t attr;
-	if (pthread_condattr_init(&attr) != 0)
-		goto err_lock;
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	int rc = weft__sys_cond_init(&wd->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	if (rc != 0)
-		goto err_lock;
-	rc = weft__thread_create(&wd->thread, weft__watchdog_main, run, "weft-watchdog");
+	int rc = weft__thread_create(&wd->thread, weft__watchdog_main, run, "weft-watchdog");
 	if (rc < 0) {
-		pthread_cond_destroy(&wd->cond);
-		pthread_mutex_destroy(&wd->lock);
 		weft__free(watch);
 		weft__free(run);
 		return rc;
@@ -159,8 +141,6 @@ int weft__watchdog_start(struct weft__watchdog *wd, const weft_runtime_config *c
 	wd->started = true;
 	return 0;
 
-err_lock:
-	pthread_mutex_destroy(&wd->lock);
 err_mem:
 	weft__free(watch);
 	weft__free(run);
@@ -171,12 +151,9 @@ void weft__watchdog_stop(struct weft__watchdog *wd)
 {
 	if (!wd->started)
 		return;
-	pthread_mutex_lock(&wd->lock);
-	wd->stop = true;
-	pthread_cond_signal(&wd->cond);
-	pthread_mutex_unlock(&wd->lock);
+	/* Release: pairs with the thread's acquire load. */
+	atomic_store_explicit(&wd->stop, true, memory_order_release);
+	weft__unpark(&wd->park);
 	pthread_join(wd->thread, NULL);
-	pthread_cond_destroy(&wd->cond);
-	pthread_mutex_destroy(&wd->lock);
 	wd->started = false;
 }

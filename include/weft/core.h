@@ -420,6 +420,8 @@ typedef struct weft_coro {
  * Initialisers do nothing else; the structs may be moved until polled.
  * N-ary forms take at most WEFT_COMBINATOR_MAX children.
  */
+/** The most children an n-ary join, try-join or select takes (one bit
+ *  each in a 64-bit word). */
 #define WEFT_COMBINATOR_MAX 64
 
 /**

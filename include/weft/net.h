@@ -121,7 +121,7 @@ struct weft__resolve_job;
  * finishes it and frees it).
  */
 typedef struct weft_resolve {
-	weft_future fut;
+	weft_future fut;              /**< type-erased view, for join/select/spawn */
 	int result;                       /**< output: 0 or -errno */
 	size_t count;                     /**< output: addresses in addrs */
 	weft_addr addrs[WEFT_RESOLVE_MAX];/**< output: in getaddrinfo's order */
@@ -301,7 +301,7 @@ WEFT_API void weft_listener_close(weft_listener *l);
  * weft_tcp_listen's synchronous fast path.
  */
 typedef struct weft_listen {
-	weft_future fut;
+	weft_future fut;              /**< type-erased view, for join/select/spawn */
 	int result;                   /**< output: 0 or -errno */
 	weft_listener *listener;      /**< output once result == 0 */
 	struct {
@@ -344,7 +344,7 @@ WEFT_API void weft_listen_drop(weft_listen *l);
  * means the connect finished: read c.result and take c.stream.
  */
 typedef struct weft_connect {
-	weft_future fut;
+	weft_future fut;              /**< type-erased view, for join/select/spawn */
 	int result;              /**< output: 0 or -errno */
 	weft_stream *stream;     /**< output once result == 0 */
 	struct {
@@ -390,7 +390,7 @@ WEFT_API void weft_connect_drop(weft_connect *c);
  * with result 0.
  */
 typedef struct weft_write_all {
-	weft_future fut;
+	weft_future fut;              /**< type-erased view, for join/select/spawn */
 	ssize_t result;          /**< output: @len or -errno */
 	size_t done;             /**< output: bytes written so far */
 	struct {
@@ -418,7 +418,7 @@ WEFT_API void weft_write_all_drop(weft_write_all *w);
  * ready at once with result 0.
  */
 typedef struct weft_read_exact {
-	weft_future fut;
+	weft_future fut;              /**< type-erased view, for join/select/spawn */
 	ssize_t result;          /**< output: @len or -errno */
 	size_t done;             /**< output: bytes read so far */
 	struct {

@@ -60,10 +60,15 @@ typedef struct weft_runtime weft_runtime;
  * only: every other backend is refused with -ENOTSUP.
  */
 typedef enum weft_backend {
-	WEFT_BACKEND_AUTO = 0,      /* the build's default, falling back if it cannot start */
-	WEFT_BACKEND_EPOLL = 1,     /* Linux epoll */
-	WEFT_BACKEND_IO_URING = 2,  /* Linux io_uring (not implemented yet) */
-	WEFT_BACKEND_KQUEUE = 3,    /* BSD and macOS kqueue (not implemented yet) */
+	/** The build's default, falling back to another compiled backend if
+	 *  it cannot start. */
+	WEFT_BACKEND_AUTO = 0,
+	/** Linux epoll. */
+	WEFT_BACKEND_EPOLL = 1,
+	/** Linux io_uring (not implemented yet: -ENOTSUP). */
+	WEFT_BACKEND_IO_URING = 2,
+	/** BSD and macOS kqueue (not implemented yet: -ENOTSUP). */
+	WEFT_BACKEND_KQUEUE = 3,
 } weft_backend;
 
 /**
@@ -97,8 +102,11 @@ typedef void (*weft_thread_hook)(void *arg);
  * count) is 1, multi-thread otherwise.
  */
 typedef enum weft_flavour {
+	/** Current-thread for one worker, multi-thread for more. */
 	WEFT_FLAVOUR_AUTO = 0,
+	/** Tasks run on the thread inside weft_block_on (one worker). */
 	WEFT_FLAVOUR_CURRENT_THREAD = 1,
+	/** Worker threads (one or more) run the tasks and steal work. */
 	WEFT_FLAVOUR_MULTI_THREAD = 2,
 } weft_flavour;
 
@@ -118,7 +126,7 @@ typedef struct weft_runtime_config {
 	/** Worker threads. 0 = one per CPU this process may use: the calling
 	 *  thread's CPU affinity mask, lowered to the cgroup CPU quota
 	 *  rounded up (a container limited to 2 CPUs gets 2), and at most
-	 *  WEFT_MAX_WORKERS. At most WEFT_MAX_WORKERS. The current-thread
+	 *  WEFT_MAX_WORKERS. The current-thread
 	 *  flavour has exactly one (0 or 1 here; more is -EINVAL). Which
 	 *  flavour a count gives by default: see `flavour`. */
 	uint32_t workers;
@@ -352,7 +360,7 @@ WEFT_API int weft_spawn(weft_runtime *rt, const weft_future *fut, size_t size,
 WEFT_API weft_poll weft_join_handle_poll(weft_join_handle *h, weft_cx *cx, int *res);
 
 /**
- * Once weft_join_handle_poll has given READY with status 0: a pointer to
+ * Once weft_join_handle_poll has given READY with res 0: a pointer to
  * the task's copy of the future struct, whose output fields are readable
  * (its drop has already run). Valid until the handle is closed. NULL
  * when the task has not completed or was cancelled. Any thread.
@@ -383,7 +391,7 @@ WEFT_API void weft_join_handle_close(weft_join_handle *h);
 /**
  * A join handle as a future, so a task can be a child of weft_join or
  * weft_select (for instance "the accept loop ends or a signal arrives" is
- * a weft_select2 of a weft_join_task and a weft_signal).
+ * a select (weft_select2_init) of a weft_join_task and a weft_signal).
  *
  * The wrapper borrows the handle: the caller keeps owning it and closes
  * it with weft_join_handle_close after the wrapper is dropped, and reads

@@ -386,6 +386,7 @@ WEFT_API int weft_notify_wait_blocking(weft_notify *n);
  * time and released exactly once: the sender by weft_oneshot_send or
  * weft_oneshot_sender_close, the receiver by weft_oneshot_receiver_close.
  */
+/** The sending handle of a oneshot channel (opaque; see above). */
 typedef struct weft_oneshot_sender weft_oneshot_sender;
 /** The receiving handle of a oneshot channel (opaque; see above). */
 typedef struct weft_oneshot_receiver weft_oneshot_receiver;
@@ -474,6 +475,8 @@ WEFT_API int weft_oneshot_recv_blocking(weft_oneshot_receiver *rx, void *out);
  * senders are alive (Tokio's close-then-drain shutdown). The channel is
  * freed with its last handle.
  */
+/** A sending handle of an mpsc channel (opaque; see above); cloned with
+ *  weft_mpsc_sender_clone, each clone closed on its own. */
 typedef struct weft_mpsc_sender weft_mpsc_sender;
 /** The receiving handle of an mpsc channel (opaque; see above). */
 typedef struct weft_mpsc_receiver weft_mpsc_receiver;
@@ -596,6 +599,7 @@ WEFT_API int weft_mpsc_recv_blocking(weft_mpsc_receiver *rx, void *out);
  * values may be skipped: a receiver sees the latest. One allocation for
  * the channel, one small one per extra receiver handle.
  */
+/** The sending handle of a watch channel (opaque; see above). */
 typedef struct weft_watch_sender weft_watch_sender;
 /** A receiving handle of a watch channel (opaque; see above). */
 typedef struct weft_watch_receiver weft_watch_receiver;

@@ -176,10 +176,11 @@ static int weft__mt_init(weft_runtime *rt)
 	int rc = weft__idle_init(&mt->idle, n);
 	if (rc < 0)
 		goto err_workers;
-	rc = -ENOMEM;
-	if (weft__sys_mutex_init(&mt->driver_lock, NULL) != 0)
+	rc = weft__sys_mutex_init(&mt->driver_lock, NULL);
+	if (rc < 0)
 		goto err_idle;
-	if (weft__sys_mutex_init(&mt->roots_lock, NULL) != 0)
+	rc = weft__sys_mutex_init(&mt->roots_lock, NULL);
+	if (rc < 0)
 		goto err_driver_lock;
 	uint32_t seed = (uint32_t)getpid() * 2654435761u;
 	for (uint32_t i = 0; i < n; i++) {

@@ -58,9 +58,7 @@ static void weft__ct_schedule(weft_runtime *rt, struct weft__task *t, bool yield
 	}
 	/* Relaxed: statistics. */
 	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
-	struct weft__task_fifo one = { 0 };
-	weft__fifo_push(&one, t);
-	if (!weft__inject_push_batch(rt, &one))
+	if (!weft__inject_push(rt, t))
 		return;   /* closed: shutdown has dropped or will drop it */
 	WEFT__PERTURB(WEFT__PERTURB_REMOTE_QUEUED);
 	weft__driver_unpark(&rt->driver);

@@ -59,6 +59,21 @@ static void weft__atfork_register(void)
 
 /* ------------------------------------------------------ inject queue */
 
+bool weft__inject_push(weft_runtime *rt, struct weft__task *t)
+{
+	pthread_mutex_lock(&rt->lock);
+	if (rt->closed) {
+		pthread_mutex_unlock(&rt->lock);
+		weft__task_ref_dec(t);   /* shutdown drops the task */
+		return false;
+	}
+	weft__fifo_push(&rt->inject, t);
+	/* Relaxed: as in weft__inject_push_batch. */
+	atomic_store_explicit(&rt->inject_len, rt->inject.len, memory_order_relaxed);
+	pthread_mutex_unlock(&rt->lock);
+	return true;
+}
+
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch)
 {
 	if (!batch->head)

@@ -222,6 +222,9 @@ extern const struct weft__sched_ops weft__multi_thread_ops;
 /* Queues @batch on the inject queue; false (and the queue references
  * dropped) once the runtime is closed. Any thread. */
 bool weft__inject_push_batch(weft_runtime *rt, struct weft__task_fifo *batch);
+/* weft__inject_push_batch for one task: the remote-schedule path of both
+ * flavours, without building a batch. */
+bool weft__inject_push(weft_runtime *rt, struct weft__task *t);
 
 /* The runtime's blocking pools (spawn_blocking.c). Init (from
  * weft_runtime_new) fills in the blocking defaults of rt->config and

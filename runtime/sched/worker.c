@@ -242,9 +242,7 @@ void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
 			weft__notify_parked(mt);
 		return;
 	}
-	struct weft__task_fifo one = { 0 };
-	weft__fifo_push(&one, t);
-	if (!weft__inject_push_batch(rt, &one))
+	if (!weft__inject_push(rt, t))
 		return;   /* closed: shutdown drops the task; nobody to notify */
 	WEFT__PERTURB(WEFT__PERTURB_REMOTE_QUEUED);
 	/* Relaxed: statistics. */

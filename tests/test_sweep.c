@@ -15,9 +15,11 @@
  *    fault was the driver's own wait, whose failure is fatal to the
  *    runtime by design: then block_on must report that error);
  *  - leak nothing: after the runtime is closed, the open fds
- *    (/proc/self/fd) and the bytes allocated (mallinfo2, or the
- *    sanitizer allocator's count in a sanitizer build) are what they
- *    were before the run; LeakSanitizer checks again at exit.
+ *    (/proc/self/fd) are what they were before the run and the bytes
+ *    allocated (mallinfo2, or the sanitizer allocator's count in a
+ *    sanitizer build) no more than before (a thread of an earlier run
+ *    may free its last bytes during this one); LeakSanitizer checks
+ *    again at exit.
  *
  * Determinism: the fault countdown is global, so the sweep runs on the
  * current-thread flavour, whose tasks all run on the thread in
@@ -1162,8 +1164,11 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 	size_t bytes1 = live_bytes();
 	/* A pool thread that has finished its last job may still be on its
 	 * way out (freeing its own bits in glibc) for a moment after the
-	 * close: give it up to 200 ms before calling a difference a leak. */
-	for (int i = 0; i < 200 && (fds1 != fds0 || bytes1 != bytes0); i++) {
+	 * close: give it up to 200 ms before calling a difference a leak.
+	 * Only growth is a leak: a thread of an earlier run that exits
+	 * during this one frees what it held (its TLS block, 32 bytes under
+	 * ASan) after bytes0 was taken, so this run may end below it. */
+	for (int i = 0; i < 200 && (fds1 != fds0 || bytes1 > bytes0); i++) {
 		struct timespec ts = { 0, 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		fds1 = open_fds();
@@ -1171,7 +1176,7 @@ static bool sweep_one(const scenario *sc, const site *st, unsigned n)
 	}
 	if (fds1 != fds0)
 		fail_msg("%s: %d fds open before, %d after", label, fds0, fds1);
-	if (bytes1 != bytes0)
+	if (bytes1 > bytes0)
 		fail_msg("%s: %zu bytes allocated before, %zu after", label, bytes0, bytes1);
 	sweep_runs++;
 	return reached;

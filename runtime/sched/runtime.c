@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-_Thread_local weft_runtime *weft__current_rt;
+_Thread_local weft_runtime *weft__current_rt __attribute__((tls_model("initial-exec")));
 /* True on a thread inside weft_block_on of any runtime, either flavour:
  * the multi-thread flavour polls its root there without setting
  * weft__current_rt (that names a thread that runs tasks). */

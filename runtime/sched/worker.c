@@ -65,7 +65,7 @@
 #define WEFT__LIFO_CAP 3
 #define WEFT__EVENT_INTERVAL 61
 
-_Thread_local struct weft__worker *weft__current_worker;
+_Thread_local struct weft__worker *weft__current_worker __attribute__((tls_model("initial-exec")));
 
 /* Owner-only counter bump, readable from any thread. Relaxed: metrics
  * order nothing. */

@@ -59,7 +59,7 @@ static inline size_t weft__tc_bytes(size_t cls)
 
 /* The cache the calling thread owns for @rt, and its home number: a
  * worker's, or the current-thread core's while it is inside block_on. */
-_Thread_local struct weft__task_cache_owner weft__my_task_cache;
+_Thread_local struct weft__task_cache_owner weft__my_task_cache __attribute__((tls_model("initial-exec")));
 
 static struct weft__task_cache *weft__my_cache(weft_runtime *rt, uint16_t *home)
 {

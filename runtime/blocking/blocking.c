@@ -87,7 +87,8 @@ struct weft__blocking_pool {
 };
 
 /* The pool the calling thread works for, to spot pool_free on itself. */
-static _Thread_local struct weft__blocking_pool *weft__blocking_self;
+static _Thread_local struct weft__blocking_pool *weft__blocking_self
+	__attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------ jobs */
 

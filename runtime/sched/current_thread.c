@@ -263,6 +263,7 @@ static int weft__ct_init(weft_runtime *rt)
 	/* Where task memory finds the core's cache: home 1. */
 	rt->tasks.worker_caches = (char *)&ct->cache;
 	rt->tasks.worker_cache_stride = 0;
+	ct->m.watched = rt->config.watchdog_ns != 0;
 	if (rt->config.watchdog_ns)
 		return weft__watchdog_start(&rt->watchdog, &rt->config, (char *)&ct->m, 0, 1);
 	return 0;

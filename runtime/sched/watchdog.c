@@ -7,8 +7,9 @@
  * beyond what weft__poll_task does anyway: the poll count and the spawn
  * site of the task being polled.
  *
- * Protocol. Per poll the worker stores `polls` (+1) and then `polling`
- * (the task's site, NULL if it has none), both release, and `polling` =
+ * Protocol. Per poll the worker stores `polls` (+1) and, when a watchdog
+ * runs (counters.watched), then `polling` (the task's site, NULL if it
+ * has none), both release, and `polling` =
  * WEFT__NOT_POLLING after the poll (before the first poll `polling` is
  * NULL, but `polls` is 0 then, which the watchdog skips).
  * The watchdog reads `polls` (acquire), `polling` (relaxed), an acquire

@@ -231,6 +231,10 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 		}
 		if (ran > 0 || ct->local.head)
 			continue;
+		/* Relaxed: a hint that spares a park; the exchange at the top
+		 * of the loop takes the flag with acquire. A wake missed here
+		 * is not lost: the root waker unparks the driver after its
+		 * store, and the park's token makes that park return at once. */
 		if (atomic_load_explicit(&ct->root_woken, memory_order_relaxed))
 			continue;
 		if (weft__ct_take_inject(rt, ct))

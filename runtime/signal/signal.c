@@ -329,6 +329,12 @@ static void weft__hub_unlink(struct weft__signal_hub *h)
 	/* Relaxed loads: the list only changes under the lock. */
 	while (atomic_load_explicit(pp, memory_order_relaxed) != h)
 		pp = &atomic_load_explicit(pp, memory_order_relaxed)->next;
+	/* SeqCst store, then SeqCst load of the walker count: the pair with
+	 * the handler's SeqCst increment of the count before its load of the
+	 * list. Either the handler's increment comes first in the single
+	 * order (this load sees it and waits) or our unlink does (the
+	 * handler's walk cannot reach @h). Acquire/release cannot order a
+	 * store before a later load, so both sides need SeqCst. */
 	atomic_store_explicit(pp, atomic_load_explicit(&h->next, memory_order_relaxed),
 			      memory_order_seq_cst);
 	while (atomic_load_explicit(&weft__sig_walkers, memory_order_seq_cst) != 0)

@@ -37,10 +37,18 @@ static struct {
 	unsigned yield;   /* per cent of those that yield (the rest spin) */
 	unsigned spin;    /* the most pauses of one spin */
 	unsigned threads; /* the next thread index (__atomic, relaxed) */
+	/* Points reached, in batches of WEFT__PERTURB_BATCH per thread: a
+	 * relaxed load and store, no RMW, so counting adds no locked
+	 * instruction (on x86 a fence) to the run it measures; racing
+	 * batches may be lost, the count is a lower bound. */
+	uint64_t points;
 } weft__perturb_cfg;
+
+#define WEFT__PERTURB_BATCH 1024
 
 struct weft__perturb_thread {
 	uint64_t state;   /* splitmix64; 0 until the thread's first point */
+	uint64_t points;  /* points this thread reached */
 };
 
 static _Thread_local __attribute__((tls_model("initial-exec")))
@@ -111,6 +119,21 @@ __attribute__((constructor)) static void weft__perturb_setup(void)
 	weft__perturb_seeded = true;
 }
 
+/* At exit, the count of points reached (about: see `points`), so a run
+ * shows that the hook was wired in and reached, not only switched on
+ * (tests/perturb/run.sh requires it to be non-zero). */
+__attribute__((destructor)) static void weft__perturb_report(void)
+{
+	uint64_t n;
+
+	if (!weft__perturb_seeded)
+		return;
+	n = __atomic_load_n(&weft__perturb_cfg.points, __ATOMIC_RELAXED) +
+	    weft__perturb_self.points % WEFT__PERTURB_BATCH;
+	fprintf(stderr, "weft: perturb seed=%" PRIu64 ": %" PRIu64 " points reached\n",
+		weft__perturb_cfg.seed, n);
+}
+
 void weft__perturb_slow(void)
 {
 	struct weft__perturb_thread *t = &weft__perturb_self;
@@ -125,6 +148,10 @@ void weft__perturb_slow(void)
 
 		t->state = weft__perturb_next(&mix) | 1;
 	}
+	if (++t->points % WEFT__PERTURB_BATCH == 0)
+		__atomic_store_n(&weft__perturb_cfg.points,
+				 __atomic_load_n(&weft__perturb_cfg.points, __ATOMIC_RELAXED) +
+				 WEFT__PERTURB_BATCH, __ATOMIC_RELAXED);
 	r = weft__perturb_next(&t->state);
 	if ((unsigned)(r % 1000) >= weft__perturb_cfg.rate)
 		goto out;

@@ -18,7 +18,8 @@
 # made the same way when it does not.
 #
 # A run passes when the program exits 0 with cmocka's PASSED and no
-# FAILED line. A failure prints the line that replays it, e.g.
+# FAILED line, and the library's lines say the seed was on and its hook
+# was reached ("weft: perturb seed=S: N points reached", N > 0). A failure prints the line that replays it, e.g.
 #   WEFT_PERTURB_SEED=17 build-test-gcc/tests/test_mt
 # and the end of its log (all logs: DIR/perturb-logs/). The same seed
 # repeats the same perturbation decisions per thread, but the OS still
@@ -85,8 +86,12 @@ run1() {
 	local seed=$1 suite=$2 log="$logs/$2.$1.log" rc=0
 	WEFT_PERTURB_SEED=$seed CMOCKA_MESSAGE_OUTPUT=stdout \
 		timeout 300 "$build/tests/test_$suite" >"$log" 2>&1 || rc=$?
+	# The library prints the seed before main and the points its hook
+	# reached at exit: a run without them was not perturbed.
 	if [ $rc -eq 0 ] && grep -q '\[  PASSED  \]' "$log" &&
-	   ! grep -q '\[  FAILED  \]' "$log"; then
+	   ! grep -q '\[  FAILED  \]' "$log" &&
+	   grep -q "^weft: perturb seed=$seed rate=" "$log" &&
+	   grep -Eq "^weft: perturb seed=$seed: [1-9][0-9]* points reached" "$log"; then
 		echo pass >"$log.verdict"
 	else
 		echo "fail (exit $rc)" >"$log.verdict"

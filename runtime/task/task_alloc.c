@@ -168,26 +168,34 @@ static void weft__tc_drain(struct weft__task_cache *c, size_t cls)
 	}
 }
 
+/* Owner, out of free blocks of class @cls: takes back those other
+ * threads freed, else takes a slab; false when the system has none. */
+static __attribute__((noinline)) bool weft__tc_refill(struct weft__task_cache *c, size_t cls,
+						      size_t bytes)
+{
+	weft__tc_drain(c, cls);
+	return c->partial[cls] || weft__slab_get(c, cls, bytes);
+}
+
 /* Owner: a free block of class @cls (blocks of @bytes), or NULL when the
- * system has none. */
-static struct weft__tc_block *weft__tc_take(struct weft__task_cache *c, size_t cls,
-					     size_t bytes)
+ * system has none. Inlined: the spawn path. */
+static inline __attribute__((always_inline)) struct weft__tc_block *
+weft__tc_take(struct weft__task_cache *c, size_t cls, size_t bytes)
 {
 	struct weft__slab *s = c->partial[cls];
 	if (weft__unlikely(!s)) {
-		weft__tc_drain(c, cls);
-		s = c->partial[cls];
-		if (!s && !(s = weft__slab_get(c, cls, bytes)))
+		if (!weft__tc_refill(c, cls, bytes))
 			return NULL;
+		s = c->partial[cls];
 	}
 	struct weft__tc_block *b = s->free;
-	if (b) {
+	if (weft__likely(b != NULL)) {
 		s->free = b->next;
 	} else {
 		b = (struct weft__tc_block *)(void *)s->bump;
 		s->bump += bytes;
 	}
-	if (--s->nfree == 0)
+	if (weft__unlikely(--s->nfree == 0))
 		weft__slab_unlink(c, cls, s);
 	return b;
 }
@@ -219,6 +227,21 @@ static struct weft__task_cache *weft__home_cache(weft_runtime *rt, unsigned home
 						   (size_t)(home - 1) * ts->worker_cache_stride);
 }
 
+/* A block of class @cls from the runtime's shared cache (threads without
+ * a cache of their own), under its lock. Out of line: the spawn path of
+ * a worker stays short. */
+static __attribute__((noinline)) struct weft__task *
+weft__task_mem_alloc_shared(weft_runtime *rt, size_t cls, unsigned shift, uint64_t *bits)
+{
+	struct weft__tasks *ts = weft__tasks_of(rt);
+	weft__spin_lock(&ts->shared_lock);
+	struct weft__tc_block *b = weft__tc_take(&ts->shared_cache, cls, cls << shift);
+	weft__spin_unlock(&ts->shared_lock);
+	*bits = ((uint64_t)WEFT__TC_HOME_SHARED << WEFT__TASK_HOME_SHIFT) |
+		((uint64_t)cls << WEFT__TASK_CLS_SHIFT);
+	return (struct weft__task *)(void *)b;
+}
+
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits)
 {
 	unsigned shift = weft__tasks_of(rt)->grain_shift;
@@ -227,22 +250,12 @@ struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t 
 		*bits = 0;   /* class 0: malloc */
 		return weft__alloc(size);
 	}
-	struct weft__tc_block *b;
-	uint64_t home;
-	if (weft__my_task_cache.rt == rt) {
-		home = weft__my_task_cache.home;
-		b = weft__tc_take(weft__my_task_cache.cache, cls, cls << shift);
-	} else {
-		struct weft__tasks *ts = weft__tasks_of(rt);
-		home = WEFT__TC_HOME_SHARED;
-		weft__spin_lock(&ts->shared_lock);
-		b = weft__tc_take(&ts->shared_cache, cls, cls << shift);
-		weft__spin_unlock(&ts->shared_lock);
-	}
-	if (!b)
-		return NULL;
-	*bits = (home << WEFT__TASK_HOME_SHIFT) | ((uint64_t)cls << WEFT__TASK_CLS_SHIFT);
-	return (struct weft__task *)(void *)b;
+	if (weft__unlikely(weft__my_task_cache.rt != rt))
+		return weft__task_mem_alloc_shared(rt, cls, shift, bits);
+	*bits = ((uint64_t)weft__my_task_cache.home << WEFT__TASK_HOME_SHIFT) |
+		((uint64_t)cls << WEFT__TASK_CLS_SHIFT);
+	return (struct weft__task *)(void *)weft__tc_take(weft__my_task_cache.cache, cls,
+							  cls << shift);
 }
 
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t)

@@ -4,7 +4,7 @@
  * spins a random count of pauses, drawing from its own generator.
  *
  * Compiled only with -Dperturb=true. This file is force-included with
- * sys_perturb.h like the rest of its layer, so its own few atomics call
+ * sys_perturb.h like every other of the library, so its own few atomics call
  * the compiler builtins directly: through the wrapped C11 names the hook
  * would call itself.
  *
@@ -134,6 +134,9 @@ __attribute__((destructor)) static void weft__perturb_report(void)
 		weft__perturb_cfg.seed, n);
 }
 
+/* May run in a signal handler (signal.c's handler is made of atomics
+ * too): it touches only its thread's own state and the settings, calls
+ * only sched_yield, and keeps errno. */
 void weft__perturb_slow(void)
 {
 	struct weft__perturb_thread *t = &weft__perturb_self;

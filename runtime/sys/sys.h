@@ -92,7 +92,7 @@ void weft__fault_reset(void);
  * a race window open on purpose; without the option the macro is empty,
  * so a release build carries no trace of it. The same option builds the
  * seeded perturbation mode (sys_perturb.h), whose hook every atomic in
- * the concurrency layers calls, these sites' own load included.
+ * the library calls, these sites' own load included.
  */
 enum weft__perturb_site {
 	/* A thread outside the runtime has queued a task (inject queue)

@@ -1,16 +1,15 @@
 /*
  * sys_perturb.h - the perturbation mode: every atomic operation and every
- * lock in the concurrency layers first passes through one seeded hook that
+ * lock of the library first passes through one seeded hook that
  * may yield the CPU or spin for a while, so the stress suites explore
  * interleavings a quiet machine never shows (the idea of AWS's shuttle and
  * Tokio's loom, on the real code and the real scheduler of the OS, with no
  * control over it: a seed makes a run likelier to repeat, not certain).
  *
  * How it is wired. With `-Dperturb=true` the build force-includes this
- * header (gcc/clang `-include`) ahead of every source of the concurrency
- * layers (meson.build, `perturbed_layers`: task, time, blocking, io,
- * sched, sync, signal, timer and this layer's own park and spinlock), so
- * not one call site is rewritten. It includes <stdatomic.h> and
+ * header (gcc/clang `-include`, meson.build) ahead of every source of
+ * every layer of the library (the tests, examples and benches are not
+ * compiled with it), so not one call site is rewritten. It includes <stdatomic.h> and
  * <pthread.h> first and then redefines, for the rest of the file:
  *   the C11 atomic_*_explicit operations (load, store, exchange, both
  *   compare-exchanges, fetch add/sub/or/and/xor) and atomic_thread_fence,

@@ -34,7 +34,7 @@
 #define KQD_MAX_FD 65536
 /* User events per kqueue (weft uses one). */
 #define KQD_USER_SLOTS 8
-/* The epoll data of the internal eventfd. */
+/* The epoll data of the internal eventfd in the outer epoll set. */
 #define KQD_WAKE_MARK UINT64_MAX
 
 struct kqd_note {
@@ -52,7 +52,7 @@ struct kqd_fd {
 	dev_t dev;                 /* the file the knotes belong to (rule 13) */
 	ino_t ino;
 	bool socket;
-	bool in_epoll;
+	bool in_epoll[2];          /* in the read or write epoll set */
 	bool queued;               /* on the kqueue's queue of pending descriptors */
 };
 
@@ -73,7 +73,8 @@ struct kqd_user {
 };
 
 struct kqd {
-	int epfd;                /* the kqueue descriptor itself */
+	int epfd;                /* the kqueue descriptor itself: the outer epoll */
+	int ep[2];               /* inner epolls: read interest, write interest */
 	int wakefd;              /* eventfd that ends a wait in epoll_wait */
 	bool user_filter;        /* EVFILT_USER exists (rule 18); set at creation */
 	pthread_mutex_t lock;
@@ -133,6 +134,8 @@ static void kqd_wake(struct kqd *k)
 static void kqd_free(struct kqd *k)
 {
 	close(k->wakefd);
+	close(k->ep[0]);
+	close(k->ep[1]);
 	pthread_mutex_destroy(&k->lock);
 	free(k->fds);
 	free(k->queue);
@@ -156,11 +159,22 @@ int kqueue(void)
 		err = errno;
 		goto err_kqd;
 	}
+	k->ep[0] = epoll_create1(EPOLL_CLOEXEC);
+	k->ep[1] = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = KQD_WAKE_MARK };
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, k->wakefd, &ev) < 0 ||
+	struct epoll_event r = { .events = EPOLLIN, .data.u64 = 0 };
+	struct epoll_event w = { .events = EPOLLIN, .data.u64 = 1 };
+	if (k->ep[0] < 0 || k->ep[1] < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, k->wakefd, &ev) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, k->ep[0], &r) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, k->ep[1], &w) < 0 ||
 	    (errno = pthread_mutex_init(&k->lock, NULL)) != 0) {
 		err = errno;
 		close(k->wakefd);
+		if (k->ep[0] >= 0)
+			close(k->ep[0]);
+		if (k->ep[1] >= 0)
+			close(k->ep[1]);
 		goto err_kqd;
 	}
 	k->epfd = ep;
@@ -231,16 +245,16 @@ static void kqd_enqueue(struct kqd *k, int fd)
 		kqd_wake(k);
 }
 
-/* Drops knote @d of @fd, and the descriptor from epoll with its last. */
+/* Drops knote @d of @fd, and the descriptor from that direction's epoll. */
 static void kqd_note_drop(struct kqd *k, int fd, int d)
 {
 	struct kqd_fd *f = &k->fds[fd];
 	memset(&f->note[d], 0, sizeof f->note[d]);
-	if (!f->note[0].used && !f->note[1].used && f->in_epoll) {
+	if (f->in_epoll[d]) {
 		struct epoll_event none = { 0 };
 		/* ENOENT or EBADF: the file was closed, epoll forgot it. */
-		(void)epoll_ctl(k->epfd, EPOLL_CTL_DEL, fd, &none);
-		f->in_epoll = false;
+		(void)epoll_ctl(k->ep[d], EPOLL_CTL_DEL, fd, &none);
+		f->in_epoll[d] = false;
 	}
 }
 
@@ -292,15 +306,18 @@ static int kqd_apply_fd(struct kqd *k, const struct kevent *c)
 	}
 	if (c->flags & EV_ADD) {
 		if (!n->used) {
-			if (!f->in_epoll) {
-				struct epoll_event ev = {
-					.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-					.data.u64 = (uint64_t)fd,
-				};
-				if (epoll_ctl(k->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-					return errno;   /* EPERM: a regular file (see "Cannot") */
-				f->in_epoll = true;
-			}
+			/* Each direction in its own epoll set, so that an edge
+			 * of one (data arriving) is not taken for an edge of
+			 * the other (epoll reports the whole readiness mask
+			 * with any edge, but wakes an entry only for the
+			 * events it asked for). */
+			struct epoll_event ev = {
+				.events = (d == 0 ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) | EPOLLET,
+				.data.u64 = (uint64_t)fd,
+			};
+			if (!f->in_epoll[d] && epoll_ctl(k->ep[d], EPOLL_CTL_ADD, fd, &ev) < 0)
+				return errno;   /* EPERM: a regular file (see "Cannot") */
+			f->in_epoll[d] = true;
 			f->dev = st.st_dev;
 			f->ino = st.st_ino;
 			f->socket = S_ISSOCK(st.st_mode);
@@ -486,43 +503,39 @@ static bool kqd_only_touches(const struct kevent *c, int n)
 
 /* --------------------------------------------------------- retrieval */
 
-/* Marks the knotes of the descriptors in @evs pending. */
-static void kqd_edges(struct kqd *k, const struct epoll_event *evs, int n)
+/* Marks knote @d of the descriptors in @evs (from direction @d's epoll)
+ * pending. */
+static void kqd_edges(struct kqd *k, int d, const struct epoll_event *evs, int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (evs[i].data.u64 == KQD_WAKE_MARK) {
-			uint64_t v;
-			ssize_t r = read(k->wakefd, &v, sizeof v);
-			(void)r;   /* EAGAIN: already drained */
-			continue;
-		}
 		int fd = (int)evs[i].data.u64;
-		if ((size_t)fd >= k->nfds)
+		if ((size_t)fd >= k->nfds || !k->fds[fd].note[d].used)
 			continue;
 		struct kqd_fd *f = &k->fds[fd];
-		uint32_t e = evs[i].events;
-		bool any = false;
-		if (f->note[0].used && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-			any = f->note[0].pending = true;
-		if (f->note[1].used && (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
-			any = f->note[1].pending = true;
-		if (any && !f->queued) {
+		f->note[d].pending = true;
+		if (!f->queued) {
 			f->queued = true;
 			k->queue[k->qlen++] = fd;
 		}
 	}
 }
 
-/* Takes every edge epoll has ready, without waiting. */
+/* Takes every edge the two inner epolls have ready, and a wake-up,
+ * without waiting. */
 static void kqd_poll_edges(struct kqd *k)
 {
+	uint64_t v;
+	ssize_t r = read(k->wakefd, &v, sizeof v);
+	(void)r;   /* EAGAIN: nothing to drain */
 	struct epoll_event evs[64];
-	int n;
-	do {
-		n = epoll_wait(k->epfd, evs, 64, 0);
-		if (n > 0)
-			kqd_edges(k, evs, n);
-	} while (n == 64);
+	for (int d = 0; d < 2; d++) {
+		int n;
+		do {
+			n = epoll_wait(k->ep[d], evs, 64, 0);
+			if (n > 0)
+				kqd_edges(k, d, evs, n);
+		} while (n == 64);
+	}
 }
 
 /* Stores up to @cap pending events into @out (rules 5-7, 17). */
@@ -692,6 +705,8 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 		struct epoll_event evs[64];
 		k->sleepers++;
 		pthread_mutex_unlock(&k->lock);
+		/* The outer set: the wake-up eventfd and the two inner
+		 * epolls (level: the loop's top drains them). */
 		int got = epoll_wait(k->epfd, evs, 64, ms);
 		int err = errno;
 		pthread_mutex_lock(&k->lock);
@@ -701,7 +716,6 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 			errno = err;   /* EINTR: rule 12 (the changes were applied) */
 			return -1;
 		}
-		kqd_edges(k, evs, got);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return n;

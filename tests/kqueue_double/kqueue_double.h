@@ -106,16 +106,21 @@
  * 19  An unknown kqueue descriptor: EBADF.                   man ERRORS (EBADF)
  *
  * How the double does it. Each kqueue is an epoll instance (the kqueue
- * descriptor IS the epoll descriptor) plus a table, under a mutex, of
- * knotes per descriptor and of user events. A descriptor with a knote is
- * in the epoll set once, edge-triggered for EPOLLIN | EPOLLOUT |
- * EPOLLRDHUP; an edge marks its knotes pending; retrieval runs the filter
- * (rule 6) with poll() and computes data with ioctl(FIONREAD) and
- * SIOCOUTQ / F_GETPIPE_SZ. An internal eventfd in the same epoll set
- * wakes a thread blocked in kevent() when another thread makes a knote
- * pending or triggers a user event. A kevent() call whose changes are
- * only NOTE_TRIGGERs with nevents == 0 (what a wake-up sends) takes no
- * lock: it is async-signal-safe, like the system call it stands for.
+ * descriptor IS that epoll descriptor) holding two inner epoll sets, one
+ * per direction, and an internal eventfd; beside them a table, under a
+ * mutex, of knotes per descriptor and of user events. A descriptor with
+ * an EVFILT_READ knote is in the read set, edge-triggered for EPOLLIN |
+ * EPOLLRDHUP; with an EVFILT_WRITE knote in the write set for EPOLLOUT.
+ * Two sets, because epoll reports a descriptor's whole readiness mask
+ * with any edge but wakes an entry only for the events it asked for: one
+ * set would report "writable" again with every byte that arrives, where
+ * a BSD kernel reports EVFILT_WRITE only when send space changes. An edge
+ * marks the knote pending; retrieval runs the filter (rule 6) with poll()
+ * and computes data with ioctl(FIONREAD) and SIOCOUTQ / F_GETPIPE_SZ. The
+ * eventfd wakes a thread blocked in kevent() when another thread makes a
+ * knote pending or triggers a user event. A kevent() call whose changes
+ * are only NOTE_TRIGGERs with nevents == 0 (what a wake-up sends) takes
+ * no lock: it is async-signal-safe, like the system call it stands for.
  *
  * Close (rule 13). The double cannot see close(2). It records each
  * descriptor's (st_dev, st_ino) when its first knote is added, and
@@ -139,6 +144,10 @@
  *    close: BSD sets EV_EOF on EVFILT_WRITE only once it can send no
  *    more; a reset while data is buffered; a pipe's EV_EOF being
  *    cleared when a new writer opens a fifo);
+ *  - spurious EVFILT_WRITE events: Linux wakes every waiter of a socket
+ *    on a change of state (the peer's FIN, a shutdown, a reset), so the
+ *    double reports EVFILT_WRITE there too, where a BSD kernel wakes the
+ *    write filter only when send space changes;
  *  - BSD-specific socket errors and their errno values (ECONNRESET vs
  *    EPIPE on a write to a reset peer, ENOBUFS, macOS's EV_EOF on a
  *    connect in progress), and SO_NOSIGPIPE;

@@ -1,8 +1,9 @@
-/* test_reactor.c - the epoll reactor: readiness and wakers, the tick that
+/* test_reactor.c - the reactor, on the build's backend (epoll, or kqueue
+ * through the kevent test double): readiness and wakers, the tick that
  * keeps a stale clear from losing an edge, deregistration while an event
  * is in flight, notify, and thread safety. Internal API. Then the
  * driver's sticky error on both runtime flavours: an injected or real
- * epoll_wait failure ends block_on with the errno (bounded by a watchdog,
+ * epoll_wait (kevent) failure ends block_on with the errno (bounded by a watchdog,
  * so a runtime that swallows the error fails the test instead of hanging
  * it), shows in the metrics, stops the workers from spinning, and EINTR
  * is not an error. */

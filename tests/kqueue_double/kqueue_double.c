@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Kqueue descriptors index a fixed table (its pages stay untouched until
@@ -213,6 +214,49 @@ int kqueue_double_close(int kq)
 
 /* ------------------------------------------------------ descriptors */
 
+/*
+ * The calls the double makes on the program's descriptors (not its own
+ * epoll sets and eventfd) go through syscall(2), not libc. The double
+ * stands for the kernel: it looks at a descriptor that another thread
+ * may be closing, or has just reused, at that very moment (that is how
+ * it notices a close, rule 13), which the kernel does under its own
+ * locks. ThreadSanitizer models every descriptor as shared memory that
+ * libc's calls read and write, so through libc those probes read as
+ * races between the program's threads; through syscall(2) it does not
+ * see them. The results are the same.
+ */
+static int kqd_fstat(int fd, struct stat *st)
+{
+	return (int)syscall(SYS_fstat, fd, st);
+}
+
+static int kqd_ioctl_int(int fd, unsigned long req, int *v)
+{
+	return (int)syscall(SYS_ioctl, fd, req, v);
+}
+
+static int kqd_poll1(struct pollfd *p)
+{
+	static const struct timespec zero = { 0, 0 };
+	return (int)syscall(SYS_ppoll, p, 1, &zero, NULL, 0);
+}
+
+static int kqd_sndbuf(int fd, int *size)
+{
+	socklen_t len = sizeof *size;
+	return (int)syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDBUF, size, &len);
+}
+
+static int kqd_pipe_size(int fd)
+{
+	return (int)syscall(SYS_fcntl, fd, F_GETPIPE_SZ);
+}
+
+static int kqd_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	return (int)syscall(SYS_epoll_ctl, ep, op, fd, ev);
+}
+
 /* Room for descriptor @fd in the tables. 0 or ENOMEM. */
 static int kqd_reserve(struct kqd *k, int fd)
 {
@@ -253,7 +297,7 @@ static void kqd_note_drop(struct kqd *k, int fd, int d)
 	if (f->in_epoll[d]) {
 		struct epoll_event none = { 0 };
 		/* ENOENT or EBADF: the file was closed, epoll forgot it. */
-		(void)epoll_ctl(k->ep[d], EPOLL_CTL_DEL, fd, &none);
+		(void)kqd_epoll_ctl(k->ep[d], EPOLL_CTL_DEL, fd, &none);
 		f->in_epoll[d] = false;
 	}
 }
@@ -271,7 +315,7 @@ static bool kqd_stale(struct kqd *k, int fd)
 {
 	struct kqd_fd *f = &k->fds[fd];
 	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (kqd_fstat(fd, &st) < 0)
 		return true;
 	return st.st_dev != f->dev || st.st_ino != f->ino;
 }
@@ -284,7 +328,7 @@ static int kqd_apply_fd(struct kqd *k, const struct kevent *c)
 	int fd = (int)c->ident;
 	int d = c->filter == EVFILT_READ ? 0 : 1;
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
+	if (kqd_fstat(fd, &st) < 0) {
 		if ((size_t)fd < k->nfds)
 			kqd_forget(k, fd);   /* closed: rule 13 */
 		return EBADF;            /* rule 3 */
@@ -315,7 +359,7 @@ static int kqd_apply_fd(struct kqd *k, const struct kevent *c)
 				.events = (d == 0 ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) | EPOLLET,
 				.data.u64 = (uint64_t)fd,
 			};
-			if (!f->in_epoll[d] && epoll_ctl(k->ep[d], EPOLL_CTL_ADD, fd, &ev) < 0)
+			if (!f->in_epoll[d] && kqd_epoll_ctl(k->ep[d], EPOLL_CTL_ADD, fd, &ev) < 0)
 				return errno;   /* EPERM: a regular file (see "Cannot") */
 			f->in_epoll[d] = true;
 			f->dev = st.st_dev;
@@ -356,7 +400,7 @@ static bool kqd_filter(struct kqd *k, int fd, int d, struct kevent *ev)
 	struct kqd_note *n = &f->note[d];
 	struct pollfd p = { .fd = fd, .events = d == 0 ? POLLIN | POLLRDHUP : POLLOUT };
 	int r;
-	while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+	while ((r = kqd_poll1(&p)) < 0 && errno == EINTR)
 		;
 	short rev = r < 0 || (p.revents & POLLNVAL) ? 0 : p.revents;
 	bool ready, eof;
@@ -366,7 +410,7 @@ static bool kqd_filter(struct kqd *k, int fd, int d, struct kevent *ev)
 		eof = rev & (POLLRDHUP | POLLHUP);
 		ready = eof || (rev & (POLLIN | POLLERR));
 		if (ready) {
-			if (ioctl(fd, FIONREAD, &v) == 0)
+			if (kqd_ioctl_int(fd, FIONREAD, &v) == 0)
 				data = v;
 			else   /* a listening socket: see "Cannot" */
 				data = (rev & POLLIN) ? 1 : 0;
@@ -379,13 +423,11 @@ static bool kqd_filter(struct kqd *k, int fd, int d, struct kevent *ev)
 		ready = rev & (POLLOUT | POLLHUP | POLLERR);
 		if (ready) {
 			int size = 0;
-			socklen_t len = sizeof size;
 			if (f->socket) {
-				if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) == 0 &&
-				    ioctl(fd, SIOCOUTQ, &v) == 0)
+				if (kqd_sndbuf(fd, &size) == 0 && kqd_ioctl_int(fd, SIOCOUTQ, &v) == 0)
 					data = (int64_t)size - v;
-			} else if ((size = fcntl(fd, F_GETPIPE_SZ)) > 0 &&
-				   ioctl(fd, FIONREAD, &v) == 0) {
+			} else if ((size = kqd_pipe_size(fd)) > 0 &&
+				   kqd_ioctl_int(fd, FIONREAD, &v) == 0) {
 				data = (int64_t)size - v;
 			}
 			if (data < 0)
@@ -463,11 +505,14 @@ static int kqd_apply_user(struct kqd *k, const struct kevent *c)
 	}
 	if (c->flags & EV_ADD) {
 		if (!s) {
+			/* Relaxed: exists is only written under the lock,
+			 * which this thread holds. */
 			for (int i = 0; i < KQD_USER_SLOTS && !s; i++)
 				if (!atomic_load_explicit(&k->user[i].exists, memory_order_relaxed))
 					s = &k->user[i];
 			if (!s)
 				return ENOMEM;
+			/* Relaxed: published by the release of exists below. */
 			atomic_store_explicit(&s->ident, c->ident, memory_order_relaxed);
 			atomic_store_explicit(&s->triggered, false, memory_order_relaxed);
 			atomic_store_explicit(&s->fflags, 0, memory_order_relaxed);
@@ -544,6 +589,7 @@ static int kqd_collect(struct kqd *k, struct kevent *out, int cap)
 	int n = 0;
 	for (int i = 0; i < KQD_USER_SLOTS && n < cap; i++) {
 		struct kqd_user *s = &k->user[i];
+		/* Relaxed: exists is only written under the lock, held here. */
 		if (!atomic_load_explicit(&s->exists, memory_order_relaxed) || !s->enabled)
 			continue;
 		/* Acquire: pairs with the trigger's release. */
@@ -552,13 +598,16 @@ static int kqd_collect(struct kqd *k, struct kevent *out, int cap)
 				    : atomic_load_explicit(&s->triggered, memory_order_acquire);
 		if (!trig)
 			continue;
+		/* Relaxed: fflags are a value, made visible by the trigger's
+		 * release that the exchange above acquired; the ident was
+		 * written under the lock. */
 		unsigned int ff = atomic_load_explicit(&s->fflags, memory_order_relaxed);
 		if (s->flags & EV_CLEAR)
 			atomic_store_explicit(&s->fflags, 0, memory_order_relaxed);
 		EV_SET(&out[n], atomic_load_explicit(&s->ident, memory_order_relaxed), EVFILT_USER,
 		       s->flags, ff & NOTE_FFLAGSMASK, 0, s->udata);
 		n++;
-		if (s->flags & EV_ONESHOT)
+		if (s->flags & EV_ONESHOT)   /* Release: as in a delete. */
 			atomic_store_explicit(&s->exists, false, memory_order_release);
 		else if (s->flags & EV_DISPATCH)
 			s->enabled = false;

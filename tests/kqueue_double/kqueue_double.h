@@ -160,7 +160,13 @@
  *    knote only on the last close, so this one matches by accident);
  *  - NOTE_LOWAT, EVFILT_TIMER, EVFILT_SIGNAL, EVFILT_VNODE, EVFILT_PROC
  *    and the rest: not implemented (EINVAL), weft does not use them;
- *  - kqueue's fork rule (a child does not inherit the queue).
+ *  - kqueue's fork rule (a child does not inherit the queue);
+ *  - the kernel's own locking: the double probes the program's
+ *    descriptors from user space, through syscall(2) so that
+ *    ThreadSanitizer does not take a probe of a descriptor another thread
+ *    is closing for a race of the program (kqueue_double.c says why); a
+ *    race the kernel would order for weft is ordered here by the
+ *    double's mutex, which ThreadSanitizer does see.
  */
 #ifndef KQUEUE_DOUBLE_H
 #define KQUEUE_DOUBLE_H

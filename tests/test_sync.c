@@ -626,6 +626,75 @@ static void oneshot_delivers_its_message_to_a_waiting_receive(void **state)
 	hand_fini(&h);
 }
 
+/*
+ * The oneshot's state word is all that orders a send on one thread before
+ * the receive on another: the receiver's waker, written before WAKER is
+ * set (release), read by the sender after its TX_DONE (acquire); the
+ * message, written before SENT (release), copied by the receive after it
+ * sees SENT (acquire). Here nothing else orders the two threads: the
+ * sender starts on a relaxed flag and its wake stalls (test_stall_waker)
+ * until the receive, spinning, has taken the message, so the receive
+ * runs between the sender's publication and anything the sender does
+ * after it. Under TSan a weakened ordering on either side is a data race
+ * (on the waker slot or the message); elsewhere the test checks the
+ * message and the one wake.
+ */
+struct oneshot_race {
+	weft_oneshot_sender *tx;
+	long msg[8];
+	atomic_int go;          /* relaxed: no happens-before of its own */
+	int send_rc;
+};
+
+static void *oneshot_race_sender(void *arg)
+{
+	struct oneshot_race *r = arg;
+	uint64_t until = test_now_us() + 5000000;
+	while (!atomic_load_explicit(&r->go, memory_order_relaxed) && test_now_us() < until)
+		sched_yield();
+	r->send_rc = weft_oneshot_send(r->tx, r->msg);
+	return NULL;
+}
+
+static void oneshot_send_and_receive_are_ordered_by_the_state_word_alone(void **state)
+{
+	(void)state;
+	struct oneshot_race r = { .send_rc = 1 };
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof r.msg, &r.tx, &rx), 0);
+	for (int i = 0; i < 8; i++)
+		r.msg[i] = 1000 + i;
+	atomic_init(&r.go, 0);
+	test_stall_waker sw;
+	weft_waker w = test_stall_waker_init(&sw);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, oneshot_race_sender, &r), 0);
+	/* After the thread started: it must not inherit our writes below. */
+	long out[8] = { 0 };
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, out);
+	weft_cx cx = weft_cx_from_waker(&w);
+	weft_poll p = weft_oneshot_recv_poll(&f, &cx);   /* registers the waker */
+	atomic_store_explicit(&r.go, 1, memory_order_relaxed);
+	uint64_t until = test_now_us() + 5000000;
+	while (p == WEFT_PENDING && test_now_us() < until) {
+		cx = weft_cx_from_waker(&w);
+		p = weft_oneshot_recv_poll(&f, &cx);
+	}
+	test_stall_waker_release(&sw);
+	pthread_join(th, NULL);
+	assert_int_equal(r.send_rc, 0);
+	assert_int_equal(p, WEFT_READY);
+	assert_int_equal(f.result, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out[i], 1000 + i);
+	assert_int_equal(atomic_load(&sw.wakes), 1);
+	weft_oneshot_recv_drop(&f);
+	weft_oneshot_receiver_close(rx);
+	weft_waker_drop(&w);
+	assert_int_equal(atomic_load(&sw.live), 0);
+}
+
 static void oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send(void **state)
 {
 	(void)state;
@@ -1687,6 +1756,7 @@ int main(void)
 		cmocka_unit_test(notify_waiters_wakes_every_earlier_wait_and_stores_no_permit),
 		cmocka_unit_test(notify_one_received_by_a_dropped_wait_passes_to_the_next),
 		cmocka_unit_test(oneshot_delivers_its_message_to_a_waiting_receive),
+		cmocka_unit_test(oneshot_send_and_receive_are_ordered_by_the_state_word_alone),
 		cmocka_unit_test(oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send),
 		cmocka_unit_test(oneshot_message_survives_a_woken_receive_that_is_dropped),
 		cmocka_unit_test(mpsc_bounded_keeps_order_and_refuses_when_full),

@@ -695,6 +695,56 @@ static void oneshot_send_and_receive_are_ordered_by_the_state_word_alone(void **
 	assert_int_equal(atomic_load(&sw.live), 0);
 }
 
+#ifdef WEFT_PERTURB
+/* The perturbation hook of the next test: sends at the receive's
+ * registration, once. */
+static weft_oneshot_sender *register_race_tx;
+static long register_race_msg = 55;
+
+static void send_at_oneshot_register(enum weft__perturb_site site)
+{
+	if (site != WEFT__PERTURB_ONESHOT_REGISTER || !register_race_tx)
+		return;
+	weft_oneshot_sender *tx = register_race_tx;
+	register_race_tx = NULL;
+	assert_int_equal(weft_oneshot_send(tx, &register_race_msg), 0);
+}
+#endif
+
+/* A send that finishes between the receive's store of its waker and its
+ * publication of WAKER finds no waker to wake: the receive sees TX_DONE,
+ * drops the waker it stored (nobody else will) and takes the message in
+ * the same poll. The perturbation hook sends at that point. */
+static void a_send_finishing_while_the_receive_registers_leaves_no_waker_behind(void **state)
+{
+	(void)state;
+#ifndef WEFT_PERTURB
+	skip();
+#else
+	weft_oneshot_sender *tx;
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof(long), &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	long out = 0;
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, &out);
+	register_race_tx = tx;
+	atomic_store(&weft__perturb_hook, send_at_oneshot_register);
+	weft_poll p = hpoll(&h, &f.fut);
+	atomic_store(&weft__perturb_hook, NULL);
+	assert_null(register_race_tx);   /* the hook sent */
+	assert_int_equal(p, WEFT_READY);
+	assert_int_equal(f.result, 0);
+	assert_int_equal(out, 55);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);   /* the hand's own */
+	weft_oneshot_recv_drop(&f);
+	weft_oneshot_receiver_close(rx);
+	hand_fini(&h);
+#endif
+}
+
 static void oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send(void **state)
 {
 	(void)state;
@@ -1757,6 +1807,7 @@ int main(void)
 		cmocka_unit_test(notify_one_received_by_a_dropped_wait_passes_to_the_next),
 		cmocka_unit_test(oneshot_delivers_its_message_to_a_waiting_receive),
 		cmocka_unit_test(oneshot_send_and_receive_are_ordered_by_the_state_word_alone),
+		cmocka_unit_test(a_send_finishing_while_the_receive_registers_leaves_no_waker_behind),
 		cmocka_unit_test(oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send),
 		cmocka_unit_test(oneshot_message_survives_a_woken_receive_that_is_dropped),
 		cmocka_unit_test(mpsc_bounded_keeps_order_and_refuses_when_full),

@@ -957,6 +957,62 @@ static void mpsc_unbounded_grows_by_blocks_and_frees_leftovers(void **state)
 	weft_mpsc_sender_close(tx);
 }
 
+/* A receive dropped while it waits (never woken) takes its node off the
+ * list and drops the waker it stored: the hand's own waker is then the
+ * only one left, before the channel closes. A later receive still gets
+ * the next message. */
+/* A send dropped while it waits for room (never granted a slot) takes
+ * its node off the list and drops the waker it stored; its message is
+ * not sent, and the slot freed later goes to nobody's waker. */
+static void mpsc_send_dropped_while_waiting_for_room_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(1, sizeof(int), &tx, &rx), 0);
+	int first = 1, second = 2, out = -1;
+	assert_int_equal(weft_mpsc_try_send(tx, &first), 0);   /* full */
+	hand h;
+	hand_init(&h);
+	weft_mpsc_send_future s;
+	weft_mpsc_send_init(&s, tx, &second);
+	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_mpsc_send_drop(&s);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
+	assert_int_equal(out, 1);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EAGAIN);   /* never sent */
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
+	hand_fini(&h);
+}
+
+static void mpsc_receive_dropped_while_waiting_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(4, sizeof(int), &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	int out = -1, m = 9;
+	weft_mpsc_recv_future r;
+	weft_mpsc_recv_init(&r, rx, &out);
+	assert_int_equal(hpoll(&h, &r.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_mpsc_recv_drop(&r);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	assert_int_equal(weft_mpsc_try_send(tx, &m), 0);
+	assert_int_equal(hand_wakes(&h), 0);   /* nobody waits any more */
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
+	assert_int_equal(out, 9);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
+	hand_fini(&h);
+}
+
 static void mpsc_woken_receive_that_is_dropped_loses_no_message(void **state)
 {
 	(void)state;
@@ -1815,6 +1871,8 @@ int main(void)
 		cmocka_unit_test(mpsc_closed_receiver_fails_queued_and_later_sends_but_keeps_its_buffer),
 		cmocka_unit_test(mpsc_last_sender_drop_wakes_a_waiting_receive_with_epipe),
 		cmocka_unit_test(mpsc_unbounded_grows_by_blocks_and_frees_leftovers),
+		cmocka_unit_test(mpsc_send_dropped_while_waiting_for_room_drops_its_waker),
+		cmocka_unit_test(mpsc_receive_dropped_while_waiting_drops_its_waker),
 		cmocka_unit_test(mpsc_woken_receive_that_is_dropped_loses_no_message),
 		cmocka_unit_test(allocation_failures_give_enomem_and_lose_nothing),
 		cmocka_unit_test(watch_receivers_see_the_latest_value_once),

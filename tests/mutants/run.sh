@@ -8,6 +8,7 @@
 # and expects at least one test to fail: the mutant is then "killed".
 # A mutant that leaves its suites green "survived", which fails the run.
 #
+#   bash tests/mutants/run.sh [--dirty] [NAME...]
 #
 # NAME: a mutant (tests/mutants/NAME.patch); none: all of them.
 # --dirty: test the working tree's tracked files as they are, not HEAD

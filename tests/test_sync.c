@@ -745,6 +745,37 @@ static void a_send_finishing_while_the_receive_registers_leaves_no_waker_behind(
 #endif
 }
 
+/* The receiver's waker comes back to it, and is dropped, on both paths
+ * that take it back while the sender has not finished: a poll with
+ * another waker (the first is replaced) and the receive's drop. */
+static void oneshot_receive_takes_back_and_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_oneshot_sender *tx;
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof(long), &tx, &rx), 0);
+	hand a, b;
+	hand_init(&a);
+	hand_init(&b);
+	long out = 0, msg = 5;
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, &out);
+	assert_int_equal(hpoll(&a, &f.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a.cw.live), 2);   /* ours, the slot's */
+	assert_int_equal(hpoll(&b, &f.fut), WEFT_PENDING);           /* moved to b */
+	assert_int_equal(test_counting_waker_load(&a.cw.live), 1);
+	assert_int_equal(test_counting_waker_load(&b.cw.live), 2);
+	weft_oneshot_recv_drop(&f);                                    /* mid-wait */
+	assert_int_equal(test_counting_waker_load(&b.cw.live), 1);
+	assert_int_equal(weft_oneshot_send(tx, &msg), 0);
+	assert_int_equal(hand_wakes(&a) + hand_wakes(&b), 0);         /* nobody waits */
+	assert_int_equal(weft_oneshot_try_recv(rx, &out), 0);         /* the message stays */
+	assert_int_equal(out, 5);
+	weft_oneshot_receiver_close(rx);
+	hand_fini(&a);
+	hand_fini(&b);
+}
+
 static void oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send(void **state)
 {
 	(void)state;
@@ -1124,6 +1155,32 @@ static void watch_receivers_see_the_latest_value_once(void **state)
 	weft_watch_receiver_close(rx2);
 	hand_fini(&h1);
 	hand_fini(&h2);
+}
+
+/* A changed future dropped while it waits (never woken) takes its node
+ * off the list and drops the waker it stored; a later send wakes nobody. */
+static void watch_changed_dropped_while_waiting_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_watch_sender *tx;
+	weft_watch_receiver *rx;
+	int v = 1;
+	assert_int_equal(weft_watch_new(sizeof v, &v, &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	weft_watch_changed_future c;
+	weft_watch_changed_init(&c, rx);
+	assert_int_equal(hpoll(&h, &c.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_watch_changed_drop(&c);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	v = 2;
+	assert_int_equal(weft_watch_send(tx, &v), 0);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_watch_has_changed(rx), 1);   /* the change waits */
+	weft_watch_sender_close(tx);
+	weft_watch_receiver_close(rx);
+	hand_fini(&h);
 }
 
 static void watch_send_without_receivers_fails_with_epipe(void **state)
@@ -1864,6 +1921,7 @@ int main(void)
 		cmocka_unit_test(oneshot_delivers_its_message_to_a_waiting_receive),
 		cmocka_unit_test(oneshot_send_and_receive_are_ordered_by_the_state_word_alone),
 		cmocka_unit_test(a_send_finishing_while_the_receive_registers_leaves_no_waker_behind),
+		cmocka_unit_test(oneshot_receive_takes_back_and_drops_its_waker),
 		cmocka_unit_test(oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send),
 		cmocka_unit_test(oneshot_message_survives_a_woken_receive_that_is_dropped),
 		cmocka_unit_test(mpsc_bounded_keeps_order_and_refuses_when_full),
@@ -1876,6 +1934,7 @@ int main(void)
 		cmocka_unit_test(mpsc_woken_receive_that_is_dropped_loses_no_message),
 		cmocka_unit_test(allocation_failures_give_enomem_and_lose_nothing),
 		cmocka_unit_test(watch_receivers_see_the_latest_value_once),
+		cmocka_unit_test(watch_changed_dropped_while_waiting_drops_its_waker),
 		cmocka_unit_test(watch_send_without_receivers_fails_with_epipe),
 		cmocka_unit_test(mpsc_bounded_four_producers_deliver_every_message_in_order_across_workers),
 		cmocka_unit_test(mpsc_unbounded_four_producers_deliver_every_message_in_order_across_workers),

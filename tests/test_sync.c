@@ -363,6 +363,72 @@ static void every_poll_takes_budget_and_a_spent_budget_yields(void **state)
 
 /* --------------------------------------------------------------- mutex */
 
+/* Polls @f, waiting, with hand @a and then with hand @b: the waiter keeps
+ * only @b's waker (a's clone is dropped at once); then drops it mid-wait,
+ * which drops b's clone. */
+static void replace_then_drop_mid_wait(weft_future *f, hand *a, hand *b)
+{
+	assert_int_equal(hpoll(a, f), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a->cw.live), 2);   /* ours, the node's */
+	assert_int_equal(hpoll(b, f), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a->cw.live), 1);
+	assert_int_equal(test_counting_waker_load(&b->cw.live), 2);
+	weft_future_drop(f);
+	assert_int_equal(test_counting_waker_load(&b->cw.live), 1);
+	assert_int_equal(hand_wakes(a) + hand_wakes(b), 0);
+}
+
+/* Each waiting lock future (mutex, rwlock read and write) and semaphore
+ * acquire, polled again by another task, drops the waker it replaces,
+ * and dropped while it waits drops the one it holds: through each
+ * primitive's own drop function. */
+static void waiting_locks_drop_the_wakers_they_replace_and_hold(void **state)
+{
+	(void)state;
+	hand a, b;
+	hand_init(&a);
+	hand_init(&b);
+
+	weft_mutex m;
+	assert_int_equal(weft_mutex_init(&m), 0);
+	assert_int_equal(weft_mutex_try_lock(&m), 0);
+	weft_mutex_lock_future ml;
+	weft_mutex_lock_init(&ml, &m);
+	replace_then_drop_mid_wait(&ml.fut, &a, &b);
+	assert_int_equal(weft_mutex_unlock(&m), 0);
+	assert_int_equal(weft_mutex_try_lock(&m), 0);   /* nobody took it */
+	assert_int_equal(weft_mutex_unlock(&m), 0);
+	weft_mutex_close(&m);
+
+	weft_rwlock rw;
+	assert_int_equal(weft_rwlock_init(&rw), 0);
+	assert_int_equal(weft_rwlock_try_write(&rw), 0);
+	weft_rwlock_lock_future rl;
+	weft_rwlock_read_init(&rl, &rw);
+	replace_then_drop_mid_wait(&rl.fut, &a, &b);
+	assert_int_equal(weft_rwlock_write_unlock(&rw), 0);
+	assert_int_equal(weft_rwlock_try_read(&rw), 0);
+	weft_rwlock_lock_future wl;
+	weft_rwlock_write_init(&wl, &rw);
+	replace_then_drop_mid_wait(&wl.fut, &a, &b);
+	assert_int_equal(weft_rwlock_read_unlock(&rw), 0);
+	assert_int_equal(weft_rwlock_try_write(&rw), 0);   /* nobody took it */
+	assert_int_equal(weft_rwlock_write_unlock(&rw), 0);
+	weft_rwlock_close(&rw);
+
+	weft_semaphore sem;
+	assert_int_equal(weft_semaphore_init(&sem, 0), 0);
+	weft_semaphore_acquire_future sa;
+	weft_semaphore_acquire_init(&sa, &sem, 1);
+	replace_then_drop_mid_wait(&sa.fut, &a, &b);
+	assert_int_equal(weft_semaphore_release(&sem, 1), 0);
+	assert_int_equal(weft_semaphore_available(&sem), 1);   /* nobody took it */
+	weft_semaphore_close(&sem);
+
+	hand_fini(&a);
+	hand_fini(&b);
+}
+
 static void mutex_lock_is_handed_to_waiters_in_fifo_order(void **state)
 {
 	(void)state;
@@ -1911,6 +1977,7 @@ int main(void)
 		cmocka_unit_test(semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow),
 		cmocka_unit_test(zero_filled_futures_are_ready_with_einval_and_drop_twice_safely),
 		cmocka_unit_test(every_poll_takes_budget_and_a_spent_budget_yields),
+		cmocka_unit_test(waiting_locks_drop_the_wakers_they_replace_and_hold),
 		cmocka_unit_test(mutex_lock_is_handed_to_waiters_in_fifo_order),
 		cmocka_unit_test(mutex_handed_to_a_dropped_waiter_passes_to_the_next),
 		cmocka_unit_test(rwlock_readers_share_and_a_queued_writer_holds_back_later_readers),

@@ -695,6 +695,11 @@ static int blocking_client(const weft_addr *a)
 	return fd;
 }
 
+/* The fds that fill the table, in statics so that the teardown closes
+ * them when an assertion ends the test early (the later tests need fds). */
+static int emfile_fillers[64];
+static int emfile_nfill;
+
 static weft_poll emfile_poll(weft_future *f, weft_cx *cx)
 {
 	emfile_fut *e = (emfile_fut *)f;
@@ -707,7 +712,7 @@ static weft_poll emfile_poll(weft_future *f, weft_cx *cx)
 		close(probe);
 		lim.rlim_cur = (rlim_t)probe + 32;
 		assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
-		e->fillers = calloc(64, sizeof(int));
+		e->fillers = emfile_fillers;
 		for (;;) {
 			int fd = dup(0);
 			if (fd < 0) {
@@ -716,8 +721,10 @@ static weft_poll emfile_poll(weft_future *f, weft_cx *cx)
 			}
 			assert_true(e->nfill < 64);
 			e->fillers[e->nfill++] = fd;
+			emfile_nfill = e->nfill;
 		}
 		close(e->fillers[--e->nfill]);
+		emfile_nfill = e->nfill;
 		e->client = blocking_client(&e->addr);
 		assert_true(e->client >= 0);
 	}
@@ -739,7 +746,7 @@ static weft_poll emfile_poll(weft_future *f, weft_cx *cx)
 	/* Free the fds: the listener serves again. */
 	for (int i = 0; i < e->nfill; i++)
 		close(e->fillers[i]);
-	free(e->fillers);
+	emfile_nfill = 0;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &e->old), 0);
 	e->client2 = blocking_client(&e->addr);
 	assert_true(e->client2 >= 0);
@@ -761,6 +768,9 @@ static int save_nofile(void **state)
 static int restore_nofile(void **state)
 {
 	(void)state;
+	for (int i = 0; i < emfile_nfill; i++)
+		close(emfile_fillers[i]);
+	emfile_nfill = 0;
 	return setrlimit(RLIMIT_NOFILE, &saved_nofile);
 }
 

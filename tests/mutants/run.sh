@@ -206,6 +206,7 @@ for name in "${names[@]}"; do
 			exit 1
 		fi
 		kinds_ready[$kind]=1
+		t0=$SECONDS   # the mutant's own time, without its build kind's setup
 	fi
 	dir=$work/build-$kind
 	if ! git -C "$src" apply "$patch" 2>"$work/apply.txt"; then

@@ -321,7 +321,7 @@ typedef struct ping_pong {
 	atomic_int stop;        /* the task that must get its turn has run */
 	atomic_int gave_up;     /* the pair reached its bound first */
 	long max_polls;         /* bound by polls (0: none) */
-	uint64_t until_us;      /* bound by time (0: none) */
+	atomic_ullong until_us; /* bound by time (0: none), set by the test */
 } ping_pong;
 
 typedef struct ping_pong_task {
@@ -336,8 +336,9 @@ static weft_poll ping_pong_poll(weft_future *f, weft_cx *cx)
 	ping_pong *pp = t->pp;
 	long n = atomic_fetch_add(&pp->polls, 1) + 1;
 	weft_waker *other = &pp->waker[1 - t->side];
+	uint64_t until = atomic_load(&pp->until_us);
 	bool bound = (pp->max_polls && n >= pp->max_polls) ||
-		     (pp->until_us && n % 1024 == 0 && test_now_us() > pp->until_us);
+		     (until && n % 1024 == 0 && test_now_us() > until);
 	if (bound)
 		atomic_store(&pp->gave_up, 1);
 	if (atomic_load(&pp->stop) || atomic_load(&pp->gave_up)) {
@@ -458,14 +459,15 @@ static void a_remote_task_runs_while_the_local_queue_never_empties(void **state)
 {
 	(void)state;
 	weft_runtime *rt = one_worker_mt();
-	/* The bound (5 s) only ends the test when the check is missing. */
-	ping_pong pp = { .until_us = test_now_us() + 5000000 };
+	/* The bound only ends the test when the check is missing: 60 s
+	 * until the remote task is queued, then 5 s. */
+	ping_pong pp = { .until_us = test_now_us() + 60000000 };
 	atomic_long ran_at = -1;
 	atomic_int failed = 0;
 	pair_starter st = { .fut = WEFT_FUTURE(pair_starter_poll, NULL), .pp = &pp,
 			    .failed = &failed };
 	assert_int_equal(weft_spawn_detached(rt, &st.fut, sizeof st), 0);
-	uint64_t until = test_now_us() + 5000000;
+	uint64_t until = test_now_us() + 30000000;
 	while (atomic_load(&pp.polls) < 1000 && test_now_us() < until)
 		usleep(100);
 	bool pair_running = atomic_load(&pp.polls) >= 1000;
@@ -473,6 +475,7 @@ static void a_remote_task_runs_while_the_local_queue_never_empties(void **state)
 	turn_task turn = { .fut = WEFT_FUTURE(turn_task_poll, NULL), .pp = &pp,
 			   .ran_at = &ran_at };
 	assert_int_equal(weft_spawn_detached(rt, &turn.fut, sizeof turn), 0);
+	atomic_store(&pp.until_us, test_now_us() + 5000000);
 	long at = wait_ran_at(&ran_at);
 	uint64_t remote_after = worker_metrics(rt, 0).remote_schedules;
 	weft_runtime_close(rt);
@@ -485,11 +488,12 @@ static void a_remote_task_runs_while_the_local_queue_never_empties(void **state)
 	assert_true(remote_after > remote_before);   /* taken from the inject queue */
 }
 
-/* Yields until the acceptor has its connection, or gives up after 5 s. */
+/* Yields until the acceptor has its connection, or gives up at until_us
+ * (60 s, then 5 s once the client has connected). */
 typedef struct busy_yielder {
 	weft_future fut;
 	atomic_int *accepted, *gave_up, *started;
-	uint64_t until_us;
+	atomic_ullong *until_us;
 } busy_yielder;
 
 static weft_poll busy_yielder_poll(weft_future *f, weft_cx *cx)
@@ -498,7 +502,7 @@ static weft_poll busy_yielder_poll(weft_future *f, weft_cx *cx)
 	atomic_store(y->started, 1);
 	if (atomic_load(y->accepted))
 		return WEFT_READY;
-	if (test_now_us() > y->until_us) {
+	if (test_now_us() > atomic_load(y->until_us)) {
 		atomic_store(y->gave_up, 1);
 		return WEFT_READY;
 	}
@@ -548,11 +552,11 @@ static void a_busy_worker_still_polls_the_driver_for_io(void **state)
 		       .waiting = &waiting, .accepted = &accepted,
 		       .yielder_gave_up = &gave_up };
 	assert_int_equal(weft_spawn_detached(rt, &a.fut, sizeof a), 0);
-	uint64_t until = test_now_us() + 5000000;
+	uint64_t until = test_now_us() + 30000000;
 	assert_true(test_wait_flag(&waiting, until));
+	atomic_ullong yield_until = test_now_us() + 60000000;
 	busy_yielder y = { .fut = WEFT_FUTURE(busy_yielder_poll, NULL), .accepted = &accepted,
-			   .gave_up = &gave_up, .started = &started,
-			   .until_us = test_now_us() + 5000000 };
+			   .gave_up = &gave_up, .started = &started, .until_us = &yield_until };
 	assert_int_equal(weft_spawn_detached(rt, &y.fut, sizeof y), 0);
 	assert_true(test_wait_flag(&started, until));
 	/* The kernel completes the handshake from the backlog: the listener
@@ -560,6 +564,7 @@ static void a_busy_worker_still_polls_the_driver_for_io(void **state)
 	int fd = socket(addr.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, &addr.u.sa, addr.len), 0);
+	atomic_store(&yield_until, test_now_us() + 5000000);
 	bool done = test_wait_flag(&accepted, test_now_us() + 20000000);
 	weft_runtime_close(rt);
 	close(fd);

@@ -75,7 +75,10 @@
  * there, which is fine because only the re-check above is relied on.
  *
  * Checks:
- *  - safety (an assertion when a worker commits to sleep): the inject
+ *  - safety, as the issue states it (an assertion when a worker commits
+ *    to sleep): when every worker sleeps, the inject queue is empty or
+ *    the producer's notify (its token) is still to come;
+ *  - safety, the stronger form (the same place): the inject
  *    queue is empty, or the producer is still between its push and the
  *    end of its notify, or a notifier popped a worker that has not yet
  *    started searching, or another worker will still look at the inject
@@ -154,6 +157,7 @@ bool looks[MAXW];        /* will read the inject queue before sleeping */
 #define LOOKS_BUT(i) ((looks[0] && (i) != 0) || (looks[1] && (i) != 1) || \
 		      (looks[2] && (i) != 2))
 #define ANY_WOKEN (woken[0] || woken[1] || woken[2])
+#define ALL_ASLEEP (ps[0] == SLEEP && ps[1] == SLEEP && (NW < 3 || ps[2] == SLEEP))
 #define NOT_STRANDED(i) (inject == 0 || notifying || ANY_WOKEN || LOOKS_BUT(i))
 
 /* Inside an atomic step: is worker i on the sleepers stack? */
@@ -226,7 +230,9 @@ inline park_timeout(i) {
 	:: atomic { ps[i] == TOK -> ps[i] = EMPTY }     /* a token: return */
 	:: atomic {
 		ps[i] == EMPTY -> ps[i] = SLEEP;        /* commit to sleep */
-		assert(NOT_STRANDED(i))
+		assert(NOT_STRANDED(i));
+		/* all parked implies empty queues or a pending token */
+		assert(!ALL_ASLEEP || inject == 0 || notifying)
 	   }
 		if
 		:: ps[i] == TOK            /* unparked */
@@ -244,7 +250,7 @@ proctype worker(byte i)
 {
 	bool srch;        /* w->searching */
 	bool loc;         /* local work (w->lifo or w->queue) */
-	bool last, go, res, pend, tick;
+	bool last, go, res, pend;
 	byte s, k;
 	byte who = NONE;
 
@@ -376,13 +382,16 @@ take:
 task:
 	if
 	:: LONG(i) ->
-		/* a task that may never end */
+		/* a task that may never end: it ends (after any delay:
+		 * the interleavings hold the next step back as long as they
+		 * like), or it blocks for ever */
 		looks[i] = false;
-		do
-		:: tick = !tick     /* still running */
-		:: break
-		od;
-		atomic { looks[i] = true; tick = false }
+		if
+		:: true
+		:: true ->
+end_long:		false
+		fi;
+		looks[i] = true
 	:: else
 	fi;
 	goto top

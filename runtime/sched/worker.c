@@ -124,6 +124,13 @@ static void weft__driver_handoff(struct weft__worker *self)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&mt->park_sleepers, memory_order_seq_cst) == 0)
 		return;
+	/* One unpark for one sleeper. If a notify reaches the same worker
+	 * meanwhile the two fold into one token: that worker runs the
+	 * notified work and another sleeper stays on its word with the
+	 * driver free. It is a searcher (the notify counted it so), and the
+	 * last searcher's notify in weft__run_task wakes a parked worker,
+	 * which then takes the driver (park.pml -DNB=2 models that step,
+	 * idle_park.pml the chain). */
 	/* The scan's loads are relaxed (weft__park_sleeping), and no model
 	 * reaches this ordering (handoff_sb.pml writes PARKED to memory
 	 * directly): a sleeper's SeqCst CAS to PARKED is sequenced before

@@ -74,7 +74,9 @@
  * detach) at any time; with -DJOIN -DVALW=1 the join handle's whole
  * repertoire (polls, waits, a second waker, abort, withdraw, close)
  * with one waker by value, the waker by reference, the worker and the
- * owner. VALW (0..2) and BYREF (0/1) choose the wakers.
+ * owner (6,442,953 states: the long suite; the default suite checks the
+ * join handle with one waker, by value or by reference). VALW (0..2)
+ * and BYREF (0/1) choose the wakers.
  *
  * Mutations (the suite expects spin to reject each):
  *  - MUTATE_WAKE_TRANSFERS_REF: a wake by value that submits hands its

@@ -1,6 +1,7 @@
 /* helpers.c - see helpers.h. */
 #include "helpers.h"
 
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,4 +142,58 @@ weft_waker test_counting_waker_get(test_counting_waker *cw)
 {
 	test__count(&cw->live, 1);
 	return (weft_waker){ .vtable = &test__counting_vtable, .data = cw };
+}
+
+/* -------------------------------------------------------- stall waker */
+
+/* Relaxed throughout: see helpers.h (no happens-before of its own). */
+static const weft_waker_vtable test__stall_vtable;
+
+static weft_waker test__stall_clone(const void *data)
+{
+	test_stall_waker *sw = (test_stall_waker *)data;
+	atomic_fetch_add_explicit(&sw->live, 1, memory_order_relaxed);
+	return (weft_waker){ .vtable = &test__stall_vtable, .data = sw };
+}
+
+static void test__stall_wake_by_ref(const void *data)
+{
+	test_stall_waker *sw = (test_stall_waker *)data;
+	uint64_t until = test_now_us() + 5000000;
+	while (!atomic_load_explicit(&sw->released, memory_order_relaxed) &&
+	       test_now_us() < until)
+		sched_yield();
+	atomic_fetch_add_explicit(&sw->wakes, 1, memory_order_relaxed);
+}
+
+static void test__stall_wake(const void *data)
+{
+	test__stall_wake_by_ref(data);
+	atomic_fetch_sub_explicit(&((test_stall_waker *)data)->live, 1, memory_order_relaxed);
+}
+
+static void test__stall_drop(const void *data)
+{
+	test_stall_waker *sw = (test_stall_waker *)data;
+	atomic_fetch_sub_explicit(&sw->live, 1, memory_order_relaxed);
+}
+
+static const weft_waker_vtable test__stall_vtable = {
+	.clone = test__stall_clone,
+	.wake = test__stall_wake,
+	.wake_by_ref = test__stall_wake_by_ref,
+	.drop = test__stall_drop,
+};
+
+weft_waker test_stall_waker_init(test_stall_waker *sw)
+{
+	atomic_init(&sw->released, 0);
+	atomic_init(&sw->wakes, 0);
+	atomic_init(&sw->live, 1);
+	return (weft_waker){ .vtable = &test__stall_vtable, .data = sw };
+}
+
+void test_stall_waker_release(test_stall_waker *sw)
+{
+	atomic_store_explicit(&sw->released, 1, memory_order_relaxed);
 }

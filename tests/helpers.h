@@ -7,6 +7,7 @@
 #define WEFT_TEST_HELPERS_H
 
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +84,28 @@ weft_poll hpoll(hand *h, weft_future *f);
 
 /* Microseconds of CLOCK_MONOTONIC, for bounding stress tests. */
 uint64_t test_now_us(void);
+
+/*
+ * A waker for checking the orderings of a state word under TSan: its
+ * wake (or wake_by_ref) holds the waking thread until the other side
+ * calls test_stall_waker_release (or a 5 s bound passes), so the other
+ * thread reads the word, and the data behind it, while the waking
+ * thread stands between its store to the word and whatever it does next.
+ * Every flag and counter here is relaxed on purpose: the waker adds no
+ * happens-before edge of its own, so the word's ordering is the only one
+ * between the two threads, and a missing release or acquire shows as a
+ * data race. Clone and drop only count; it needs no release.
+ */
+typedef struct test_stall_waker {
+	atomic_int released;   /* set by the observing thread */
+	atomic_long wakes;     /* wake + wake_by_ref */
+	atomic_long live;      /* obtained or cloned, not yet consumed */
+} test_stall_waker;
+
+/* Zeroes it and returns the first waker (counted in live). */
+weft_waker test_stall_waker_init(test_stall_waker *sw);
+/* Lets a stalled wake (and any later one) return. Any thread. */
+void test_stall_waker_release(test_stall_waker *sw);
 
 /* Sleeps in 100 us steps until *@flag is non-zero or test_now_us()
  * reaches @until_us; returns whether the flag was set. */

@@ -297,6 +297,51 @@ static void registration_churn_against_a_turning_thread(void **state)
 	assert_int_equal(test_counting_waker_load(&cw.live), 0);
 }
 
+/* A poll with another task's waker replaces the stored one and drops it:
+ * the replaced waker's reference (for a task waker, one on its task) is
+ * released at once, not kept until the slot is woken or deregistered.
+ * The same waker again is kept as it is (no clone, no drop). */
+static void a_replaced_waker_is_dropped_at_once(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	make_pair(sv);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	test_counting_waker first, second;
+	test_counting_waker_init(&first);
+	test_counting_waker_init(&second);
+	weft_waker w1 = test_counting_waker_get(&first);
+	weft_waker w2 = test_counting_waker_get(&second);
+	weft_cx cx1 = weft_cx_from_waker(&w1), cx2 = weft_cx_from_waker(&w2);
+	struct weft__io_ready ev;
+
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx1, &ev), WEFT_PENDING);
+	assert_int_equal(first.live, 2);   /* ours and the slot's clone */
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx1, &ev), WEFT_PENDING);
+	assert_int_equal(first.clones, 1);   /* the same waker: kept */
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx2, &ev), WEFT_PENDING);
+	assert_int_equal(second.live, 2);
+	assert_int_equal(first.live, 1);     /* the replaced clone is gone */
+	assert_int_equal(first.drops, 1);
+
+	/* The edge wakes only the waker stored last. */
+	poke(sv[1]);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	assert_int_equal(first.wakes, 0);
+	assert_int_equal(second.wakes, 1);
+	weft__io_deregister(io);
+	weft__reactor_fini(&r);
+	weft_waker_drop(&w1);
+	weft_waker_drop(&w2);
+	assert_int_equal(first.live, 0);
+	assert_int_equal(second.live, 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* A wake from another thread: the woken side sees the readiness. */
 static void *write_later(void *arg)
 {
@@ -767,6 +812,7 @@ int main(void)
 		cmocka_unit_test(notify_ends_a_turn_blocked_without_timeout),
 		cmocka_unit_test(registration_churn_against_a_turning_thread),
 		cmocka_unit_test(a_waker_stored_before_the_edge_is_woken),
+		cmocka_unit_test(a_replaced_waker_is_dropped_at_once),
 		cmocka_unit_test(a_user_event_raise_is_one_readable_edge_of_its_slot),
 		cmocka_unit_test(registration_failure_leaves_nothing_behind),
 		cmocka_unit_test(ct_block_on_returns_an_injected_epoll_wait_ebadf),

@@ -199,6 +199,7 @@ int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out)
 static bool weft__oneshot_register(struct weft__oneshot *c, const weft_waker *w)
 {
 	weft_waker_store(&c->rx_waker, w);
+	WEFT__PERTURB(WEFT__PERTURB_ONESHOT_REGISTER);
 	unsigned cur = atomic_load_explicit(&c->state, memory_order_relaxed);
 	for (;;) {
 		if (cur & WEFT__OS_TX_DONE) {

@@ -24,6 +24,7 @@
 /* ---------------------------------------------------------- the hooks */
 
 static atomic_int starts, stops, violations;
+static atomic_int worker_starts;   /* starts on threads named weft-worker-* */
 static _Thread_local int hook_started, hook_stopped;
 
 static void on_start(void *arg)
@@ -35,6 +36,8 @@ static void on_start(void *arg)
 	if (strncmp(name, "weft-", 5) != 0)   /* only the runtime's threads */
 		atomic_fetch_add(&violations, 1);
 	hook_started = 1;
+	if (strncmp(name, "weft-worker-", 12) == 0)
+		atomic_fetch_add(&worker_starts, 1);
 	atomic_fetch_add(&starts, 1);
 }
 
@@ -50,6 +53,7 @@ static int hooks_reset(void **state)
 {
 	(void)state;
 	atomic_store(&starts, 0);
+	atomic_store(&worker_starts, 0);
 	atomic_store(&stops, 0);
 	atomic_store(&violations, 0);
 	return 0;
@@ -183,7 +187,13 @@ static void every_runtime_thread_calls_start_and_stop_exactly_once(void **state)
 	assert_int_equal(m.threads, 0);
 	assert_int_equal(m.dns_threads, 0);
 	assert_true(m.threads_started >= 1);
-	/* A thread is uncounted before its stop hook runs: wait for it. */
+	/* Every worker has started (a worker that ran no task may start
+	 * late on a loaded machine), and a pool thread is uncounted before
+	 * its stop hook runs: wait for both. */
+	until = test_now_us() + WAIT_US;
+	while (atomic_load(&worker_starts) != 3 && test_now_us() < until)
+		usleep(200);
+	assert_int_equal(atomic_load(&worker_starts), 3);
 	int started = atomic_load(&starts);
 	until = test_now_us() + WAIT_US;
 	while (atomic_load(&stops) != started - 3 && test_now_us() < until)

@@ -17,7 +17,8 @@
  *  - leak nothing: after the runtime is closed, the open fds
  *    (/proc/self/fd) are what they were before the run and the bytes
  *    allocated (mallinfo2, or the sanitizer allocator's count in a
- *    sanitizer build) no more than before (a thread of an earlier run
+ *    sanitizer build, plus the task slabs mapped: weft__mapped_bytes)
+ *    no more than before (a thread of an earlier run
  *    may free its last bytes during this one); LeakSanitizer checks
  *    again at exit.
  *
@@ -69,14 +70,16 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 static size_t live_bytes(void)
 {
-	return __sanitizer_get_current_allocated_bytes();
+	/* With the mappings of task slabs, which no allocator counts. */
+	return __sanitizer_get_current_allocated_bytes() + weft__mapped_bytes();
 }
 #else
 #include <malloc.h>
 static size_t live_bytes(void)
 {
 	struct mallinfo2 m = mallinfo2();
-	return m.uordblks;
+	/* With the mappings of task slabs, which malloc does not count. */
+	return m.uordblks + weft__mapped_bytes();
 }
 #endif
 

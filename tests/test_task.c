@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "sys.h"
+#include "task.h"
+
 static weft_runtime *new_rt(void)
 {
 	weft_runtime *rt = NULL;
@@ -838,8 +841,6 @@ static void wake_free_race(uint32_t workers, int rounds)
 }
 
 #ifdef WEFT_PERTURB
-#include "sys.h"
-
 /* The waking thread stops where it has queued the task and is about to
  * notify the runtime, until the owner's free has returned (at most 2 s:
  * a free that waited for the waker would otherwise hang the test). */
@@ -925,6 +926,189 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 #endif
 }
 
+/* ----------------------------------------------------- task memory */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TASK_SLABS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TASK_SLABS 0
+#endif
+#endif
+#ifndef TASK_SLABS
+#define TASK_SLABS 1   /* off under ASan: every task is its own malloc */
+#endif
+
+/* Ready at its first poll; sized like a small real task. */
+typedef struct nop_task {
+	weft_future fut;
+	char state[24];   /* a task of 104 bytes: not a whole number of lines */
+} nop_task;
+
+static weft_poll nop_poll(weft_future *f, weft_cx *cx)
+{
+	(void)f;
+	(void)cx;
+	return WEFT_READY;
+}
+
+typedef struct handle_spawner {
+	weft_future fut;
+	weft_join_handle **h;
+	int n;
+} handle_spawner;
+
+static weft_poll handle_spawner_poll(weft_future *f, weft_cx *cx)
+{
+	handle_spawner *s = (handle_spawner *)f;
+	for (int i = 0; i < s->n; i++) {
+		nop_task t = { .fut = WEFT_FUTURE(nop_poll, NULL) };
+		assert_int_equal(weft_spawn(weft_cx_runtime(cx), &t.fut, sizeof t, &s->h[i]), 0);
+	}
+	return WEFT_READY;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The multi-thread flavour gives each task whole cache lines, so two
+ * workers polling neighbouring tasks never fight over a line (see
+ * runtime/task/task_alloc.c): tasks spawned from a worker (its cache) and
+ * from a plain thread (the shared cache) start on a line and no two
+ * share one. A join handle is its task (task.c).
+ */
+static void multi_thread_tasks_share_no_cache_line(void **state)
+{
+	(void)state;
+	enum { N = 64 };
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.workers = 2;
+	cfg.flavour = WEFT_FLAVOUR_MULTI_THREAD;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	weft_join_handle *h[2 * N];
+	for (int i = 0; i < N; i++) {
+		nop_task t = { .fut = WEFT_FUTURE(nop_poll, NULL) };
+		assert_int_equal(weft_spawn(rt, &t.fut, sizeof t, &h[i]), 0);
+	}
+	handle_spawner s = { .fut = WEFT_FUTURE(handle_spawner_poll, NULL), .h = h + N, .n = N };
+	weft_join_handle *sh;
+	assert_int_equal(weft_spawn(rt, &s.fut, sizeof s, &sh), 0);
+	assert_int_equal(await_handle(rt, sh, 0), 0);
+	weft_join_handle_close(sh);
+	uintptr_t a[2 * N];
+	for (int i = 0; i < 2 * N; i++)
+		a[i] = (uintptr_t)h[i];
+	qsort(a, 2 * N, sizeof a[0], cmp_ptr);
+	size_t block = sizeof(struct weft__task) + sizeof(nop_task);
+	for (int i = 0; i < 2 * N; i++) {
+		if (TASK_SLABS)
+			assert_int_equal(a[i] % 64, 0);
+		if (i > 0 && TASK_SLABS)
+			assert_true(a[i] - a[i - 1] >= ((block + 63) & ~(size_t)63));
+	}
+	for (int i = 0; i < 2 * N; i++) {
+		assert_int_equal(await_handle(rt, h[i], 0), 0);
+		weft_join_handle_close(h[i]);
+	}
+	weft_runtime_close(rt);
+}
+
+/* Spawns @want tasks at once, waits for them, then has a plain thread
+ * wake it once the core has parked (its parks metric moved). */
+typedef struct park_once {
+	weft_future fut;
+	weft_runtime *rt;
+	long *done;
+	long want;
+	bool spawned;
+	size_t *mapped_peak;
+	pthread_t th;
+	weft_waker w;
+	bool waking;
+	uint64_t parks0;
+} park_once;
+
+static void *wake_after_park(void *arg)
+{
+	park_once *p = arg;
+	uint64_t until = test_now_us() + 10000000;
+	weft_worker_metrics m = { 0 };
+	do {
+		usleep(100);
+		if (weft_runtime_worker_metrics(p->rt, 0, &m, sizeof m) != 0)
+			break;   /* no cmocka assertion off the test's thread */
+	} while (m.parks == p->parks0 && test_now_us() < until);   /* else the test fails */
+	weft_waker_wake(&p->w);
+	return NULL;
+}
+
+static weft_poll park_once_poll(weft_future *f, weft_cx *cx)
+{
+	park_once *p = (park_once *)f;
+	if (!p->spawned) {
+		p->spawned = true;
+		spawner s = { .fut = WEFT_FUTURE(spawner_poll, NULL), .n = p->want, .done = p->done };
+		/* Run inline: every task is live at once before the first runs. */
+		assert_int_equal(spawner_poll(&s.fut, cx), WEFT_READY);
+		assert_int_equal(s.err, 0);
+		*p->mapped_peak = weft__mapped_bytes();
+	}
+	if (*p->done < p->want) {
+		weft_waker_wake_by_ref(cx->waker);   /* the tasks run, then us */
+		return WEFT_PENDING;
+	}
+	if (!p->waking) {
+		p->waking = true;
+		p->w = weft_waker_clone(cx->waker);
+		weft_worker_metrics m;
+		assert_int_equal(weft_runtime_worker_metrics(p->rt, 0, &m, sizeof m), 0);
+		p->parks0 = m.parks;
+		assert_int_equal(pthread_create(&p->th, NULL, wake_after_park, p), 0);
+		return WEFT_PENDING;
+	}
+	pthread_join(p->th, NULL);
+	return WEFT_READY;
+}
+
+/*
+ * Task memory follows the live tasks, not their peak: 100,000 tasks live
+ * at once take their slabs (10 MiB); once they are gone and the core has
+ * parked (it trims then), only the kept slabs and the unused rest of the
+ * last mapped chunk remain; closing the runtime returns everything.
+ */
+static void task_memory_goes_back_once_its_tasks_are_gone(void **state)
+{
+	(void)state;
+	size_t m0 = weft__mapped_bytes();
+	weft_runtime *rt = NULL;
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = WEFT_FLAVOUR_CURRENT_THREAD;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	long done = 0;
+	size_t peak = 0;
+	park_once p = { .fut = WEFT_FUTURE(park_once_poll, NULL), .rt = rt, .done = &done,
+			.want = 100000, .mapped_peak = &peak };
+	assert_int_equal(weft_block_on(rt, &p.fut), 0);
+	assert_int_equal(done, 100000);
+	size_t after = weft__mapped_bytes();
+	weft_worker_metrics m;
+	assert_int_equal(weft_runtime_worker_metrics(rt, 0, &m, sizeof m), 0);
+	assert_true(m.parks > p.parks0);   /* it parked, so it trimmed */
+	if (TASK_SLABS) {
+		assert_true(peak - m0 >= 100000 * (size_t)64);   /* every task had a block */
+		/* 10 MiB at the peak; the kept slabs and the rest of the
+		 * last chunk are 2 MiB at most. */
+		assert_true(after - m0 <= (peak - m0) / 3);
+	}
+	weft_runtime_close(rt);
+	assert_int_equal(weft__mapped_bytes(), m0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -948,6 +1132,8 @@ int main(void)
 		cmocka_unit_test(block_on_drops_its_future_once_when_ready),
 		cmocka_unit_test(freeing_a_runtime_with_live_tasks_drops_each_future_once),
 		cmocka_unit_test(a_wake_by_value_racing_runtime_free_touches_nothing_freed),
+		cmocka_unit_test(multi_thread_tasks_share_no_cache_line),
+		cmocka_unit_test(task_memory_goes_back_once_its_tasks_are_gone),
 	};
 	return cmocka_run_group_tests_name("task", tests, NULL, NULL);
 }

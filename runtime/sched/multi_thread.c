@@ -173,6 +173,9 @@ static int weft__mt_init(weft_runtime *rt)
 	/* Where task memory finds a worker's cache (task_alloc.c). */
 	rt->tasks.worker_caches = (char *)&mt->workers[0].cache;
 	rt->tasks.worker_cache_stride = sizeof *mt->workers;
+	/* Task blocks of whole cache lines: the workers poll neighbouring
+	 * tasks at once (task_alloc.c). */
+	rt->tasks.grain_shift = WEFT__TC_GRAIN_LINE;
 	int rc = weft__idle_init(&mt->idle, n);
 	if (rc < 0)
 		goto err_workers;

@@ -225,6 +225,7 @@ int weft_runtime_new(weft_runtime **out, const weft_runtime_config *config)
 	atomic_init(&rt->inject_len, 0);
 	atomic_init(&rt->remote_schedules, 0);
 	atomic_init(&rt->watchdog.reports, 0);
+	weft__task_mem_init(rt);
 	rc = weft__owned_init(rt);
 	if (rc < 0)
 		goto err_free;
@@ -252,6 +253,7 @@ err_lock:
 err_owned:
 	weft__owned_fini(rt);
 err_free:
+	weft__task_mem_fini(rt);
 	weft__free(rt);
 	return rc;
 }
@@ -268,6 +270,7 @@ static void weft__runtime_destroy(weft_runtime *rt)
 	weft__driver_fini(&rt->driver);
 	pthread_mutex_destroy(&rt->lock);
 	weft__owned_fini(rt);
+	weft__task_mem_fini(rt);
 	weft__free(rt);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/futex.h>
 #include <sys/stat.h>
@@ -97,6 +98,40 @@ void *weft__calloc_aligned(size_t align, size_t size)
 void weft__free(void *p)
 {
 	free(p);
+}
+
+/* Relaxed: a statistic, read by tests after the threads that changed it
+ * were joined. */
+static _Atomic size_t weft__mapped;
+
+void *weft__map_aligned(size_t size, size_t align)
+{
+	if (weft__fault_hit(WEFT__FAULT_ALLOC))
+		return NULL;
+	/* @align more, then the unaligned head and tail go back: the
+	 * kernel aligns mappings only to pages. */
+	size_t len = size + align;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + size < p + len)
+		munmap(a + size, (size_t)(p + len - (a + size)));
+	atomic_fetch_add_explicit(&weft__mapped, size, memory_order_relaxed);
+	return a;
+}
+
+void weft__unmap(void *p, size_t size)
+{
+	munmap(p, size);
+	atomic_fetch_sub_explicit(&weft__mapped, size, memory_order_relaxed);
+}
+
+size_t weft__mapped_bytes(void)
+{
+	return atomic_load_explicit(&weft__mapped, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ syscalls */

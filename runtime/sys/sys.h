@@ -131,6 +131,16 @@ void *weft__calloc(size_t n, size_t size);
  * sizeof(void *)), freed with weft__free. */
 void *weft__calloc_aligned(size_t align, size_t size);
 void weft__free(void *p);
+/* @size bytes (a multiple of the page size) of fresh zeroed memory at an
+ * @align boundary (a power of two, at least the page size), straight
+ * from the kernel (mmap), or NULL; an allocation fault site like
+ * weft__alloc. Returned with weft__unmap, whole or in page-aligned
+ * pieces. */
+void *weft__map_aligned(size_t size, size_t align);
+void weft__unmap(void *p, size_t size);
+/* Bytes mapped by weft__map_aligned and not yet returned, process-wide
+ * (a leak check for tests: malloc's statistics do not see them). */
+size_t weft__mapped_bytes(void);
 
 /*
  * Syscall wrappers: each returns what the call returns on success and

@@ -443,9 +443,11 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 	t->join_waker = (weft_waker){ 0 };
 	t->owned_prev = WEFT__NOT_OWNED;
 	t->loc = loc;
-	/* Shards spread by address: tasks made by one thread still land on
-	 * many (blocks are at least 64 bytes apart). */
-	fixed |= (uint64_t)(((uintptr_t)t >> 6) & (WEFT__OWNED_SHARDS - 1))
+	/* Shards spread by a hash of the address: tasks made by one thread
+	 * still land on many (blocks are whole lines, often two or more:
+	 * the low address bits alone would leave shards unused). */
+	fixed |= (uint64_t)((uint32_t)((uintptr_t)t >> 6) * 0x9e3779b1u >>
+			    (32 - WEFT__OWNED_SHARD_BITS))
 		 << WEFT__TASK_SHARD_SHIFT;
 	/* References: owned list + the notified one for the first run,
 	 * + the join handle. Plain init: nobody else sees the task yet. */

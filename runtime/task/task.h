@@ -144,21 +144,55 @@ void weft__join_handle_withdraw_waker(weft_join_handle *h);
 
 /* ----------------------------------------------------------- task memory */
 
-/* Task memory (task_alloc.c): per-worker caches by 16-byte class. */
-#define WEFT__TC_STEP 16u
-#define WEFT__TC_CLASSES 65u      /* blocks up to 1 KiB */
-#define WEFT__TC_MAX 1024u        /* cached blocks per class and worker */
+/*
+ * Task memory (task_alloc.c): blocks carved from 64 KiB slabs that
+ * per-thread caches own. A runtime's blocks come in steps of its grain:
+ * whole cache lines (64 bytes) on the multi-thread flavour, so no two
+ * tasks share a line (a task polled on one worker never slows its
+ * neighbour on another), 16 bytes on the current-thread flavour, whose
+ * one thread polls every task. Class c holds blocks of c grains; class 0
+ * marks a block from plain malloc (larger than the classes, or caches
+ * off).
+ */
+#define WEFT__TASK_ALIGN 64u      /* a cache line; slab headers take one */
+#define WEFT__TC_GRAIN_LINE 6u    /* grain shifts: 64 bytes */
+#define WEFT__TC_GRAIN_SMALL 4u   /* 16 bytes */
+#define WEFT__TC_CLASSES 65u      /* classes 1 .. 64: blocks up to 1 KiB at 16 bytes */
+#define WEFT__SLAB_BYTES 65536u
+#define WEFT__SLAB_CHUNK 16u      /* slabs mapped at once (1 MiB) */
+#define WEFT__SLAB_KEEP 16u       /* free slabs a cache keeps when it trims */
+/* Home numbers in a task's state: 0 the runtime's shared cache (threads
+ * without one of their own), h >= 1 the cache of worker h - 1 (or of the
+ * current-thread core, home 1). */
+#define WEFT__TC_HOME_SHARED 0u
 struct weft__tc_block;
+struct weft__slab;
 struct weft__task_cache {
-	struct weft__tc_block *local[WEFT__TC_CLASSES];   /* owner only */
-	uint32_t nlocal[WEFT__TC_CLASSES];
+	/* Owner only: per class, the slabs with a free block (a list
+	 * through the slab headers); slabs entirely free, of no class;
+	 * slabs of the last mapped chunk not used yet. */
+	struct weft__slab *partial[WEFT__TC_CLASSES];
+	struct weft__slab *empty;
+	uint32_t nempty;
+	char *fresh, *fresh_end;
+	/* Blocks freed by other threads, per class: a push-only stack the
+	 * owner takes whole (task_alloc.c). */
 	struct weft__tc_block *_Atomic remote[WEFT__TC_CLASSES];
 };
 /* Allocates @size bytes for a task; *@bits gets the home and class bits
  * to put in its state word. */
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits);
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t);
+/* Owner, about to sleep: takes back the blocks other threads freed and
+ * returns free slabs beyond WEFT__SLAB_KEEP to the system. */
+void weft__task_cache_trim(struct weft__task_cache *c);
+/* Returns every slab of @c to the system; every block must be free
+ * (after the last task of its runtime was). */
 void weft__task_cache_fini(struct weft__task_cache *c);
+/* The runtime's shared cache: set up by weft_runtime_new before any
+ * spawn, released with the runtime object (after its last task). */
+void weft__task_mem_init(weft_runtime *rt);
+void weft__task_mem_fini(weft_runtime *rt);
 
 /*
  * The cache the calling thread owns, and its home number: set by the
@@ -246,6 +280,15 @@ struct weft__tasks {
 	 * the current-thread core's, home 1). */
 	char *worker_caches;
 	size_t worker_cache_stride;
+	/* log2 of the block grain (WEFT__TC_GRAIN_*): set with the caches,
+	 * before any spawn. */
+	unsigned grain_shift;
+
+	/* The cache of every other thread (home WEFT__TC_HOME_SHARED): a
+	 * block_on caller of the multi-thread flavour, a plain thread
+	 * spawning; its owner is whoever holds shared_lock. */
+	struct weft__spin shared_lock;
+	struct weft__task_cache shared_cache;
 
 	struct weft__owned_shard owned[WEFT__OWNED_SHARDS];
 };

@@ -101,7 +101,10 @@ bool test_wait_flag(atomic_int *flag, uint64_t until_us);
  * weft_worker_metrics parks exceed their unparks, which a worker counts
  * after it entered the idle set and before it sleeps, so a wake that
  * comes from then on finds it (its park token). The current-thread
- * flavour counts its block_on thread, which parks in the driver. */
+ * flavour counts its block_on thread, which parks in the driver. A
+ * worker already woken but not yet running still reads as parked until
+ * it counts its unpark: use this where nothing wakes the workers
+ * meanwhile, or add test_wait_named_thread_in_backend_wait. */
 bool test_wait_workers_parked(weft_runtime *rt, uint32_t want, uint64_t until_us);
 
 /* Until thread @tid of this process is asleep in the kernel in one of

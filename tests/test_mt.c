@@ -1008,9 +1008,12 @@ static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker
 	hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .running = &running, .release = &release };
 	assert_int_equal(weft_spawn_detached(rt, &h.fut, sizeof h), 0);
 	assert_true(test_wait_flag(&running, test_now_us() + 2000000));
-	/* The other worker is parked (in the driver: the busy one holds no
-	 * driver), so the unpark below wakes it for nothing. */
+	/* The other worker is parked and asleep in the driver (the busy
+	 * one spins in user code), so the unpark below wakes it there for
+	 * nothing. */
 	assert_true(test_wait_workers_parked(rt, 1, test_now_us() + 2000000));
+	assert_true(test_wait_named_thread_in_backend_wait("weft-worker-",
+							   test_now_us() + 2000000));
 	atomic_store(&in_window, 0);
 	atomic_store(&spawned, 0);
 	atomic_store(&spurious_armed, 1);

@@ -241,7 +241,7 @@ static int weft__ct_block_on(weft_runtime *rt, weft_future *fut)
 			continue;
 		weft__ct_batch_end(ct, &batch);
 		/* Out of work: a moment to give task memory back. */
-		weft__task_cache_trim(&ct->cache);
+		weft__task_cache_trim(rt, &ct->cache);
 		weft__counter_add(&ct->m.parks, 1);
 		weft__driver_park(&rt->driver, -1, true);
 		weft__counter_add(&ct->m.unparks, 1);

@@ -388,7 +388,7 @@ static void weft__worker_park(struct weft__worker *w)
 	weft_runtime *rt = w->rt;
 	struct weft__multi_thread *mt = w->mt;
 	/* Out of work: a moment to give task memory back (task_alloc.c). */
-	weft__task_cache_trim(&w->cache);
+	weft__task_cache_trim(rt, &w->cache);
 	WEFT__PERTURB(w->searching ? WEFT__PERTURB_PARK_SEARCHING
 				   : WEFT__PERTURB_PARK_NOT_SEARCHING);
 	bool recheck = weft__idle_transition_to_parked(&mt->idle, w->index, w->searching);

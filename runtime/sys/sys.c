@@ -75,6 +75,10 @@ void *weft__alloc(size_t size)
 {
 	if (weft__fault_hit(WEFT__FAULT_ALLOC))
 		return NULL;
+	/* No object is larger than PTRDIFF_MAX (malloc would fail too;
+	 * the sanitizers' allocators abort instead). */
+	if (size > PTRDIFF_MAX)
+		return NULL;
 	return malloc(size);
 }
 
@@ -123,10 +127,12 @@ void *weft__map_aligned(size_t size, size_t align)
 	return a;
 }
 
-void weft__unmap(void *p, size_t size)
+int weft__unmap(void *p, size_t size)
 {
-	munmap(p, size);
+	if (munmap(p, size) != 0)
+		return -errno;
 	atomic_fetch_sub_explicit(&weft__mapped, size, memory_order_relaxed);
+	return 0;
 }
 
 size_t weft__mapped_bytes(void)

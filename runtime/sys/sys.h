@@ -137,7 +137,10 @@ void weft__free(void *p);
  * weft__alloc. Returned with weft__unmap, whole or in page-aligned
  * pieces. */
 void *weft__map_aligned(size_t size, size_t align);
-void weft__unmap(void *p, size_t size);
+/* 0, or -errno when the kernel refused (ENOMEM: unmapping the middle of
+ * a mapping splits it, which can pass vm.max_map_count); the memory is
+ * then still mapped and still counted. */
+int weft__unmap(void *p, size_t size);
 /* Bytes mapped by weft__map_aligned and not yet returned, process-wide
  * (a leak check for tests: malloc's statistics do not see them). */
 size_t weft__mapped_bytes(void);

@@ -1,7 +1,8 @@
 /*
  * sys_spin.h - a small spinlock for critical sections of a few
  * instructions that are rarely contended (the owned-list shards, a
- * reactor slot's wakers): lock is one exchange, unlock one release store.
+ * reactor slot's wakers, the shared task cache, whose rare refill may
+ * map memory): lock is one exchange, unlock one release store.
  * Spins with a pause, then yields the CPU, so a preempted holder costs
  * time, never progress.
  */
@@ -9,6 +10,7 @@
 #define WEFT__SYS_SPIN_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "sys.h"
 
@@ -34,6 +36,15 @@ static inline void weft__spin_lock(struct weft__spin *l)
 	if (weft__likely(!atomic_exchange_explicit(&l->locked, 1, memory_order_acquire)))
 		return;
 	weft__spin_lock_slow(l);
+}
+
+/* True when it took the lock, without waiting. */
+static inline bool weft__spin_trylock(struct weft__spin *l)
+{
+	/* Relaxed load: a look that spares the exchange when held. Acquire
+	 * exchange: as in weft__spin_lock. */
+	return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
 }
 
 static inline void weft__spin_unlock(struct weft__spin *l)

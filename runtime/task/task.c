@@ -444,7 +444,7 @@ int weft_spawn_at(weft_runtime *rt, const weft_future *fut, size_t size,
 	t->owned_prev = WEFT__NOT_OWNED;
 	t->loc = loc;
 	/* Shards spread by a hash of the address: tasks made by one thread
-	 * still land on many (blocks are whole lines, often two or more:
+	 * still land on many (blocks are a fixed number of grains apart:
 	 * the low address bits alone would leave shards unused). */
 	fixed |= (uint64_t)((uint32_t)((uintptr_t)t >> 6) * 0x9e3779b1u >>
 			    (32 - WEFT__OWNED_SHARD_BITS))

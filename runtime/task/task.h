@@ -157,10 +157,12 @@ void weft__join_handle_withdraw_waker(weft_join_handle *h);
 #define WEFT__TASK_ALIGN 64u      /* a cache line; slab headers take one */
 #define WEFT__TC_GRAIN_LINE 6u    /* grain shifts: 64 bytes */
 #define WEFT__TC_GRAIN_SMALL 4u   /* 16 bytes */
-#define WEFT__TC_CLASSES 65u      /* classes 1 .. 64: blocks up to 1 KiB at 16 bytes */
+#define WEFT__TC_CLASSES 65u      /* classes 1 .. 64 at 16 bytes, 1 .. 16 at 64: up to 1 KiB */
+#define WEFT__TC_MAX_BYTES 1024u  /* larger tasks: malloc */
 #define WEFT__SLAB_BYTES 65536u
 #define WEFT__SLAB_CHUNK 16u      /* slabs mapped at once (1 MiB) */
-#define WEFT__SLAB_KEEP 16u       /* free slabs a cache keeps when it trims */
+#define WEFT__SLAB_KEEP 16u       /* empty slabs a cache keeps when it trims */
+#define WEFT__SLAB_TRIM 8u        /* slabs one trim returns at most */
 /* Home numbers in a task's state: 0 the runtime's shared cache (threads
  * without one of their own), h >= 1 the cache of worker h - 1 (or of the
  * current-thread core, home 1). */
@@ -174,6 +176,7 @@ struct weft__task_cache {
 	struct weft__slab *partial[WEFT__TC_CLASSES];
 	struct weft__slab *empty;
 	uint32_t nempty;
+	uint32_t nslabs;   /* slabs taken from chunks and not returned */
 	char *fresh, *fresh_end;
 	/* Blocks freed by other threads, per class: a push-only stack the
 	 * owner takes whole (task_alloc.c). */
@@ -184,8 +187,10 @@ struct weft__task_cache {
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits);
 void weft__task_mem_free(weft_runtime *rt, struct weft__task *t);
 /* Owner, about to sleep: takes back the blocks other threads freed and
- * returns free slabs beyond WEFT__SLAB_KEEP to the system. */
-void weft__task_cache_trim(struct weft__task_cache *c);
+ * returns up to WEFT__SLAB_TRIM empty slabs beyond WEFT__SLAB_KEEP to
+ * the system; then does the same for the runtime's shared cache, if its
+ * lock is free. */
+void weft__task_cache_trim(weft_runtime *rt, struct weft__task_cache *c);
 /* Returns every slab of @c to the system; every block must be free
  * (after the last task of its runtime was). */
 void weft__task_cache_fini(struct weft__task_cache *c);
@@ -286,7 +291,8 @@ struct weft__tasks {
 
 	/* The cache of every other thread (home WEFT__TC_HOME_SHARED): a
 	 * block_on caller of the multi-thread flavour, a plain thread
-	 * spawning; its owner is whoever holds shared_lock. */
+	 * spawning; its owner is whoever holds shared_lock. Trimmed by the
+	 * workers (or the core) when they sleep. */
 	struct weft__spin shared_lock;
 	struct weft__task_cache shared_cache;
 

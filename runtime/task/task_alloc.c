@@ -23,12 +23,15 @@
  * the slab's free list, else by bumping a pointer (a new slab touches
  * only the pages it hands out). A cache keeps, per class, the list of
  * its slabs that have a free block. A slab left entirely free stays in
- * its class if it is the class's only one with room, else it goes to the
- * cache's list of empty slabs, which any class reuses. When its owner
- * runs out of work and is about to sleep, the cache trims: it takes back
- * the blocks other threads freed and returns empty slabs beyond
- * WEFT__SLAB_KEEP to the system, so memory follows the live tasks, not
- * their peak, without a system call on the spawn and completion path.
+ * its class if no other slab of the class has room at that moment (so
+ * one task coming and going does not move it; at most one such slab per
+ * class), else it goes to the cache's list of empty slabs, which any
+ * class reuses. When its owner runs out of work and is about to sleep,
+ * the cache trims: it takes back the blocks other threads freed and
+ * returns up to WEFT__SLAB_TRIM empty slabs beyond WEFT__SLAB_KEEP to
+ * the system; the shared cache is trimmed by whichever owner sleeps
+ * while its lock is free. So memory follows the live tasks, not their
+ * peak, without a system call on the spawn and completion path.
  *
  * Owners. A cache has one owner at a time, the only thread that touches
  * its slab headers and lists: a worker's cache, the current-thread
@@ -46,11 +49,11 @@
  * exchange (acquire) when it has no free block of that class, and puts
  * those blocks back in their slabs. Only the owner takes from the stack,
  * and it takes everything, so the push-only stack has no ABA problem.
- * Slabs are unmapped when the runtime object is freed
+ * The slabs left are unmapped when the runtime object is freed
  * (weft__task_cache_fini), which happens only after every task released
  * its runtime reference, so after every block came home.
  *
- * Tasks over 1 KiB use malloc directly (class 0). Under AddressSanitizer
+ * Tasks over WEFT__TC_MAX_BYTES (1 KiB) use malloc directly (class 0). Under AddressSanitizer
  * the caches are off, so use-after-free of a task is still caught.
  */
 #include "task.h"
@@ -128,6 +131,7 @@ static struct weft__slab *weft__slab_get(struct weft__task_cache *c, size_t cls,
 		}
 		s = (struct weft__slab *)(void *)c->fresh;
 		c->fresh += WEFT__SLAB_BYTES;
+		c->nslabs++;
 	}
 	s->free = NULL;
 	s->bump = (char *)s + WEFT__TASK_ALIGN;
@@ -200,17 +204,41 @@ weft__tc_take(struct weft__task_cache *c, size_t cls, size_t bytes)
 	return b;
 }
 
-void weft__task_cache_trim(struct weft__task_cache *c)
+/* Owner: returns a slab to the system; false if the kernel refused. */
+static bool weft__slab_unmap(struct weft__task_cache *c, struct weft__slab *s)
+{
+	if (weft__unmap(s, WEFT__SLAB_BYTES) < 0)
+		return false;
+	c->nslabs--;
+	return true;
+}
+
+static void weft__tc_trim(struct weft__task_cache *c)
 {
 	for (size_t cls = 1; cls < WEFT__TC_CLASSES; cls++)
 		/* Relaxed: a hint; the exchange in the drain acquires. */
 		if (atomic_load_explicit(&c->remote[cls], memory_order_relaxed))
 			weft__tc_drain(c, cls);
-	while (c->nempty > WEFT__SLAB_KEEP) {
-		struct weft__slab *s = c->empty;
-		c->empty = s->next;
+	/* A few at a time: each unmapping is a system call (with a TLB
+	 * shootdown), and the sleep it delays may be short. */
+	for (unsigned n = 0; n < WEFT__SLAB_TRIM && c->nempty > WEFT__SLAB_KEEP; n++) {
+		struct weft__slab *s = c->empty, *next = s->next;
+		if (!weft__slab_unmap(c, s))
+			break;   /* still mapped: it stays on the list */
+		c->empty = next;
 		c->nempty--;
-		weft__unmap(s, WEFT__SLAB_BYTES);
+	}
+}
+
+void weft__task_cache_trim(weft_runtime *rt, struct weft__task_cache *c)
+{
+	weft__tc_trim(c);
+	/* The shared cache has no owner who sleeps: the sleepers trim it,
+	 * unless a spawner holds it right now. */
+	struct weft__tasks *ts = weft__tasks_of(rt);
+	if (weft__spin_trylock(&ts->shared_lock)) {
+		weft__tc_trim(&ts->shared_cache);
+		weft__spin_unlock(&ts->shared_lock);
 	}
 }
 
@@ -244,12 +272,12 @@ weft__task_mem_alloc_shared(weft_runtime *rt, size_t cls, unsigned shift, uint64
 
 struct weft__task *weft__task_mem_alloc(weft_runtime *rt, size_t size, uint64_t *bits)
 {
-	unsigned shift = weft__tasks_of(rt)->grain_shift;
-	size_t cls = (size + ((size_t)1 << shift) - 1) >> shift;
-	if (!WEFT__TC_ENABLED || cls >= WEFT__TC_CLASSES) {
+	if (!WEFT__TC_ENABLED || size > WEFT__TC_MAX_BYTES) {
 		*bits = 0;   /* class 0: malloc */
 		return weft__alloc(size);
 	}
+	unsigned shift = weft__tasks_of(rt)->grain_shift;
+	size_t cls = (size + ((size_t)1 << shift) - 1) >> shift;   /* 1 .. 64 */
 	if (weft__unlikely(weft__my_task_cache.rt != rt))
 		return weft__task_mem_alloc_shared(rt, cls, shift, bits);
 	*bits = ((uint64_t)weft__my_task_cache.home << WEFT__TASK_HOME_SHIFT) |
@@ -289,19 +317,20 @@ void weft__task_cache_fini(struct weft__task_cache *c)
 		weft__tc_drain(c, cls);
 		struct weft__slab *s;
 		while ((s = c->partial[cls]) != NULL) {
-			/* Every block came home: a slab with one missing would
-			 * be a task still alive after its runtime. */
-			assert(s->nfree == s->nblocks);
 			weft__slab_unlink(c, cls, s);
-			weft__unmap(s, WEFT__SLAB_BYTES);
+			weft__slab_unmap(c, s);
 		}
 	}
 	while (c->empty) {
 		struct weft__slab *s = c->empty;
-		c->empty = s->next;
-		weft__unmap(s, WEFT__SLAB_BYTES);
+		c->empty = s->next;   /* before the unmapping */
+		weft__slab_unmap(c, s);
 	}
 	c->nempty = 0;
+	/* Every block came home, so every slab was on a list: one left
+	 * over held a task still alive after its runtime (or the kernel
+	 * refused an unmapping). */
+	assert(c->nslabs == 0);
 	if (c->fresh != c->fresh_end)
 		weft__unmap(c->fresh, (size_t)(c->fresh_end - c->fresh));
 	c->fresh = c->fresh_end = NULL;
@@ -319,6 +348,7 @@ void weft__task_mem_init(weft_runtime *rt)
 	}
 	c->empty = NULL;
 	c->nempty = 0;
+	c->nslabs = 0;
 	c->fresh = c->fresh_end = NULL;
 }
 

@@ -1,15 +1,33 @@
 /* test_backend.c - choosing the I/O backend: what the config field and
  * the WEFT_BACKEND environment variable ask for, what a build without the
  * backend answers (-ENOTSUP, never a silent epoll), what only AUTO may
- * fall back from, and the metrics naming the backend that runs. This
- * build compiles epoll only (meson option io_backend; io_uring not
- * implemented). */
+ * fall back from, and the metrics naming the backend that runs. A build
+ * compiles one backend (meson option io_backend: epoll, or kqueue, which
+ * on Linux runs on the kevent test double; io_uring not implemented):
+ * WEFT_TEST_BACKEND names it. In the simulated kqueue build, the
+ * kqueue backend's own paths follow: the pipe that replaces a missing
+ * EVFILT_USER, EV_EOF with a socket error, and a removed fd's number
+ * registered again while its deletes are still queued. */
 #include "helpers.h"
 
 #include "sys.h"
+#include "io_reactor.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef WEFT_KQUEUE_DOUBLE
+#include <kqueue_double.h>
+#endif
+
+/* The backend this build compiles, and one it does not (besides io_uring). */
+#define BUILT WEFT_TEST_BACKEND
+#define NOT_BUILT (BUILT == WEFT_BACKEND_EPOLL ? WEFT_BACKEND_KQUEUE : WEFT_BACKEND_EPOLL)
 
 /* Each test starts and ends with WEFT_BACKEND unset, whatever the suite
  * was run with (tests/run may set it to run every suite on a backend). */
@@ -50,40 +68,49 @@ static void names_are_the_spellings_weft_backend_accepts(void **state)
 	assert_null(weft_backend_name((weft_backend)-1));
 }
 
-static void auto_runs_epoll_on_linux_and_the_metrics_say_so(void **state)
+static void auto_runs_the_builds_backend_and_the_metrics_say_so(void **state)
 {
 	(void)state;
 	uint32_t ran = 99;
 	assert_int_equal(make(1, WEFT_BACKEND_AUTO, &ran), 0);
-	assert_int_equal(ran, WEFT_BACKEND_EPOLL);
+	assert_int_equal(ran, BUILT);
 	ran = 99;
 	assert_int_equal(make(2, WEFT_BACKEND_AUTO, &ran), 0);
-	assert_int_equal(ran, WEFT_BACKEND_EPOLL);
+	assert_int_equal(ran, BUILT);
 	/* A NULL config is AUTO too. */
 	weft_runtime *rt;
 	assert_int_equal(weft_runtime_new(&rt, NULL), 0);
 	weft_runtime_metrics m = { .backend = 99, .flavour = 99 };
 	assert_int_equal(weft_runtime_metrics_get(rt, &m, sizeof m), 0);
-	assert_int_equal(m.backend, WEFT_BACKEND_EPOLL);
+	assert_int_equal(m.backend, BUILT);
 	assert_int_not_equal(m.flavour, 99);   /* filled to the end */
+	/* By name, as a user reads it. */
+#ifdef WEFT_KQUEUE_DOUBLE
+	assert_string_equal(weft_backend_name(m.backend), "kqueue");
+#else
+	assert_string_equal(weft_backend_name(m.backend), "epoll");
+#endif
 	weft_runtime_close(rt);
 }
 
-static void epoll_asked_for_by_name_runs_epoll(void **state)
+static void the_builds_backend_asked_for_by_name_runs_it(void **state)
 {
 	(void)state;
 	uint32_t ran = 99;
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, &ran), 0);
-	assert_int_equal(ran, WEFT_BACKEND_EPOLL);
+	assert_int_equal(make(1, BUILT, &ran), 0);
+	assert_int_equal(ran, BUILT);
+	ran = 99;
+	assert_int_equal(make(2, BUILT, &ran), 0);
+	assert_int_equal(ran, BUILT);
 }
 
-static void io_uring_and_kqueue_are_not_in_this_build(void **state)
+static void io_uring_and_the_other_backend_are_not_in_this_build(void **state)
 {
 	(void)state;
 	assert_int_equal(make(1, WEFT_BACKEND_IO_URING, NULL), -ENOTSUP);
 	assert_int_equal(make(2, WEFT_BACKEND_IO_URING, NULL), -ENOTSUP);
-	assert_int_equal(make(1, WEFT_BACKEND_KQUEUE, NULL), -ENOTSUP);
-	assert_int_equal(make(2, WEFT_BACKEND_KQUEUE, NULL), -ENOTSUP);
+	assert_int_equal(make(1, NOT_BUILT, NULL), -ENOTSUP);
+	assert_int_equal(make(2, NOT_BUILT, NULL), -ENOTSUP);
 }
 
 static void a_value_that_is_no_backend_is_einval(void **state)
@@ -100,21 +127,21 @@ static void the_environment_overrides_the_config(void **state)
 	/* It overrides in both directions: an unsupported name in the
 	 * environment beats a good config, a good one beats a bad config. */
 	setenv("WEFT_BACKEND", "io_uring", 1);
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), -ENOTSUP);
+	assert_int_equal(make(1, BUILT, NULL), -ENOTSUP);
 	assert_int_equal(make(1, WEFT_BACKEND_AUTO, NULL), -ENOTSUP);
-	setenv("WEFT_BACKEND", "kqueue", 1);
+	setenv("WEFT_BACKEND", weft_backend_name(NOT_BUILT), 1);
 	assert_int_equal(make(2, WEFT_BACKEND_AUTO, NULL), -ENOTSUP);
-	setenv("WEFT_BACKEND", "epoll", 1);
-	assert_int_equal(make(1, WEFT_BACKEND_KQUEUE, &ran), 0);
-	assert_int_equal(ran, WEFT_BACKEND_EPOLL);
+	setenv("WEFT_BACKEND", weft_backend_name(BUILT), 1);
+	assert_int_equal(make(1, NOT_BUILT, &ran), 0);
+	assert_int_equal(ran, BUILT);
 	setenv("WEFT_BACKEND", "auto", 1);
 	ran = 99;
 	assert_int_equal(make(1, WEFT_BACKEND_IO_URING, &ran), 0);
-	assert_int_equal(ran, WEFT_BACKEND_EPOLL);
+	assert_int_equal(ran, BUILT);
 	/* Empty: as if unset. */
 	setenv("WEFT_BACKEND", "", 1);
 	assert_int_equal(make(1, WEFT_BACKEND_IO_URING, NULL), -ENOTSUP);
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), 0);
+	assert_int_equal(make(1, BUILT, NULL), 0);
 	unsetenv("WEFT_BACKEND");
 }
 
@@ -124,7 +151,7 @@ static void a_bad_weft_backend_value_is_einval(void **state)
 	const char *bad[] = { "bogus", "EPOLL", "epoll ", "uring", "1" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		setenv("WEFT_BACKEND", bad[i], 1);
-		assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), -EINVAL);
+		assert_int_equal(make(1, BUILT, NULL), -EINVAL);
 		assert_int_equal(make(2, WEFT_BACKEND_AUTO, NULL), -EINVAL);
 	}
 	unsetenv("WEFT_BACKEND");
@@ -139,27 +166,183 @@ static void a_named_backend_that_cannot_start_is_enotsup(void **state)
 {
 	(void)state;
 	weft__fault_arm(WEFT__FAULT_BACKEND, 1, EINVAL);
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), -ENOTSUP);
+	assert_int_equal(make(1, BUILT, NULL), -ENOTSUP);
 	weft__fault_arm(WEFT__FAULT_BACKEND_WAKE, 1, ENOSYS);
-	assert_int_equal(make(2, WEFT_BACKEND_EPOLL, NULL), -ENOTSUP);
+	assert_int_equal(make(2, BUILT, NULL), -ENOTSUP);
 	weft__fault_arm(WEFT__FAULT_BACKEND, 1, EMFILE);
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), -EMFILE);
+	assert_int_equal(make(1, BUILT, NULL), -EMFILE);
 	weft__fault_arm(WEFT__FAULT_BACKEND, 1, EINVAL);
 	assert_int_equal(make(1, WEFT_BACKEND_AUTO, NULL), -EINVAL);
 	weft__fault_reset();
-	assert_int_equal(make(1, WEFT_BACKEND_EPOLL, NULL), 0);
+	assert_int_equal(make(1, BUILT, NULL), 0);
 }
+
+#ifdef WEFT_KQUEUE_DOUBLE
+/* ------------------------------------------ the kqueue backend's own paths */
+
+static void socket_pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+struct notifier {
+	struct weft__reactor *r;
+	bool raise;
+};
+
+static void *notify_main(void *p)
+{
+	struct notifier *n = p;
+	if (n->raise)
+		weft__reactor_user_raise(n->r);
+	else
+		weft__reactor_notify(n->r);
+	return NULL;
+}
+
+/* Where the system has no EVFILT_USER, the wake-up is a pipe: it ends a
+ * wait without reporting an event, and carries the user event, from
+ * another thread; with EVFILT_USER there is no pipe. */
+static void without_evfilt_user_a_pipe_wakes_the_wait_and_carries_the_user_event(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	assert_int_equal(r.backend.kind, WEFT_BACKEND_KQUEUE);
+	assert_int_equal(r.backend.wake_fd, -1);   /* EVFILT_USER */
+	weft__reactor_fini(&r);
+
+	kqueue_double_set_user_filter(false);
+	assert_int_equal(weft__reactor_init(&r), 0);
+	kqueue_double_set_user_filter(true);
+	assert_true(r.backend.wake_fd >= 0);       /* the pipe */
+	for (int raise = 0; raise < 2; raise++) {
+		struct weft__io *user = NULL;
+		if (raise)
+			assert_int_equal(weft__io_register_user(&r, &user), 0);
+		struct notifier n = { .r = &r, .raise = raise };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, notify_main, &n), 0);
+		/* No limit: only the other thread's wake-up ends it (before
+		 * or during the wait). */
+		int got = weft__reactor_turn(&r, -1);
+		pthread_join(th, NULL);
+		assert_int_equal(got, raise ? 1 : 0);
+		if (raise) {
+			assert_true(weft__io_readiness(user, NULL) & WEFT__READY_READABLE);
+			weft__io_deregister(user);
+		}
+	}
+	/* A wake-up already pending makes the next turn a poll: it drained
+	 * the pipe, so the one after that waits its time. */
+	weft__reactor_notify(&r);
+	weft__reactor_notify(&r);
+	assert_int_equal(weft__reactor_turn(&r, -1), 0);
+	int64_t t0 = now_ns();
+	assert_int_equal(weft__reactor_turn(&r, 20 * 1000000LL), 0);
+	assert_true(now_ns() - t0 >= 20 * 1000000LL);
+	weft__reactor_fini(&r);
+}
+
+/* EV_EOF maps to the closed bits of its filter's direction, and with a
+ * socket error in fflags to an error too: from a real peer's shutdown,
+ * and injected for what the double cannot read from Linux (fflags). */
+static void ev_eof_is_read_or_write_closed_and_fflags_an_error(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	socket_pair(sv);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	assert_true(weft__reactor_turn(&r, 0) >= 0);   /* writable */
+	uint32_t ready = weft__io_readiness(io, NULL);
+	assert_int_equal(ready, WEFT__READY_WRITABLE);
+
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	/* 1 on a BSD; the double may add an EVFILT_WRITE event (Linux wakes
+	 * both directions on a state change: kqueue_double.h, "Cannot"). */
+	assert_true(weft__reactor_turn(&r, 1000 * 1000000LL) >= 1);
+	ready = weft__io_readiness(io, NULL);
+	assert_true(ready & WEFT__READY_READ_CLOSED);
+	assert_false(ready & (WEFT__READY_ERROR | WEFT__READY_WRITE_CLOSED));
+
+	assert_int_equal(kqueue_double_inject(r.backend.fd, (uintptr_t)sv[0], EVFILT_WRITE,
+					      EV_EOF, ECONNRESET), 0);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	ready = weft__io_readiness(io, NULL);
+	assert_true(ready & WEFT__READY_WRITE_CLOSED);
+	assert_true(ready & WEFT__READY_ERROR);
+	weft__io_deregister(io);
+	weft__reactor_fini(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A removal sends nothing; its deletes ride on the next call. A new fd
+ * that gets the number of a removed, closed one is registered after those
+ * deletes (they go first in its own call), so they cannot unregister it;
+ * and a wait whose queued deletes fail (the fd was closed) still waits
+ * its time instead of returning at once. */
+static void a_reused_number_is_not_unregistered_by_queued_deletes(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	socket_pair(sv);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	int num = sv[0];
+	weft__io_deregister(io);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Only the deletes of a closed fd are queued: the wait gets their
+	 * errors, and waits again for its whole time. */
+	int64_t t0 = now_ns();
+	assert_int_equal(weft__reactor_turn(&r, 20 * 1000000LL), 0);
+	assert_true(now_ns() - t0 >= 20 * 1000000LL);
+
+	socket_pair(sv);
+	assert_int_equal(sv[0], num);
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	int keep = sv[0];
+	weft__io_deregister(io);   /* queued ... */
+	close(sv[0]);              /* ... closed ... */
+	close(sv[1]);
+	socket_pair(sv);           /* ... and the number taken again */
+	assert_int_equal(sv[0], keep);
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	assert_true(weft__reactor_turn(&r, 0) >= 0);   /* writable */
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	assert_true(weft__io_readiness(io, NULL) & WEFT__READY_READABLE);
+	weft__io_deregister(io);
+	weft__reactor_fini(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+#endif /* WEFT_KQUEUE_DOUBLE */
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(names_are_the_spellings_weft_backend_accepts,
 						env_clear, env_clear),
-		cmocka_unit_test_setup_teardown(auto_runs_epoll_on_linux_and_the_metrics_say_so,
+		cmocka_unit_test_setup_teardown(auto_runs_the_builds_backend_and_the_metrics_say_so,
 						env_clear, env_clear),
-		cmocka_unit_test_setup_teardown(epoll_asked_for_by_name_runs_epoll,
+		cmocka_unit_test_setup_teardown(the_builds_backend_asked_for_by_name_runs_it,
 						env_clear, env_clear),
-		cmocka_unit_test_setup_teardown(io_uring_and_kqueue_are_not_in_this_build,
+		cmocka_unit_test_setup_teardown(io_uring_and_the_other_backend_are_not_in_this_build,
 						env_clear, env_clear),
 		cmocka_unit_test_setup_teardown(a_value_that_is_no_backend_is_einval,
 						env_clear, env_clear),
@@ -169,6 +352,11 @@ int main(void)
 						env_clear, env_clear),
 		cmocka_unit_test_setup_teardown(a_named_backend_that_cannot_start_is_enotsup,
 						env_clear, env_clear),
+#ifdef WEFT_KQUEUE_DOUBLE
+		cmocka_unit_test(without_evfilt_user_a_pipe_wakes_the_wait_and_carries_the_user_event),
+		cmocka_unit_test(ev_eof_is_read_or_write_closed_and_fflags_an_error),
+		cmocka_unit_test(a_reused_number_is_not_unregistered_by_queued_deletes),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
  * Driver errors. If the kernel's event interface fails in a way weft
  * cannot recover from (with epoll: epoll_wait or the wake-up eventfd
  * reporting an error other than EINTR, e.g. EBADF after a stray close()
- * of the epoll fd), the runtime records the first such error as a
+ * of the epoll fd; with kqueue: the waiting kevent or the wake-up), the runtime records the first such error as a
  * negative errno and
  * keeps it: one line naming weft, the failing call and the errno is
  * written to stderr, weft_runtime_metrics shows it (driver_error,
@@ -57,7 +57,8 @@ typedef struct weft_runtime weft_runtime;
  * `io_uring` feature would add io_uring beside epoll); a runtime picks
  * one of them when it is made (weft_runtime_config.backend, overridden by
  * the WEFT_BACKEND environment variable). This version implements epoll
- * only: every other backend is refused with -ENOTSUP.
+ * and kqueue (kqueue tested on Linux through a kevent test double only);
+ * a backend the build does not compile is refused with -ENOTSUP.
  */
 typedef enum weft_backend {
 	/** The build's default, falling back to another compiled backend if
@@ -67,7 +68,8 @@ typedef enum weft_backend {
 	WEFT_BACKEND_EPOLL = 1,
 	/** Linux io_uring (not implemented yet: -ENOTSUP). */
 	WEFT_BACKEND_IO_URING = 2,
-	/** BSD and macOS kqueue (not implemented yet: -ENOTSUP). */
+	/** BSD and macOS kqueue (on Linux only in a build against the
+	 *  kevent test double, -Dio_backend=kqueue). */
 	WEFT_BACKEND_KQUEUE = 3,
 } weft_backend;
 
@@ -158,7 +160,8 @@ typedef struct weft_runtime_config {
 	 *  task queued behind it (use weft_spawn_blocking for blocking work). */
 	uint64_t watchdog_ns;
 	/** The I/O backend, a weft_backend: 0 = WEFT_BACKEND_AUTO, the
-	 *  build's default (epoll on Linux), which alone may fall back to
+	 *  build's default (epoll on Linux, kqueue on the BSDs and macOS and
+	 *  in a Linux build with -Dio_backend=kqueue), which alone may fall back to
 	 *  another compiled backend if it cannot start. A backend named
 	 *  explicitly that this build lacks, or that cannot start, makes
 	 *  weft_runtime_new fail with -ENOTSUP. The environment variable
@@ -494,7 +497,8 @@ typedef struct weft_runtime_metrics {
 	uint64_t io_events;         /* readiness events the reactor handled */
 	uint64_t timers_fired;      /* timers the timing wheel fired */
 	/* Fatal errors the I/O driver's backend reported (with epoll:
-	 * epoll_wait, the wake-up eventfd), counting repeats; 0 in a
+	 * epoll_wait, the wake-up eventfd; with kqueue: kevent, the wake-up
+	 * pipe), counting repeats; 0 in a
 	 * healthy runtime. */
 	uint64_t driver_errors;
 	/* The first of them as a negative errno (e.g. -EBADF), 0 if none.

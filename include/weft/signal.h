@@ -17,8 +17,9 @@
  *    a server's graceful shutdown is dropped, a second Ctrl-C terminates
  *    the process again, as usual.
  *  - The handler only counts the delivery and raises the I/O backend's
- *    "user event" of each runtime that has listeners (on epoll: a flag
- *    and a write to that runtime's wake-up eventfd); nothing else runs
+ *    "user event" of each runtime that has listeners (a flag, and a
+ *    write to that runtime's wake-up eventfd on epoll, a NOTE_TRIGGER
+ *    kevent or a pipe write on kqueue); nothing else runs
  *    in signal context. A runtime's listeners share one registration in
  *    its reactor; the runtime stays alive (and the handler may raise its
  *    event) until its last listener is dropped.

@@ -6,7 +6,7 @@
  * whose driver is the reactor: weft__driver_park parks there with
  * weft__park_driver, which sleeps in the reactor's turn, and
  * weft__driver_unpark unparks it, which wakes the backend (writes its
- * eventfd, on epoll) only when the thread sleeps there (or is about to).
+ * eventfd on epoll, triggers its EVFILT_USER event on kqueue) only when the thread sleeps there (or is about to).
  * A token found on the way in makes the turn a poll, without sleeping. The caller checks its queues before
  * parking and after; every producer queues its work before it unparks, so
  * no wakeup is lost (park.c says why).
@@ -22,7 +22,7 @@
 #include "io_driver.h"
 
 /* The park's driver: a turn of the reactor, woken through the backend's
- * wake-up (the eventfd, on epoll). */
+ * wake-up (the eventfd on epoll, EVFILT_USER or a pipe on kqueue). */
 static int weft__driver_turn(void *arg, int64_t timeout_ns)
 {
 	return weft__reactor_turn(&((struct weft__driver *)arg)->io, timeout_ns);

@@ -7,11 +7,12 @@
  * raise and that the wait reports like an fd's readiness.
  *
  * One file per backend, each owning its syscalls (sys.h, "An I/O
- * backend's own calls"): epoll lives in io_epoll.c. The build compiles
- * one (meson option `backend`); kqueue (EVFILT_READ/WRITE with EV_CLEAR,
- * EVFILT_USER for the wake-up and the user event) and io_uring (poll_add
- * multishot, an eventfd or msg_ring wake) implement the same calls, one
- * file each. When a build holds two (io_uring beside epoll), the runtime's
+ * backend's own calls"): epoll lives in io_epoll.c, kqueue in io_kqueue.c
+ * (EVFILT_READ/WRITE with EV_CLEAR, EVFILT_USER or a pipe for the wake-up
+ * and the user event; on Linux built against the kevent test double in
+ * tests/kqueue_double). The build compiles one (meson option
+ * `io_backend`); io_uring (poll_add multishot, an eventfd or msg_ring
+ * wake) would implement the same calls in a file of its own. When a build holds two (io_uring beside epoll), the runtime's
  * choice (weft_runtime_config.backend) picks one at weft_runtime_new;
  * these calls then dispatch on the kind stored in the backend.
  */
@@ -35,7 +36,8 @@
 struct weft__backend {
 	weft_backend kind;   /* which backend this is (never AUTO) */
 	int fd;        /* epoll/kqueue fd, or the ring fd */
-	int wake_fd;   /* eventfd where the backend needs one, else -1 */
+	int wake_fd;   /* eventfd (epoll) or the pipe's write end (kqueue
+			* without EVFILT_USER) where the backend needs one, else -1 */
 	void *priv;    /* backend-private state (a ring), else NULL */
 	/* The call that made the last weft__backend_wait fail (for the
 	 * log line), e.g. "epoll_wait". Written and read by the waiting

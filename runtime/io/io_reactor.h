@@ -3,7 +3,7 @@
  * wakers. One reactor per runtime, driven by whichever thread parks in
  * weft__reactor_turn; registration and waking are safe from any thread.
  *
- * The backend (epoll now; kqueue and io_uring later) sits behind
+ * The backend (epoll or kqueue; io_uring later) sits behind
  * io_backend.h, one file each; the reactor names none of its calls.
  *
  * Using a registration (the leaf-future side): describe the operation

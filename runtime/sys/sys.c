@@ -176,23 +176,67 @@ int weft__sys_open(const char *path, int flags)
  *
  * Linux (and FreeBSD, NetBSD, OpenBSD, DragonFly for the first two) set
  * non-blocking and close-on-exec atomically with SOCK_NONBLOCK |
- * SOCK_CLOEXEC on socket() and accept4(); where those are missing
- * (macOS), the fd gets both flags with fcntl() right after, which leaves
- * a window in which a fork+exec on another thread inherits it (the
- * documented limit of that platform). MSG_NOSIGNAL keeps a write to a
- * closed peer from raising SIGPIPE; where it is missing, the socket is
- * given SO_NOSIGPIPE when it is made instead. */
+ * SOCK_CLOEXEC on socket() and accept4(), and O_NONBLOCK | O_CLOEXEC on
+ * pipe2(); where those are missing (macOS), the fd gets both flags with
+ * fcntl() right after, which leaves a window in which a fork+exec on
+ * another thread inherits it (the documented limit of that platform).
+ * MSG_NOSIGNAL keeps a write to a closed peer from raising SIGPIPE; where
+ * it is missing, the socket is given SO_NOSIGPIPE when it is made instead.
+ *
+ * WEFT_SIMULATE_MACOS (meson option simulate_macos, Linux only) takes
+ * macOS's path here: accept then fcntl, socket then fcntl, pipe then
+ * fcntl, and the SO_NOSIGPIPE step, which is a no-op on Linux (it has no
+ * such option); MSG_NOSIGNAL stays on the sends, so a closed peer still
+ * cannot raise SIGPIPE on this kernel. */
 
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(WEFT_SIMULATE_MACOS)
 #define WEFT__SOCK_ATOMIC_FLAGS 1
 #else
 #define WEFT__SOCK_ATOMIC_FLAGS 0
+#endif
+
+#if !defined(__APPLE__) && !defined(WEFT_SIMULATE_MACOS)
+#define WEFT__HAVE_PIPE2 1
+#else
+#define WEFT__HAVE_PIPE2 0
+#endif
+
+#if (!defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)) || defined(WEFT_SIMULATE_MACOS)
+#define WEFT__SET_NOSIGPIPE 1
+#else
+#define WEFT__SET_NOSIGPIPE 0
 #endif
 
 #ifdef MSG_NOSIGNAL
 #define WEFT__MSG_NOSIGNAL MSG_NOSIGNAL
 #else
 #define WEFT__MSG_NOSIGNAL 0
+#endif
+
+#if !WEFT__SOCK_ATOMIC_FLAGS || !WEFT__HAVE_PIPE2
+/* O_NONBLOCK and FD_CLOEXEC on @fd. 0 or -1 with errno. */
+static int weft__fd_flags(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	return 0;
+}
+#endif
+
+#if WEFT__SET_NOSIGPIPE
+/* SO_NOSIGPIPE on @fd: 0 or -1 with errno. */
+static int weft__set_nosigpipe(int fd)
+{
+#ifdef SO_NOSIGPIPE
+	int one = 1;
+	return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+	(void)fd;   /* simulated on Linux: MSG_NOSIGNAL does the work */
+	return 0;
+#endif
+}
 #endif
 
 /* The flags a new fd needs where they could not be set atomically, and
@@ -203,22 +247,36 @@ static int weft__sock_setup(int fd)
 	if (fd < 0)
 		return fd;
 #if !WEFT__SOCK_ATOMIC_FLAGS
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (weft__fd_flags(fd) < 0)
 		goto err;
 #endif
-#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
-	int one = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0)
+#if WEFT__SET_NOSIGPIPE
+	if (weft__set_nosigpipe(fd) < 0)
 		goto err;
 #endif
 	return fd;
-#if !WEFT__SOCK_ATOMIC_FLAGS || (!defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE))
+#if !WEFT__SOCK_ATOMIC_FLAGS || WEFT__SET_NOSIGPIPE
 err:;
 	int err = -errno;
 	close(fd);
 	return err;
+#endif
+}
+
+int weft__sys_pipe(int fds[2])
+{
+#if WEFT__HAVE_PIPE2
+	WEFT__SYSCALL_NOFAULT(pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+#else
+	if (pipe(fds) < 0)
+		return -errno;
+	if (weft__fd_flags(fds[0]) < 0 || weft__fd_flags(fds[1]) < 0) {
+		int err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	return 0;
 #endif
 }
 

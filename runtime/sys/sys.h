@@ -7,12 +7,14 @@
  * returns, except that syscall wrappers return -errno instead of -1 with
  * errno set, the convention of the whole runtime. Where Linux has a call
  * or flag the BSDs and macOS lack (accept4, SOCK_NONBLOCK/SOCK_CLOEXEC,
- * MSG_NOSIGNAL, the thread-naming call), sys.c uses it
+ * MSG_NOSIGNAL, pipe2, the thread-naming call), sys.c uses it
  * under #ifdef and falls back to the portable sequence (accept + fcntl,
- * SO_NOSIGPIPE), so the callers above never name a Linux-only call.
+ * SO_NOSIGPIPE), so the callers above never name a Linux-only call; the
+ * meson option simulate_macos makes a Linux build take macOS's sequence,
+ * so that code is compiled and run here too.
  *
  * An I/O backend's own calls (epoll_* and eventfd in io_epoll.c; kevent
- * in a kqueue backend) are not here: each backend file owns its
+ * in io_kqueue.c) are not here: each backend file owns its
  * syscalls and wraps them itself, calling weft__fault_hit with its
  * backend sites first and weft__sys_result after, so failure injection
  * covers every backend the same way.
@@ -43,13 +45,13 @@ enum weft__fault_site {
 	WEFT__FAULT_THREAD,       /* pthread_create */
 	/* The I/O backend's own calls (io_backend.h), one set for every
 	 * backend: */
-	WEFT__FAULT_BACKEND_WAKE, /* making its wake-up channel (eventfd) */
-	WEFT__FAULT_BACKEND,      /* making it and (de)registering fds (epoll_create1, epoll_ctl) */
+	WEFT__FAULT_BACKEND_WAKE, /* making its wake-up channel (eventfd; kqueue: EVFILT_USER or the pipe) */
+	WEFT__FAULT_BACKEND,      /* making it and (de)registering fds (epoll_create1, epoll_ctl; kqueue, kevent) */
 	WEFT__FAULT_SOCKET,       /* socket, accept */
 	WEFT__FAULT_CONNECT,
 	WEFT__FAULT_READ,         /* read, recv, recvfrom, readv */
 	WEFT__FAULT_WRITE,        /* write, send, sendto, writev */
-	WEFT__FAULT_BACKEND_WAIT, /* its wait (epoll_wait: the reactor's turn) */
+	WEFT__FAULT_BACKEND_WAIT, /* its wait (epoll_wait, the waiting kevent: the reactor's turn) */
 	WEFT__FAULT_LOCK_INIT,    /* pthread_mutex_init, pthread_cond_init */
 	WEFT__FAULT_SIGACTION,    /* sigaction */
 	WEFT__FAULT_CLOCK,        /* clock_gettime */
@@ -161,6 +163,7 @@ int weft__sys_connect(int fd, const struct sockaddr *sa, socklen_t len); /* CONN
 int weft__sys_bind(int fd, const struct sockaddr *sa, socklen_t len);    /* SOCKET */
 int weft__sys_listen(int fd, int backlog);                     /* SOCKET */
 int weft__sys_shutdown(int fd, int how);                       /* none */
+int weft__sys_pipe(int fds[2]);                                /* none; both ends nonblocking, cloexec */
 int weft__sys_getsockname(int fd, struct sockaddr *sa, socklen_t *len);
 int weft__sys_getpeername(int fd, struct sockaddr *sa, socklen_t *len);
 int weft__sys_setsockopt(int fd, int level, int opt, const void *val, socklen_t len);

@@ -239,7 +239,7 @@ static weft_poll gate_root_poll(weft_future *f, weft_cx *cx)
 	if (atomic_load(g->gate))
 		return WEFT_READY;
 	weft_waker_wake_by_ref(cx->waker);   /* poll again soon */
-	usleep(200);
+	usleep(200);   /* a throttle on that loop, not synchronisation */
 	return WEFT_PENDING;
 }
 

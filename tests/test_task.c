@@ -536,6 +536,8 @@ typedef struct remote_gate {
 	_Atomic int open;
 	weft_waker waker;
 	pthread_mutex_t lock;
+	weft_runtime *rt;   /* whose block_on thread the opener waits for */
+	atomic_int late;    /* that thread did not park in time */
 } remote_gate;
 
 static weft_poll remote_gate_poll(weft_future *f, weft_cx *cx)
@@ -552,7 +554,9 @@ static weft_poll remote_gate_poll(weft_future *f, weft_cx *cx)
 static void *opener(void *arg)
 {
 	remote_gate *g = arg;
-	usleep(20000);
+	/* The block_on thread has polled (the waker is stored) and sleeps:
+	 * the wake must unpark it. A plain thread: the test asserts `late`. */
+	atomic_store(&g->late, !test_wait_workers_parked(g->rt, 1, test_now_us() + 10000000));
 	pthread_mutex_lock(&g->lock);
 	atomic_store(&g->open, 1);
 	weft_waker w = g->waker;
@@ -566,12 +570,13 @@ static void a_wake_from_another_thread_unparks_block_on(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt();
-	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL), .rt = rt };
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
 	assert_int_equal(weft_block_on(rt, &g.fut), 0);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&g.late));
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
 	weft_runtime_close(rt);
@@ -593,7 +598,7 @@ static void a_task_woken_from_another_thread_is_run(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt();
-	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL), .rt = rt };
 	pthread_mutex_init(&g.lock, NULL);
 	gate_ref r = { .fut = WEFT_FUTURE(gate_ref_poll, NULL), .g = &g };
 	weft_join_handle *h;
@@ -602,6 +607,7 @@ static void a_task_woken_from_another_thread_is_run(void **state)
 	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
 	assert_int_equal(await_handle(rt, h, 0), 0);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&g.late));
 	weft_join_handle_close(h);
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
@@ -1073,7 +1079,11 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 			until_lent u = { .fut = WEFT_FUTURE(until_lent_poll, NULL),
 					 .lent = &lent };
 			assert_int_equal(weft_block_on(rt, &u.fut), 0);
-			usleep(1000);   /* the poll that lent the waker is over */
+			/* The poll that lent the waker is over: on one worker
+			 * it ran on this thread, on two its worker sleeps. */
+			if (workers > 1)
+				assert_true(test_wait_workers_parked(rt, workers,
+								     test_now_us() + 2000000));
 			atomic_store(&stalled, 0);
 			atomic_store(&freed, 0);
 			atomic_store(&weft__perturb_hook, stall_until_freed);

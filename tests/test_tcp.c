@@ -651,7 +651,20 @@ static void connect_with_a_timeout_composes_with_weft_timeout(void **state)
 		int rc = connect(fill[i], &addr.u.sa, addr.len);
 		assert_true(rc == 0 || errno == EINPROGRESS);
 	}
-	usleep(50000);
+	/* Until the kernel has queued what the backlog holds: for a
+	 * listening socket TCP_INFO gives the accept queue's length
+	 * (tcpi_unacked) and its limit (tcpi_sacked); it is full past it. */
+	int lfd = WEFT__SOCK(lis)->fd;
+	struct tcp_info ti;
+	uint64_t until = test_now_us() + 5000000;
+	for (;;) {
+		socklen_t len = sizeof ti;
+		assert_int_equal(getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+		if (ti.tcpi_unacked > ti.tcpi_sacked || test_now_us() >= until)
+			break;
+		usleep(100);
+	}
+	assert_true(ti.tcpi_unacked > ti.tcpi_sacked);
 	connect_timeout_fut late = { .fut = WEFT_FUTURE(connect_timeout_poll, connect_timeout_fut_drop),
 				     .addr = addr, .ns = 200000000ull };
 	uint64_t t0 = test_now_us();

@@ -25,7 +25,9 @@
  * TX_DONE: the sender writes the park's word after TX_DONE, so the stack
  * must outlive the unpark, and the token says it is done (the futex wake
  * that may follow only hashes the address: park.c, "Lifetime").
- * `taken` is the receiver's own: one receive at a time.
+ * `taken` is the receiver's own: one receive at a time. The word is
+ * modelled in tests/model/oneshot.pml (send, close, a task's receive with
+ * a change of waker, a blocking receive, both drops).
  */
 #include "sync_waitlist.h"
 #include "sys_park.h"

@@ -256,4 +256,12 @@ void kqueue_double_set_user_filter(bool available);
 int kqueue_double_inject(int kq, uintptr_t ident, short filter,
 			 unsigned short flags, unsigned int fflags);
 
+/* Arms a failure: the next change on @kq of @filter whose flags include
+ * every flag of @flags (EV_ADD, EV_DELETE) is not applied and comes back
+ * with @err as its error, once (a later call re-arms, replacing it); @err
+ * 0 disarms. How tests reach the backend's paths for a change the kernel
+ * refuses for reasons the double never has (ENOMEM for a knote). 0, or -1
+ * with errno EBADF (no such kqueue). Any thread. */
+int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err);
+
 #endif /* KQUEUE_DOUBLE_H */

@@ -12,7 +12,10 @@
  * compiles this file unchanged against the kevent test double, whose
  * <sys/event.h> the include path puts first (tests/kqueue_double/, its
  * header holds the kevent rules this file relies on, cited below as
- * "rule N"); the one #ifdef is how the kqueue descriptor is closed.
+ * "rule N"). Three #ifdefs: how the kqueue descriptor is closed (the
+ * double cannot see close(2) of it, and would keep its internal
+ * descriptors open until the number is reused), and, twice, whether the
+ * system has EVFILT_USER at all.
  *
  * Changes. A registration (weft__backend_add) is one kevent call: its two
  * EV_ADDs marked EV_RECEIPT, so each comes back with its own error (data,
@@ -46,7 +49,11 @@
  * call (kevent applies changes in order); and a registration of a number
  * whose deletes the waiting thread has taken ("in flight": its kevent may
  * not have applied them yet) wakes that thread and waits on the condition
- * variable until its kevent returned, which applied them.
+ * variable until its kevent returned, which applied them. No test
+ * reaches that wait (the double applies a call's changes before it
+ * sleeps); the rule is kept rather than libuv's skipping of EV_DELETE
+ * for fds about to be closed, because this backend is not told that a
+ * close follows a removal (docs/DESIGN.md, kqueue backend).
  *
  * The user event rides on the wake-up exactly as in io_epoll.c: raising
  * sets user_raised, then triggers the wake-up; a wait that retrieves the
@@ -82,10 +89,6 @@
 #include <sys/event.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#ifdef WEFT_KQUEUE_DOUBLE
-#include <kqueue_double.h>   /* the double's own calls (tests/kqueue_double) */
-#endif
 
 /* The ident of the wake-up's EVFILT_USER event. */
 #define WEFT__KQ_WAKE_IDENT 0

@@ -225,7 +225,10 @@ static void the_pool_grows_on_demand_up_to_its_cap_and_shrinks_after_the_keep_al
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(weft_spawn_blocking(rt, gate_job, &g, &hs[i]), 0);
 	assert_true(gate_until(&g, 4, 4));
-	usleep(30 * 1000);   /* room for a fifth to start, were that possible */
+	/* Not synchronisation: room for a fifth to start, were that
+	 * possible. Nothing can be waited for (the fifth must not come);
+	 * on a slow machine the check is weaker, never wrong. */
+	usleep(30 * 1000);
 	weft_blocking_metrics m = metrics(rt);
 	assert_int_equal(m.threads, 4);
 	assert_int_equal(m.running, 4);
@@ -348,6 +351,7 @@ typedef struct waiting_task {
 	struct owned *o;
 	weft_blocking_handle *h;
 	int status;
+	_Atomic int *dropped;   /* counts drops when set */
 } waiting_task;
 
 static weft_poll waiting_task_poll(weft_future *f, weft_cx *cx)
@@ -370,6 +374,8 @@ static void waiting_task_drop(weft_future *f)
 	waiting_task *t = (waiting_task *)f;
 	weft_blocking_handle_close(t->h);
 	t->h = NULL;
+	if (t->dropped)
+		atomic_fetch_add(t->dropped, 1);
 }
 
 static void aborting_a_task_that_awaits_a_blocking_job_leaks_nothing(void **state)
@@ -585,17 +591,46 @@ static void stuck_dns_lookups_do_not_hold_up_spawn_blocking_nor_the_other_way(vo
 
 /* ------------------------------------------------------------ shutdown */
 
+/* Opens @g once *@count reaches @want: the close under test has got that
+ * far (a plain thread: it records `late` for the test to assert). */
+struct opener {
+	struct gate *g;
+	_Atomic int *count;
+	int want;
+	atomic_int late;
+};
+
 static void *open_later(void *arg)
 {
+	struct opener *o = arg;
+	uint64_t end = test_now_us() + WAIT_US;
+	while (atomic_load(o->count) < o->want && test_now_us() < end)
+		usleep(100);
+	atomic_store(&o->late, atomic_load(o->count) < o->want);
+	/* Not synchronisation: time for a close that does not wait for the
+	 * running job to return meanwhile; the test then finds the gate
+	 * still shut. A correct close passes however long this takes. */
 	usleep(20 * 1000);
-	gate_open(arg);
+	gate_open(o->g);
 	return NULL;
 }
 
+/* A job still running when its runtime's free begins (it waits for
+ * `closing`, bounded), which the free must wait for. */
+struct slow {
+	_Atomic int closing, done;
+};
+
 static void *slow_job(void *arg)
 {
-	usleep(30 * 1000);
-	atomic_store((_Atomic int *)arg, 1);
+	struct slow *s = arg;
+	uint64_t end = test_now_us() + WAIT_US;
+	while (!atomic_load(&s->closing) && test_now_us() < end)
+		usleep(100);
+	/* Not synchronisation: time for a free that does not wait for this
+	 * job to return meanwhile; the test then finds `done` unset. */
+	usleep(20 * 1000);
+	atomic_store(&s->done, 1);
 	return NULL;
 }
 
@@ -614,14 +649,18 @@ static void runtime_free_waits_for_running_jobs_and_cancels_queued_ones(void **s
 						   NULL), 0);
 	assert_true(gate_until(&g, 1, 1));   /* the one thread is busy */
 
+	/* Opened once the close has cancelled the queued jobs, so while it
+	 * must be waiting for the running one. */
 	pthread_t opener;
-	assert_int_equal(pthread_create(&opener, NULL, open_later, &g), 0);
+	struct opener op = { .g = &g, .count = &detached.releases, .want = 1 };
+	assert_int_equal(pthread_create(&opener, NULL, open_later, &op), 0);
 	weft_runtime_close(rt);
 	pthread_mutex_lock(&g.m);
 	assert_true(g.open);                 /* it waited for the running job */
 	assert_int_equal(g.running, 0);
 	pthread_mutex_unlock(&g.m);
 	pthread_join(opener, NULL);
+	assert_false(atomic_load(&op.late));
 
 	/* The queued ones never ran: cancelled, released with NULL. */
 	assert_int_equal(atomic_load(&detached.releases), 1);
@@ -651,27 +690,35 @@ static void runtime_free_with_tasks_awaiting_running_jobs_is_clean(void **state)
 	struct gate g;
 	gate_init(&g);
 	struct owned os[4];
+	_Atomic int dropped = 0;
 	for (int i = 0; i < 4; i++) {
 		os[i] = (struct owned){ .g = &g };
 		waiting_task t = { .fut = WEFT_FUTURE(waiting_task_poll, waiting_task_drop),
-				   .o = &os[i] };
+				   .o = &os[i], .dropped = &dropped };
 		assert_int_equal(weft_spawn_detached(rt, &t.fut, sizeof t), 0);
 	}
 	assert_true(gate_until(&g, 4, 4));
+	/* Opened once the close has dropped every task: their jobs still
+	 * run, their handles are closed. */
 	pthread_t opener;
-	assert_int_equal(pthread_create(&opener, NULL, open_later, &g), 0);
+	struct opener op = { .g = &g, .count = &dropped, .want = 4 };
+	assert_int_equal(pthread_create(&opener, NULL, open_later, &op), 0);
 	weft_runtime_close(rt);   /* drops the tasks, then waits for the jobs */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(atomic_load(&os[i].releases), 1);
 	pthread_join(opener, NULL);
+	assert_false(atomic_load(&op.late));
 	gate_destroy(&g);
 }
 
 static _Atomic int self_free_done;
+static weft_runtime *self_free_rt;
 
 static void *free_own_runtime(void *arg)
 {
-	weft_runtime_close(arg);
+	struct slow *s = arg;
+	atomic_store(&s->closing, 1);
+	weft_runtime_close(self_free_rt);
 	atomic_store(&self_free_done, 1);
 	return NULL;
 }
@@ -679,17 +726,22 @@ static void *free_own_runtime(void *arg)
 static void a_blocking_function_may_free_its_own_runtime(void **state)
 {
 	(void)state;
-	weft_runtime *rt = new_rt(1, 2, 0);
-	/* Another thread busy too, which the free must wait for. */
-	_Atomic int slow_done = 0;
-	assert_int_equal(weft_spawn_blocking(rt, slow_job, &slow_done, NULL), 0);
-	assert_int_equal(weft_spawn_blocking(rt, free_own_runtime, rt, NULL), 0);
+	int threads_before = test_thread_count();
+	assert_true(threads_before > 0);
+	weft_runtime *rt = self_free_rt = new_rt(1, 2, 0);
+	/* Another thread busy too, which the free must wait for: its job
+	 * runs until after the free has begun. */
+	struct slow s = { 0 };
+	assert_int_equal(weft_spawn_blocking(rt, slow_job, &s, NULL), 0);
+	assert_int_equal(weft_spawn_blocking(rt, free_own_runtime, &s, NULL), 0);
 	uint64_t end = test_now_us() + WAIT_US;
 	while (!atomic_load(&self_free_done) && test_now_us() < end)
 		usleep(1000);
 	assert_int_equal(atomic_load(&self_free_done), 1);
-	assert_int_equal(atomic_load(&slow_done), 1);
-	usleep(20 * 1000);   /* let the detached pool thread finish leaving */
+	assert_int_equal(atomic_load(&s.done), 1);
+	/* The detached pool thread that freed the runtime has left (the
+	 * process is back to its threads before the test). */
+	assert_true(test_wait_thread_count_at_most(threads_before, test_now_us() + WAIT_US));
 }
 
 static void a_thread_that_cannot_start_fails_the_spawn_cleanly(void **state)

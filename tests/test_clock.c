@@ -18,6 +18,8 @@ static int new_runtime(weft_runtime **rt, uint32_t workers)
 	return weft_runtime_new(rt, &cfg);
 }
 
+/* Real time passing, which these tests observe on the unpaused clock (or
+ * check a paused one ignores): not synchronisation with another thread. */
 static void sleep_real_us(long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };

@@ -221,7 +221,10 @@ static void block_on_from_a_worker_is_refused_with_edeadlk(void **state)
 	int status = 1;
 	weft_waker w = weft_noop_waker();
 	weft_cx cx = weft_cx_from_waker(&w);
-	while (weft_join_handle_poll(h, &cx, &status) == WEFT_PENDING) {
+	/* The task signalled before it returned: its handle is ready soon
+	 * after (bounded). */
+	uint64_t until = test_now_us() + WAIT_LIMIT_US;
+	while (weft_join_handle_poll(h, &cx, &status) == WEFT_PENDING && test_now_us() < until) {
 		cx = weft_cx_from_waker(&w);
 		usleep(100);
 	}
@@ -767,6 +770,9 @@ static void shutdown_racing_spawns_and_wakes_drops_every_future_once(void **stat
 		pester_arg pa = { .box = box, .n = BOXES, .stop = &stop };
 		pthread_t th;
 		assert_int_equal(pthread_create(&th, NULL, pester_main, &pa), 0);
+		/* Not synchronisation: a different head start per round, so
+		 * the close meets the breeders at different depths. The
+		 * check below holds whatever the close meets. */
 		usleep(2000 * (unsigned)round);
 		weft_runtime_close(rt);   /* wakes keep coming meanwhile */
 		atomic_store(&stop, true);
@@ -831,6 +837,8 @@ typedef struct dgram_task {
 	unsigned block_us;
 	_Atomic uint64_t *got_at;
 	signal_t *done;
+	atomic_int *waiting;   /* counts tasks waiting for their datagram */
+	bool counted;
 } dgram_task;
 
 static weft_poll dgram_poll(weft_future *f, weft_cx *cx)
@@ -838,9 +846,16 @@ static weft_poll dgram_poll(weft_future *f, weft_cx *cx)
 	dgram_task *d = (dgram_task *)f;
 	char buf[16];
 	ssize_t n;
-	if (weft_udp_poll_recv(d->u, cx, buf, sizeof buf, &n) == WEFT_PENDING)
+	if (weft_udp_poll_recv(d->u, cx, buf, sizeof buf, &n) == WEFT_PENDING) {
+		if (!d->counted) {
+			d->counted = true;
+			atomic_fetch_add(d->waiting, 1);   /* its waker is stored */
+		}
 		return WEFT_PENDING;
+	}
 	atomic_store(d->got_at, test_now_us());
+	/* Not synchronisation: the blocking call in user code that this
+	 * test is about (a worker held, as by a CPU-bound task). */
 	if (d->block_us)
 		usleep(d->block_us);
 	signal_add(d->done, 1);
@@ -850,6 +865,8 @@ static weft_poll dgram_poll(weft_future *f, weft_cx *cx)
 typedef struct sender_arg {
 	weft_addr to_block, to_probe;
 	unsigned gap_us;
+	atomic_int *waiting;
+	atomic_int late;   /* the tasks were not both waiting in time */
 } sender_arg;
 
 static void send_one(const weft_addr *to)
@@ -863,8 +880,16 @@ static void send_one(const weft_addr *to)
 static void *sender_main(void *arg)
 {
 	sender_arg *a = arg;
-	usleep(50000);               /* both tasks are parked by now */
+	/* Both tasks have polled and wait on their sockets (a plain thread:
+	 * no assertion here, the test checks `late`). */
+	uint64_t until = test_now_us() + WAIT_LIMIT_US;
+	while (atomic_load(a->waiting) < 2 && test_now_us() < until)
+		usleep(100);
+	atomic_store(&a->late, atomic_load(a->waiting) < 2);
 	send_one(&a->to_block);
+	/* Not synchronisation: the probe's datagram comes gap_us after the
+	 * blocker's; the test's check (it was handled well inside the
+	 * blocker's 600 ms) does not depend on the gap's length. */
 	usleep(a->gap_us);
 	send_one(&a->to_probe);
 	return NULL;
@@ -878,7 +903,8 @@ static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void 
 		weft_udp_socket *ub, *up;
 		assert_int_equal(weft_udp_bind(&ub, "127.0.0.1:0"), 0);
 		assert_int_equal(weft_udp_bind(&up, "127.0.0.1:0"), 0);
-		sender_arg sa = { .gap_us = 30000 };
+		atomic_int waiting = 0;
+		sender_arg sa = { .gap_us = 30000, .waiting = &waiting };
 		assert_int_equal(weft_udp_local_addr(ub, &sa.to_block), 0);
 		assert_int_equal(weft_udp_local_addr(up, &sa.to_probe), 0);
 		_Atomic uint64_t block_at, probe_at;
@@ -888,15 +914,17 @@ static void a_worker_blocked_in_user_code_does_not_stall_io_for_the_others(void 
 		signal_init(&done);
 		const unsigned block_us = 600000;
 		dgram_task b = { .fut = WEFT_FUTURE(dgram_poll, NULL), .u = ub,
-				 .block_us = block_us, .got_at = &block_at, .done = &done };
+				 .block_us = block_us, .got_at = &block_at, .done = &done,
+				 .waiting = &waiting };
 		dgram_task p = { .fut = WEFT_FUTURE(dgram_poll, NULL), .u = up,
-				 .got_at = &probe_at, .done = &done };
+				 .got_at = &probe_at, .done = &done, .waiting = &waiting };
 		assert_int_equal(weft_spawn_detached(rt, &b.fut, sizeof b), 0);
 		assert_int_equal(weft_spawn_detached(rt, &p.fut, sizeof p), 0);
 		pthread_t th;
 		assert_int_equal(pthread_create(&th, NULL, sender_main, &sa), 0);
 		wait_for(rt, &done, 2);
 		pthread_join(th, NULL);
+		assert_false(atomic_load(&sa.late));
 		/* The probe's datagram came 30 ms after the blocker's: it was
 		 * handled while the blocker still held its worker. */
 		uint64_t bt = atomic_load(&block_at), pt = atomic_load(&probe_at);
@@ -979,9 +1007,13 @@ static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker
 	atomic_int running = 0, release = 0;
 	hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .running = &running, .release = &release };
 	assert_int_equal(weft_spawn_detached(rt, &h.fut, sizeof h), 0);
-	while (!atomic_load(&running))
-		usleep(100);
-	usleep(20000);   /* the other worker is parked by now */
+	assert_true(test_wait_flag(&running, test_now_us() + 2000000));
+	/* The other worker is parked and asleep in the driver (the busy
+	 * one spins in user code), so the unpark below wakes it there for
+	 * nothing. */
+	assert_true(test_wait_workers_parked(rt, 1, test_now_us() + 2000000));
+	assert_true(test_wait_named_thread_in_backend_wait("weft-worker-",
+							   test_now_us() + 2000000));
 	atomic_store(&in_window, 0);
 	atomic_store(&spawned, 0);
 	atomic_store(&spurious_armed, 1);
@@ -1052,7 +1084,9 @@ static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(vo
 		uint64_t until = test_now_us() + 2000000;
 		test_wait_flag(&refused_held, until);
 		assert_true(atomic_load(&refused_held));
-		usleep(20000);   /* the searcher has parked by now */
+		/* The searcher has parked (the refused one, held in the hook
+		 * before its park, counts none yet). */
+		assert_true(test_wait_workers_parked(rt, 1, test_now_us() + 2000000));
 		atomic_int running = 0, release = 0;
 		hog h = { .fut = WEFT_FUTURE(hog_poll, NULL), .running = &running,
 			  .release = &release };
@@ -1119,7 +1153,8 @@ static void a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps(void *
 	for (int round = 0; round < 10; round++) {
 		weft_runtime *rt = new_mt(2);
 		assert_int_equal(weft_time_pause(rt), 0);
-		usleep(10000);   /* both workers parked */
+		/* Both workers parked. */
+		assert_true(test_wait_workers_parked(rt, 2, test_now_us() + 2000000));
 		atomic_int done = 0;
 		hour_sleeper t = { .fut = WEFT_FUTURE(hour_sleeper_poll, hour_sleeper_drop),
 				   .spin_us = 20000, .done = &done };

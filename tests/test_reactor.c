@@ -223,10 +223,16 @@ static void deregistering_while_an_event_is_in_flight_is_safe(void **state)
 	}
 }
 
+struct turner {
+	struct weft__reactor *r;
+	_Atomic pid_t tid;
+};
+
 static void *turn_forever(void *arg)
 {
-	struct weft__reactor *r = arg;
-	int rc = weft__reactor_turn(r, -1);
+	struct turner *t = arg;
+	atomic_store(&t->tid, test_gettid());
+	int rc = weft__reactor_turn(t->r, -1);
 	return (void *)(intptr_t)rc;
 }
 
@@ -235,9 +241,15 @@ static void notify_ends_a_turn_blocked_without_timeout(void **state)
 	(void)state;
 	struct weft__reactor r;
 	assert_int_equal(weft__reactor_init(&r), 0);
+	struct turner tr = { .r = &r };
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, turn_forever, &r), 0);
-	usleep(20000);
+	assert_int_equal(pthread_create(&t, NULL, turn_forever, &tr), 0);
+	/* The turn is asleep in the kernel: the notify must wake it there
+	 * (a notify before the turn is the other case, below). */
+	uint64_t until = test_now_us() + 5000000;
+	while (atomic_load(&tr.tid) == 0 && test_now_us() < until)
+		usleep(100);
+	assert_true(test_wait_thread_in_backend_wait(atomic_load(&tr.tid), until));
 	weft__reactor_notify(&r);
 	void *ret;
 	pthread_join(t, &ret);
@@ -283,6 +295,9 @@ static void registration_churn_against_a_turning_thread(void **state)
 		struct weft__io_ready ev;
 		weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev);
 		poke(sv[1]);
+		/* Not synchronisation: every other round gives the turner
+		 * time to see the edge before the deregistration, so both
+		 * orders occur; no check depends on which. */
 		if (i % 2)
 			usleep(50);
 		weft__io_deregister(io);
@@ -297,11 +312,67 @@ static void registration_churn_against_a_turning_thread(void **state)
 	assert_int_equal(test_counting_waker_load(&cw.live), 0);
 }
 
-/* A wake from another thread: the woken side sees the readiness. */
+/* A poll with another task's waker replaces the stored one and drops it:
+ * the replaced waker's reference (for a task waker, one on its task) is
+ * released at once, not kept until the slot is woken or deregistered.
+ * The same waker again is kept as it is (no clone, no drop). */
+static void a_replaced_waker_is_dropped_at_once(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	make_pair(sv);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	test_counting_waker first, second;
+	test_counting_waker_init(&first);
+	test_counting_waker_init(&second);
+	weft_waker w1 = test_counting_waker_get(&first);
+	weft_waker w2 = test_counting_waker_get(&second);
+	weft_cx cx1 = weft_cx_from_waker(&w1), cx2 = weft_cx_from_waker(&w2);
+	struct weft__io_ready ev;
+
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx1, &ev), WEFT_PENDING);
+	assert_int_equal(first.live, 2);   /* ours and the slot's clone */
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx1, &ev), WEFT_PENDING);
+	assert_int_equal(first.clones, 1);   /* the same waker: kept */
+	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx2, &ev), WEFT_PENDING);
+	assert_int_equal(second.live, 2);
+	assert_int_equal(first.live, 1);     /* the replaced clone is gone */
+	assert_int_equal(first.drops, 1);
+
+	/* The edge wakes only the waker stored last. */
+	poke(sv[1]);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	assert_int_equal(first.wakes, 0);
+	assert_int_equal(second.wakes, 1);
+	weft__io_deregister(io);
+	weft__reactor_fini(&r);
+	weft_waker_drop(&w1);
+	weft_waker_drop(&w2);
+	assert_int_equal(first.live, 0);
+	assert_int_equal(second.live, 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A wake from another thread: the woken side sees the readiness. The
+ * writer waits until the turning thread sleeps in the kernel, so the
+ * edge wakes it there (a plain thread: it records `late`, the test
+ * asserts). */
+struct writer {
+	int fd;
+	pid_t turner;
+	atomic_int late;
+};
+
 static void *write_later(void *arg)
 {
-	usleep(10000);
-	poke((int)(intptr_t)arg);
+	struct writer *w = arg;
+	atomic_store(&w->late, !test_wait_thread_in_backend_wait(w->turner,
+								   test_now_us() + 5000000));
+	poke(w->fd);
 	return NULL;
 }
 
@@ -322,11 +393,13 @@ static void a_waker_stored_before_the_edge_is_woken(void **state)
 	assert_true(weft__reactor_turn(&r, 0) >= 0);
 	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev), WEFT_PENDING);
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, write_later, (void *)(intptr_t)sv[1]), 0);
-	uint64_t deadline = test_now_us() + 2000000;
+	struct writer wr = { .fd = sv[1], .turner = test_gettid() };
+	assert_int_equal(pthread_create(&t, NULL, write_later, &wr), 0);
+	uint64_t deadline = test_now_us() + 10000000;
 	while (test_counting_waker_load(&cw.wakes) == 0 && test_now_us() < deadline)
-		weft__reactor_turn(&r, 100 * 1000000LL);
+		weft__reactor_turn(&r, 1000 * 1000000LL);
 	pthread_join(t, NULL);
+	assert_false(atomic_load(&wr.late));
 	assert_int_equal(cw.wakes, 1);
 	assert_int_equal(weft__io_poll_ready(io, WEFT__IO_READ, &cx, &ev), WEFT_READY);
 	weft__io_deregister(io);
@@ -541,7 +614,9 @@ static void metrics_say(weft_runtime *rt, int err)
 		assert_int_equal(m.driver_errors, 0);
 }
 
-/* CPU time the whole process uses over @us of wall time. */
+/* CPU time the whole process uses over @us of wall time. Not
+ * synchronisation: the sleep is the window in which a spinning worker
+ * would show; a slow machine only makes spinning easier to see. */
 static uint64_t cpu_us_over(uint64_t us)
 {
 	struct timespec a, b;
@@ -619,11 +694,14 @@ static void mt_block_on_returns_an_injected_epoll_wait_ebadf(void **state)
 	weft_runtime_close(rt);
 }
 
-/* A thread that spawns work onto a runtime after a delay, so a worker
- * asleep in the driver wakes up and turns the reactor again. */
+/* A thread that spawns work onto a runtime once block_on's thread (@root)
+ * sleeps in its park, so a worker asleep in the driver wakes up and turns
+ * the reactor again while the root waits. A plain thread: it records
+ * `late` for the test to assert. */
 typedef struct later {
 	weft_runtime *rt;
-	useconds_t delay;
+	pid_t root;
+	atomic_int late;
 } later;
 
 static weft_poll nothing_poll(weft_future *f, weft_cx *cx)
@@ -636,7 +714,9 @@ static weft_poll nothing_poll(weft_future *f, weft_cx *cx)
 static void *spawn_later_main(void *arg)
 {
 	later *l = arg;
-	usleep(l->delay);
+	/* The root's park is a futex wait; before it, block_on only takes
+	 * locks nobody holds long. */
+	atomic_store(&l->late, !test_wait_thread_in_futex(l->root, test_now_us() + 5000000));
 	weft_future f = WEFT_FUTURE(nothing_poll, NULL);
 	(void)weft_spawn_detached(l->rt, &f, sizeof f);
 	return NULL;
@@ -647,13 +727,17 @@ static void mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps(void **s
 	(void)state;
 	weft_runtime *rt = new_rt(2);
 	/* The root is parked before the driver fails: the error must wake it. */
-	usleep(20000);   /* let a worker go to sleep in epoll_wait */
+	/* A worker asleep in epoll_wait: it takes the fault only on its
+	 * next wait, after the spawn below. */
+	assert_true(test_wait_named_thread_in_backend_wait("weft-worker-",
+							   test_now_us() + 5000000));
 	weft__fault_arm(WEFT__FAULT_BACKEND_WAIT, 1, EBADF);
-	later l = { .rt = rt, .delay = 100000 };
+	later l = { .rt = rt, .root = test_gettid() };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, spawn_later_main, &l), 0);
 	block_on_ends_with(rt, -EBADF);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&l.late));
 	weft__fault_reset();
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
@@ -684,7 +768,11 @@ static weft_poll woken_later_poll(weft_future *f, weft_cx *cx)
 static void *woken_later_main(void *arg)
 {
 	woken_later *w = arg;
-	usleep(30000);
+	/* The injected EINTR has been taken (a wait was interrupted and
+	 * retried) before the wake; the test checks the count after. */
+	uint64_t until = test_now_us() + 5000000;
+	while (atomic_load(&weft__faults_armed) != 0 && test_now_us() < until)
+		usleep(100);
 	pthread_mutex_lock(&w->lock);
 	w->ready = true;
 	weft_waker_wake_by_ref(&w->waker);
@@ -741,17 +829,20 @@ static void mt_stray_close_of_the_epoll_fd_ends_block_on_with_ebadf(void **state
 {
 	(void)state;
 	weft_runtime *rt = new_rt(2);
-	usleep(20000);   /* a worker is asleep in epoll_wait on the fd */
+	/* A worker asleep in epoll_wait on the fd. */
+	assert_true(test_wait_named_thread_in_backend_wait("weft-worker-",
+							   test_now_us() + 5000000));
 	int epfd = weft__runtime_reactor(rt)->backend.fd;
 	assert_true(epfd >= 0);
 	stray_close(epfd);
 	/* The sleeping worker keeps waiting on the open file; work makes it
 	 * return and wait again, on the closed fd. */
-	later l = { .rt = rt, .delay = 50000 };
+	later l = { .rt = rt, .root = test_gettid() };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, spawn_later_main, &l), 0);
 	block_on_ends_with(rt, -EBADF);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&l.late));
 	metrics_say(rt, -EBADF);
 	workers_do_not_spin();
 	weft_runtime_close(rt);
@@ -767,6 +858,7 @@ int main(void)
 		cmocka_unit_test(notify_ends_a_turn_blocked_without_timeout),
 		cmocka_unit_test(registration_churn_against_a_turning_thread),
 		cmocka_unit_test(a_waker_stored_before_the_edge_is_woken),
+		cmocka_unit_test(a_replaced_waker_is_dropped_at_once),
 		cmocka_unit_test(a_user_event_raise_is_one_readable_edge_of_its_slot),
 		cmocka_unit_test(registration_failure_leaves_nothing_behind),
 		cmocka_unit_test(ct_block_on_returns_an_injected_epoll_wait_ebadf),

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,7 +236,7 @@ static weft_poll gate_root_poll(weft_future *f, weft_cx *cx)
 	if (atomic_load(g->gate))
 		return WEFT_READY;
 	weft_waker_wake_by_ref(cx->waker);   /* poll again soon */
-	usleep(200);
+	usleep(200);   /* a throttle on that loop, not synchronisation */
 	return WEFT_PENDING;
 }
 
@@ -295,6 +296,282 @@ static void a_one_worker_multi_thread_runtime_runs_tasks_on_its_worker(void **st
 	assert_true(pthread_equal(task_thread(rt), pthread_self()));
 	assert_int_equal(second_block_on(rt), -EBUSY);
 	weft_runtime_close(rt);
+}
+
+/* ------------------------------------------ fairness on one worker */
+
+/*
+ * The mechanisms that keep one busy worker fair, each shown by the task
+ * it must let through: the LIFO slot's cap (a task in the local queue
+ * runs while two tasks wake each other), the inject-queue check every
+ * global_queue_interval ticks (a task queued from outside runs while the
+ * local queue never empties), and the driver poll every event_interval
+ * ticks (I/O is seen while the worker never sleeps). One worker of the
+ * multi-thread flavour, so nothing else can run the task that must get
+ * its turn: without the mechanism it runs only after the busy tasks give
+ * up (a bound of polls or seconds), which the test reports as a failure.
+ */
+
+/* Two tasks that wake each other on every poll. On one worker each wake
+ * comes from the task that is running, so the woken task goes to the
+ * LIFO slot. The slots and counters are touched on the worker only. */
+typedef struct ping_pong {
+	weft_waker waker[2];
+	atomic_long polls;      /* polls of either task */
+	atomic_int stop;        /* the task that must get its turn has run */
+	atomic_int gave_up;     /* the pair reached its bound first */
+	long max_polls;         /* bound by polls (0: none) */
+	atomic_ullong until_us; /* bound by time (0: none), set by the test */
+} ping_pong;
+
+typedef struct ping_pong_task {
+	weft_future fut;
+	ping_pong *pp;
+	int side;
+} ping_pong_task;
+
+static weft_poll ping_pong_poll(weft_future *f, weft_cx *cx)
+{
+	ping_pong_task *t = (ping_pong_task *)f;
+	ping_pong *pp = t->pp;
+	long n = atomic_fetch_add(&pp->polls, 1) + 1;
+	weft_waker *other = &pp->waker[1 - t->side];
+	uint64_t until = atomic_load(&pp->until_us);
+	bool bound = (pp->max_polls && n >= pp->max_polls) ||
+		     (until && n % 1024 == 0 && test_now_us() > until);
+	if (bound)
+		atomic_store(&pp->gave_up, 1);
+	if (atomic_load(&pp->stop) || atomic_load(&pp->gave_up)) {
+		if (other->vtable)
+			weft_waker_wake_by_ref(other);   /* so it ends too */
+		return WEFT_READY;
+	}
+	weft_waker_store(&pp->waker[t->side], cx->waker);
+	if (other->vtable)
+		weft_waker_wake_by_ref(other);
+	return WEFT_PENDING;
+}
+
+/* The task that must get its turn: records how many polls the pair had
+ * made when it ran, and stops the pair. With yield_first it first goes
+ * to the back of the local queue (a wake while it runs). */
+typedef struct turn_task {
+	weft_future fut;
+	ping_pong *pp;
+	bool yield_first;
+	atomic_long *ran_at;    /* -1 until it runs */
+} turn_task;
+
+static weft_poll turn_task_poll(weft_future *f, weft_cx *cx)
+{
+	turn_task *t = (turn_task *)f;
+	if (t->yield_first) {
+		t->yield_first = false;
+		weft_waker_wake_by_ref(cx->waker);
+		return WEFT_PENDING;
+	}
+	atomic_store(t->ran_at, atomic_load(&t->pp->polls));
+	atomic_store(&t->pp->stop, 1);
+	return WEFT_READY;
+}
+
+/* Runs on the worker and spawns from there: the pair, and (if set) the
+ * task that must get its turn. Spawns from a running task go to the LIFO
+ * slot, pushing its previous occupant to the back of the local queue. */
+typedef struct pair_starter {
+	weft_future fut;
+	ping_pong *pp;
+	turn_task *turn;        /* NULL: spawn only the pair */
+	atomic_int *failed;
+} pair_starter;
+
+static weft_poll pair_starter_poll(weft_future *f, weft_cx *cx)
+{
+	pair_starter *s = (pair_starter *)f;
+	weft_runtime *rt = weft_cx_runtime(cx);
+	for (int side = 0; side < 2; side++) {
+		ping_pong_task t = { .fut = WEFT_FUTURE(ping_pong_poll, NULL), .pp = s->pp,
+				     .side = side };
+		if (weft_spawn_detached(rt, &t.fut, sizeof t) != 0)
+			atomic_store(s->failed, 1);
+	}
+	if (s->turn && weft_spawn_detached(rt, &s->turn->fut, sizeof *s->turn) != 0)
+		atomic_store(s->failed, 1);
+	return WEFT_READY;
+}
+
+static weft_runtime *one_worker_mt(void)
+{
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = WEFT_FLAVOUR_MULTI_THREAD;
+	cfg.workers = 1;
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	return rt;
+}
+
+static long wait_ran_at(atomic_long *ran_at)
+{
+	uint64_t until = test_now_us() + 20000000;
+	while (atomic_load(ran_at) < 0 && test_now_us() < until)
+		usleep(100);
+	return atomic_load(ran_at);
+}
+
+/* The LIFO slot's cap: two tasks waking each other run from the slot at
+ * most a few times in a row, then the next goes to the back of the local
+ * queue, so a task queued there runs long before the pair is done. The
+ * starter spawns the pair and then the turn task, which lands in the
+ * slot, runs first and yields to the back of the queue, behind the pair:
+ * the pair's ping-pong starts with it queued. */
+static void the_lifo_slot_cannot_starve_the_local_queue(void **state)
+{
+	(void)state;
+	weft_runtime *rt = one_worker_mt();
+	ping_pong pp = { .max_polls = 100000 };
+	atomic_long ran_at = -1;
+	atomic_int failed = 0;
+	turn_task turn = { .fut = WEFT_FUTURE(turn_task_poll, NULL), .pp = &pp,
+			   .yield_first = true, .ran_at = &ran_at };
+	pair_starter st = { .fut = WEFT_FUTURE(pair_starter_poll, NULL), .pp = &pp,
+			    .turn = &turn, .failed = &failed };
+	assert_int_equal(weft_spawn_detached(rt, &st.fut, sizeof st), 0);
+	long at = wait_ran_at(&ran_at);
+	uint64_t lifo_hits = worker_metrics(rt, 0).lifo_hits;
+	weft_runtime_close(rt);   /* joins the worker: the slots are ours */
+	weft_waker_drop(&pp.waker[0]);
+	weft_waker_drop(&pp.waker[1]);
+	assert_int_equal(atomic_load(&failed), 0);
+	assert_true(at >= 0);
+	/* The pair ran from the slot (the mechanism under test) ... */
+	assert_true(lifo_hits >= 2);
+	/* ... and the queued task ran within a few polls of the pair, not
+	 * after its 100,000. */
+	assert_false(atomic_load(&pp.gave_up));
+	assert_true(at < 100);
+}
+
+/* The inject-queue check: a task spawned from outside while the worker's
+ * local queue never empties (the pair, capped out of the LIFO slot into
+ * the queue and back) runs when the worker looks at the inject queue
+ * every global_queue_interval ticks, not when the pair gives up. */
+static void a_remote_task_runs_while_the_local_queue_never_empties(void **state)
+{
+	(void)state;
+	weft_runtime *rt = one_worker_mt();
+	/* The bound only ends the test when the check is missing: 60 s
+	 * until the remote task is queued, then 5 s. */
+	ping_pong pp = { .until_us = test_now_us() + 60000000 };
+	atomic_long ran_at = -1;
+	atomic_int failed = 0;
+	pair_starter st = { .fut = WEFT_FUTURE(pair_starter_poll, NULL), .pp = &pp,
+			    .failed = &failed };
+	assert_int_equal(weft_spawn_detached(rt, &st.fut, sizeof st), 0);
+	uint64_t until = test_now_us() + 30000000;
+	while (atomic_load(&pp.polls) < 1000 && test_now_us() < until)
+		usleep(100);
+	bool pair_running = atomic_load(&pp.polls) >= 1000;
+	uint64_t remote_before = worker_metrics(rt, 0).remote_schedules;
+	turn_task turn = { .fut = WEFT_FUTURE(turn_task_poll, NULL), .pp = &pp,
+			   .ran_at = &ran_at };
+	assert_int_equal(weft_spawn_detached(rt, &turn.fut, sizeof turn), 0);
+	atomic_store(&pp.until_us, test_now_us() + 5000000);
+	long at = wait_ran_at(&ran_at);
+	uint64_t remote_after = worker_metrics(rt, 0).remote_schedules;
+	weft_runtime_close(rt);
+	weft_waker_drop(&pp.waker[0]);
+	weft_waker_drop(&pp.waker[1]);
+	assert_int_equal(atomic_load(&failed), 0);
+	assert_true(pair_running);
+	assert_true(at >= 0);
+	assert_false(atomic_load(&pp.gave_up));   /* it ran while the pair ran */
+	assert_true(remote_after > remote_before);   /* taken from the inject queue */
+}
+
+/* Yields until the acceptor has its connection, or gives up at until_us
+ * (60 s, then 5 s once the client has connected). */
+typedef struct busy_yielder {
+	weft_future fut;
+	atomic_int *accepted, *gave_up, *started;
+	atomic_ullong *until_us;
+} busy_yielder;
+
+static weft_poll busy_yielder_poll(weft_future *f, weft_cx *cx)
+{
+	busy_yielder *y = (busy_yielder *)f;
+	atomic_store(y->started, 1);
+	if (atomic_load(y->accepted))
+		return WEFT_READY;
+	if (test_now_us() > atomic_load(y->until_us)) {
+		atomic_store(y->gave_up, 1);
+		return WEFT_READY;
+	}
+	weft_waker_wake_by_ref(cx->waker);   /* to the back of the queue */
+	return WEFT_PENDING;
+}
+
+typedef struct acceptor {
+	weft_future fut;
+	weft_listener *lis;
+	atomic_int *waiting, *accepted, *yielder_gave_up;
+} acceptor;
+
+static weft_poll acceptor_poll(weft_future *f, weft_cx *cx)
+{
+	acceptor *a = (acceptor *)f;
+	weft_stream *s = NULL;
+	int res;
+	if (weft_listener_poll_accept(a->lis, cx, &s, &res) == WEFT_PENDING) {
+		atomic_store(a->waiting, 1);
+		return WEFT_PENDING;
+	}
+	if (res == 0) {
+		weft_stream_close(s);
+		/* Seen while the yielder still held the worker? */
+		atomic_store(a->accepted, atomic_load(a->yielder_gave_up) ? 2 : 1);
+	} else {
+		atomic_store(a->accepted, 3);
+	}
+	return WEFT_READY;
+}
+
+/* The driver poll of a busy worker: a worker that always has a task to
+ * run never sleeps in the driver, so it polls the driver (without
+ * sleeping) every event_interval ticks; a connection that arrives while
+ * a task keeps yielding is accepted then, not when the worker is idle. */
+static void a_busy_worker_still_polls_the_driver_for_io(void **state)
+{
+	(void)state;
+	weft_runtime *rt = one_worker_mt();
+	weft_listener *lis = NULL;
+	assert_int_equal(weft_tcp_listen(&lis, "127.0.0.1:0", 16), 0);
+	weft_addr addr;
+	assert_int_equal(weft_listener_local_addr(lis, &addr), 0);
+	atomic_int waiting = 0, accepted = 0, gave_up = 0, started = 0;
+	acceptor a = { .fut = WEFT_FUTURE(acceptor_poll, NULL), .lis = lis,
+		       .waiting = &waiting, .accepted = &accepted,
+		       .yielder_gave_up = &gave_up };
+	assert_int_equal(weft_spawn_detached(rt, &a.fut, sizeof a), 0);
+	uint64_t until = test_now_us() + 30000000;
+	assert_true(test_wait_flag(&waiting, until));
+	atomic_ullong yield_until = test_now_us() + 60000000;
+	busy_yielder y = { .fut = WEFT_FUTURE(busy_yielder_poll, NULL), .accepted = &accepted,
+			   .gave_up = &gave_up, .started = &started, .until_us = &yield_until };
+	assert_int_equal(weft_spawn_detached(rt, &y.fut, sizeof y), 0);
+	assert_true(test_wait_flag(&started, until));
+	/* The kernel completes the handshake from the backlog: the listener
+	 * is readable now, and only a driver poll can tell the acceptor. */
+	int fd = socket(addr.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, &addr.u.sa, addr.len), 0);
+	atomic_store(&yield_until, test_now_us() + 5000000);
+	bool done = test_wait_flag(&accepted, test_now_us() + 20000000);
+	weft_runtime_close(rt);
+	close(fd);
+	weft_listener_close(lis);
+	assert_true(done);
+	assert_int_equal(atomic_load(&accepted), 1);   /* while the yielder ran */
+	assert_false(atomic_load(&gave_up));
 }
 
 /* ---------------------------------------------------- busy and polls */
@@ -546,6 +823,9 @@ int main(void)
 		cmocka_unit_test(flavour_values_and_worker_counts_are_checked),
 		cmocka_unit_test(auto_picks_current_thread_for_one_worker_and_multi_thread_for_more),
 		cmocka_unit_test(a_one_worker_multi_thread_runtime_runs_tasks_on_its_worker),
+		cmocka_unit_test(the_lifo_slot_cannot_starve_the_local_queue),
+		cmocka_unit_test(a_remote_task_runs_while_the_local_queue_never_empties),
+		cmocka_unit_test(a_busy_worker_still_polls_the_driver_for_io),
 		cmocka_unit_test(busy_time_counts_the_time_tasks_spend_polling),
 		cmocka_unit_test(the_poll_time_histogram_puts_each_poll_in_its_power_of_two_bucket),
 		cmocka_unit_test(the_watchdog_reports_a_task_that_holds_its_worker_naming_its_spawn_site),

@@ -24,6 +24,7 @@
 /* ---------------------------------------------------------- the hooks */
 
 static atomic_int starts, stops, violations;
+static atomic_int worker_starts;   /* starts on threads named weft-worker-* */
 static _Thread_local int hook_started, hook_stopped;
 
 static void on_start(void *arg)
@@ -35,6 +36,8 @@ static void on_start(void *arg)
 	if (strncmp(name, "weft-", 5) != 0)   /* only the runtime's threads */
 		atomic_fetch_add(&violations, 1);
 	hook_started = 1;
+	if (strncmp(name, "weft-worker-", 12) == 0)
+		atomic_fetch_add(&worker_starts, 1);
 	atomic_fetch_add(&starts, 1);
 }
 
@@ -50,6 +53,7 @@ static int hooks_reset(void **state)
 {
 	(void)state;
 	atomic_store(&starts, 0);
+	atomic_store(&worker_starts, 0);
 	atomic_store(&stops, 0);
 	atomic_store(&violations, 0);
 	return 0;
@@ -183,7 +187,13 @@ static void every_runtime_thread_calls_start_and_stop_exactly_once(void **state)
 	assert_int_equal(m.threads, 0);
 	assert_int_equal(m.dns_threads, 0);
 	assert_true(m.threads_started >= 1);
-	/* A thread is uncounted before its stop hook runs: wait for it. */
+	/* Every worker has started (a worker that ran no task may start
+	 * late on a loaded machine), and a pool thread is uncounted before
+	 * its stop hook runs: wait for both. */
+	until = test_now_us() + WAIT_US;
+	while (atomic_load(&worker_starts) != 3 && test_now_us() < until)
+		usleep(200);
+	assert_int_equal(atomic_load(&worker_starts), 3);
 	int started = atomic_load(&starts);
 	until = test_now_us() + WAIT_US;
 	while (atomic_load(&stops) != started - 3 && test_now_us() < until)
@@ -219,6 +229,27 @@ static void a_current_thread_runtime_hooks_only_its_pool_threads(void **state)
 
 /* ---------------------------------------------------- bounded close */
 
+/* A job still running when the close begins: it waits (bounded) for
+ * `closing`, then gives a close that does not wait for it time to return
+ * first (not synchronisation: a correct close passes however long this
+ * takes), then says it is done. */
+struct closing_job {
+	atomic_int closing, done;
+};
+
+static void *until_closing_job(void *arg)
+{
+	struct closing_job *c = arg;
+	uint64_t until = test_now_us() + WAIT_US;
+	while (!atomic_load(&c->closing) && test_now_us() < until)
+		usleep(100);
+	struct timespec ts = { 0, 20 * 1000 * 1000 };   /* 20 ms */
+	nanosleep(&ts, NULL);
+	atomic_store(&c->done, 1);
+	return arg;
+}
+
+/* A short job (20 ms) for the queue and for the closed runtime. */
 static void *sleep_job(void *arg)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };   /* 20 ms */
@@ -231,8 +262,8 @@ static void jobs_that_finish_before_the_deadline_are_waited_for(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt(2, 4, 0);
-	atomic_int done = 0;
-	assert_int_equal(weft_spawn_blocking(rt, sleep_job, &done, NULL), 0);
+	struct closing_job c = { 0 };
+	assert_int_equal(weft_spawn_blocking(rt, until_closing_job, &c, NULL), 0);
 	/* Running, not queued (a queued one would be cancelled). */
 	weft_blocking_metrics m;
 	uint64_t until = test_now_us() + WAIT_US;
@@ -243,9 +274,10 @@ static void jobs_that_finish_before_the_deadline_are_waited_for(void **state)
 	weft_runtime_close_report r = { .size = sizeof r, .abandoned_threads = 7,
 					.abandoned_jobs = 7, .cancelled_jobs = 7 };
 	uint64_t t0 = test_now_us();
+	atomic_store(&c.closing, 1);
 	assert_int_equal(weft_runtime_close_timeout(rt, 5ull * 1000 * 1000 * 1000, &r), 0);
 	assert_true(test_now_us() - t0 < WAIT_US);
-	assert_int_equal(atomic_load(&done), 1);
+	assert_int_equal(atomic_load(&c.done), 1);
 	assert_int_equal(r.size, sizeof r);
 	assert_int_equal(r.abandoned_threads, 0);
 	assert_int_equal(r.abandoned_jobs, 0);
@@ -390,6 +422,8 @@ static void both_pools_abandoned_free_everything_when_the_last_returns(void **st
 		usleep(200);
 		assert_int_equal(weft_runtime_blocking_metrics(rt, &m, sizeof m), 0);
 	} while ((m.dns_running != 1 || m.running != 1) && test_now_us() < until);
+	assert_int_equal(m.dns_running, 1);
+	assert_int_equal(m.running, 1);
 	weft_runtime_close_report r = { .size = sizeof r };
 	assert_int_equal(weft_runtime_close_timeout(rt, 10ull * 1000 * 1000, &r), -ETIMEDOUT);
 	assert_int_equal(r.abandoned_threads, 2);

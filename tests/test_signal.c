@@ -370,6 +370,41 @@ static void dropping_a_pending_listener_restores_the_disposition(void **state)
 	assert_int_equal(run_raise(1, WEFT_SIGNAL_BIT(SIGUSR1), SIGUSR1, false), SIGUSR1);
 }
 
+/* Dropping a waiting listener drops the waker it stored (for a task
+ * waker, a reference on the task): both while other listeners keep the
+ * hub and when it is the last one. Polled by hand with counting wakers,
+ * so a waker kept past the drop shows as a live count. */
+static void dropping_a_waiting_listener_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_runtime *rt;
+	assert_int_equal(new_runtime(&rt, 1), 0);
+	test_counting_waker ca, cb;
+	test_counting_waker_init(&ca);
+	test_counting_waker_init(&cb);
+	weft_waker wa = test_counting_waker_get(&ca), wb = test_counting_waker_get(&cb);
+	weft_cx cxa = weft_cx_from_waker(&wa), cxb = weft_cx_from_waker(&wb);
+	cxa.runtime = cxb.runtime = rt;
+	weft_signal a, b;
+	weft_signal_init(&a, WEFT_SIGNAL_BIT(SIGUSR1));
+	weft_signal_init(&b, WEFT_SIGNAL_BIT(SIGUSR1));
+	assert_int_equal(weft_signal_poll(&a, &cxa), WEFT_PENDING);
+	assert_int_equal(weft_signal_poll(&b, &cxb), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&ca.live), 2);   /* ours, a's */
+	assert_int_equal(test_counting_waker_load(&cb.live), 2);
+
+	weft_signal_drop(&a);   /* b keeps the hub */
+	assert_int_equal(test_counting_waker_load(&ca.live), 1);
+	weft_signal_drop(&b);   /* the last listener: the hub goes too */
+	assert_int_equal(test_counting_waker_load(&cb.live), 1);
+	weft_runtime_close(rt);
+	weft_waker_drop(&wa);
+	weft_waker_drop(&wb);
+	assert_int_equal(test_counting_waker_load(&ca.live), 0);
+	assert_int_equal(test_counting_waker_load(&cb.live), 0);
+	assert_false(handler_installed(SIGUSR1));
+}
+
 static void a_signal_raised_before_the_first_poll_is_not_seen(void **state)
 {
 	(void)state;
@@ -552,6 +587,7 @@ int main(void)
 		cmocka_unit_test(one_kill_completes_every_listener_in_two_runtimes),
 		cmocka_unit_test(rearm_waits_for_the_next_delivery_keeping_the_handler),
 		cmocka_unit_test(dropping_a_pending_listener_restores_the_disposition),
+		cmocka_unit_test(dropping_a_waiting_listener_drops_its_waker),
 		cmocka_unit_test(a_signal_raised_before_the_first_poll_is_not_seen),
 		cmocka_unit_test(a_failed_sigaction_leaves_no_handler_behind),
 		cmocka_unit_test(bad_masks_and_no_runtime_give_einval),

@@ -363,6 +363,72 @@ static void every_poll_takes_budget_and_a_spent_budget_yields(void **state)
 
 /* --------------------------------------------------------------- mutex */
 
+/* Polls @f, waiting, with hand @a and then with hand @b: the waiter keeps
+ * only @b's waker (a's clone is dropped at once); then drops it mid-wait,
+ * which drops b's clone. */
+static void replace_then_drop_mid_wait(weft_future *f, hand *a, hand *b)
+{
+	assert_int_equal(hpoll(a, f), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a->cw.live), 2);   /* ours, the node's */
+	assert_int_equal(hpoll(b, f), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a->cw.live), 1);
+	assert_int_equal(test_counting_waker_load(&b->cw.live), 2);
+	weft_future_drop(f);
+	assert_int_equal(test_counting_waker_load(&b->cw.live), 1);
+	assert_int_equal(hand_wakes(a) + hand_wakes(b), 0);
+}
+
+/* Each waiting lock future (mutex, rwlock read and write) and semaphore
+ * acquire, polled again by another task, drops the waker it replaces,
+ * and dropped while it waits drops the one it holds: through each
+ * primitive's own drop function. */
+static void waiting_locks_drop_the_wakers_they_replace_and_hold(void **state)
+{
+	(void)state;
+	hand a, b;
+	hand_init(&a);
+	hand_init(&b);
+
+	weft_mutex m;
+	assert_int_equal(weft_mutex_init(&m), 0);
+	assert_int_equal(weft_mutex_try_lock(&m), 0);
+	weft_mutex_lock_future ml;
+	weft_mutex_lock_init(&ml, &m);
+	replace_then_drop_mid_wait(&ml.fut, &a, &b);
+	assert_int_equal(weft_mutex_unlock(&m), 0);
+	assert_int_equal(weft_mutex_try_lock(&m), 0);   /* nobody took it */
+	assert_int_equal(weft_mutex_unlock(&m), 0);
+	weft_mutex_close(&m);
+
+	weft_rwlock rw;
+	assert_int_equal(weft_rwlock_init(&rw), 0);
+	assert_int_equal(weft_rwlock_try_write(&rw), 0);
+	weft_rwlock_lock_future rl;
+	weft_rwlock_read_init(&rl, &rw);
+	replace_then_drop_mid_wait(&rl.fut, &a, &b);
+	assert_int_equal(weft_rwlock_write_unlock(&rw), 0);
+	assert_int_equal(weft_rwlock_try_read(&rw), 0);
+	weft_rwlock_lock_future wl;
+	weft_rwlock_write_init(&wl, &rw);
+	replace_then_drop_mid_wait(&wl.fut, &a, &b);
+	assert_int_equal(weft_rwlock_read_unlock(&rw), 0);
+	assert_int_equal(weft_rwlock_try_write(&rw), 0);   /* nobody took it */
+	assert_int_equal(weft_rwlock_write_unlock(&rw), 0);
+	weft_rwlock_close(&rw);
+
+	weft_semaphore sem;
+	assert_int_equal(weft_semaphore_init(&sem, 0), 0);
+	weft_semaphore_acquire_future sa;
+	weft_semaphore_acquire_init(&sa, &sem, 1);
+	replace_then_drop_mid_wait(&sa.fut, &a, &b);
+	assert_int_equal(weft_semaphore_release(&sem, 1), 0);
+	assert_int_equal(weft_semaphore_available(&sem), 1);   /* nobody took it */
+	weft_semaphore_close(&sem);
+
+	hand_fini(&a);
+	hand_fini(&b);
+}
+
 static void mutex_lock_is_handed_to_waiters_in_fifo_order(void **state)
 {
 	(void)state;
@@ -626,6 +692,156 @@ static void oneshot_delivers_its_message_to_a_waiting_receive(void **state)
 	hand_fini(&h);
 }
 
+/*
+ * The oneshot's state word is all that orders a send on one thread before
+ * the receive on another: the receiver's waker, written before WAKER is
+ * set (release), read by the sender after its TX_DONE (acquire); the
+ * message, written before SENT (release), copied by the receive after it
+ * sees SENT (acquire). Here nothing else orders the two threads: the
+ * sender starts on a relaxed flag and its wake stalls (test_stall_waker)
+ * until the receive, spinning, has taken the message, so the receive
+ * runs between the sender's publication and anything the sender does
+ * after it. Under TSan a weakened ordering on either side is a data race
+ * (on the waker slot or the message); elsewhere the test checks the
+ * message and the one wake.
+ */
+struct oneshot_race {
+	weft_oneshot_sender *tx;
+	long msg[8];
+	atomic_int go;          /* relaxed: no happens-before of its own */
+	int send_rc;
+};
+
+static void *oneshot_race_sender(void *arg)
+{
+	struct oneshot_race *r = arg;
+	uint64_t until = test_now_us() + 5000000;
+	while (!atomic_load_explicit(&r->go, memory_order_relaxed) && test_now_us() < until)
+		sched_yield();
+	r->send_rc = weft_oneshot_send(r->tx, r->msg);
+	return NULL;
+}
+
+static void oneshot_send_and_receive_are_ordered_by_the_state_word_alone(void **state)
+{
+	(void)state;
+	struct oneshot_race r = { .send_rc = 1 };
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof r.msg, &r.tx, &rx), 0);
+	for (int i = 0; i < 8; i++)
+		r.msg[i] = 1000 + i;
+	atomic_init(&r.go, 0);
+	test_stall_waker sw;
+	weft_waker w = test_stall_waker_init(&sw);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, oneshot_race_sender, &r), 0);
+	/* After the thread started: it must not inherit our writes below. */
+	long out[8] = { 0 };
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, out);
+	weft_cx cx = weft_cx_from_waker(&w);
+	weft_poll p = weft_oneshot_recv_poll(&f, &cx);   /* registers the waker */
+	atomic_store_explicit(&r.go, 1, memory_order_relaxed);
+	uint64_t until = test_now_us() + 5000000;
+	while (p == WEFT_PENDING && test_now_us() < until) {
+		cx = weft_cx_from_waker(&w);
+		p = weft_oneshot_recv_poll(&f, &cx);
+	}
+	test_stall_waker_release(&sw);
+	pthread_join(th, NULL);
+	assert_int_equal(r.send_rc, 0);
+	assert_int_equal(p, WEFT_READY);
+	assert_int_equal(f.result, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out[i], 1000 + i);
+	assert_int_equal(atomic_load(&sw.wakes), 1);
+	weft_oneshot_recv_drop(&f);
+	weft_oneshot_receiver_close(rx);
+	weft_waker_drop(&w);
+	assert_int_equal(atomic_load(&sw.live), 0);
+}
+
+#ifdef WEFT_PERTURB
+/* The perturbation hook of the next test: sends at the receive's
+ * registration, once. */
+static weft_oneshot_sender *register_race_tx;
+static long register_race_msg = 55;
+
+static void send_at_oneshot_register(enum weft__perturb_site site)
+{
+	if (site != WEFT__PERTURB_ONESHOT_REGISTER || !register_race_tx)
+		return;
+	weft_oneshot_sender *tx = register_race_tx;
+	register_race_tx = NULL;
+	assert_int_equal(weft_oneshot_send(tx, &register_race_msg), 0);
+}
+#endif
+
+/* A send that finishes between the receive's store of its waker and its
+ * publication of WAKER finds no waker to wake: the receive sees TX_DONE,
+ * drops the waker it stored (nobody else will) and takes the message in
+ * the same poll. The perturbation hook sends at that point. */
+static void a_send_finishing_while_the_receive_registers_leaves_no_waker_behind(void **state)
+{
+	(void)state;
+#ifndef WEFT_PERTURB
+	skip();
+#else
+	weft_oneshot_sender *tx;
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof(long), &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	long out = 0;
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, &out);
+	register_race_tx = tx;
+	atomic_store(&weft__perturb_hook, send_at_oneshot_register);
+	weft_poll p = hpoll(&h, &f.fut);
+	atomic_store(&weft__perturb_hook, NULL);
+	assert_null(register_race_tx);   /* the hook sent */
+	assert_int_equal(p, WEFT_READY);
+	assert_int_equal(f.result, 0);
+	assert_int_equal(out, 55);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);   /* the hand's own */
+	weft_oneshot_recv_drop(&f);
+	weft_oneshot_receiver_close(rx);
+	hand_fini(&h);
+#endif
+}
+
+/* The receiver's waker comes back to it, and is dropped, on both paths
+ * that take it back while the sender has not finished: a poll with
+ * another waker (the first is replaced) and the receive's drop. */
+static void oneshot_receive_takes_back_and_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_oneshot_sender *tx;
+	weft_oneshot_receiver *rx;
+	assert_int_equal(weft_oneshot_new(sizeof(long), &tx, &rx), 0);
+	hand a, b;
+	hand_init(&a);
+	hand_init(&b);
+	long out = 0, msg = 5;
+	weft_oneshot_recv_future f;
+	weft_oneshot_recv_init(&f, rx, &out);
+	assert_int_equal(hpoll(&a, &f.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&a.cw.live), 2);   /* ours, the slot's */
+	assert_int_equal(hpoll(&b, &f.fut), WEFT_PENDING);           /* moved to b */
+	assert_int_equal(test_counting_waker_load(&a.cw.live), 1);
+	assert_int_equal(test_counting_waker_load(&b.cw.live), 2);
+	weft_oneshot_recv_drop(&f);                                    /* mid-wait */
+	assert_int_equal(test_counting_waker_load(&b.cw.live), 1);
+	assert_int_equal(weft_oneshot_send(tx, &msg), 0);
+	assert_int_equal(hand_wakes(&a) + hand_wakes(&b), 0);         /* nobody waits */
+	assert_int_equal(weft_oneshot_try_recv(rx, &out), 0);         /* the message stays */
+	assert_int_equal(out, 5);
+	weft_oneshot_receiver_close(rx);
+	hand_fini(&a);
+	hand_fini(&b);
+}
+
 static void oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send(void **state)
 {
 	(void)state;
@@ -838,6 +1054,62 @@ static void mpsc_unbounded_grows_by_blocks_and_frees_leftovers(void **state)
 	weft_mpsc_sender_close(tx);
 }
 
+/* A receive dropped while it waits (never woken) takes its node off the
+ * list and drops the waker it stored: the hand's own waker is then the
+ * only one left, before the channel closes. A later receive still gets
+ * the next message. */
+/* A send dropped while it waits for room (never granted a slot) takes
+ * its node off the list and drops the waker it stored; its message is
+ * not sent, and the slot freed later goes to nobody's waker. */
+static void mpsc_send_dropped_while_waiting_for_room_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(1, sizeof(int), &tx, &rx), 0);
+	int first = 1, second = 2, out = -1;
+	assert_int_equal(weft_mpsc_try_send(tx, &first), 0);   /* full */
+	hand h;
+	hand_init(&h);
+	weft_mpsc_send_future s;
+	weft_mpsc_send_init(&s, tx, &second);
+	assert_int_equal(hpoll(&h, &s.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_mpsc_send_drop(&s);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
+	assert_int_equal(out, 1);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), -EAGAIN);   /* never sent */
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
+	hand_fini(&h);
+}
+
+static void mpsc_receive_dropped_while_waiting_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_mpsc_sender *tx;
+	weft_mpsc_receiver *rx;
+	assert_int_equal(weft_mpsc_new(4, sizeof(int), &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	int out = -1, m = 9;
+	weft_mpsc_recv_future r;
+	weft_mpsc_recv_init(&r, rx, &out);
+	assert_int_equal(hpoll(&h, &r.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_mpsc_recv_drop(&r);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	assert_int_equal(weft_mpsc_try_send(tx, &m), 0);
+	assert_int_equal(hand_wakes(&h), 0);   /* nobody waits any more */
+	assert_int_equal(weft_mpsc_try_recv(rx, &out), 0);
+	assert_int_equal(out, 9);
+	weft_mpsc_sender_close(tx);
+	weft_mpsc_receiver_close(rx);
+	hand_fini(&h);
+}
+
 static void mpsc_woken_receive_that_is_dropped_loses_no_message(void **state)
 {
 	(void)state;
@@ -949,6 +1221,32 @@ static void watch_receivers_see_the_latest_value_once(void **state)
 	weft_watch_receiver_close(rx2);
 	hand_fini(&h1);
 	hand_fini(&h2);
+}
+
+/* A changed future dropped while it waits (never woken) takes its node
+ * off the list and drops the waker it stored; a later send wakes nobody. */
+static void watch_changed_dropped_while_waiting_drops_its_waker(void **state)
+{
+	(void)state;
+	weft_watch_sender *tx;
+	weft_watch_receiver *rx;
+	int v = 1;
+	assert_int_equal(weft_watch_new(sizeof v, &v, &tx, &rx), 0);
+	hand h;
+	hand_init(&h);
+	weft_watch_changed_future c;
+	weft_watch_changed_init(&c, rx);
+	assert_int_equal(hpoll(&h, &c.fut), WEFT_PENDING);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 2);   /* ours, the node's */
+	weft_watch_changed_drop(&c);
+	assert_int_equal(test_counting_waker_load(&h.cw.live), 1);
+	v = 2;
+	assert_int_equal(weft_watch_send(tx, &v), 0);
+	assert_int_equal(hand_wakes(&h), 0);
+	assert_int_equal(weft_watch_has_changed(rx), 1);   /* the change waits */
+	weft_watch_sender_close(tx);
+	weft_watch_receiver_close(rx);
+	hand_fini(&h);
 }
 
 static void watch_send_without_receivers_fails_with_epipe(void **state)
@@ -1679,6 +1977,7 @@ int main(void)
 		cmocka_unit_test(semaphore_release_past_the_max_counting_the_heads_partial_permits_fails_with_eoverflow),
 		cmocka_unit_test(zero_filled_futures_are_ready_with_einval_and_drop_twice_safely),
 		cmocka_unit_test(every_poll_takes_budget_and_a_spent_budget_yields),
+		cmocka_unit_test(waiting_locks_drop_the_wakers_they_replace_and_hold),
 		cmocka_unit_test(mutex_lock_is_handed_to_waiters_in_fifo_order),
 		cmocka_unit_test(mutex_handed_to_a_dropped_waiter_passes_to_the_next),
 		cmocka_unit_test(rwlock_readers_share_and_a_queued_writer_holds_back_later_readers),
@@ -1687,6 +1986,9 @@ int main(void)
 		cmocka_unit_test(notify_waiters_wakes_every_earlier_wait_and_stores_no_permit),
 		cmocka_unit_test(notify_one_received_by_a_dropped_wait_passes_to_the_next),
 		cmocka_unit_test(oneshot_delivers_its_message_to_a_waiting_receive),
+		cmocka_unit_test(oneshot_send_and_receive_are_ordered_by_the_state_word_alone),
+		cmocka_unit_test(a_send_finishing_while_the_receive_registers_leaves_no_waker_behind),
+		cmocka_unit_test(oneshot_receive_takes_back_and_drops_its_waker),
 		cmocka_unit_test(oneshot_dropped_sender_gives_epipe_and_dropped_receiver_fails_send),
 		cmocka_unit_test(oneshot_message_survives_a_woken_receive_that_is_dropped),
 		cmocka_unit_test(mpsc_bounded_keeps_order_and_refuses_when_full),
@@ -1694,9 +1996,12 @@ int main(void)
 		cmocka_unit_test(mpsc_closed_receiver_fails_queued_and_later_sends_but_keeps_its_buffer),
 		cmocka_unit_test(mpsc_last_sender_drop_wakes_a_waiting_receive_with_epipe),
 		cmocka_unit_test(mpsc_unbounded_grows_by_blocks_and_frees_leftovers),
+		cmocka_unit_test(mpsc_send_dropped_while_waiting_for_room_drops_its_waker),
+		cmocka_unit_test(mpsc_receive_dropped_while_waiting_drops_its_waker),
 		cmocka_unit_test(mpsc_woken_receive_that_is_dropped_loses_no_message),
 		cmocka_unit_test(allocation_failures_give_enomem_and_lose_nothing),
 		cmocka_unit_test(watch_receivers_see_the_latest_value_once),
+		cmocka_unit_test(watch_changed_dropped_while_waiting_drops_its_waker),
 		cmocka_unit_test(watch_send_without_receivers_fails_with_epipe),
 		cmocka_unit_test(mpsc_bounded_four_producers_deliver_every_message_in_order_across_workers),
 		cmocka_unit_test(mpsc_unbounded_four_producers_deliver_every_message_in_order_across_workers),

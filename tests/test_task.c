@@ -2,13 +2,17 @@
  * abort, close, yield_now, the cooperative budget, wakes from other
  * threads, and shutdown with live tasks. The current-thread flavour makes
  * the order of polls exact; test_mt.c covers the multi-thread flavour
- * (the race of a remote wake with the runtime's free runs on both here). */
+ * (the race of a remote wake with the runtime's free runs on both here,
+ * and the state word's orderings, seen by TSan, on one multi-thread
+ * worker). */
 #include "helpers.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sys.h"
@@ -532,6 +536,8 @@ typedef struct remote_gate {
 	_Atomic int open;
 	weft_waker waker;
 	pthread_mutex_t lock;
+	weft_runtime *rt;   /* whose block_on thread the opener waits for */
+	atomic_int late;    /* that thread did not park in time */
 } remote_gate;
 
 static weft_poll remote_gate_poll(weft_future *f, weft_cx *cx)
@@ -548,7 +554,9 @@ static weft_poll remote_gate_poll(weft_future *f, weft_cx *cx)
 static void *opener(void *arg)
 {
 	remote_gate *g = arg;
-	usleep(20000);
+	/* The block_on thread has polled (the waker is stored) and sleeps:
+	 * the wake must unpark it. A plain thread: the test asserts `late`. */
+	atomic_store(&g->late, !test_wait_workers_parked(g->rt, 1, test_now_us() + 10000000));
 	pthread_mutex_lock(&g->lock);
 	atomic_store(&g->open, 1);
 	weft_waker w = g->waker;
@@ -562,12 +570,13 @@ static void a_wake_from_another_thread_unparks_block_on(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt();
-	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL), .rt = rt };
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
 	assert_int_equal(weft_block_on(rt, &g.fut), 0);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&g.late));
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
 	weft_runtime_close(rt);
@@ -589,7 +598,7 @@ static void a_task_woken_from_another_thread_is_run(void **state)
 {
 	(void)state;
 	weft_runtime *rt = new_rt();
-	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL) };
+	remote_gate g = { .fut = WEFT_FUTURE(remote_gate_poll, NULL), .rt = rt };
 	pthread_mutex_init(&g.lock, NULL);
 	gate_ref r = { .fut = WEFT_FUTURE(gate_ref_poll, NULL), .g = &g };
 	weft_join_handle *h;
@@ -598,10 +607,182 @@ static void a_task_woken_from_another_thread_is_run(void **state)
 	assert_int_equal(pthread_create(&th, NULL, opener, &g), 0);
 	assert_int_equal(await_handle(rt, h, 0), 0);
 	pthread_join(th, NULL);
+	assert_false(atomic_load(&g.late));
 	weft_join_handle_close(h);
 	weft_waker_drop(&g.waker);
 	pthread_mutex_destroy(&g.lock);
 	weft_runtime_close(rt);
+}
+
+/* ------------------------------------- orderings of the state word */
+
+/*
+ * Two hand-overs between threads that only the task's state word orders,
+ * made so that nothing else does: under TSan (tests/run --sanitize
+ * thread) a release or acquire missing from a transition is a data race
+ * here; elsewhere the tests check the values. Both run a task on the one
+ * worker of a multi-thread runtime while a plain thread takes the other
+ * side; the flags between the threads are relaxed so that they add no
+ * happens-before edge of their own.
+ */
+static weft_runtime *one_worker_mt(void)
+{
+	weft_runtime_config cfg = WEFT_RUNTIME_CONFIG_INIT;
+	cfg.flavour = WEFT_FLAVOUR_MULTI_THREAD;
+	cfg.workers = 1;
+	weft_runtime *rt = NULL;
+	assert_int_equal(weft_runtime_new(&rt, &cfg), 0);
+	return rt;
+}
+
+/* Yields until `go`, then writes its output and is ready. */
+typedef struct late_output {
+	weft_future fut;
+	atomic_int *go;
+	uint64_t until_us;
+	long out[8];
+} late_output;
+
+static weft_poll late_output_poll(weft_future *f, weft_cx *cx)
+{
+	late_output *t = (late_output *)f;
+	if (!atomic_load_explicit(t->go, memory_order_relaxed) && test_now_us() < t->until_us) {
+		weft_waker_wake_by_ref(cx->waker);
+		return WEFT_PENDING;
+	}
+	for (int i = 0; i < 8; i++)
+		t->out[i] = 2000 + i;
+	return WEFT_READY;
+}
+
+/* Completion publishes the output (release of COMPLETE) and reads the
+ * join waker the handle stored (acquire of JOIN_WAKER); the handle,
+ * polled by hand on this thread, sees COMPLETE (acquire) and reads the
+ * output. The join waker stalls the worker right after COMPLETE, so the
+ * handle reads the output while the worker has made no later release. */
+static void the_output_is_handed_to_a_join_handle_on_another_thread_by_the_state_word(void **state)
+{
+	(void)state;
+	weft_runtime *rt = one_worker_mt();
+	atomic_int go;
+	atomic_init(&go, 0);
+	late_output t = { .fut = WEFT_FUTURE(late_output_poll, NULL), .go = &go,
+			  .until_us = test_now_us() + 5000000 };
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &t.fut, sizeof t, &h), 0);
+	test_stall_waker sw;
+	weft_waker w = test_stall_waker_init(&sw);
+	weft_cx cx = weft_cx_from_waker(&w);
+	int res = 1;
+	weft_poll p = weft_join_handle_poll(h, &cx, &res);   /* stores the waker */
+	atomic_store_explicit(&go, 1, memory_order_relaxed);
+	uint64_t until = test_now_us() + 5000000;
+	while (p == WEFT_PENDING && test_now_us() < until) {
+		cx = weft_cx_from_waker(&w);
+		p = weft_join_handle_poll(h, &cx, &res);
+	}
+	long out[8] = { 0 };
+	const late_output *done = weft_join_handle_output(h);
+	if (p == WEFT_READY && done)
+		memcpy(out, done->out, sizeof out);
+	test_stall_waker_release(&sw);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
+	weft_waker_drop(&w);
+	assert_int_equal(p, WEFT_READY);
+	assert_int_equal(res, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out[i], 2000 + i);
+	assert_int_equal(atomic_load(&sw.wakes), 1);
+	assert_int_equal(atomic_load(&sw.live), 0);
+}
+
+/* A wake by value from a plain thread while the task runs: what the
+ * waker wrote before the wake must be visible to the next poll, and the
+ * only edge between the two is the wake's release of NOTIFIED, acquired
+ * when the poll that was running ends (transition to idle). */
+typedef struct woken_reader {
+	weft_future fut;
+	pthread_mutex_t *lock;      /* guards *slot (hand-over to the thread) */
+	weft_waker *slot;
+	atomic_int *in_poll, *woken;
+	const long *data;           /* written by the waking thread */
+	long seen[8];
+	atomic_int *done;
+	int polls;
+} woken_reader;
+
+static weft_poll woken_reader_poll(weft_future *f, weft_cx *cx)
+{
+	woken_reader *r = (woken_reader *)f;
+	if (r->polls++ == 0) {
+		pthread_mutex_lock(r->lock);
+		weft_waker_store(r->slot, cx->waker);
+		pthread_mutex_unlock(r->lock);
+		atomic_store_explicit(r->in_poll, 1, memory_order_relaxed);
+		uint64_t until = test_now_us() + 5000000;
+		while (!atomic_load_explicit(r->woken, memory_order_relaxed) &&
+		       test_now_us() < until)
+			sched_yield();
+		return WEFT_PENDING;   /* NOTIFIED while running: polled again */
+	}
+	for (int i = 0; i < 8; i++)
+		r->seen[i] = r->data[i];
+	atomic_store_explicit(r->done, 1, memory_order_relaxed);
+	return WEFT_READY;
+}
+
+typedef struct waking_thread {
+	pthread_mutex_t lock;
+	weft_waker slot;
+	atomic_int in_poll, woken, done;
+	long data[8];
+} waking_thread;
+
+static void *waking_thread_main(void *arg)
+{
+	waking_thread *wt = arg;
+	uint64_t until = test_now_us() + 5000000;
+	while (!atomic_load_explicit(&wt->in_poll, memory_order_relaxed) && test_now_us() < until)
+		sched_yield();
+	pthread_mutex_lock(&wt->lock);
+	weft_waker w = wt->slot;
+	wt->slot = (weft_waker){ 0 };
+	pthread_mutex_unlock(&wt->lock);
+	for (int i = 0; i < 8; i++)
+		wt->data[i] = 3000 + i;
+	weft_waker_wake(&w);
+	atomic_store_explicit(&wt->woken, 1, memory_order_relaxed);
+	return NULL;
+}
+
+static void a_wake_while_the_task_runs_publishes_what_the_waker_wrote(void **state)
+{
+	(void)state;
+	waking_thread wt = { .slot = { 0 } };
+	pthread_mutex_init(&wt.lock, NULL);
+	atomic_init(&wt.in_poll, 0);
+	atomic_init(&wt.woken, 0);
+	atomic_init(&wt.done, 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, waking_thread_main, &wt), 0);
+	weft_runtime *rt = one_worker_mt();
+	woken_reader r = { .fut = WEFT_FUTURE(woken_reader_poll, NULL), .lock = &wt.lock,
+			   .slot = &wt.slot, .in_poll = &wt.in_poll, .woken = &wt.woken,
+			   .data = wt.data, .done = &wt.done };
+	weft_join_handle *h;
+	assert_int_equal(weft_spawn(rt, &r.fut, sizeof r, &h), 0);
+	bool finished = test_wait_flag(&wt.done, test_now_us() + 10000000);
+	pthread_join(th, NULL);
+	long seen[8] = { 0 };
+	if (finished)
+		memcpy(seen, ((woken_reader *)weft_join_handle_output(h))->seen, sizeof seen);
+	weft_join_handle_close(h);
+	weft_runtime_close(rt);
+	pthread_mutex_destroy(&wt.lock);
+	assert_true(finished);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(seen[i], 3000 + i);
 }
 
 typedef struct spawn_arg {
@@ -898,7 +1079,11 @@ static void a_wake_by_value_racing_runtime_free_touches_nothing_freed(void **sta
 			until_lent u = { .fut = WEFT_FUTURE(until_lent_poll, NULL),
 					 .lent = &lent };
 			assert_int_equal(weft_block_on(rt, &u.fut), 0);
-			usleep(1000);   /* the poll that lent the waker is over */
+			/* The poll that lent the waker is over: on one worker
+			 * it ran on this thread, on two its worker sleeps. */
+			if (workers > 1)
+				assert_true(test_wait_workers_parked(rt, workers,
+								     test_now_us() + 2000000));
 			atomic_store(&stalled, 0);
 			atomic_store(&freed, 0);
 			atomic_store(&weft__perturb_hook, stall_until_freed);
@@ -1129,6 +1314,8 @@ int main(void)
 		cmocka_unit_test(yield_now_lets_every_other_runnable_task_go_first),
 		cmocka_unit_test(a_wake_from_another_thread_unparks_block_on),
 		cmocka_unit_test(a_task_woken_from_another_thread_is_run),
+		cmocka_unit_test(the_output_is_handed_to_a_join_handle_on_another_thread_by_the_state_word),
+		cmocka_unit_test(a_wake_while_the_task_runs_publishes_what_the_waker_wrote),
 		cmocka_unit_test(tasks_spawned_from_another_thread_run_on_the_runtime),
 		cmocka_unit_test(block_on_inside_a_runtime_is_refused_with_edeadlk),
 		cmocka_unit_test(block_on_drops_its_future_once_when_ready),

@@ -22,7 +22,9 @@
  *    as the last searcher left a window that tests/model/idle_park.pml
  *    found: a worker refused as a searcher heads for park, the searcher
  *    takes a long task, a producer sees both unparked, and the refused
- *    worker then sleeps without looking.)
+ *    worker then sleeps without looking.) The argument for that pair
+ *    in C11 terms is beside the fence in weft__mt_schedule (worker.c);
+ *    tests/model/idle_sb.pml checks it with a store buffer per thread.
  *  - A parked worker that wakes stays on the stack, and counted parked,
  *    until it has work: a wake without a notification (a driver hand-off,
  *    a timer or I/O event for something elsewhere, a stale token) sends

@@ -36,7 +36,8 @@
  * sleeps off the driver at that moment, it is woken to take the driver
  * over (a sleeper publishes that it sleeps, counts itself, then tries the
  * driver once more, so one that was just falling asleep is not missed:
- * weft__driver_handoff, modelled in tests/model/park.pml), so a task that
+ * weft__driver_handoff, modelled in tests/model/park.pml, and its two
+ * fences under weak ordering in tests/model/handoff_sb.pml), so a task that
  * blocks in user code on one worker never stalls I/O for the rest. Busy
  * workers also poll the driver without sleeping every event_interval
  * ticks.
@@ -123,6 +124,22 @@ static void weft__driver_handoff(struct weft__worker *self)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&mt->park_sleepers, memory_order_seq_cst) == 0)
 		return;
+	/* One unpark for one sleeper. If a notify reaches the same worker
+	 * meanwhile the two fold into one token: that worker runs the
+	 * notified work and another sleeper stays on its word with the
+	 * driver free. It is a searcher (the notify counted it so), and the
+	 * last searcher's notify in weft__run_task wakes a parked worker,
+	 * which then takes the driver (park.pml -DNB=2 models that step,
+	 * idle_park.pml the chain). */
+	/* The scan's loads are relaxed (weft__park_sleeping), and no model
+	 * reaches this ordering (handoff_sb.pml writes PARKED to memory
+	 * directly): a sleeper's SeqCst CAS to PARKED is sequenced before
+	 * its SeqCst fetch_add of park_sleepers, a release; our SeqCst load
+	 * above is an acquire, so reading its count (or a later value of
+	 * the RMW chain) makes the CAS happen-before the scan, which then
+	 * reads PARKED or a later state of that word (coherence), never the
+	 * EMPTY before it. A later state is NOTIFIED (someone else woke it)
+	 * or EMPTY after it left: then it is not asleep on its word. */
 	for (uint32_t i = 0; i < mt->nworkers; i++) {
 		struct weft__worker *w = &mt->workers[i];
 		if (w != self && weft__park_sleeping(&w->park)) {
@@ -248,7 +265,15 @@ void weft__mt_schedule(weft_runtime *rt, struct weft__task *t, bool yield)
 	/* Relaxed: statistics. */
 	atomic_fetch_add_explicit(&rt->remote_schedules, 1, memory_order_relaxed);
 	/* SeqCst fence: our push (above, under the lock) must be ordered
-	 * before the idle-state load in notify; see idle.c. */
+	 * before the idle-state load in notify; see idle.c. The C11 argument
+	 * (idle_park.pml is sequentially consistent and idle_sb.pml gives
+	 * the pair store buffers): the parking worker's SeqCst fetch_sub of
+	 * idle->state is followed by its SeqCst load of inject_len. If that
+	 * load comes after this fence in the single SeqCst order S, it sees
+	 * our inject_len store, which is sequenced before the fence. If it
+	 * comes before, so does its fetch_sub, and our SeqCst load of
+	 * idle->state, after the fence, sees that fetch_sub or a later
+	 * value: the worker counted parked. One side sees the other. */
 	atomic_thread_fence(memory_order_seq_cst);
 	weft__notify_parked(mt);
 }

@@ -25,7 +25,9 @@
  * TX_DONE: the sender writes the park's word after TX_DONE, so the stack
  * must outlive the unpark, and the token says it is done (the futex wake
  * that may follow only hashes the address: park.c, "Lifetime").
- * `taken` is the receiver's own: one receive at a time.
+ * `taken` is the receiver's own: one receive at a time. The word is
+ * modelled in tests/model/oneshot.pml (send, close, a task's receive with
+ * a change of waker, a blocking receive, both drops).
  */
 #include "sync_waitlist.h"
 #include "sys_park.h"
@@ -197,6 +199,7 @@ int weft_oneshot_try_recv(weft_oneshot_receiver *rx, void *out)
 static bool weft__oneshot_register(struct weft__oneshot *c, const weft_waker *w)
 {
 	weft_waker_store(&c->rx_waker, w);
+	WEFT__PERTURB(WEFT__PERTURB_ONESHOT_REGISTER);
 	unsigned cur = atomic_load_explicit(&c->state, memory_order_relaxed);
 	for (;;) {
 		if (cur & WEFT__OS_TX_DONE) {

@@ -105,6 +105,10 @@ enum weft__perturb_site {
 	 * searching (the cap refused it), still counted unparked (worker.c). */
 	WEFT__PERTURB_PARK_SEARCHING,
 	WEFT__PERTURB_PARK_NOT_SEARCHING,
+	/* A oneshot receive has stored its waker in the slot and is about to
+	 * publish WAKER (sync_oneshot.c): a send that finishes here finds no
+	 * waker, and the receive must drop the one it stored. */
+	WEFT__PERTURB_ONESHOT_REGISTER,
 	WEFT__PERTURB_SITES
 };
 

@@ -52,6 +52,15 @@
  * take-back as a poll replacing its waker). Closing the handle clears
  * JOIN_INTEREST, and also JOIN_WAKER if the task is not complete, taking
  * the slot back. Exactly one side drops the waker.
+ *
+ * Model: tests/model/task_wake.pml (the worker, wakers by value and by
+ * reference, the join handle's poll, abort, withdraw and close, and
+ * weft_runtime_close) checks the word's transitions in sequentially
+ * consistent runs. They are RMWs on one location, totally ordered
+ * whatever their order arguments; the arguments above are for the data
+ * around the word (the future, the output, the join waker slot), each
+ * one a release by the side giving a thing up paired with an acquire by
+ * the side taking it, as the comment at each RMW says.
  */
 #include "task.h"
 

@@ -75,7 +75,10 @@
  * there, which is fine because only the re-check above is relied on.
  *
  * Checks:
- *  - safety (an assertion when a worker commits to sleep): the inject
+ *  - safety, as the issue states it (an assertion when a worker commits
+ *    to sleep): when every worker sleeps, the inject queue is empty or
+ *    the producer's notify (its token) is still to come;
+ *  - safety, the stronger form (the same place): the inject
  *    queue is empty, or the producer is still between its push and the
  *    end of its notify, or a notifier popped a worker that has not yet
  *    started searching, or another worker will still look at the inject
@@ -102,25 +105,11 @@
  * a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps
  * replays that trail on the real code through the perturb hooks.
  *
- * State space (spin 6.5.2, pan -DCOLLAPSE -m200000; states stored; a
- * failing run stops at its first error, depth-first):
- *  NW=2, the protocol as in the C:  no error: safety 216,238,
- *                                    liveness 329,420 (a few seconds)
- *  NW=2 + MUTATE_RECHECK_ONLY_LAST_SEARCHER: safety error after 54,513
- *                                    states, liveness error (acceptance
- *                                    cycle) after 73,339
- *  NW=2 + MUTATE_SPURIOUS_REPARK:    safety error after 29,022,
- *                                    liveness error after 10,451
- *  NW=2 + MUTATE_NO_LAST_SEARCHER_RECHECK: safety error after
- *                                    27,477, liveness error after 42,392
- *  NW=3 + MUTATE_RECHECK_ONLY_LAST_SEARCHER: safety error after
- *                                    7,520,814, liveness error after
- *                                    10,262,983
- *  NW=3, the protocol as in the C:   no error: safety 24,330,356,
- *                                    liveness 38,488,990 (5 min, 4 GB:
- *                                    MODEL_MEMLIM=4000 MODEL_W=24; not
- *                                    in the test suite)
- *  NW=3 + either other mutation:     safety and liveness errors
+ * State space: see the table in tests/model/README.md. Not in any
+ * suite: NW=3 with NT=2 (the producer's two tasks), no error in safety
+ * (24,330,356 states) and liveness (38,488,990), 5 minutes and 4 GB with
+ * MODEL_MEMLIM=4000 MODEL_W=24 (measured before the long task became
+ * "ends or blocks"; that change took NW=2 from 216,238 to 213,614).
  */
 
 #ifndef NW
@@ -154,6 +143,7 @@ bool looks[MAXW];        /* will read the inject queue before sleeping */
 #define LOOKS_BUT(i) ((looks[0] && (i) != 0) || (looks[1] && (i) != 1) || \
 		      (looks[2] && (i) != 2))
 #define ANY_WOKEN (woken[0] || woken[1] || woken[2])
+#define ALL_ASLEEP (ps[0] == SLEEP && ps[1] == SLEEP && (NW < 3 || ps[2] == SLEEP))
 #define NOT_STRANDED(i) (inject == 0 || notifying || ANY_WOKEN || LOOKS_BUT(i))
 
 /* Inside an atomic step: is worker i on the sleepers stack? */
@@ -226,7 +216,9 @@ inline park_timeout(i) {
 	:: atomic { ps[i] == TOK -> ps[i] = EMPTY }     /* a token: return */
 	:: atomic {
 		ps[i] == EMPTY -> ps[i] = SLEEP;        /* commit to sleep */
-		assert(NOT_STRANDED(i))
+		assert(NOT_STRANDED(i));
+		/* all parked implies empty queues or a pending token */
+		assert(!ALL_ASLEEP || inject == 0 || notifying)
 	   }
 		if
 		:: ps[i] == TOK            /* unparked */
@@ -244,7 +236,7 @@ proctype worker(byte i)
 {
 	bool srch;        /* w->searching */
 	bool loc;         /* local work (w->lifo or w->queue) */
-	bool last, go, res, pend, tick;
+	bool last, go, res, pend;
 	byte s, k;
 	byte who = NONE;
 
@@ -376,13 +368,16 @@ take:
 task:
 	if
 	:: LONG(i) ->
-		/* a task that may never end */
+		/* a task that may never end: it ends (after any delay:
+		 * the interleavings hold the next step back as long as they
+		 * like), or it blocks for ever */
 		looks[i] = false;
-		do
-		:: tick = !tick     /* still running */
-		:: break
-		od;
-		atomic { looks[i] = true; tick = false }
+		if
+		:: true
+		:: true ->
+end_long:		false
+		fi;
+		looks[i] = true
 	:: else
 	fi;
 	goto top

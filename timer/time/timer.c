@@ -46,6 +46,15 @@
  * After waking, the driver that sees armed == 0 only stores 0 (awake),
  * without the lock: a registration that reads that 0 and does not unpark
  * came after the driver woke, and the driver's next question sees it.
+ * In C11 terms: the 0 is sequenced before the next question's SeqCst
+ * store of UINT64_MAX, later in driver_deadline's modification order,
+ * so a SeqCst load that reads the 0 precedes that store in the SeqCst
+ * order S; the registration's SeqCst fetch_add of armed precedes its
+ * load, hence the store, hence the driver's SeqCst load of armed, which
+ * sees the increment. tests/model/timer_fastpath.pml checks both pairs
+ * with a store buffer per thread (removing either side's SeqCst pair
+ * must fail there) and this awake path through a driver woken for
+ * someone else's I/O.
  *
  * The clock. now = frozen_ns while paused, else CLOCK_MONOTONIC +
  * offset_ns (modulo 2^64; the offset starts as minus the time at init).

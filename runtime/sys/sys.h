@@ -92,7 +92,9 @@ void weft__fault_reset(void);
  * WEFT__PERTURB(site) in a concurrency protocol calls the hook a test
  * installed (if any), which may stall or yield the calling thread to hold
  * a race window open on purpose; without the option the macro is empty,
- * so a release build carries no trace of it.
+ * so a release build carries no trace of it. The same option builds the
+ * seeded perturbation mode (sys_perturb.h), whose hook every atomic in
+ * the library calls, these sites' own load included.
  */
 enum weft__perturb_site {
 	/* A thread outside the runtime has queued a task (inject queue)

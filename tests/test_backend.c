@@ -331,6 +331,88 @@ static void a_reused_number_is_not_unregistered_by_queued_deletes(void **state)
 	close(sv[0]);
 	close(sv[1]);
 }
+
+/* A registration one of whose filters the kernel refuses fails with that
+ * error and leaves no knote of either filter behind (the reactor frees
+ * the token at once), whichever filter it was; the backend stays usable. */
+static void a_registration_with_one_filter_refused_leaves_no_knote(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	socket_pair(sv);
+	static const short filters[2] = { EVFILT_READ, EVFILT_WRITE };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(kqueue_double_fail_change(r.backend.fd, filters[i], EV_ADD, ENOMEM),
+				 0);
+		struct weft__io *io = NULL;
+		assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
+		for (int j = 0; j < 2; j++) {
+			errno = 0;
+			assert_int_equal(kqueue_double_inject(r.backend.fd, (uintptr_t)sv[0],
+							      filters[j], 0, 0), -1);
+			assert_int_equal(errno, ENOENT);
+		}
+		assert_true(weft__reactor_turn(&r, 0) >= 0);
+	}
+	/* And the fd registers normally afterwards. */
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	assert_true(weft__reactor_turn(&r, 0) >= 0);
+	assert_true(weft__io_readiness(io, NULL) & WEFT__READY_WRITABLE);
+	weft__io_deregister(io);
+	weft__reactor_fini(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A queued delete refused for another reason than a closed fd (EBADF,
+ * ENOENT) left a knote naming a token the reactor frees: the wait that
+ * carried it fails, as a failed wait does, and the error is sticky. */
+static void a_delete_refused_in_the_wait_fails_the_backend(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2];
+	socket_pair(sv);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	assert_true(weft__reactor_turn(&r, 0) >= 0);
+	weft__io_deregister(io);   /* queued, sv[0] still open */
+	assert_int_equal(kqueue_double_fail_change(r.backend.fd, EVFILT_READ, EV_DELETE, ENOMEM),
+			 0);
+	assert_int_equal(weft__reactor_turn(&r, 0), -ENOMEM);
+	assert_int_equal(weft__reactor_turn(&r, 0), -ENOMEM);
+	weft__reactor_fini(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The same through a registration that carries the queued deletes: the
+ * registration itself succeeds, and the next wait reports the failure. */
+static void a_delete_refused_in_a_registration_fails_the_next_wait(void **state)
+{
+	(void)state;
+	struct weft__reactor r;
+	assert_int_equal(weft__reactor_init(&r), 0);
+	int sv[2], sw[2];
+	socket_pair(sv);
+	socket_pair(sw);
+	struct weft__io *io;
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	weft__io_deregister(io);   /* queued, sv[0] still open */
+	assert_int_equal(kqueue_double_fail_change(r.backend.fd, EVFILT_WRITE, EV_DELETE, ENOMEM),
+			 0);
+	assert_int_equal(weft__io_register(&r, sw[0], 0, &io), 0);
+	assert_int_equal(weft__reactor_turn(&r, 0), -ENOMEM);
+	weft__reactor_fini(&r);
+	close(sv[0]);
+	close(sv[1]);
+	close(sw[0]);
+	close(sw[1]);
+}
 #endif /* WEFT_KQUEUE_DOUBLE */
 
 int main(void)
@@ -356,6 +438,9 @@ int main(void)
 		cmocka_unit_test(without_evfilt_user_a_pipe_wakes_the_wait_and_carries_the_user_event),
 		cmocka_unit_test(ev_eof_is_read_or_write_closed_and_fflags_an_error),
 		cmocka_unit_test(a_reused_number_is_not_unregistered_by_queued_deletes),
+		cmocka_unit_test(a_registration_with_one_filter_refused_leaves_no_knote),
+		cmocka_unit_test(a_delete_refused_in_the_wait_fails_the_backend),
+		cmocka_unit_test(a_delete_refused_in_a_registration_fails_the_next_wait),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

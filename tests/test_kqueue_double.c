@@ -584,6 +584,116 @@ static void inject_adds_flags_to_the_next_retrieval_once(void **state)
 	kqueue_double_close(kq);
 }
 
+/* Rule 4: a disabled knote is not returned, though its condition holds;
+ * enabled again, it is; EV_DISABLE or EV_ENABLE of a missing key is
+ * ENOENT. */
+static void disable_hides_a_knote_and_enable_returns_it(void **state)
+{
+	(void)state;
+	int kq = new_kq(), sv[2];
+	pair(sv);
+	assert_int_equal(change(kq, (uintptr_t)sv[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, NULL), 0);
+	assert_int_equal(change(kq, (uintptr_t)sv[0], EVFILT_READ, EV_DISABLE, 0, NULL), 0);
+	assert_int_equal(write(sv[1], "abc", 3), 3);
+	struct kevent ev[4];
+	assert_int_equal(poll_kq(kq, ev, 4), 0);
+	assert_int_equal(change(kq, (uintptr_t)sv[0], EVFILT_READ, EV_ENABLE, 0, NULL), 0);
+	assert_int_equal(poll_kq(kq, ev, 4), 1);
+	assert_int_equal(ev[0].filter, EVFILT_READ);
+	assert_int_equal(ev[0].data, 3);
+	assert_int_equal(change(kq, (uintptr_t)sv[0], EVFILT_WRITE, EV_DISABLE, 0, NULL), -ENOENT);
+	assert_int_equal(change(kq, (uintptr_t)sv[0], EVFILT_WRITE, EV_ENABLE, 0, NULL), -ENOENT);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(kqueue_double_close(kq), 0);
+}
+
+/* Rule 10: one array as both changelist and eventlist (what
+ * io_kqueue.c's weft__kq_send does): every change is read before the
+ * first entry is written, so receipts and events land over the changes
+ * intact. */
+static void one_array_serves_as_changelist_and_eventlist(void **state)
+{
+	(void)state;
+	int kq = new_kq(), sv[2];
+	pair(sv);
+	assert_int_equal(write(sv[1], "hello", 5), 5);
+	int tag;
+	struct kevent a[2];
+	/* Receipts: each entry comes back as its own change, data 0. */
+	EV_SET(&a[0], (uintptr_t)sv[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, &tag);
+	EV_SET(&a[1], (uintptr_t)sv[0], EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, &tag);
+	assert_int_equal(kevent(kq, a, 2, a, 2, &zero), 2);
+	assert_int_equal(a[0].filter, EVFILT_READ);
+	assert_int_equal(a[1].filter, EVFILT_WRITE);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(a[i].ident, (uintptr_t)sv[0]);
+		assert_int_equal(a[i].flags, EV_ERROR);
+		assert_int_equal(a[i].data, 0);
+	}
+	/* Events over the changes: the delete of the write knote is
+	 * applied, then the read event stored in its place. */
+	EV_SET(&a[0], (uintptr_t)sv[0], EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+	assert_int_equal(kevent(kq, a, 1, a, 2, &zero), 1);
+	assert_int_equal(a[0].filter, EVFILT_READ);
+	assert_int_equal(a[0].data, 5);
+	assert_ptr_equal(a[0].udata, &tag);
+	assert_int_equal(poll_kq(kq, a, 2), 0);   /* no write knote left */
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(kqueue_double_close(kq), 0);
+}
+
+/* Rule 16: a socket error (a reset from the peer) makes both filters
+ * pending, after both had been retrieved and cleared. */
+static void a_socket_error_makes_both_filters_pending(void **state)
+{
+	(void)state;
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, len), 0);
+	int s = accept(ls, NULL, NULL);
+	assert_true(s >= 0);
+
+	int kq = new_kq();
+	assert_int_equal(change(kq, (uintptr_t)c, EVFILT_READ, EV_ADD | EV_CLEAR, 0, NULL), 0);
+	assert_int_equal(change(kq, (uintptr_t)c, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, NULL), 0);
+	struct kevent ev[4];
+	assert_int_equal(poll_kq(kq, ev, 4), 1);   /* writable, once */
+	assert_int_equal(ev[0].filter, EVFILT_WRITE);
+	assert_int_equal(poll_kq(kq, ev, 4), 0);
+
+	/* An abortive close: the peer sends a reset. */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+	close(s);
+	bool seen[2] = { false, false };
+	for (int round = 0; round < 100 && !(seen[0] && seen[1]); round++) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		int n = kevent(kq, NULL, 0, ev, 4, &ts);
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++)
+			seen[ev[i].filter == EVFILT_READ ? 0 : 1] = true;
+	}
+	assert_true(seen[0]);
+	assert_true(seen[1]);
+	int err = 0;
+	len = sizeof err;
+	assert_int_equal(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	assert_int_equal(err, ECONNRESET);
+	close(c);
+	close(ls);
+	assert_int_equal(kqueue_double_close(kq), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +715,9 @@ int main(void)
 		cmocka_unit_test(timeouts_poll_wait_and_run_out),
 		cmocka_unit_test(a_signal_ends_a_wait_with_eintr_after_the_changes),
 		cmocka_unit_test(inject_adds_flags_to_the_next_retrieval_once),
+		cmocka_unit_test(disable_hides_a_knote_and_enable_returns_it),
+		cmocka_unit_test(one_array_serves_as_changelist_and_eventlist),
+		cmocka_unit_test(a_socket_error_makes_both_filters_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -342,9 +342,12 @@ static void a_replaced_waker_is_dropped_at_once(void **state)
 	assert_int_equal(first.live, 1);     /* the replaced clone is gone */
 	assert_int_equal(first.drops, 1);
 
-	/* The edge wakes only the waker stored last. */
+	/* The edge wakes only the waker stored last. One event on epoll;
+	 * kqueue reports the registration's pending writable edge as an
+	 * event of its own (EVFILT_WRITE), so two there. */
 	poke(sv[1]);
-	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL), 1);
+	assert_int_equal(weft__reactor_turn(&r, 1000 * 1000000LL),
+			 r.backend.kind == WEFT_BACKEND_KQUEUE ? 2 : 1);
 	assert_int_equal(first.wakes, 0);
 	assert_int_equal(second.wakes, 1);
 	weft__io_deregister(io);

@@ -1,6 +1,10 @@
 /* test_sys.c - failure injection through the syscall and allocation layer:
- * each injected failure surfaces as a clear -errno and leaks nothing; and
- * the CPU count the door reports (affinity mask, cgroup quota). */
+ * each injected failure surfaces as a clear -errno and leaks nothing; the
+ * CPU count the door reports (affinity mask, cgroup quota); and the
+ * descriptors the door makes (socket, accept, pipe) come out non-blocking
+ * and close-on-exec, on the Linux path and on macOS's (accept then fcntl,
+ * pipe then fcntl: -Dsimulate_macos=true, which tests/run --backend
+ * kqueue builds). */
 #include "helpers.h"
 
 #include <errno.h>
@@ -8,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sys.h"
 
@@ -213,6 +222,53 @@ static void the_default_worker_count_follows_the_affinity_mask(void **state)
 	assert_true(weft__available_cpus() >= 1 && weft__available_cpus() <= all);
 }
 
+/* @fd is non-blocking and close-on-exec. */
+static void assert_nonblock_cloexec(int fd)
+{
+	assert_true(fd >= 0);
+	int fl = fcntl(fd, F_GETFL);
+	assert_true(fl >= 0);
+	assert_true(fl & O_NONBLOCK);
+	int fd_fl = fcntl(fd, F_GETFD);
+	assert_true(fd_fl >= 0);
+	assert_true(fd_fl & FD_CLOEXEC);
+}
+
+static void socket_accept_and_pipe_are_nonblocking_and_cloexec(void **state)
+{
+	(void)state;
+#ifdef WEFT_SIMULATE_MACOS
+	print_message("(macOS socket path: accept then fcntl, pipe then fcntl)\n");
+#endif
+	int ls = weft__sys_socket(AF_INET, SOCK_STREAM, 0);
+	assert_nonblock_cloexec(ls);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, len), 0);
+	int a = -EAGAIN;
+	for (int i = 0; i < 1000 && a == -EAGAIN; i++) {
+		a = weft__sys_accept(ls, NULL, NULL);
+		if (a == -EAGAIN)
+			usleep(1000);
+	}
+	assert_nonblock_cloexec(a);
+	int p[2];
+	assert_int_equal(weft__sys_pipe(p), 0);
+	assert_nonblock_cloexec(p[0]);
+	assert_nonblock_cloexec(p[1]);
+	close(p[0]);
+	close(p[1]);
+	close(a);
+	close(c);
+	close(ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +280,7 @@ int main(void)
 		cmocka_unit_test(cgroup_v1_cfs_quota_counts_only_for_the_cpu_controller),
 		cmocka_unit_test(cgroup_text_that_does_not_parse_means_no_limit),
 		cmocka_unit_test(the_default_worker_count_follows_the_affinity_mask),
+		cmocka_unit_test(socket_accept_and_pipe_are_nonblocking_and_cloexec),
 	};
 	return cmocka_run_group_tests_name("sys", tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * backend.c - which I/O backends this build has, and how a runtime's
  * request (config field, WEFT_BACKEND) becomes the one it starts.
  *
- * The build compiles the backends meson's `backend` option chose and
+ * The build compiles the backends meson's `io_backend` option chose (not
+ * `backend`: meson reserves that name for its own option) and
  * says so with WEFT_HAVE_BACKEND_<NAME> (meson.build); the default one,
  * the one WEFT_BACKEND_AUTO starts, is WEFT_DEFAULT_BACKEND. Only AUTO
  * may fall back (driver.c, weft__driver_init): a backend asked for by

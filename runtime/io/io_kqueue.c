@@ -12,7 +12,10 @@
  * compiles this file unchanged against the kevent test double, whose
  * <sys/event.h> the include path puts first (tests/kqueue_double/, its
  * header holds the kevent rules this file relies on, cited below as
- * "rule N"); the one #ifdef is how the kqueue descriptor is closed.
+ * "rule N"). Three #ifdefs: how the kqueue descriptor is closed (the
+ * double cannot see close(2) of it, and would keep its internal
+ * descriptors open until the number is reused), and, twice, whether the
+ * system has EVFILT_USER at all.
  *
  * Changes. A registration (weft__backend_add) is one kevent call: its two
  * EV_ADDs marked EV_RECEIPT, so each comes back with its own error (data,
@@ -23,8 +26,15 @@
  * next kevent call, the next registration's or the wait's. A wait whose
  * queued deletes fail (the fd was closed after the removal, which already
  * dropped its knotes: EBADF, or ENOENT once the number is reused) gets
- * those errors back and no events (rule 9); it calls kevent again with
- * no changes and the same timeout (the first call did not sleep).
+ * those errors back and no events (rule 9); it calls kevent again, once,
+ * with no changes and the same timeout (the first call did not sleep).
+ *
+ * Registration is one kevent call per fd, not batched into the wait as
+ * issue 13 asked: its errors (EBADF, ENOMEM, a file kqueue refuses) must
+ * reach weft__io_register's caller before it returns, and the reactor
+ * frees the token at once on failure; a change riding on another
+ * thread's wait would report its error too late for both. Only removals,
+ * whose errors are harmless when the fd was closed, are batched.
  *
  * Why a queued delete is safe. The reactor frees a removed slot at the
  * start of a later turn, before that turn waits (reactor.c, "Lifetime");
@@ -39,7 +49,11 @@
  * call (kevent applies changes in order); and a registration of a number
  * whose deletes the waiting thread has taken ("in flight": its kevent may
  * not have applied them yet) wakes that thread and waits on the condition
- * variable until its kevent returned, which applied them.
+ * variable until its kevent returned, which applied them. No test
+ * reaches that wait (the double applies a call's changes before it
+ * sleeps); the rule is kept rather than libuv's skipping of EV_DELETE
+ * for fds about to be closed, because this backend is not told that a
+ * close follows a removal (docs/DESIGN.md, kqueue backend).
  *
  * The user event rides on the wake-up exactly as in io_epoll.c: raising
  * sets user_raised, then triggers the wake-up; a wait that retrieves the
@@ -54,8 +68,16 @@
  * Errors. Only EINTR from the waiting kevent is hidden (reported as a
  * wake-up with no events: the caller waits again); anything else is
  * returned as -errno with b->failed_call "kevent", and the reactor makes
- * it the runtime's sticky error. weft__backend_wake treats a full pipe
- * (EAGAIN) as success: a wake-up is already pending.
+ * it the runtime's sticky error. A failed wait's deletes are not queued
+ * again (the backend is unusable after it). A change that may leave a
+ * knote whose token the reactor frees counts as such a failure: a delete
+ * refused with another error than EBADF or ENOENT (in the wait, in a
+ * registration's call or a flush), and a failed undo of a registration
+ * one of whose two filters the kernel refused (the one that succeeded
+ * is deleted again). A registration or flush that sends nothing
+ * (the kevent call itself fails) keeps the queued deletes, this removal
+ * included. weft__backend_wake treats a full pipe (EAGAIN) as success: a
+ * wake-up is already pending.
  */
 #include "io_backend.h"
 #include "sys.h"
@@ -63,15 +85,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <string.h>
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#ifdef WEFT_KQUEUE_DOUBLE
-#include <kqueue_double.h>   /* the double's own calls (tests/kqueue_double) */
-#endif
 
 /* The ident of the wake-up's EVFILT_USER event. */
 #define WEFT__KQ_WAKE_IDENT 0
@@ -79,9 +96,11 @@
  * once. Below the wait's batch, so a wait always has eventlist room for
  * every queued change's error and at least one event (rule 8). */
 #define WEFT__KQ_PENDING_MAX 128
-/* The arrays' room: the queue, plus a registration's two changes, plus a
- * wait's changes put back after a failed call. */
-#define WEFT__KQ_ROOM (2 * WEFT__KQ_PENDING_MAX + 4)
+/* The most a queue holds: PENDING_MAX, plus the removals kept while
+ * flushes of a full queue fail (weft__backend_del). */
+#define WEFT__KQ_QUEUE_MAX (2 * WEFT__KQ_PENDING_MAX)
+/* The arrays' room: the queue plus a registration's two changes. */
+#define WEFT__KQ_ROOM (WEFT__KQ_QUEUE_MAX + 2)
 #define WEFT__KQ_BATCH 256
 
 struct weft__kq {
@@ -94,6 +113,11 @@ struct weft__kq {
 	int npending;
 	struct kevent *flight;    /* those the waiting thread's call carries */
 	int nflight;
+	/* 0, or the -errno of a change that failed and may have left a
+	 * knote whose token the reactor frees (a delete refused for another
+	 * reason than a closed fd, a registration's undo refused): the next
+	 * wait returns it, as a failed wait, and the backend is unusable. */
+	int broken;
 	/* The pipe that replaces EVFILT_USER where it is missing, else -1.
 	 * Written once, at init. */
 	int pipe_rd;
@@ -153,6 +177,24 @@ static int weft__kq_send(int kq, struct kevent *ch, int n)
 	return weft__kevent(WEFT__FAULT_BACKEND, kq, ch, n, ch, n, &zero);
 }
 
+/* The error a sent EV_DELETE came back with that means harm: 0 when it
+ * was applied or its knote was gone already (the fd was closed, which
+ * removed it: EBADF, or ENOENT once the number is reused), else -errno. */
+static int weft__kq_delete_error(const struct kevent *e)
+{
+	if (!(e->flags & EV_ERROR) || e->data == 0 || e->data == EBADF || e->data == ENOENT)
+		return 0;
+	return -(int)e->data;
+}
+
+/* Records the first harmful error (see struct weft__kq's broken). Lock
+ * held. */
+static void weft__kq_break(struct weft__kq *kq, int rc)
+{
+	if (rc < 0 && kq->broken == 0)
+		kq->broken = rc;
+}
+
 /* ------------------------------------------------------------ backend */
 
 /* The wake-up: an EVFILT_USER event where the system has it (0), else
@@ -162,8 +204,11 @@ static int weft__kq_wake_user(struct weft__backend *b)
 {
 #ifdef EVFILT_USER
 	struct kevent ch;
+	/* The zero timeout, as in weft__kq_send: with EV_RECEIPT the call
+	 * returns after the change anyway (rule 9). */
+	static const struct timespec zero = { 0, 0 };
 	EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, NULL);
-	int n = weft__kevent(WEFT__FAULT_BACKEND_WAKE, b->fd, &ch, 1, &ch, 1, NULL);
+	int n = weft__kevent(WEFT__FAULT_BACKEND_WAKE, b->fd, &ch, 1, &ch, 1, &zero);
 	if (n < 0)
 		return n;
 	return n == 1 && (ch.flags & EV_ERROR) && ch.data ? -(int)ch.data : 0;
@@ -295,16 +340,23 @@ int weft__backend_add(struct weft__backend *b, int fd, void *token)
 		pthread_mutex_unlock(&kq->lock);
 		return rc;
 	}
-	/* The deletes' own errors (EBADF, ENOENT) mean their knotes were
-	 * gone already: nothing to do. */
+	/* A delete's EBADF or ENOENT means its knote was gone already;
+	 * another error leaves a knote whose token is freed: broken. */
 	kq->npending = 0;
-	rc = -(int)ch[n].data;
-	if (rc == 0 && ch[n + 1].data) {
-		rc = -(int)ch[n + 1].data;
-		/* Registered for reading only: undo it, so a failed add
-		 * leaves nothing behind (as epoll_ctl's does). */
-		EV_SET(&ch[0], (uintptr_t)fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
-		(void)weft__kq_send(b->fd, ch, 1);
+	for (int i = 0; i < n; i++)
+		weft__kq_break(kq, weft__kq_delete_error(&ch[i]));
+	int rd = -(int)ch[n].data;
+	int wr = -(int)ch[n + 1].data;
+	rc = rd ? rd : wr;
+	if ((rd == 0) != (wr == 0)) {
+		/* One filter registered: undo it, so a failed add leaves
+		 * nothing behind (as epoll_ctl's does). If the undo fails
+		 * too, that knote names a token the reactor frees now:
+		 * broken. */
+		EV_SET(&ch[0], (uintptr_t)fd, rd == 0 ? EVFILT_READ : EVFILT_WRITE, EV_DELETE, 0, 0,
+		       NULL);
+		int u = weft__kq_send(b->fd, ch, 1);
+		weft__kq_break(kq, u < 0 ? u : ch[0].data ? -(int)ch[0].data : 0);
 	}
 	pthread_mutex_unlock(&kq->lock);
 	return rc;
@@ -316,21 +368,30 @@ int weft__backend_del(struct weft__backend *b, int fd)
 	int rc = 0;
 	pthread_mutex_lock(&kq->lock);
 	int n = kq->npending;
+	if (n + 2 > WEFT__KQ_QUEUE_MAX) {
+		/* Full, after flushes that failed: this removal cannot be
+		 * kept, and its token will be freed: broken. */
+		rc = kq->broken ? kq->broken : -ENOBUFS;
+		weft__kq_break(kq, rc);
+		pthread_mutex_unlock(&kq->lock);
+		return rc;
+	}
 	EV_SET(&kq->pending[n], (uintptr_t)fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	EV_SET(&kq->pending[n + 1], (uintptr_t)fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
 	kq->npending = n + 2;
 	if (kq->npending >= WEFT__KQ_PENDING_MAX) {
 		/* A full queue goes now, this removal with it. */
-		rc = weft__kq_send(b->fd, kq->pending, kq->npending);
-		if (rc >= 0) {
+		int s = weft__kq_send(b->fd, kq->pending, kq->npending);
+		if (s >= 0) {
+			for (int i = 0; i < kq->npending; i++)
+				weft__kq_break(kq, weft__kq_delete_error(&kq->pending[i]));
 			kq->npending = 0;
-			rc = 0;
 		} else {
-			/* As a failed epoll_ctl DEL: this removal did not
-			 * happen (the reactor closes the fd next, which
-			 * drops the knotes); the older ones stay queued. */
-			kq->npending = n;
-			for (int i = 0; i < n; i++)
+			/* Nothing known applied: all stay queued, this
+			 * removal too, for the next call to carry (the
+			 * reactor frees the slot only after a later wait,
+			 * reactor.c's "Lifetime"). */
+			for (int i = 0; i < kq->npending; i++)
 				kq->pending[i].flags &= (unsigned short)~EV_RECEIPT;
 		}
 	}
@@ -374,34 +435,44 @@ static int weft__kq_pipe_drain(int fd)
 
 /* Takes the queued deletes for the waiting call into kq->flight (or, if
  * the eventlist could not hold all their errors, sends them now).
- * Returns how many the wait carries. */
+ * Returns how many the wait carries, or -errno: the backend is broken,
+ * or the immediate send failed (its deletes stay queued). */
 static int weft__kq_take_pending(struct weft__backend *b, struct weft__kq *kq, int cap)
 {
 	int n = 0;
 	pthread_mutex_lock(&kq->lock);
-	if (kq->npending > 0 && kq->npending < cap) {
+	if (kq->broken) {
+		n = kq->broken;
+	} else if (kq->npending > 0 && kq->npending < cap) {
 		struct kevent *t = kq->flight;
 		kq->flight = kq->pending;
 		kq->pending = t;
 		n = kq->nflight = kq->npending;
 		kq->npending = 0;
-	} else if (kq->npending > 0 && weft__kq_send(b->fd, kq->pending, kq->npending) >= 0) {
-		kq->npending = 0;
+	} else if (kq->npending > 0) {
+		int s = weft__kq_send(b->fd, kq->pending, kq->npending);
+		if (s >= 0) {
+			for (int i = 0; i < kq->npending; i++)
+				weft__kq_break(kq, weft__kq_delete_error(&kq->pending[i]));
+			kq->npending = 0;
+			n = kq->broken;
+		} else {
+			for (int i = 0; i < kq->npending; i++)
+				kq->pending[i].flags &= (unsigned short)~EV_RECEIPT;
+			n = s;
+		}
 	}
 	pthread_mutex_unlock(&kq->lock);
 	return n;
 }
 
-/* The waiting call returned: its changes are out of flight. If it failed
- * (@rc < 0), they may not have been applied: queued again, first. */
-static void weft__kq_landed(struct weft__kq *kq, int n, int rc)
+/* The waiting call returned: its changes are out of flight. A failed
+ * call (not EINTR, after which all were applied: rule 12) may not have
+ * applied them; they are not queued again, since a failed wait makes
+ * the backend unusable (io_backend.h). */
+static void weft__kq_landed(struct weft__kq *kq)
 {
 	pthread_mutex_lock(&kq->lock);
-	if (rc < 0 && rc != -EINTR) {   /* EINTR: all applied (rule 12) */
-		memmove(kq->pending + n, kq->pending, (size_t)kq->npending * sizeof *kq->pending);
-		memcpy(kq->pending, kq->flight, (size_t)n * sizeof *kq->pending);
-		kq->npending += n;
-	}
 	kq->nflight = 0;
 	pthread_cond_broadcast(&kq->flushed);
 	pthread_mutex_unlock(&kq->lock);
@@ -421,12 +492,16 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 	if (cap > WEFT__KQ_BATCH)
 		cap = WEFT__KQ_BATCH;
 	int nch = weft__kq_take_pending(b, kq, cap);
+	if (nch < 0) {
+		b->failed_call = "kevent";
+		return nch;
+	}
 	int out = 0;
 	bool woken = false;
 	for (;;) {
 		int n = weft__kevent(WEFT__FAULT_BACKEND_WAIT, b->fd, kq->flight, nch, raw, cap, tsp);
 		if (nch)
-			weft__kq_landed(kq, nch, n);
+			weft__kq_landed(kq);
 		if (n < 0) {
 			/* EINTR: a signal (the current-thread flavour runs on
 			 * the application's thread) ended the wait early: a
@@ -439,8 +514,17 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		bool errors_only = n > 0;
 		for (int i = 0; i < n; i++) {
 			const struct kevent *e = &raw[i];
-			if (e->flags & EV_ERROR)   /* a queued delete of a closed fd */
+			if (e->flags & EV_ERROR) {
+				/* A queued delete of a closed fd (EBADF,
+				 * ENOENT) is harmless; another error left a
+				 * knote whose token the reactor frees. */
+				int rc = weft__kq_delete_error(e);
+				if (rc < 0) {
+					b->failed_call = "kevent";
+					return rc;
+				}
 				continue;
+			}
 			errors_only = false;
 			if (e->udata == NULL) {
 				if (kq->pipe_rd >= 0) {
@@ -457,9 +541,11 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 			evs[out].ready = weft__kq_ready(e);
 			out++;
 		}
-		if (!errors_only)
+		/* Errors only: they ended the call before it waited (rule
+		 * 9); once more with no changes, which cannot end so. */
+		if (!errors_only || nch == 0)
 			break;
-		nch = 0;   /* the errors ended the call before it waited (rule 9) */
+		nch = 0;
 	}
 	/* After the wake-up was retrieved (see the top). Acquire: pairs
 	 * with the raise's release, as in io_epoll.c. */

@@ -85,6 +85,11 @@ struct kqd {
 	size_t qlen;             /* (capacity: nfds) */
 	struct kqd_user user[KQD_USER_SLOTS];
 	int sleepers;            /* threads in epoll_wait on this kqueue */
+	/* kqueue_double_fail_change: the next change of fail_filter with
+	 * every flag of fail_flags fails with fail_err (0: none armed). */
+	short fail_filter;
+	unsigned short fail_flags;
+	int fail_err;
 };
 
 /* Acquire loads pair with kqueue()'s release exchange: the kqueue is
@@ -706,7 +711,11 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 	for (int i = 0; i < nchanges; i++) {
 		struct kevent c = changelist[i];   /* the eventlist may alias it: rule 10 */
 		int err;
-		if (c.filter == EVFILT_READ || c.filter == EVFILT_WRITE)
+		if (k->fail_err && c.filter == k->fail_filter &&
+		    (c.flags & k->fail_flags) == k->fail_flags) {
+			err = k->fail_err;   /* armed by the test: not applied */
+			k->fail_err = 0;
+		} else if (c.filter == EVFILT_READ || c.filter == EVFILT_WRITE)
 			err = kqd_apply_fd(k, &c);
 		else if (c.filter == EVFILT_USER)
 			err = kqd_apply_user(k, &c);
@@ -790,6 +799,21 @@ int kqueue_double_inject(int kq, uintptr_t ident, short filter,
 	n->inj_fflags |= fflags;
 	n->pending = true;
 	kqd_enqueue(k, (int)ident);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err)
+{
+	struct kqd *k = kqd_get(kq);
+	if (!k) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	k->fail_filter = filter;
+	k->fail_flags = flags;
+	k->fail_err = err;
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }

@@ -9,8 +9,9 @@
  *
  * The backend includes <sys/event.h>; in the simulated build that name
  * resolves to tests/kqueue_double/sys/event.h, which includes this file,
- * so io_kqueue.c has no #ifdef for the double except the one close (see
- * kqueue_double_close).
+ * so io_kqueue.c's only #ifdef for the double is the close of the kqueue
+ * descriptor (see kqueue_double_close; its other two test EVFILT_USER,
+ * which a real system may lack).
  *
  * Only the subset weft uses is declared: struct kevent, EV_SET, the EV_*
  * flags, EVFILT_READ, EVFILT_WRITE, EVFILT_USER and its NOTE_* flags,
@@ -75,7 +76,7 @@
  * 12  A signal before any event: -1 with EINTR, and every    man ERRORS (EINTR)
  *     change was applied.
  * 13  Closing a descriptor removes every knote that names    man DESCRIPTION;
- *     it (on its last close).                                flags, EV_DELETE
+ *     it.                                                    flags, EV_DELETE
  * 14  EVFILT_READ on a socket or pipe: pending while bytes   man EVFILT_READ
  *     are available, data = their count. On a listening      (Sockets; Fifos,
  *     socket: pending while a connection waits (data: the    Pipes)
@@ -128,8 +129,10 @@
  * deleted: a closed descriptor (EBADF) or one reused for another file
  * (other inode) has its knotes dropped there, as if the close had done
  * it; epoll itself forgets a closed file. The kqueue descriptor itself
- * must be closed with kqueue_double_close (the only #ifdef in
- * io_kqueue.c), which frees the table and the internal eventfd.
+ * must be closed with kqueue_double_close (io_kqueue.c's one #ifdef for
+ * the double), which frees the table, the internal epoll sets and
+ * eventfd; one closed with close(2) leaves them open until kqueue()
+ * gets its number again and reclaims them.
  *
  * Cannot (what a run on a real BSD or macOS would add):
  *  - kernel timing: when an edge becomes visible, how a wait and a
@@ -156,8 +159,10 @@
  *    size of the next datagram, BSD's data the whole buffer;
  *  - close detection for descriptors that share one inode (eventfds,
  *    every anon-inode file) and for a file that stays open through a
- *    dup() elsewhere (epoll keeps it; the kernel's kqueue forgets the
- *    knote only on the last close, so this one matches by accident);
+ *    dup() elsewhere: kqueue(2) says close() removes the knotes of the
+ *    descriptor closed, while the double keeps them as long as its
+ *    number names the same file (epoll keeps the file while any
+ *    descriptor of it is open);
  *  - NOTE_LOWAT, EVFILT_TIMER, EVFILT_SIGNAL, EVFILT_VNODE, EVFILT_PROC
  *    and the rest: not implemented (EINVAL), weft does not use them;
  *  - kqueue's fork rule (a child does not inherit the queue);
@@ -255,5 +260,13 @@ void kqueue_double_set_user_filter(bool available);
  * (no such kqueue) or ENOENT (no such knote). */
 int kqueue_double_inject(int kq, uintptr_t ident, short filter,
 			 unsigned short flags, unsigned int fflags);
+
+/* Arms a failure: the next change on @kq of @filter whose flags include
+ * every flag of @flags (EV_ADD, EV_DELETE) is not applied and comes back
+ * with @err as its error, once (a later call re-arms, replacing it); @err
+ * 0 disarms. How tests reach the backend's paths for a change the kernel
+ * refuses for reasons the double never has (ENOMEM for a knote). 0, or -1
+ * with errno EBADF (no such kqueue). Any thread. */
+int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err);
 
 #endif /* KQUEUE_DOUBLE_H */

@@ -86,11 +86,12 @@ run1() {
 	local seed=$1 suite=$2 log="$logs/$2.$1.log" rc=0
 	WEFT_PERTURB_SEED=$seed CMOCKA_MESSAGE_OUTPUT=stdout \
 		timeout 300 "$build/tests/test_$suite" >"$log" 2>&1 || rc=$?
-	# The library prints the seed before main and the points its hook
-	# reached at exit: a run without them was not perturbed.
+	# The library prints the seed (with a rate above 0) before main and
+	# the points its hook reached at exit: a run without them was not
+	# perturbed.
 	if [ $rc -eq 0 ] && grep -q '\[  PASSED  \]' "$log" &&
 	   ! grep -q '\[  FAILED  \]' "$log" &&
-	   grep -q "^weft: perturb seed=$seed rate=" "$log" &&
+	   grep -Eq "^weft: perturb seed=$seed rate=[1-9]" "$log" &&
 	   grep -Eq "^weft: perturb seed=$seed: [1-9][0-9]* points reached" "$log"; then
 		echo pass >"$log.verdict"
 	else

@@ -775,6 +775,10 @@ static void a_wake_while_the_task_runs_publishes_what_the_waker_wrote(void **sta
 	bool finished = test_wait_flag(&wt.done, test_now_us() + 10000000);
 	pthread_join(th, NULL);
 	long seen[8] = { 0 };
+	/* `done` is set inside the last poll, before the task completes:
+	 * the output is readable only once the handle says READY. */
+	if (finished)
+		finished = await_handle(rt, h, 0) == 0;
 	if (finished)
 		memcpy(seen, ((woken_reader *)weft_join_handle_output(h))->seen, sizeof seen);
 	weft_join_handle_close(h);

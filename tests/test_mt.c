@@ -996,7 +996,7 @@ static void hold_spurious_wake(enum weft__perturb_site site)
  * it. (Counted unparked, it let the spawn skip the notification and then
  * went back to sleep without the last searcher's re-check.)
  */
-static void a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy(
+static void __attribute__((unused)) a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy(
 	void **state)
 {
 	(void)state;
@@ -1068,7 +1068,7 @@ static void hold_refused_searcher(enum weft__perturb_site site)
  * park leaves nobody searching, and run the task while the long one
  * still holds the other worker.
  */
-static void a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(void **state)
+static void __attribute__((unused)) a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps(void **state)
 {
 	(void)state;
 #ifndef WEFT_PERTURB
@@ -1356,8 +1356,12 @@ int main(void)
 		cmocka_unit_test(shutdown_racing_spawns_and_wakes_drops_every_future_once),
 		cmocka_unit_test(shutdown_with_a_hundred_thousand_live_tasks_leaks_nothing),
 		cmocka_unit_test(a_worker_blocked_in_user_code_does_not_stall_io_for_the_others),
+#ifdef WEFT_PERTURB   /* needs the test hooks: not in a build without them */
 		cmocka_unit_test(a_remote_spawn_during_a_spurious_wake_up_runs_while_the_other_worker_is_busy),
+#endif
+#ifdef WEFT_PERTURB   /* needs the test hooks: not in a build without them */
 		cmocka_unit_test(a_worker_refused_as_searcher_rechecks_the_queues_before_it_sleeps),
+#endif
 		cmocka_unit_test(a_paused_clock_jumps_to_the_deadline_once_every_worker_sleeps),
 		cmocka_unit_test(workers_are_named_and_leave_synchronous_signals_deliverable),
 		cmocka_unit_test(metrics_reject_bad_arguments),

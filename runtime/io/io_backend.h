@@ -115,4 +115,30 @@ int weft__backend_wake(struct weft__backend *b);
 void weft__backend_user_set(struct weft__backend *b, void *token);
 int weft__backend_user_raise(struct weft__backend *b);
 
+/*
+ * For the backends' waits, once the wait retrieved its wake-up (a raise
+ * sets user_raised before it wakes, so one seen is not missed): if a
+ * raise is pending, stores the user event at evs[@out] (the wake-up's
+ * own entry left room for it in the caller's @cap) and returns @out + 1,
+ * else @out.
+ */
+static inline int weft__backend_user_take(struct weft__backend *b,
+					  struct weft__backend_event *evs, int out)
+{
+	/* Relaxed load first: it spares the locked exchange on every
+	 * ordinary wake-up. Acquire exchange: pairs with the raise's
+	 * release, so what the raiser wrote before is in view of whoever
+	 * the reactor wakes for it. */
+	if (!atomic_load_explicit(&b->user_raised, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&b->user_raised, false, memory_order_acquire))
+		return out;
+	/* Acquire: pairs with _set's release of the token. */
+	void *token = atomic_load_explicit(&b->user_token, memory_order_acquire);
+	if (!token)
+		return out;
+	evs[out].token = token;
+	evs[out].ready = WEFT__READY_READABLE;
+	return out + 1;
+}
+
 #endif /* WEFT__IO_BACKEND_H */

@@ -203,21 +203,9 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		evs[out].ready = weft__epoll_ready(raw[i].events);
 		out++;
 	}
-	/* After the drain (see the top). Acquire: pairs with the raise's
-	 * release, so what the raiser wrote before is in view of whoever
-	 * the reactor wakes for it. The plain load first skips the locked
-	 * exchange on every ordinary wake-up. */
-	if (woken && atomic_load_explicit(&b->user_raised, memory_order_relaxed) &&
-	    atomic_exchange_explicit(&b->user_raised, false, memory_order_acquire)) {
-		/* Acquire: pairs with _set's release of the token. */
-		void *token = atomic_load_explicit(&b->user_token, memory_order_acquire);
-		/* Room: the eventfd's own entry took one of the @cap. */
-		if (token) {
-			evs[out].token = token;
-			evs[out].ready = WEFT__READY_READABLE;
-			out++;
-		}
-	}
+	/* After the wake-up was retrieved (see the top). */
+	if (woken)
+		out = weft__backend_user_take(b, evs, out);
 	return out;
 }
 

@@ -547,19 +547,9 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 			break;
 		nch = 0;
 	}
-	/* After the wake-up was retrieved (see the top). Acquire: pairs
-	 * with the raise's release, as in io_epoll.c. */
-	if (woken && atomic_load_explicit(&b->user_raised, memory_order_relaxed) &&
-	    atomic_exchange_explicit(&b->user_raised, false, memory_order_acquire)) {
-		/* Acquire: pairs with _set's release of the token. */
-		void *token = atomic_load_explicit(&b->user_token, memory_order_acquire);
-		/* Room: the wake-up's own entry took one of the @cap. */
-		if (token) {
-			evs[out].token = token;
-			evs[out].ready = WEFT__READY_READABLE;
-			out++;
-		}
-	}
+	/* After the wake-up was retrieved (see the top). */
+	if (woken)
+		out = weft__backend_user_take(b, evs, out);
 	return out;
 }
 

@@ -289,7 +289,7 @@ static void ev_eof_is_read_or_write_closed_and_fflags_an_error(void **state)
 
 /* A removal sends nothing; its deletes ride on the next call. A new fd
  * that gets the number of a removed, closed one is registered after those
- * deletes (they go first in its own call), so they cannot unregister it;
+ * deletes (the queue keeps their order), so they cannot unregister it;
  * and a wait whose queued deletes fail (the fd was closed) still waits
  * its time instead of returning at once. */
 static void a_reused_number_is_not_unregistered_by_queued_deletes(void **state)
@@ -332,37 +332,205 @@ static void a_reused_number_is_not_unregistered_by_queued_deletes(void **state)
 	close(sv[1]);
 }
 
-/* A registration one of whose filters the kernel refuses fails with that
- * error and leaves no knote of either filter behind (the reactor frees
- * the token at once), whichever filter it was; the backend stays usable. */
-static void a_registration_with_one_filter_refused_leaves_no_knote(void **state)
+/* The backend's own wait: at most @cap events, the tokens' readiness ORed
+ * into @ready[token index] (tokens are &tok[i]). The count. */
+static char tok[512];
+
+static int wait_into(struct weft__backend *b, int64_t timeout_ns, uint32_t *ready, int *failed_err)
+{
+	struct weft__backend_event evs[256];
+	int n = weft__backend_wait(b, evs, 256, timeout_ns);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		char *t = evs[i].token;
+		assert_true(t >= tok && t < tok + sizeof tok);
+		ready[t - tok] |= evs[i].ready;
+		if ((evs[i].ready & WEFT__READY_FAILED) && failed_err)
+			failed_err[t - tok] = evs[i].err;
+	}
+	return n;
+}
+
+/* Registrations and removals make no kevent call of their own: they ride
+ * on the wait's, all of them in one call when they fit. */
+static void changes_ride_on_the_waiting_call(void **state)
 {
 	(void)state;
 	struct weft__reactor r;
 	assert_int_equal(weft__reactor_init(&r), 0);
-	int sv[2];
-	socket_pair(sv);
+	int kq = r.backend.fd;
+	int sv[3][2];
+	struct weft__io *io[3];
+	int64_t calls = kqueue_double_calls(kq);
+	for (int i = 0; i < 3; i++) {
+		socket_pair(sv[i]);
+		assert_int_equal(write(sv[i][1], "x", 1), 1);
+		assert_int_equal(weft__io_register(&r, sv[i][0], 0, &io[i]), 0);
+	}
+	assert_int_equal(kqueue_double_calls(kq), calls);
+	/* One call: six EV_ADDs, then each fd readable and writable. */
+	assert_int_equal(weft__reactor_turn(&r, 0), 6);
+	assert_int_equal(kqueue_double_calls(kq), calls + 1);
+	for (int i = 0; i < 3; i++) {
+		assert_true(weft__io_readiness(io[i], NULL) & WEFT__READY_READABLE);
+		weft__io_deregister(io[i]);
+	}
+	assert_int_equal(kqueue_double_calls(kq), calls + 1);
+	assert_int_equal(weft__reactor_turn(&r, 0), 0);
+	assert_int_equal(kqueue_double_calls(kq), calls + 2);
+	weft__reactor_fini(&r);
+	for (int i = 0; i < 3; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+/* A registration the kernel refuses in the wait comes back as one
+ * FAILED event for its token with the errno, whichever filter it was
+ * (the other filter's knote stays, for the removal to delete). */
+static void a_refused_registration_is_one_failed_event(void **state)
+{
+	(void)state;
 	static const short filters[2] = { EVFILT_READ, EVFILT_WRITE };
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(kqueue_double_fail_change(r.backend.fd, filters[i], EV_ADD, ENOMEM),
-				 0);
-		struct weft__io *io = NULL;
-		assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
+	for (int f = 0; f < 2; f++) {
+		struct weft__backend b;
+		assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+		int sv[2];
+		socket_pair(sv);
+		assert_int_equal(kqueue_double_fail_change(b.fd, filters[f], EV_ADD, ENOMEM), 0);
+		assert_int_equal(weft__backend_add(&b, sv[0], &tok[0]), 0);
+		uint32_t ready[1] = { 0 };
+		int err[1] = { 0 };
+		assert_int_equal(wait_into(&b, 0, ready, err), f == 0 ? 2 : 1);
+		assert_true(ready[0] & WEFT__READY_FAILED);
+		assert_int_equal(err[0], -ENOMEM);
+		assert_int_equal(weft__backend_del(&b, sv[0]), 0);
+		assert_int_equal(wait_into(&b, 0, ready, err), 0);
 		for (int j = 0; j < 2; j++) {
 			errno = 0;
-			assert_int_equal(kqueue_double_inject(r.backend.fd, (uintptr_t)sv[0],
-							      filters[j], 0, 0), -1);
+			assert_int_equal(kqueue_double_inject(b.fd, (uintptr_t)sv[0], filters[j], 0, 0), -1);
 			assert_int_equal(errno, ENOENT);
 		}
-		assert_true(weft__reactor_turn(&r, 0) >= 0);
+		weft__backend_fini(&b);
+		close(sv[0]);
+		close(sv[1]);
 	}
-	/* And the fd registers normally afterwards. */
-	struct weft__io *io;
-	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
-	assert_true(weft__reactor_turn(&r, 0) >= 0);
-	assert_true(weft__io_readiness(io, NULL) & WEFT__READY_WRITABLE);
-	weft__io_deregister(io);
-	weft__reactor_fini(&r);
+}
+
+/* More changes than one call takes (half the eventlist: each may come back
+ * as an error) go first in calls that collect no event (a removal still
+ * queued may name a slot freed at the turn's start), the rest with the
+ * call that collects. A refused registration whose removal is still
+ * queued behind it is dropped: its slot is dead, maybe freed. */
+static void a_long_queue_is_sent_in_calls_that_collect_nothing_first(void **state)
+{
+	(void)state;
+	enum { N = 150 };   /* more than 128, the changes a 256-event wait takes */
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	int sv[N][2];
+	assert_int_equal(kqueue_double_fail_change(b.fd, EVFILT_READ, EV_ADD, ENOMEM), 0);
+	for (int i = 0; i < N; i++) {
+		socket_pair(sv[i]);
+		assert_int_equal(weft__backend_add(&b, sv[i][0], &tok[i]), 0);
+	}
+	assert_int_equal(weft__backend_del(&b, sv[0][0]), 0);   /* the 151st change */
+	int64_t calls = kqueue_double_calls(b.fd);
+	uint32_t ready[N] = { 0 };
+	int err[N] = { 0 };
+	/* 128 changes with receipts: nothing collected; then the other 23,
+	 * whose removal of the refused read filter comes back ENOENT and so
+	 * ends that call too (rule 9); a third call collects the N - 1 live
+	 * fds' write events. */
+	assert_int_equal(wait_into(&b, 0, ready, err), N - 1);
+	assert_int_equal(kqueue_double_calls(b.fd), calls + 3);
+	assert_int_equal(ready[0], 0);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(ready[i], WEFT__READY_WRITABLE);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(weft__backend_del(&b, sv[i][0]), 0);
+	assert_int_equal(wait_into(&b, 0, ready, err), 0);
+	weft__backend_fini(&b);
+	for (int i = 0; i < N; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+/* What the hooks below do inside the waiting thread's kevent call, before
+ * the call applies its changes: register fd with token. */
+struct in_call {
+	struct weft__backend *b;
+	int fd;
+	void *token;
+	int rc;
+};
+
+static void register_in_call(void *p)
+{
+	struct in_call *c = p;
+	c->rc = weft__backend_add(c->b, c->fd, c->token);
+}
+
+/* The waiting thread took a removal of a number and its call has not
+ * applied it yet, as when the thread is preempted inside the system
+ * call; another thread registers a new fd that got the number. The
+ * registration is queued behind the removal and sent after it, so the
+ * removal cannot unregister it: the new fd's data is reported. (A
+ * registration sent at once from the other thread would be applied first
+ * and then deleted, and the wait would sleep its time out.) */
+static void a_removal_in_flight_cannot_unregister_a_reused_number(void **state)
+{
+	(void)state;
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	int sv[2];
+	socket_pair(sv);
+	uint32_t ready[2] = { 0 };
+	assert_int_equal(weft__backend_add(&b, sv[0], &tok[0]), 0);
+	assert_int_equal(wait_into(&b, 0, ready, NULL), 1);
+	int num = sv[0];
+	assert_int_equal(weft__backend_del(&b, sv[0]), 0);
+	close(sv[0]);
+	close(sv[1]);
+	socket_pair(sv);
+	assert_int_equal(sv[0], num);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	struct in_call c = { &b, sv[0], &tok[1], -1 };
+	assert_int_equal(kqueue_double_before_call(b.fd, register_in_call, &c), 0);
+	memset(ready, 0, sizeof ready);
+	/* Bounded: a lost registration sleeps 2 s and fails below. */
+	assert_true(wait_into(&b, 2000 * 1000000LL, ready, NULL) >= 1);
+	assert_int_equal(c.rc, 0);
+	assert_true(ready[1] & WEFT__READY_READABLE);
+	assert_int_equal(ready[0], 0);
+	weft__backend_fini(&b);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A registration made while the wait sleeps wakes it, and the wait sends
+ * the change at once and reports its fd, instead of sleeping its time
+ * out with the change queued. */
+static void a_registration_wakes_a_sleeping_wait_and_is_sent_at_once(void **state)
+{
+	(void)state;
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	int sv[2];
+	socket_pair(sv);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	struct in_call c = { &b, sv[0], &tok[0], -1 };
+	assert_int_equal(kqueue_double_before_call(b.fd, register_in_call, &c), 0);
+	uint32_t ready[1] = { 0 };
+	int64_t t0 = now_ns();
+	/* Bounded: without the wake-up it sleeps 2 s and fails below. */
+	assert_true(wait_into(&b, 2000 * 1000000LL, ready, NULL) >= 1);
+	assert_true(now_ns() - t0 < 1000 * 1000000LL);
+	assert_int_equal(c.rc, 0);
+	assert_true(ready[0] & WEFT__READY_READABLE);
+	assert_int_equal(weft__backend_del(&b, sv[0]), 0);
+	weft__backend_fini(&b);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -390,8 +558,9 @@ static void a_delete_refused_in_the_wait_fails_the_backend(void **state)
 	close(sv[1]);
 }
 
-/* The same through a registration that carries the queued deletes: the
- * registration itself succeeds, and the next wait reports the failure. */
+/* The same with a registration queued behind the refused delete: the
+ * registration itself succeeds (it sends nothing), and the wait that
+ * carries both reports the failure. */
 static void a_delete_refused_in_a_registration_fails_the_next_wait(void **state)
 {
 	(void)state;
@@ -438,7 +607,11 @@ int main(void)
 		cmocka_unit_test(without_evfilt_user_a_pipe_wakes_the_wait_and_carries_the_user_event),
 		cmocka_unit_test(ev_eof_is_read_or_write_closed_and_fflags_an_error),
 		cmocka_unit_test(a_reused_number_is_not_unregistered_by_queued_deletes),
-		cmocka_unit_test(a_registration_with_one_filter_refused_leaves_no_knote),
+		cmocka_unit_test(changes_ride_on_the_waiting_call),
+		cmocka_unit_test(a_refused_registration_is_one_failed_event),
+		cmocka_unit_test(a_long_queue_is_sent_in_calls_that_collect_nothing_first),
+		cmocka_unit_test(a_removal_in_flight_cannot_unregister_a_reused_number),
+		cmocka_unit_test(a_registration_wakes_a_sleeping_wait_and_is_sent_at_once),
 		cmocka_unit_test(a_delete_refused_in_the_wait_fails_the_backend),
 		cmocka_unit_test(a_delete_refused_in_a_registration_fails_the_next_wait),
 #endif

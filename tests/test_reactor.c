@@ -22,6 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef WEFT_KQUEUE_DOUBLE
+#include <kqueue_double.h>
+#endif
+
 static void make_pair(int sv[2])
 {
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
@@ -457,20 +461,72 @@ static void a_user_event_raise_is_one_readable_edge_of_its_slot(void **state)
 	assert_int_equal(cw.live, 0);
 }
 
-static void registration_failure_leaves_nothing_behind(void **state)
+/* A registration the backend refuses reaches its caller as the errno,
+ * and nothing is left behind. epoll refuses at once (epoll_ctl, here
+ * an injected fault); kqueue applies registrations in its next wait
+ * (io_kqueue.c), so register returns 0 and the refusal comes with that
+ * turn: both directions wake, and an operation that would wait returns
+ * the errno instead of waiting for an edge that cannot come. */
+static void registration_failure_reaches_the_caller(void **state)
 {
 	(void)state;
 	struct weft__reactor r;
 	assert_int_equal(weft__reactor_init(&r), 0);
 	struct weft__io *io = NULL;
 	assert_int_equal(weft__io_register(&r, -1, 0, &io), -EBADF);
-	weft__fault_arm(WEFT__FAULT_BACKEND, 1, ENOMEM);
 	int sv[2];
 	make_pair(sv);
-	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
 	weft__fault_arm(WEFT__FAULT_ALLOC, 1, ENOMEM);
 	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
 	weft__fault_reset();
+#ifdef WEFT_KQUEUE_DOUBLE
+	assert_int_equal(kqueue_double_fail_change(r.backend.fd, EVFILT_WRITE, EV_ADD, ENOMEM), 0);
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	test_counting_waker cw;
+	test_counting_waker_init(&cw);
+	weft_waker w = test_counting_waker_get(&cw);
+	weft_cx cx = weft_cx_from_waker(&w);
+	char buf[8];
+	struct weft__io_op rd = { .kind = WEFT__IO_OP_RECV, .fd = sv[0], .buf = buf,
+				  .len = sizeof buf, .stream = true };
+	struct weft__io_op cn = { .kind = WEFT__IO_OP_CONNECT, .fd = sv[0] };
+	ssize_t res = 0;
+	/* Nothing to read and no edge yet: it waits. */
+	assert_int_equal(weft__io_op_poll(io, &cx, &rd, &res), WEFT_PENDING);
+	assert_true(weft__reactor_turn(&r, 0) >= 1);
+	assert_int_equal(cw.wakes, 1);
+	assert_true(weft__io_readiness(io, NULL) & WEFT__READY_FAILED);
+	assert_int_equal(weft__io_op_poll(io, &cx, &rd, &res), WEFT_READY);
+	assert_int_equal(res, -ENOMEM);
+	/* A connect cannot tell the refusal from one in progress: at once. */
+	assert_int_equal(weft__io_op_poll(io, &cx, &cn, &res), WEFT_READY);
+	assert_int_equal(res, -ENOMEM);
+	/* Data that is there is still read: the error is for a wait. */
+	poke(sv[1]);
+	assert_int_equal(weft__io_op_poll(io, &cx, &rd, &res), WEFT_READY);
+	assert_int_equal(res, 1);
+	assert_int_equal(weft__io_op_poll(io, &cx, &rd, &res), WEFT_READY);
+	assert_int_equal(res, -ENOMEM);
+	/* The read filter the kernel took goes with the removal. */
+	weft__io_deregister(io);
+	assert_true(weft__reactor_turn(&r, 0) >= 0);
+	errno = 0;
+	assert_int_equal(kqueue_double_inject(r.backend.fd, (uintptr_t)sv[0], EVFILT_READ, 0, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	weft_waker_drop(&w);
+	assert_int_equal(cw.live, 0);
+#else
+	weft__fault_arm(WEFT__FAULT_BACKEND, 1, ENOMEM);
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), -ENOMEM);
+	weft__fault_reset();
+#endif
+	/* The backend stays usable: the fd registers and reports. */
+	assert_int_equal(weft__io_register(&r, sv[0], 0, &io), 0);
+	assert_true(weft__reactor_turn(&r, 0) >= 1);
+	assert_int_equal(weft__io_readiness(io, NULL) & (WEFT__READY_WRITABLE | WEFT__READY_FAILED),
+			 WEFT__READY_WRITABLE);
+	weft__io_deregister(io);
+	assert_int_equal(weft__reactor_error(&r), 0);
 	weft__reactor_fini(&r);
 	close(sv[0]);
 	close(sv[1]);
@@ -863,7 +919,7 @@ int main(void)
 		cmocka_unit_test(a_waker_stored_before_the_edge_is_woken),
 		cmocka_unit_test(a_replaced_waker_is_dropped_at_once),
 		cmocka_unit_test(a_user_event_raise_is_one_readable_edge_of_its_slot),
-		cmocka_unit_test(registration_failure_leaves_nothing_behind),
+		cmocka_unit_test(registration_failure_reaches_the_caller),
 		cmocka_unit_test(ct_block_on_returns_an_injected_epoll_wait_ebadf),
 		cmocka_unit_test(mt_block_on_returns_an_injected_epoll_wait_ebadf),
 		cmocka_unit_test(mt_block_on_is_woken_by_an_error_that_comes_while_it_sleeps),

@@ -31,7 +31,11 @@
 #define WEFT__READY_READ_CLOSED  (1u << 2)   /* peer shut down its write side */
 #define WEFT__READY_WRITE_CLOSED (1u << 3)   /* hang-up: nothing more can be written */
 #define WEFT__READY_ERROR        (1u << 4)   /* pending socket error */
-#define WEFT__READY_ALL          0x1fu
+/* The backend refused the registration after weft__backend_add returned
+ * (a backend that applies registrations in its wait: kqueue); the event
+ * carries the error in err. Final: the slot is never cleared of it. */
+#define WEFT__READY_FAILED       (1u << 5)
+#define WEFT__READY_ALL          0x1fu   /* the readiness bits, FAILED aside */
 
 struct weft__backend {
 	weft_backend kind;   /* which backend this is (never AUTO) */
@@ -54,6 +58,8 @@ struct weft__backend {
 struct weft__backend_event {
 	void *token;       /* as given to weft__backend_add or _user_set */
 	uint32_t ready;    /* WEFT__READY_* */
+	int err;           /* with WEFT__READY_FAILED: the refusal's -errno;
+			    * otherwise not set */
 };
 
 /* ------------------------------------------------------- which backend */
@@ -78,12 +84,21 @@ int weft__backend_resolve(uint32_t requested, weft_backend *out, bool *automatic
 int weft__backend_init(struct weft__backend *b, weft_backend kind);
 void weft__backend_fini(struct weft__backend *b);
 
-/* Registers @fd for read and write readiness, edge-triggered; events
- * carry @token. Any thread. 0 or -errno. */
+/*
+ * Registers @fd for read and write readiness, edge-triggered; events
+ * carry @token. 0 or -errno; on an error nothing is registered. A
+ * backend may apply the registration later, in its next wait (kqueue
+ * batches its changes into the waiting call; epoll applies it here):
+ * the wait then reports a refusal as one event { @token,
+ * WEFT__READY_FAILED | READABLE | WRITABLE, err }, and @token must stay
+ * valid until weft__backend_del (the reactor's slots do: a slot is freed
+ * only after its removal and a later turn's start). Any thread.
+ */
 int weft__backend_add(struct weft__backend *b, int fd, void *token);
 /* Removes @fd. After it returns, no later wait reports @fd's token (an
- * event already collected by a concurrent wait may still be in flight).
- * Any thread. 0 or -errno. */
+ * event already collected by a concurrent wait may still be in flight);
+ * that includes the refusal of a registration the backend had not
+ * applied yet. Any thread. 0 or -errno. */
 int weft__backend_del(struct weft__backend *b, int fd);
 
 /*

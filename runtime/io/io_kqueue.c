@@ -17,43 +17,65 @@
  * descriptors open until the number is reused), and, twice, whether the
  * system has EVFILT_USER at all.
  *
- * Changes. A registration (weft__backend_add) is one kevent call: its two
- * EV_ADDs marked EV_RECEIPT, so each comes back with its own error (data,
- * 0 on success: rule 8), and with exactly as much eventlist as changes,
- * so the call returns without collecting events (rule 9) and never takes
- * an event meant for the waiting thread. A removal (weft__backend_del)
- * makes no call of its own: its two EV_DELETEs are queued and ride on the
- * next kevent call, the next registration's or the wait's. A wait whose
- * queued deletes fail (the fd was closed after the removal, which already
- * dropped its knotes: EBADF, or ENOENT once the number is reused) gets
- * those errors back and no events (rule 9); it calls kevent again, once,
- * with no changes and the same timeout (the first call did not sleep).
+ * Changes ride on the wait. weft__backend_add and weft__backend_del make
+ * no call: each queues one change (fd, token; token NULL for a removal)
+ * under the backend lock, and the waiting thread takes the queue, oldest
+ * first, expands each change into its two kevents (EV_ADD | EV_CLEAR with
+ * the token as udata, or EV_DELETE) and hands them to the kevent call
+ * that waits, which applies them before it collects any event (rule 10).
+ * A runtime that registers a hundred sockets between two turns makes one
+ * kevent call for all of them. Only the waiting thread ever hands changes
+ * to the kernel, in queue order, so a removal and a registration of the
+ * same fd number (closed and reused) reach it in the order they were
+ * made, whatever the threads: no call of another thread can overtake a
+ * change the waiting thread has taken and not yet sent.
  *
- * Registration is one kevent call per fd, not batched into the wait as
- * issue 13 asked: its errors (EBADF, ENOMEM, a file kqueue refuses) must
- * reach weft__io_register's caller before it returns, and the reactor
- * frees the token at once on failure; a change riding on another
- * thread's wait would report its error too late for both. Only removals,
- * whose errors are harmless when the fd was closed, are batched.
+ * A thread blocked in the waiting call does not see changes queued after
+ * it took the queue. A registration queued while a call that may sleep is
+ * in flight wakes it (once per call: `kicked`), and the wait's loop sends
+ * the change at once; a removal does not (see "Why a queued delete is
+ * safe"). A wait takes at most half its eventlist's room in changes (two
+ * kevents each), so every change's error fits in the eventlist (rule 8);
+ * if more are queued, it sends them first in calls that collect no event
+ * (EV_RECEIPT, rule 9), then the last ones with the call that may sleep.
+ *
+ * Errors come back per change without EV_RECEIPT: a change that fails is
+ * returned with EV_ERROR and its errno in data, udata kept (rules 8, 9);
+ * one that succeeds returns nothing, so the call can still sleep.
+ * (EV_RECEIPT would return every change, and a call that returns any
+ * such entry does not wait, rule 9: each wait with changes would cost a
+ * second call.) A call that returned errors collected no event; the
+ * wait calls again.
+ *  - A refused registration (udata: its token) is reported as the event
+ *    { token, WEFT__READY_FAILED | READABLE | WRITABLE, -errno }
+ *    (io_backend.h): the registration returned 0 long before, so the
+ *    reactor keeps the error in the slot and the slot's operations return
+ *    it (reactor.c, "Refused registrations"). Unless the same fd's
+ *    removal follows it, in this call or still queued: then the slot is
+ *    dead, maybe freed (the reactor frees it at a turn's start, after the
+ *    removal), and the refusal is dropped. A filter the kernel accepted
+ *    while it refused the other stays until that removal deletes both.
+ *  - A refused delete (udata NULL) of a closed fd (EBADF, or ENOENT once
+ *    the number is reused) is harmless: the close dropped the knotes
+ *    (rule 13). Another error leaves a knote naming a token the reactor
+ *    frees: the wait fails, as a failed wait does, and the error is
+ *    sticky (`broken`).
+ *
+ * Memory. The queue grows while changes come faster than turns (the
+ * scheduler turns the reactor at least every event_interval ticks, so it
+ * stays short). Each registration reserves room for its removal too
+ * (`promised`), so weft__backend_del never allocates and never fails
+ * for want of memory: a removal that could not be queued would leave a
+ * knote naming a freed slot. A registration that finds no memory fails
+ * with -ENOMEM before anything is queued.
  *
  * Why a queued delete is safe. The reactor frees a removed slot at the
  * start of a later turn, before that turn waits (reactor.c, "Lifetime");
- * that wait applies the queued deletes before it collects any event
- * (rule 10), so no event names a freed slot, unless the fd was closed, in
- * which case the kernel dropped the knotes at the close (rule 13). The
- * one hazard is a number closed and reused: a new fd with the number of
- * a removed one is added while that removal's deletes are still queued
- * or in the waiting thread's call, and the deletes land after the new
- * EV_ADDs, unregistering the new fd. Two rules close it, both under the
- * backend lock: a registration sends the queued deletes first in its own
- * call (kevent applies changes in order); and a registration of a number
- * whose deletes the waiting thread has taken ("in flight": its kevent may
- * not have applied them yet) wakes that thread and waits on the condition
- * variable until its kevent returned, which applied them. No test
- * reaches that wait (the double applies a call's changes before it
- * sleeps); the rule is kept rather than libuv's skipping of EV_DELETE
- * for fds about to be closed, because this backend is not told that a
- * close follows a removal (docs/DESIGN.md, kqueue backend).
+ * that wait sends the queued removal before it collects any event, so no
+ * event names a freed slot, unless the fd was closed first, in which case
+ * the kernel dropped the knotes at the close (rule 13). A removal need
+ * not wake a sleeping wait: until that wait returns, the slot is not
+ * freed, and an event it collects for the dead slot is harmless.
  *
  * The user event rides on the wake-up exactly as in io_epoll.c: raising
  * sets user_raised, then triggers the wake-up; a wait that retrieves the
@@ -66,18 +88,14 @@
  * and would record signals only beside a disposition weft sets anyway.
  *
  * Errors. Only EINTR from the waiting kevent is hidden (reported as a
- * wake-up with no events: the caller waits again); anything else is
- * returned as -errno with b->failed_call "kevent", and the reactor makes
- * it the runtime's sticky error. A failed wait's deletes are not queued
- * again (the backend is unusable after it). A change that may leave a
- * knote whose token the reactor frees counts as such a failure: a delete
- * refused with another error than EBADF or ENOENT (in the wait, in a
- * registration's call or a flush), and a failed undo of a registration
- * one of whose two filters the kernel refused (the one that succeeded
- * is deleted again). A registration or flush that sends nothing
- * (the kevent call itself fails) keeps the queued deletes, this removal
- * included. weft__backend_wake treats a full pipe (EAGAIN) as success: a
- * wake-up is already pending.
+ * wake-up with no events: the caller waits again; every change was
+ * applied, rule 12); anything else is returned as -errno with
+ * b->failed_call "kevent", and the reactor makes it the runtime's sticky
+ * error. A failed call's changes are lost with it (the backend is
+ * unusable after it). A harmful delete error, or a wake-up a registration
+ * could not send, makes the backend `broken`: the next wait returns the
+ * error, and so does a later registration. weft__backend_wake treats a
+ * full pipe (EAGAIN) as success: a wake-up is already pending.
  */
 #include "io_backend.h"
 #include "sys.h"
@@ -88,41 +106,43 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The ident of the wake-up's EVFILT_USER event. */
 #define WEFT__KQ_WAKE_IDENT 0
-/* Queued EV_DELETEs (two per removed fd) before a removal sends them at
- * once. Below the wait's batch, so a wait always has eventlist room for
- * every queued change's error and at least one event (rule 8). */
-#define WEFT__KQ_PENDING_MAX 128
-/* The most a queue holds: PENDING_MAX, plus the removals kept while
- * flushes of a full queue fail (weft__backend_del). */
-#define WEFT__KQ_QUEUE_MAX (2 * WEFT__KQ_PENDING_MAX)
-/* The arrays' room: the queue plus a registration's two changes. */
-#define WEFT__KQ_ROOM (WEFT__KQ_QUEUE_MAX + 2)
+/* kevent entries of one waiting call: its changes, then its events. */
 #define WEFT__KQ_BATCH 256
+/* Changes the queue has room for at first. */
+#define WEFT__KQ_QUEUE_MIN 32
+
+/* A queued change: the registration of fd with token, or (token NULL)
+ * its removal. Two kevents each, made by the waiting thread. */
+struct weft__kq_change {
+	int fd;
+	void *token;
+};
 
 struct weft__kq {
 	/* Guards everything below but the pipe's descriptors. */
 	pthread_mutex_t lock;
-	/* Signalled when the waiting thread's kevent call returned and its
-	 * changes are no longer in flight. */
-	pthread_cond_t flushed;
-	struct kevent *pending;   /* queued EV_DELETEs, oldest first */
-	int npending;
-	struct kevent *flight;    /* those the waiting thread's call carries */
-	int nflight;
-	/* 0, or the -errno of a change that failed and may have left a
-	 * knote whose token the reactor frees (a delete refused for another
-	 * reason than a closed fd, a registration's undo refused): the next
-	 * wait returns it, as a failed wait, and the backend is unusable. */
+	/* Changes not yet taken by a wait, oldest first: nqueue of cap.
+	 * cap >= nqueue + promised at all times (see "Memory"). */
+	struct weft__kq_change *queue;
+	size_t nqueue;
+	size_t cap;
+	/* Removals owed: registrations queued and not removed since. */
+	size_t promised;
+	/* A wait that may sleep took the queue and has not returned; and
+	 * whether a registration woke it since. */
+	bool waiting;
+	bool kicked;
+	/* 0, or the -errno that made the backend unusable (see "Errors"). */
 	int broken;
 	/* The pipe that replaces EVFILT_USER where it is missing, else -1.
 	 * Written once, at init. */
 	int pipe_rd;
 	int pipe_wr;
-	struct kevent room[2][WEFT__KQ_ROOM];
 };
 
 /* ------------------------------------------------------ own syscalls */
@@ -165,30 +185,20 @@ static int weft__kevent(enum weft__fault_site site, int kq, const struct kevent 
 	return (int)weft__sys_result(kevent(kq, ch, nch, evs, nevs, ts));
 }
 
-/* Sends @n changes now, each marked EV_RECEIPT, with the same array as
- * the eventlist and exactly @n entries of it: each change comes back with
- * its error in data (0: done), and the call collects no event (rules 8,
- * 9, 10). Returns n or -errno (then nothing is known to be applied). */
-static int weft__kq_send(int kq, struct kevent *ch, int n)
+/* One change now, at init (nothing is queued yet): marked EV_RECEIPT, so
+ * it comes back with its error in data, 0 on success, and the call
+ * collects no event (rules 8, 9). 0 or -errno. */
+static int weft__kq_change_now(enum weft__fault_site site, int kq, struct kevent *ch)
 {
 	static const struct timespec zero = { 0, 0 };
-	for (int i = 0; i < n; i++)
-		ch[i].flags |= EV_RECEIPT;
-	return weft__kevent(WEFT__FAULT_BACKEND, kq, ch, n, ch, n, &zero);
+	ch->flags |= EV_RECEIPT;
+	int n = weft__kevent(site, kq, ch, 1, ch, 1, &zero);
+	if (n < 0)
+		return n;
+	return n == 1 && (ch->flags & EV_ERROR) && ch->data ? -(int)ch->data : 0;
 }
 
-/* The error a sent EV_DELETE came back with that means harm: 0 when it
- * was applied or its knote was gone already (the fd was closed, which
- * removed it: EBADF, or ENOENT once the number is reused), else -errno. */
-static int weft__kq_delete_error(const struct kevent *e)
-{
-	if (!(e->flags & EV_ERROR) || e->data == 0 || e->data == EBADF || e->data == ENOENT)
-		return 0;
-	return -(int)e->data;
-}
-
-/* Records the first harmful error (see struct weft__kq's broken). Lock
- * held. */
+/* Records the first error that makes the backend unusable. Lock held. */
 static void weft__kq_break(struct weft__kq *kq, int rc)
 {
 	if (rc < 0 && kq->broken == 0)
@@ -204,14 +214,8 @@ static int weft__kq_wake_user(struct weft__backend *b)
 {
 #ifdef EVFILT_USER
 	struct kevent ch;
-	/* The zero timeout, as in weft__kq_send: with EV_RECEIPT the call
-	 * returns after the change anyway (rule 9). */
-	static const struct timespec zero = { 0, 0 };
-	EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, NULL);
-	int n = weft__kevent(WEFT__FAULT_BACKEND_WAKE, b->fd, &ch, 1, &ch, 1, &zero);
-	if (n < 0)
-		return n;
-	return n == 1 && (ch.flags & EV_ERROR) && ch.data ? -(int)ch.data : 0;
+	EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	return weft__kq_change_now(WEFT__FAULT_BACKEND_WAKE, b->fd, &ch);
 #else
 	(void)b;
 	return -EINVAL;
@@ -232,9 +236,7 @@ static int weft__kq_wake_pipe(struct weft__backend *b, struct weft__kq *kq)
 		return rc;
 	struct kevent ch;
 	EV_SET(&ch, (uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
-	rc = weft__kq_send(b->fd, &ch, 1);
-	if (rc >= 0)
-		rc = -(int)ch.data;
+	rc = weft__kq_change_now(WEFT__FAULT_BACKEND, b->fd, &ch);
 	if (rc < 0) {
 		weft__sys_close(p[0]);
 		weft__sys_close(p[1]);
@@ -258,18 +260,18 @@ int weft__backend_init(struct weft__backend *b, weft_backend kind)
 	struct weft__kq *kq = weft__calloc(1, sizeof *kq);
 	if (!kq)
 		return -ENOMEM;
-	kq->pending = kq->room[0];
-	kq->flight = kq->room[1];
 	kq->pipe_rd = kq->pipe_wr = -1;
-	int rc = weft__sys_mutex_init(&kq->lock, NULL);
+	int rc = -ENOMEM;
+	kq->queue = weft__calloc(WEFT__KQ_QUEUE_MIN, sizeof *kq->queue);
+	if (!kq->queue)
+		goto err_free;
+	kq->cap = WEFT__KQ_QUEUE_MIN;
+	rc = weft__sys_mutex_init(&kq->lock, NULL);
 	if (rc < 0)
 		goto err_free;
-	rc = weft__sys_cond_init(&kq->flushed, NULL);
-	if (rc < 0)
-		goto err_mutex;
 	rc = b->fd = weft__kq_create();
 	if (rc < 0)
-		goto err_cond;
+		goto err_mutex;
 	rc = weft__kq_wake_user(b);
 	if (rc == -EINVAL)   /* no EVFILT_USER here */
 		rc = weft__kq_wake_pipe(b, kq);
@@ -282,11 +284,10 @@ int weft__backend_init(struct weft__backend *b, weft_backend kind)
 err_kq:
 	weft__kq_close(b->fd);
 	b->fd = -1;
-err_cond:
-	pthread_cond_destroy(&kq->flushed);
 err_mutex:
 	pthread_mutex_destroy(&kq->lock);
 err_free:
+	weft__free(kq->queue);
 	weft__free(kq);
 	return rc;
 }
@@ -301,64 +302,60 @@ void weft__backend_fini(struct weft__backend *b)
 		weft__sys_close(kq->pipe_wr);
 	}
 	weft__kq_close(b->fd);
-	pthread_cond_destroy(&kq->flushed);
 	pthread_mutex_destroy(&kq->lock);
+	weft__free(kq->queue);
 	weft__free(kq);
 	b->priv = NULL;
 	b->fd = b->wake_fd = -1;
 }
 
-/* Whether the waiting thread's call carries a delete of @fd. Lock held. */
-static bool weft__kq_in_flight(const struct weft__kq *kq, int fd)
+/* Makes the queue's room at least nqueue + promised + @extra. 0 or
+ * -ENOMEM (then nothing changed). Lock held. */
+static int weft__kq_reserve(struct weft__kq *kq, size_t extra)
 {
-	for (int i = 0; i < kq->nflight; i++)
-		if (kq->flight[i].ident == (uintptr_t)fd)
-			return true;
-	return false;
+	size_t need = kq->nqueue + kq->promised + extra;
+	if (need <= kq->cap)
+		return 0;
+	size_t cap = kq->cap;
+	while (cap < need)
+		cap *= 2;
+	struct weft__kq_change *q = weft__calloc(cap, sizeof *q);
+	if (!q)
+		return -ENOMEM;
+	if (kq->nqueue)
+		memcpy(q, kq->queue, kq->nqueue * sizeof *q);
+	weft__free(kq->queue);
+	kq->queue = q;
+	kq->cap = cap;
+	return 0;
 }
 
 int weft__backend_add(struct weft__backend *b, int fd, void *token)
 {
 	struct weft__kq *kq = b->priv;
 	pthread_mutex_lock(&kq->lock);
-	/* See "Why a queued delete is safe" at the top. The wake-up error,
-	 * if any, is the next wait's to report. */
-	while (weft__kq_in_flight(kq, fd)) {
-		(void)weft__backend_wake(b);
-		pthread_cond_wait(&kq->flushed, &kq->lock);
-	}
-	/* The queued deletes first, then the two filters. */
-	int n = kq->npending;
-	struct kevent *ch = kq->pending;
-	EV_SET(&ch[n], (uintptr_t)fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, token);
-	EV_SET(&ch[n + 1], (uintptr_t)fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, token);
-	int rc = weft__kq_send(b->fd, ch, n + 2);
-	if (rc < 0) {
-		/* Nothing known applied: the deletes stay queued. */
-		for (int i = 0; i < n; i++)
-			ch[i].flags &= (unsigned short)~EV_RECEIPT;
-		pthread_mutex_unlock(&kq->lock);
-		return rc;
-	}
-	/* A delete's EBADF or ENOENT means its knote was gone already;
-	 * another error leaves a knote whose token is freed: broken. */
-	kq->npending = 0;
-	for (int i = 0; i < n; i++)
-		weft__kq_break(kq, weft__kq_delete_error(&ch[i]));
-	int rd = -(int)ch[n].data;
-	int wr = -(int)ch[n + 1].data;
-	rc = rd ? rd : wr;
-	if ((rd == 0) != (wr == 0)) {
-		/* One filter registered: undo it, so a failed add leaves
-		 * nothing behind (as epoll_ctl's does). If the undo fails
-		 * too, that knote names a token the reactor frees now:
-		 * broken. */
-		EV_SET(&ch[0], (uintptr_t)fd, rd == 0 ? EVFILT_READ : EVFILT_WRITE, EV_DELETE, 0, 0,
-		       NULL);
-		int u = weft__kq_send(b->fd, ch, 1);
-		weft__kq_break(kq, u < 0 ? u : ch[0].data ? -(int)ch[0].data : 0);
+	/* Room for this registration and its removal ("Memory"). */
+	int rc = kq->broken ? kq->broken : weft__kq_reserve(kq, 2);
+	bool kick = false;
+	if (rc == 0) {
+		kq->queue[kq->nqueue++] = (struct weft__kq_change){ fd, token };
+		kq->promised++;
+		/* A wait asleep would not see it until something else
+		 * woke it: wake it, once per call. */
+		kick = kq->waiting && !kq->kicked;
+		kq->kicked = kq->kicked || kick;
 	}
 	pthread_mutex_unlock(&kq->lock);
+	if (kick) {
+		int w = weft__backend_wake(b);
+		if (w < 0) {
+			/* Queued, so not an error of this registration: the
+			 * wait that cannot be woken is broken. */
+			pthread_mutex_lock(&kq->lock);
+			weft__kq_break(kq, w);
+			pthread_mutex_unlock(&kq->lock);
+		}
+	}
 	return rc;
 }
 
@@ -367,34 +364,14 @@ int weft__backend_del(struct weft__backend *b, int fd)
 	struct weft__kq *kq = b->priv;
 	int rc = 0;
 	pthread_mutex_lock(&kq->lock);
-	int n = kq->npending;
-	if (n + 2 > WEFT__KQ_QUEUE_MAX) {
-		/* Full, after flushes that failed: this removal cannot be
-		 * kept, and its token will be freed: broken. */
-		rc = kq->broken ? kq->broken : -ENOBUFS;
-		weft__kq_break(kq, rc);
-		pthread_mutex_unlock(&kq->lock);
-		return rc;
-	}
-	EV_SET(&kq->pending[n], (uintptr_t)fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
-	EV_SET(&kq->pending[n + 1], (uintptr_t)fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
-	kq->npending = n + 2;
-	if (kq->npending >= WEFT__KQ_PENDING_MAX) {
-		/* A full queue goes now, this removal with it. */
-		int s = weft__kq_send(b->fd, kq->pending, kq->npending);
-		if (s >= 0) {
-			for (int i = 0; i < kq->npending; i++)
-				weft__kq_break(kq, weft__kq_delete_error(&kq->pending[i]));
-			kq->npending = 0;
-		} else {
-			/* Nothing known applied: all stay queued, this
-			 * removal too, for the next call to carry (the
-			 * reactor frees the slot only after a later wait,
-			 * reactor.c's "Lifetime"). */
-			for (int i = 0; i < kq->npending; i++)
-				kq->pending[i].flags &= (unsigned short)~EV_RECEIPT;
-		}
-	}
+	if (kq->promised > 0)
+		kq->promised--;   /* its room was reserved: rc stays 0 */
+	else
+		rc = weft__kq_reserve(kq, 1);   /* no registration owed it */
+	if (rc == 0)
+		kq->queue[kq->nqueue++] = (struct weft__kq_change){ fd, NULL };
+	else
+		weft__kq_break(kq, rc);   /* a knote would outlive its token */
 	pthread_mutex_unlock(&kq->lock);
 	return rc;
 }
@@ -433,56 +410,95 @@ static int weft__kq_pipe_drain(int fd)
 	}
 }
 
-/* Takes the queued deletes for the waiting call into kq->flight (or, if
- * the eventlist could not hold all their errors, sends them now).
- * Returns how many the wait carries, or -errno: the backend is broken,
- * or the immediate send failed (its deletes stay queued). */
-static int weft__kq_take_pending(struct weft__backend *b, struct weft__kq *kq, int cap)
+/* Takes at most @max changes, oldest first, into @taken and marks a
+ * call in flight if it may sleep (@may_sleep, and nothing left queued).
+ * Returns how many, and in *@more whether changes are left; or -errno
+ * if the backend is broken. */
+static int weft__kq_take(struct weft__kq *kq, struct weft__kq_change *taken, int max,
+			 bool may_sleep, bool *more)
 {
-	int n = 0;
 	pthread_mutex_lock(&kq->lock);
-	if (kq->broken) {
-		n = kq->broken;
-	} else if (kq->npending > 0 && kq->npending < cap) {
-		struct kevent *t = kq->flight;
-		kq->flight = kq->pending;
-		kq->pending = t;
-		n = kq->nflight = kq->npending;
-		kq->npending = 0;
-	} else if (kq->npending > 0) {
-		int s = weft__kq_send(b->fd, kq->pending, kq->npending);
-		if (s >= 0) {
-			for (int i = 0; i < kq->npending; i++)
-				weft__kq_break(kq, weft__kq_delete_error(&kq->pending[i]));
-			kq->npending = 0;
-			n = kq->broken;
-		} else {
-			for (int i = 0; i < kq->npending; i++)
-				kq->pending[i].flags &= (unsigned short)~EV_RECEIPT;
-			n = s;
-		}
+	int n = kq->broken;
+	if (n == 0) {
+		n = kq->nqueue < (size_t)max ? (int)kq->nqueue : max;
+		memcpy(taken, kq->queue, (size_t)n * sizeof *taken);
+		kq->nqueue -= (size_t)n;
+		memmove(kq->queue, kq->queue + n, kq->nqueue * sizeof *kq->queue);
+		*more = kq->nqueue > 0;
+		kq->waiting = may_sleep && !*more;
 	}
 	pthread_mutex_unlock(&kq->lock);
 	return n;
 }
 
-/* The waiting call returned: its changes are out of flight. A failed
- * call (not EINTR, after which all were applied: rule 12) may not have
- * applied them; they are not queued again, since a failed wait makes
- * the backend unusable (io_backend.h). */
-static void weft__kq_landed(struct weft__kq *kq)
+/* The call that may have slept returned: a registration queued from now
+ * on is seen by the next call, without a wake-up. Returns whether changes
+ * were queued meanwhile. */
+static bool weft__kq_landed(struct weft__kq *kq)
 {
 	pthread_mutex_lock(&kq->lock);
-	kq->nflight = 0;
-	pthread_cond_broadcast(&kq->flushed);
+	kq->waiting = false;
+	kq->kicked = false;
+	bool queued = kq->nqueue > 0;
 	pthread_mutex_unlock(&kq->lock);
+	return queued;
+}
+
+/* Whether the registration @taken[@i] is followed by its fd's removal,
+ * later in @taken or still queued: then its slot is dead (see the top,
+ * "Errors come back per change"). */
+static bool weft__kq_removed_later(struct weft__kq *kq, const struct weft__kq_change *taken,
+				   int i, int ntaken)
+{
+	int fd = taken[i].fd;
+	for (int j = i + 1; j < ntaken; j++)
+		if (taken[j].fd == fd && !taken[j].token)
+			return true;
+	bool found = false;
+	pthread_mutex_lock(&kq->lock);
+	for (size_t j = 0; j < kq->nqueue && !found; j++)
+		found = kq->queue[j].fd == fd && !kq->queue[j].token;
+	pthread_mutex_unlock(&kq->lock);
+	return found;
+}
+
+/* An EV_ERROR entry of a change the call carried: stores a refused
+ * registration's event at evs[@out] and returns @out + 1, or returns
+ * @out (a refusal to drop, a harmless delete error), or -errno (a
+ * delete refused so that its knote outlives its token). */
+static int weft__kq_change_error(struct weft__kq *kq, const struct kevent *e,
+				 const struct weft__kq_change *taken, int ntaken,
+				 struct weft__backend_event *evs, int out)
+{
+	int err = (int)e->data;
+	if (err == 0)
+		return out;
+	if (!e->udata) {
+		/* A delete: its fd was closed, which dropped the knotes
+		 * (EBADF; ENOENT once the number is reused). */
+		return err == EBADF || err == ENOENT ? out : -err;
+	}
+	int i = 0;
+	while (i < ntaken && !(taken[i].token == e->udata && taken[i].fd == (int)e->ident))
+		i++;
+	if (i == ntaken || weft__kq_removed_later(kq, taken, i, ntaken))
+		return out;
+	/* Both filters refused: one event. */
+	if (out > 0 && evs[out - 1].token == e->udata && (evs[out - 1].ready & WEFT__READY_FAILED))
+		return out;
+	evs[out].token = e->udata;
+	evs[out].ready = WEFT__READY_FAILED | WEFT__READY_READABLE | WEFT__READY_WRITABLE;
+	evs[out].err = -err;
+	return out + 1;
 }
 
 int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		       int cap, int64_t timeout_ns)
 {
+	static const struct timespec zero = { 0, 0 };
 	struct weft__kq *kq = b->priv;
 	struct kevent raw[WEFT__KQ_BATCH];
+	struct weft__kq_change taken[WEFT__KQ_BATCH / 2];
 	struct timespec ts, *tsp = NULL;
 	if (timeout_ns >= 0) {
 		ts.tv_sec = (time_t)(timeout_ns / 1000000000);
@@ -491,38 +507,81 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 	}
 	if (cap > WEFT__KQ_BATCH)
 		cap = WEFT__KQ_BATCH;
-	int nch = weft__kq_take_pending(b, kq, cap);
-	if (nch < 0) {
-		b->failed_call = "kevent";
-		return nch;
-	}
 	int out = 0;
 	bool woken = false;
+	bool queued = false;   /* changes came while the call slept */
+	bool resend = false;   /* the taken changes go again (EINTR) */
+	int ntaken = 0;
 	for (;;) {
-		int n = weft__kevent(WEFT__FAULT_BACKEND_WAIT, b->fd, kq->flight, nch, raw, cap, tsp);
-		if (nch)
-			weft__kq_landed(kq);
+		/* The eventlist's room: what evs can still hold (the
+		 * wake-up's own entry leaves room for the user event). At
+		 * most half of it in changes: each is two kevents, and each
+		 * may come back as an error (rule 8). */
+		int room = cap - out;
+		bool more = resend;   /* a resend collects nothing, as below */
+		bool may_sleep = out == 0 && !woken && !resend && timeout_ns != 0;
+		if (!resend)
+			ntaken = weft__kq_take(kq, taken, room / 2, may_sleep, &more);
+		if (ntaken < 0) {
+			b->failed_call = "kevent";
+			return ntaken;
+		}
+		for (int i = 0; i < ntaken; i++) {
+			uintptr_t fd = (uintptr_t)taken[i].fd;
+			if (taken[i].token) {
+				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, taken[i].token);
+				EV_SET(&raw[2 * i + 1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0,
+				       taken[i].token);
+			} else {
+				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+				EV_SET(&raw[2 * i + 1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+			}
+		}
+		/* Changes left over: this call must collect no event, since
+		 * a removal still queued may name a slot freed at this
+		 * turn's start ("Why a queued delete is safe"). EV_RECEIPT
+		 * makes every change return an entry, and a call that
+		 * returns any does not scan for events (rule 9). */
+		if (more)
+			for (int i = 0; i < 2 * ntaken; i++)
+				raw[i].flags |= EV_RECEIPT;
+		/* Events gathered already: poll, do not sleep. */
+		const struct timespec *t = more || !may_sleep ? &zero : tsp;
+		int n = weft__kevent(WEFT__FAULT_BACKEND_WAIT, b->fd, raw, 2 * ntaken, raw, room, t);
+		if (may_sleep && !more)
+			queued = weft__kq_landed(kq);
 		if (n < 0) {
 			/* EINTR: a signal (the current-thread flavour runs on
 			 * the application's thread) ended the wait early: a
-			 * wake-up with no events, as in io_epoll.c. */
+			 * wake-up with no events, as in io_epoll.c. The
+			 * kernel applied the changes first (rule 12), but an
+			 * injected EINTR (sys.h's fault sites) did not: they
+			 * are sent again, in a call that collects nothing.
+			 * Twice is harmless: an EV_ADD of an existing knote
+			 * modifies it, a second EV_DELETE is ENOENT, and no
+			 * later change of the same fd can come between. */
+			if (n == -EINTR && ntaken > 0) {
+				resend = true;
+				continue;
+			}
 			if (n == -EINTR)
-				return 0;
+				break;
 			b->failed_call = "kevent";
 			return n;
 		}
-		bool errors_only = n > 0;
+		bool errors_only = n > 0 && !resend;
 		for (int i = 0; i < n; i++) {
 			const struct kevent *e = &raw[i];
 			if (e->flags & EV_ERROR) {
-				/* A queued delete of a closed fd (EBADF,
-				 * ENOENT) is harmless; another error left a
-				 * knote whose token the reactor frees. */
-				int rc = weft__kq_delete_error(e);
+				int rc = weft__kq_change_error(kq, e, taken, ntaken, evs, out);
 				if (rc < 0) {
+					pthread_mutex_lock(&kq->lock);
+					weft__kq_break(kq, rc);
+					pthread_mutex_unlock(&kq->lock);
 					b->failed_call = "kevent";
 					return rc;
 				}
+				out = rc;
 				continue;
 			}
 			errors_only = false;
@@ -541,11 +600,17 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 			evs[out].ready = weft__kq_ready(e);
 			out++;
 		}
-		/* Errors only: they ended the call before it waited (rule
-		 * 9); once more with no changes, which cannot end so. */
-		if (!errors_only || nch == 0)
+		/* Errors end a call before it waits (rule 9), and changes
+		 * left over were sent with no wait: call again. So too after
+		 * a wake-up that came with changes (a registration's kick):
+		 * they are sent now, with a poll, not a turn later. */
+		if (resend)
+			break;   /* what the EINTR ended: a wake-up with no events */
+		if (!errors_only && !more && !(woken && queued))
 			break;
-		nch = 0;
+		queued = false;
+		if (cap - out < 2)
+			break;   /* no room: the rest ride on the next wait */
 	}
 	/* After the wake-up was retrieved (see the top). */
 	if (woken)

@@ -124,7 +124,9 @@ struct weft__io_ready {
  * (WEFT__READY_READABLE | WEFT__READY_WRITABLE for a socket worth trying
  * at once, 0 for one that must wait for an edge, e.g. a connect in
  * progress). Stores the slot in *@out. 0, -ENOMEM or the backend's -errno.
- * Any thread.
+ * A backend that applies the registration in its next wait (kqueue)
+ * reports a refusal there; the slot's operations then return it (see
+ * weft__io_op_poll). Any thread.
  */
 int weft__io_register(struct weft__reactor *r, int fd, uint32_t initial,
 		      struct weft__io **out);
@@ -164,6 +166,12 @@ weft_poll weft__io_poll_ready(struct weft__io *io, enum weft__io_dir dir,
  * stream (which says the same thing without the extra syscall).
  */
 void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev);
+
+/* The error of a registration the backend refused after weft__io_register
+ * returned (a slot whose readiness has WEFT__READY_FAILED; reactor.c,
+ * "Refused registrations"): its -errno. Call it only after a poll saw
+ * that bit. */
+int weft__io_failure(const struct weft__io *io);
 
 /* ----------------------------------------------------------- operations */
 
@@ -211,6 +219,9 @@ struct weft__io_op {
  *           -ENFILE readiness is cleared too, so the next poll waits for
  *           a new connection instead of spinning on the full fd table;
  *   CONNECT: 0 once connected, or the connect's -errno.
+ * If the backend refused the registration after it was made (kqueue:
+ * reactor.c, "Refused registrations"), an operation that would wait
+ * returns that -errno instead (a connect, at once).
  * One operation per direction at a time (as weft__io_poll_ready).
  */
 static inline weft_poll weft__io_op_poll(struct weft__io *io, weft_cx *cx,
@@ -278,8 +289,20 @@ static inline weft_poll weft__io_op_poll(struct weft__io *io, weft_cx *cx,
 			weft_coop_refund(cx);
 			return WEFT_PENDING;
 		}
+		/* A refused registration (reactor.c): a connect's SO_ERROR
+		 * cannot tell it from a connect in progress. */
+		if (op->kind == WEFT__IO_OP_CONNECT && weft__unlikely(ev.ready & WEFT__READY_FAILED)) {
+			*res = weft__io_failure(io);
+			return WEFT_READY;
+		}
 		ssize_t r = weft__io_op_run(op);
 		if (r == -EAGAIN || r == -EWOULDBLOCK) {
+			/* No edge will come for a refused registration:
+			 * its error, instead of a wait that never ends. */
+			if (weft__unlikely(ev.ready & WEFT__READY_FAILED)) {
+				*res = weft__io_failure(io);
+				return WEFT_READY;
+			}
 			weft__io_clear_ready(io, &ev);
 			continue;
 		}

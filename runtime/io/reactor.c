@@ -39,6 +39,19 @@
  * release, deregister notifies the reactor so an idle runtime frees them
  * too. Fini frees whatever is left.
  *
+ * Refused registrations. A backend that applies registrations in its
+ * wait (kqueue) reports one it could not make as an event with
+ * WEFT__READY_FAILED and the error (io_backend.h). The turn stores the
+ * first such error in the slot, then dispatches the event like any
+ * other: the bit is in both directions and never cleared, so both
+ * wakers run and every later poll is ready; weft__io_op_poll returns the
+ * error where it would otherwise wait (EAGAIN, or a connect still in
+ * progress). A plain int suffices: it is written once, by the turn,
+ * before the release CAS that sets the bit, and read only by pollers
+ * that acquired a word with the bit. The slot's lifetime is as for any
+ * event: a removed slot's refusal is dropped by the backend's removal
+ * or reaches a dead slot before the slot is freed.
+ *
  * User event. One slot per reactor may be fed by the backend's user
  * event instead of an fd (weft__io_register_user): the backend reports
  * each raise as a readable edge with the slot as token, and the slot
@@ -77,6 +90,11 @@ struct weft__io {
 	bool dead;
 	weft_waker wakers[2];        /* by enum weft__io_dir */
 	int fd;
+	/* 0, or the -errno of a registration the backend refused in a wait
+	 * (see "Refused registrations"). Written by the turn before the
+	 * release that sets WEFT__READY_FAILED; read only by a poller that
+	 * saw that bit (acquire). */
+	int error;
 	struct weft__reactor *r;
 	struct weft__io *prev, *next;   /* live or release list (r->lock) */
 };
@@ -92,8 +110,10 @@ _Static_assert(offsetof(struct weft__io, wakers) + sizeof(weft_waker[2]) <= WEFT
 #define WEFT__RELEASE_NOTIFY 64
 
 static const uint32_t weft__dir_bits[2] = {
-	[WEFT__IO_READ] = WEFT__READY_READABLE | WEFT__READY_READ_CLOSED | WEFT__READY_ERROR,
-	[WEFT__IO_WRITE] = WEFT__READY_WRITABLE | WEFT__READY_WRITE_CLOSED | WEFT__READY_ERROR,
+	[WEFT__IO_READ] = WEFT__READY_READABLE | WEFT__READY_READ_CLOSED | WEFT__READY_ERROR |
+			  WEFT__READY_FAILED,
+	[WEFT__IO_WRITE] = WEFT__READY_WRITABLE | WEFT__READY_WRITE_CLOSED | WEFT__READY_ERROR |
+			   WEFT__READY_FAILED,
 };
 
 static const uint32_t weft__dir_clearable[2] = {
@@ -266,8 +286,13 @@ int weft__reactor_turn(struct weft__reactor *r, int64_t timeout_ns)
 	}
 	if (n == 0)
 		return 0;
-	for (int i = 0; i < n; i++)
-		weft__io_dispatch(evs[i].token, evs[i].ready);
+	for (int i = 0; i < n; i++) {
+		struct weft__io *io = evs[i].token;
+		/* See "Refused registrations": the error before the bit. */
+		if (weft__unlikely(evs[i].ready & WEFT__READY_FAILED) && io->error == 0)
+			io->error = evs[i].err < 0 ? evs[i].err : -EIO;
+		weft__io_dispatch(io, evs[i].ready);
+	}
 	/* Relaxed: a statistic, ordered with nothing. */
 	atomic_fetch_add_explicit(&r->events, (uint64_t)n, memory_order_relaxed);
 	return n;
@@ -442,6 +467,11 @@ void weft__io_clear_ready(struct weft__io *io, const struct weft__io_ready *ev)
 							  memory_order_relaxed))
 			return;
 	}
+}
+
+int weft__io_failure(const struct weft__io *io)
+{
+	return io->error;
 }
 
 uint32_t weft__io_readiness(struct weft__io *io, uint32_t *tick)

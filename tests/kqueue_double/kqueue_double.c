@@ -90,6 +90,12 @@ struct kqd {
 	short fail_filter;
 	unsigned short fail_flags;
 	int fail_err;
+	/* kqueue_double_before_call: run once at the top of the next call
+	 * that has an eventlist (fn NULL: none armed). */
+	void (*before_fn)(void *arg);
+	void *before_arg;
+	/* kevent() calls with an eventlist made on this kqueue. */
+	uint64_t calls;
 };
 
 /* Acquire loads pair with kqueue()'s release exchange: the kqueue is
@@ -707,6 +713,22 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 	}
 
 	pthread_mutex_lock(&k->lock);
+	void (*before)(void *) = NULL;
+	void *before_arg = NULL;
+	if (nevents > 0) {
+		k->calls++;
+		before = k->before_fn;
+		before_arg = k->before_arg;
+		k->before_fn = NULL;
+	}
+	if (before) {
+		/* Outside the lock: the hook may call kevent() itself. The
+		 * changes are not applied yet (what a thread preempted here,
+		 * inside the system call, would see). */
+		pthread_mutex_unlock(&k->lock);
+		before(before_arg);
+		pthread_mutex_lock(&k->lock);
+	}
 	int nout = 0;
 	for (int i = 0; i < nchanges; i++) {
 		struct kevent c = changelist[i];   /* the eventlist may alias it: rule 10 */
@@ -816,4 +838,31 @@ int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int er
 	k->fail_err = err;
 	pthread_mutex_unlock(&k->lock);
 	return 0;
+}
+
+int kqueue_double_before_call(int kq, void (*fn)(void *arg), void *arg)
+{
+	struct kqd *k = kqd_get(kq);
+	if (!k) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	k->before_fn = fn;
+	k->before_arg = arg;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+int64_t kqueue_double_calls(int kq)
+{
+	struct kqd *k = kqd_get(kq);
+	if (!k) {
+		errno = EBADF;
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	int64_t n = (int64_t)k->calls;
+	pthread_mutex_unlock(&k->lock);
+	return n;
 }

@@ -269,4 +269,19 @@ int kqueue_double_inject(int kq, uintptr_t ident, short filter,
  * with errno EBADF (no such kqueue). Any thread. */
 int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err);
 
+/* Arms a hook: the next kevent() call on @kq that has an eventlist runs
+ * @fn(@arg) first, before it applies its changes and before it waits,
+ * outside the double's lock, once (a later call re-arms, replacing it;
+ * @fn NULL disarms). How tests hold a call at the point where a thread
+ * preempted inside the system call would be: its changes taken by the
+ * caller, not yet applied (io_kqueue.c's ordering of a removal and a
+ * reused number). 0, or -1 with errno EBADF (no such kqueue). Any
+ * thread. */
+int kqueue_double_before_call(int kq, void (*fn)(void *arg), void *arg);
+
+/* How many kevent() calls with an eventlist @kq has had (the wake-ups'
+ * lock-free triggers aside): how tests see that changes were batched.
+ * The count, or -1 with errno EBADF. Any thread. */
+int64_t kqueue_double_calls(int kq);
+
 #endif /* KQUEUE_DOUBLE_H */

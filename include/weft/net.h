@@ -8,8 +8,11 @@
  * (weft_tcp_listen, weft_unix_listen, weft_udp_bind, an accept, a
  * connect) gives the caller ownership, and the type's _close releases it. Every socket is non-blocking and
  * close-on-exec. A socket joins the reactor of the runtime that first
- * polls it (the first poll registers it; creating one registers nothing)
- * and must then only be polled by tasks of that runtime; polling it from
+ * polls it (the first poll registers it; creating one registers nothing;
+ * a registration the I/O backend refuses is that poll's -errno, or, on
+ * kqueue, which applies registrations in its next wait, the -errno of the
+ * first operation that would otherwise wait) and must then only be
+ * polled by tasks of that runtime; polling it from
  * another runtime gives -EXDEV, and polling it with no runtime in the
  * context (cx->runtime == NULL) gives -EINVAL. A socket keeps its
  * runtime's reactor alive until it is closed, so it may be closed after

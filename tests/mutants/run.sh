@@ -21,7 +21,8 @@
 #   Build:   default (gcc, debugoptimized) or thread (clang + TSan: a
 #            weakened ordering in a state word is only observable as a
 #            data race, so those run under ThreadSanitizer as tests/run
-#            --cc clang --sanitize thread does)
+#            --cc clang --sanitize thread does) or kqueue (gcc, the kqueue
+#            backend on the kevent double, as tests/run --backend kqueue)
 #   Timeout: optional, seconds per test program (default 120)
 # A patch that no longer applies (the code moved) fails the run loudly:
 # that is how the patches are kept current. So does one that no longer
@@ -99,6 +100,7 @@ setup_build() {   # KIND -> configures $work/build-KIND once
 	default) CC=gcc meson setup "$dir" "$src" "${common_opts[@]}" ;;
 	thread) CC=clang meson setup "$dir" "$src" "${common_opts[@]}" \
 			-Db_sanitize=thread -Db_lundef=false ;;
+	kqueue) CC=gcc meson setup "$dir" "$src" "${common_opts[@]}" -Dio_backend=kqueue ;;
 	*) echo "unknown Build: $kind" >&2; return 1 ;;
 	esac >"$work/setup-$kind.txt" 2>&1 || { cat "$work/setup-$kind.txt" >&2; return 1; }
 }

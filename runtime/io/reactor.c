@@ -386,7 +386,9 @@ void weft__io_deregister(struct weft__io *io)
 	bool user = io->fd == WEFT__IO_USER;
 	if (user)   /* no later wait reports it; see "User event" */
 		weft__backend_user_set(&r->backend, NULL);
-	else   /* fails only if the fd was already closed, which removed it */
+	else   /* epoll: fails only if the fd was already closed, which removed
+		* it; kqueue queues the removal (its room reserved at the
+		* registration) and reports a failure in its wait */
 		(void)weft__backend_del(&r->backend, io->fd);
 
 	pthread_mutex_lock(&r->lock);

@@ -535,6 +535,113 @@ static void a_registration_wakes_a_sleeping_wait_and_is_sent_at_once(void **stat
 	close(sv[1]);
 }
 
+/* Two sleeping waits in turn, each woken by a registration made while it
+ * sleeps: the "woken once per call" mark is reset when a call returns,
+ * or only the first wait would ever be woken. */
+static void every_sleeping_wait_is_woken_by_a_registration(void **state)
+{
+	(void)state;
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	int sv[2][2];
+	for (int k = 0; k < 2; k++) {
+		socket_pair(sv[k]);
+		assert_int_equal(write(sv[k][1], "x", 1), 1);
+		struct in_call c = { &b, sv[k][0], &tok[k], -1 };
+		assert_int_equal(kqueue_double_before_call(b.fd, register_in_call, &c), 0);
+		uint32_t ready[2] = { 0 };
+		int64_t t0 = now_ns();
+		/* Bounded: a wait not woken sleeps 2 s and fails below. */
+		assert_true(wait_into(&b, 2000 * 1000000LL, ready, NULL) >= 1);
+		assert_true(now_ns() - t0 < 1000 * 1000000LL);
+		assert_int_equal(c.rc, 0);
+		assert_true(ready[k] & WEFT__READY_READABLE);
+	}
+	weft__backend_fini(&b);
+	for (int k = 0; k < 2; k++) {
+		close(sv[k][0]);
+		close(sv[k][1]);
+	}
+}
+
+/* A removal queued behind more changes than one call takes: the calls
+ * that send the first ones collect nothing (EV_RECEIPT), so the removed
+ * fd's pending edge is not reported (its slot may be freed by then). */
+static void a_long_queue_collects_nothing_before_its_removals_are_sent(void **state)
+{
+	(void)state;
+	enum { N = 150 };
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	int x[2], sv[N][2];
+	socket_pair(x);
+	uint32_t ready[N + 1] = { 0 };
+	assert_int_equal(weft__backend_add(&b, x[0], &tok[N]), 0);
+	assert_int_equal(wait_into(&b, 0, ready, NULL), 1);   /* applied; writable taken */
+	for (int i = 0; i < N; i++) {
+		socket_pair(sv[i]);
+		assert_int_equal(weft__backend_add(&b, sv[i][0], &tok[i]), 0);
+	}
+	assert_int_equal(write(x[1], "x", 1), 1);   /* a pending edge for x */
+	assert_int_equal(weft__backend_del(&b, x[0]), 0);   /* the 151st change */
+	memset(ready, 0, sizeof ready);
+	assert_int_equal(wait_into(&b, 0, ready, NULL), N);
+	assert_int_equal(ready[N], 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ready[i], WEFT__READY_WRITABLE);
+	weft__backend_fini(&b);
+	close(x[0]);
+	close(x[1]);
+	for (int i = 0; i < N; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+/* A wait woken by a registration goes on to send it in a second call;
+ * that call's events and the user event raised with the wake-up must
+ * still fit the caller's array (a review found the user event written
+ * one past it). */
+enum { FILL = 150 };
+static int fill_sv[FILL][2];
+
+static void register_many_and_raise(void *p)
+{
+	struct weft__backend *b = p;
+	for (int i = 0; i < FILL; i++)
+		assert_int_equal(weft__backend_add(b, fill_sv[i][0], &tok[i]), 0);
+	assert_int_equal(weft__backend_user_raise(b), 0);
+}
+
+static void a_woken_wait_keeps_room_for_the_user_event(void **state)
+{
+	(void)state;
+	struct weft__backend b;
+	assert_int_equal(weft__backend_init(&b, WEFT_BACKEND_KQUEUE), 0);
+	weft__backend_user_set(&b, &tok[FILL]);
+	for (int i = 0; i < FILL; i++) {
+		socket_pair(fill_sv[i]);
+		assert_int_equal(write(fill_sv[i][1], "x", 1), 1);   /* two events each */
+	}
+	struct weft__backend_event evs[257];
+	memset(evs, 0, sizeof evs);
+	static char canary;
+	evs[256].token = &canary;
+	assert_int_equal(kqueue_double_before_call(b.fd, register_many_and_raise, &b), 0);
+	int n = weft__backend_wait(&b, evs, 256, 2000 * 1000000LL);
+	assert_true(n > 0 && n <= 256);
+	assert_ptr_equal(evs[256].token, &canary);
+	bool user = false;
+	for (int i = 0; i < n; i++)
+		user = user || evs[i].token == &tok[FILL];
+	assert_true(user);
+	weft__backend_fini(&b);
+	for (int i = 0; i < FILL; i++) {
+		close(fill_sv[i][0]);
+		close(fill_sv[i][1]);
+	}
+}
+
 /* A queued delete refused for another reason than a closed fd (EBADF,
  * ENOENT) left a knote naming a token the reactor frees: the wait that
  * carried it fails, as a failed wait does, and the error is sticky. */
@@ -612,6 +719,9 @@ int main(void)
 		cmocka_unit_test(a_long_queue_is_sent_in_calls_that_collect_nothing_first),
 		cmocka_unit_test(a_removal_in_flight_cannot_unregister_a_reused_number),
 		cmocka_unit_test(a_registration_wakes_a_sleeping_wait_and_is_sent_at_once),
+		cmocka_unit_test(every_sleeping_wait_is_woken_by_a_registration),
+		cmocka_unit_test(a_long_queue_collects_nothing_before_its_removals_are_sent),
+		cmocka_unit_test(a_woken_wait_keeps_room_for_the_user_event),
 		cmocka_unit_test(a_delete_refused_in_the_wait_fails_the_backend),
 		cmocka_unit_test(a_delete_refused_in_a_registration_fails_the_next_wait),
 #endif

@@ -187,10 +187,18 @@ static void receipt_returns_each_change_and_leaves_events_pending(void **state)
 	assert_int_equal(ev[1].data, ENOENT);
 	assert_int_equal(ev[1].filter, EVFILT_WRITE);
 	assert_int_equal(ev[2].data, 0);
-	/* A failed change without EV_RECEIPT also ends the call (rule 9). */
-	EV_SET(&ch[0], (uintptr_t)sv[0], EVFILT_USER, EV_DELETE, 0, 0, NULL);
-	assert_int_equal(kevent(kq, ch, 1, ev, 8, NULL), 1);
+	/* A failed change without EV_RECEIPT also ends the call (rule 9);
+	 * its entry is the change, udata kept, flags EV_ERROR (rule 8);
+	 * a change that succeeds beside it returns nothing. */
+	static int tag;
+	EV_SET(&ch[0], (uintptr_t)sv[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, &tag);
+	EV_SET(&ch[1], (uintptr_t)sv[0], EVFILT_USER, EV_DELETE, 0, 0, &tag);
+	assert_int_equal(kevent(kq, ch, 2, ev, 8, NULL), 1);
+	assert_int_equal(ev[0].flags, EV_ERROR);
 	assert_int_equal(ev[0].data, ENOENT);
+	assert_int_equal(ev[0].ident, (uintptr_t)sv[0]);
+	assert_int_equal(ev[0].filter, EVFILT_USER);
+	assert_ptr_equal(ev[0].udata, &tag);
 	/* The read and write events were left pending. */
 	assert_int_equal(poll_kq(kq, ev, 8), 2);
 	close(sv[0]);

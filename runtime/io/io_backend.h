@@ -103,7 +103,7 @@ int weft__backend_del(struct weft__backend *b, int fd);
 
 /*
  * Waits up to @timeout_ns (< 0: no limit, 0: poll) for at most @cap
- * events. Wake-ups through weft__backend_wake end the wait but are
+ * events (@cap >= 2; kqueue refuses less with -EINVAL). Wake-ups through weft__backend_wake end the wait but are
  * consumed here and not reported; a raised user event is reported as
  * one event { user token, WEFT__READY_READABLE } (several raises before
  * a wait looks make one). Returns the number of events stored (0 on

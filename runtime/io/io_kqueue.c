@@ -12,10 +12,11 @@
  * compiles this file unchanged against the kevent test double, whose
  * <sys/event.h> the include path puts first (tests/kqueue_double/, its
  * header holds the kevent rules this file relies on, cited below as
- * "rule N"). Three #ifdefs: how the kqueue descriptor is closed (the
+ * "rule N"). Four #ifdefs: how the kqueue descriptor is closed (the
  * double cannot see close(2) of it, and would keep its internal
- * descriptors open until the number is reused), and, twice, whether the
- * system has EVFILT_USER at all.
+ * descriptors open until the number is reused); twice, whether the
+ * system has EVFILT_USER at all; and udata's type (an intptr_t on NetBSD
+ * before 10: WEFT__KQ_UDATA and WEFT__KQ_TOKEN).
  *
  * Changes ride on the wait. weft__backend_add and weft__backend_del make
  * no call: each queues one change (fd, token; token NULL for a removal)
@@ -32,15 +33,30 @@
  *
  * A thread blocked in the waiting call does not see changes queued after
  * it took the queue. A registration queued while a call that may sleep is
- * in flight wakes it (once per call: `kicked`), and the wait's loop sends
- * the change at once; a removal does not (see "Why a queued delete is
- * safe"). A wait takes at most half its eventlist's room in changes (two
- * kevents each), so every change's error fits in the eventlist (rule 8);
- * if more are queued, it sends them first in calls that collect no event
- * (EV_RECEIPT, rule 9), then the last ones with the call that may sleep.
+ * in flight wakes it (once per call: `kicked`); a wait whose call
+ * returned with the wake-up and finds changes queued sends them at once,
+ * in a call that does not sleep, and one whose call other events ended
+ * first leaves them to the next wait, which comes at once since it has
+ * events to hand over. A removal does not wake (see "Why a queued delete
+ * is safe").
+ *
+ * The calls a wait makes, in a loop (weft__backend_wait):
+ *  - a receipt call: changes beyond what one call can take (at most half
+ *    the eventlist's room, two kevents each, so that every change's error
+ *    fits: rule 8), each marked EV_RECEIPT so the call collects no event
+ *    (rule 9); then the loop goes on with the rest;
+ *  - the waiting call: the last changes, then a sleep up to the timeout
+ *    (a poll if events were gathered already or after a wake-up); if
+ *    only errors came back it did not sleep (rule 9), and the loop goes
+ *    on; after a wake-up with changes queued, once more as a poll;
+ *  - a resend: after EINTR, the same changes again as a receipt call,
+ *    and the wait returns (see "Errors").
+ * Room: events go to the caller's array, at most @cap; once a wake-up
+ * was retrieved one entry stays free for the user event.
  *
  * Errors come back per change without EV_RECEIPT: a change that fails is
- * returned with EV_ERROR and its errno in data, udata kept (rules 8, 9);
+ * returned with EV_ERROR and its errno in data, ident and udata kept
+ * (rule 8);
  * one that succeeds returns nothing, so the call can still sleep.
  * (EV_RECEIPT would return every change, and a call that returns any
  * such entry does not wait, rule 9: each wait with changes would cost a
@@ -64,9 +80,11 @@
  * Memory. The queue grows while changes come faster than turns (the
  * scheduler turns the reactor at least every event_interval ticks, so it
  * stays short). Each registration reserves room for its removal too
- * (`promised`), so weft__backend_del never allocates and never fails
- * for want of memory: a removal that could not be queued would leave a
- * knote naming a freed slot. A registration that finds no memory fails
+ * (`promised`), so the removal of a registration never allocates and
+ * never fails for want of memory: a removal that could not be queued
+ * would leave a knote naming a freed slot. (A removal that no
+ * registration owes, a misuse, allocates, and breaks the backend if it
+ * cannot.) A registration that finds no memory fails
  * with -ENOMEM before anything is queued.
  *
  * Why a queued delete is safe. The reactor frees a removed slot at the
@@ -88,8 +106,12 @@
  * and would record signals only beside a disposition weft sets anyway.
  *
  * Errors. Only EINTR from the waiting kevent is hidden (reported as a
- * wake-up with no events: the caller waits again; every change was
- * applied, rule 12); anything else is returned as -errno with
+ * wake-up with no events: the caller waits again). The kernel applied
+ * every change before it (rule 12), but an injected EINTR (sys.h's
+ * fault sites) applied none, so the wait sends them again, in a receipt
+ * call: twice is harmless (an EV_ADD of an existing knote modifies it, a
+ * second EV_DELETE is ENOENT, and no later change of the same fd can
+ * come between). Anything else is returned as -errno with
  * b->failed_call "kevent", and the reactor makes it the runtime's sticky
  * error. A failed call's changes are lost with it (the backend is
  * unusable after it). A harmful delete error, or a wake-up a registration
@@ -108,6 +130,16 @@
 #include <sys/time.h>
 #include <string.h>
 #include <unistd.h>
+
+/* udata is a pointer everywhere but on NetBSD before 10, where it is an
+ * intptr_t: these two macros carry a token into and out of it. */
+#if defined(__NetBSD__) && defined(__NetBSD_Version__) && __NetBSD_Version__ < 1000000000
+#define WEFT__KQ_UDATA(p) ((intptr_t)(p))
+#define WEFT__KQ_TOKEN(e) ((void *)(e)->udata)
+#else
+#define WEFT__KQ_UDATA(p) (p)
+#define WEFT__KQ_TOKEN(e) ((e)->udata)
+#endif
 
 /* The ident of the wake-up's EVFILT_USER event. */
 #define WEFT__KQ_WAKE_IDENT 0
@@ -214,7 +246,8 @@ static int weft__kq_wake_user(struct weft__backend *b)
 {
 #ifdef EVFILT_USER
 	struct kevent ch;
-	EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0,
+	       WEFT__KQ_UDATA(NULL));
 	return weft__kq_change_now(WEFT__FAULT_BACKEND_WAKE, b->fd, &ch);
 #else
 	(void)b;
@@ -235,7 +268,7 @@ static int weft__kq_wake_pipe(struct weft__backend *b, struct weft__kq *kq)
 	if (rc < 0)
 		return rc;
 	struct kevent ch;
-	EV_SET(&ch, (uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	EV_SET(&ch, (uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, WEFT__KQ_UDATA(NULL));
 	rc = weft__kq_change_now(WEFT__FAULT_BACKEND, b->fd, &ch);
 	if (rc < 0) {
 		weft__sys_close(p[0]);
@@ -473,20 +506,21 @@ static int weft__kq_change_error(struct weft__kq *kq, const struct kevent *e,
 	int err = (int)e->data;
 	if (err == 0)
 		return out;
-	if (!e->udata) {
+	void *token = WEFT__KQ_TOKEN(e);
+	if (!token) {
 		/* A delete: its fd was closed, which dropped the knotes
 		 * (EBADF; ENOENT once the number is reused). */
 		return err == EBADF || err == ENOENT ? out : -err;
 	}
 	int i = 0;
-	while (i < ntaken && !(taken[i].token == e->udata && taken[i].fd == (int)e->ident))
+	while (i < ntaken && !(taken[i].token == token && taken[i].fd == (int)e->ident))
 		i++;
 	if (i == ntaken || weft__kq_removed_later(kq, taken, i, ntaken))
 		return out;
 	/* Both filters refused: one event. */
-	if (out > 0 && evs[out - 1].token == e->udata && (evs[out - 1].ready & WEFT__READY_FAILED))
+	if (out > 0 && evs[out - 1].token == token && (evs[out - 1].ready & WEFT__READY_FAILED))
 		return out;
-	evs[out].token = e->udata;
+	evs[out].token = token;
 	evs[out].ready = WEFT__READY_FAILED | WEFT__READY_READABLE | WEFT__READY_WRITABLE;
 	evs[out].err = -err;
 	return out + 1;
@@ -507,17 +541,25 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 	}
 	if (cap > WEFT__KQ_BATCH)
 		cap = WEFT__KQ_BATCH;
+	if (cap < 2) {
+		/* One change is two kevents: with less room none could be
+		 * sent, and a poll would collect events while removals are
+		 * queued (io_backend.h asks for 2). */
+		b->failed_call = "kevent";
+		return -EINVAL;
+	}
 	int out = 0;
 	bool woken = false;
 	bool queued = false;   /* changes came while the call slept */
 	bool resend = false;   /* the taken changes go again (EINTR) */
 	int ntaken = 0;
 	for (;;) {
-		/* The eventlist's room: what evs can still hold (the
-		 * wake-up's own entry leaves room for the user event). At
-		 * most half of it in changes: each is two kevents, and each
-		 * may come back as an error (rule 8). */
-		int room = cap - out;
+		/* The eventlist's room: what evs can still hold, less the
+		 * user event's entry once a wake-up was retrieved (within
+		 * one call the wake-up's own entry leaves that room, not
+		 * across calls). At most half of it in changes: each is two
+		 * kevents, and each may come back as an error (rule 8). */
+		int room = cap - out - (woken ? 1 : 0);
 		bool more = resend;   /* a resend collects nothing, as below */
 		bool may_sleep = out == 0 && !woken && !resend && timeout_ns != 0;
 		if (!resend)
@@ -529,12 +571,14 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		for (int i = 0; i < ntaken; i++) {
 			uintptr_t fd = (uintptr_t)taken[i].fd;
 			if (taken[i].token) {
-				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, taken[i].token);
+				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0,
+				       WEFT__KQ_UDATA(taken[i].token));
 				EV_SET(&raw[2 * i + 1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0,
-				       taken[i].token);
+				       WEFT__KQ_UDATA(taken[i].token));
 			} else {
-				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
-				EV_SET(&raw[2 * i + 1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+				EV_SET(&raw[2 * i], fd, EVFILT_READ, EV_DELETE, 0, 0, WEFT__KQ_UDATA(NULL));
+				EV_SET(&raw[2 * i + 1], fd, EVFILT_WRITE, EV_DELETE, 0, 0,
+				       WEFT__KQ_UDATA(NULL));
 			}
 		}
 		/* Changes left over: this call must collect no event, since
@@ -585,7 +629,7 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 				continue;
 			}
 			errors_only = false;
-			if (e->udata == NULL) {
+			if (WEFT__KQ_TOKEN(e) == NULL) {
 				if (kq->pipe_rd >= 0) {
 					int rc = weft__kq_pipe_drain(kq->pipe_rd);
 					if (rc < 0) {
@@ -596,7 +640,7 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 				woken = true;
 				continue;
 			}
-			evs[out].token = e->udata;
+			evs[out].token = WEFT__KQ_TOKEN(e);
 			evs[out].ready = weft__kq_ready(e);
 			out++;
 		}
@@ -609,7 +653,7 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 		if (!errors_only && !more && !(woken && queued))
 			break;
 		queued = false;
-		if (cap - out < 2)
+		if (cap - out - (woken ? 1 : 0) < 2)
 			break;   /* no room: the rest ride on the next wait */
 	}
 	/* After the wake-up was retrieved (see the top). */
@@ -625,7 +669,8 @@ int weft__backend_wake(struct weft__backend *b)
 #ifdef EVFILT_USER
 		/* One kevent call, no eventlist: async-signal-safe. */
 		struct kevent ch;
-		EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+		EV_SET(&ch, WEFT__KQ_WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0,
+		       WEFT__KQ_UDATA(NULL));
 		return kevent(b->fd, &ch, 1, NULL, 0, NULL) < 0 ? -errno : 0;
 #endif
 	}

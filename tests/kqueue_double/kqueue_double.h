@@ -59,7 +59,12 @@
  *     without EV_RECEIPT, is returned the same way (data =
  *     the errno) when the eventlist has room; with no room
  *     left kevent() returns -1 with errno set and the
- *     changes after it are not processed.
+ *     changes after it are not processed. The entry is the
+ *     change itself ("the event will be placed"): ident,
+ *     filter, fflags and udata as given, flags replaced by
+ *     EV_ERROR (source: kqueue_kevent copies the change out
+ *     after setting flags and data). A change that succeeds
+ *     without EV_RECEIPT returns nothing.
  *  9  A call whose changes produced any EV_ERROR entry       source (kern_kevent:
  *     (receipts included) returns the count of those         the scan is skipped
  *     entries at once: it neither waits nor collects         when errors were

@@ -17,6 +17,12 @@
 #include <limits.h>
 #include <netinet/tcp.h>
 
+/* macOS names the keep-alive idle time (seconds) TCP_KEEPALIVE; Linux and
+ * the BSDs name it TCP_KEEPIDLE. */
+#if !defined(TCP_KEEPIDLE) && defined(TCP_KEEPALIVE)
+#define TCP_KEEPIDLE TCP_KEEPALIVE
+#endif
+
 /* READY with -EBADF unless @h may use direction @dir. */
 static inline bool weft__stream_bad(const weft_stream *h, unsigned dir)
 {

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <linux/futex.h>
 #include <sys/stat.h>
+#if !WEFT__FUTEX_PORTABLE
+#include <linux/futex.h>
 #include <sys/syscall.h>
+#endif
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -415,6 +417,8 @@ static void *weft__thread_trampoline(void *p)
 	return st.fn(st.arg);
 }
 
+#if !WEFT__FUTEX_PORTABLE
+/* Elsewhere: futex_portable.c. */
 int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until)
 {
 	/* WAIT_BITSET: its timeout is absolute, on CLOCK_MONOTONIC (no
@@ -430,6 +434,7 @@ int weft__sys_futex_wake(_Atomic uint32_t *addr, int n)
 	WEFT__SYSCALL_NOFAULT((int)syscall(SYS_futex, (uint32_t *)addr,
 					   FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0));
 }
+#endif
 
 int weft__thread_create(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)
 {

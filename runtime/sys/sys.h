@@ -193,7 +193,18 @@ ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags); /* WRITE
  * and returns how many; it only hashes the address, so @addr may be
  * memory that was freed since (a stale wake is a spurious one for
  * whoever waits there now). No fault site: a sleep cannot fail.
+ *
+ * Linux: futex(2) itself (sys.c). Elsewhere, and in the simulated macOS
+ * build (WEFT_SIMULATE_MACOS), a table of mutex and condition variable
+ * buckets chosen by a hash of the address (futex_portable.c); it never
+ * returns -EINTR, and its wake returns a count that may exceed the
+ * waiters of @addr (they share the bucket).
  */
+#if !defined(__linux__) || defined(WEFT_SIMULATE_MACOS)
+#define WEFT__FUTEX_PORTABLE 1
+#else
+#define WEFT__FUTEX_PORTABLE 0
+#endif
 struct timespec;
 int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *until);
 int weft__sys_futex_wake(_Atomic uint32_t *addr, int n);

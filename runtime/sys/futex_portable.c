@@ -19,8 +19,9 @@
  * pthread_cond_*wait releases the lock and starts the sleep in one step.
  * The waker's wake locks the same bucket, so one of two orders holds:
  *  - the waker's lock comes after the waiter's: the waiter held the lock
- *    from its read until it was asleep on the condition variable, so the
- *    broadcast finds it asleep and wakes it;
+ *    from its read until it was asleep on the condition variable, and
+ *    counted itself in `sleepers` under it, so the wake reads a non-zero
+ *    count and its broadcast finds the waiter asleep and wakes it;
  *  - the waker's lock (and unlock) came before the waiter's lock: the
  *    word's change is sequenced before that unlock, which synchronizes
  *    with the waiter's lock, so the waiter's read happens after the

@@ -188,7 +188,7 @@ static bool weft__blocking_wait(struct weft__blocking_pool *p)
 	until.tv_nsec = (long)(ns % 1000000000ull);
 	p->idle++;
 	for (;;) {
-		int rc = pthread_cond_timedwait(&p->work, &p->lock, &until);
+		int rc = weft__sys_cond_wait_until(&p->work, &p->lock, &until);
 		if (p->wakeups > 0) {
 			p->wakeups--;   /* the submitter un-counted us from idle */
 			return true;
@@ -274,7 +274,8 @@ struct weft__blocking_pool *weft__blocking_pool_new(uint32_t max_threads,
 	pthread_condattr_t attr;
 	if (pthread_condattr_init(&attr) != 0)
 		goto err_free;
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (weft__sys_condattr_monotonic(&attr) != 0)
+		goto err_attr;
 	if (weft__sys_mutex_init(&p->lock, NULL) != 0)
 		goto err_attr;
 	if (weft__sys_cond_init(&p->work, &attr) != 0)
@@ -371,7 +372,7 @@ void weft__blocking_pool_shutdown(struct weft__blocking_pool *p, uint64_t deadli
 	while (p->threads > self) {
 		if (deadline_ns == UINT64_MAX)
 			pthread_cond_wait(&p->exited, &p->lock);
-		else if (pthread_cond_timedwait(&p->exited, &p->lock, &until) == ETIMEDOUT)
+		else if (weft__sys_cond_wait_until(&p->exited, &p->lock, &until) == ETIMEDOUT)
 			break;
 	}
 	uint32_t left = p->threads - self;

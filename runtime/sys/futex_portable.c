@@ -31,11 +31,11 @@
  * relaxed.
  *
  * The deadline is absolute, on CLOCK_MONOTONIC: the condition variables
- * are made for that clock with pthread_condattr_setclock. macOS lacks
- * that call; there the wait is relative (pthread_cond_timedwait_relative_np),
- * computed from a CLOCK_MONOTONIC reading, and a timeout it reports
- * before the deadline is returned as a spurious 0 (the caller retries with
- * the same deadline). pthread_cond_*wait never ends with EINTR, so this
+ * are made for that clock and waited on with sys.c's
+ * weft__sys_condattr_monotonic and weft__sys_cond_wait_until (which on
+ * macOS, lacking pthread_condattr_setclock, waits relative to a
+ * CLOCK_MONOTONIC reading and turns an early timeout into a spurious 0:
+ * the caller retries with the same deadline). pthread_cond_*wait never ends with EINTR, so this
  * version never returns -EINTR; a signal leaves the sleeper asleep.
  *
  * No fault site, as for futex(2): the table is made once with the raw
@@ -89,10 +89,8 @@ static bool weft__futex_make_table(void)
 	if (pthread_condattr_init(&attr) != 0)
 		return false;
 	bool ok = true;
-#if !defined(__APPLE__)
-	if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0)
+	if (weft__sys_condattr_monotonic(&attr) != 0)
 		ok = false;
-#endif
 	for (int i = 0; ok && i < WEFT__FUTEX_BUCKETS; i++) {
 		struct weft__futex_bucket *b = &weft__futex_table[i];
 		memset(b, 0, sizeof *b);
@@ -119,36 +117,6 @@ static void weft__futex_init(void)
 	/* Fails only with ENOMEM: then a child that inherits a held
 	 * bucket lock can hang in its first park on that bucket. */
 	(void)pthread_atfork(NULL, NULL, weft__futex_atfork_child);
-}
-
-/* The timed sleep on @b (locked) until @until: 0 or an error number
- * (ETIMEDOUT once @until has passed). */
-static int weft__futex_sleep_until(struct weft__futex_bucket *b, const struct timespec *until)
-{
-#if defined(__APPLE__)
-	struct timespec now, rel;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	rel.tv_sec = until->tv_sec - now.tv_sec;
-	rel.tv_nsec = until->tv_nsec - now.tv_nsec;
-	if (rel.tv_nsec < 0) {
-		rel.tv_sec--;
-		rel.tv_nsec += 1000000000;
-	}
-	if (rel.tv_sec < 0)
-		return ETIMEDOUT;
-	int e = pthread_cond_timedwait_relative_np(&b->cond, &b->lock, &rel);
-	if (e == ETIMEDOUT) {
-		/* Its clock is not ours: ETIMEDOUT only once ours passed
-		 * @until, else a spurious return (the caller retries). */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec < until->tv_sec ||
-		    (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec))
-			e = 0;
-	}
-	return e;
-#else
-	return pthread_cond_timedwait(&b->cond, &b->lock, until);
-#endif
 }
 
 /* The table could not be made: compare, then sleep a little. */
@@ -186,7 +154,7 @@ int weft__sys_futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct time
 		r = -EAGAIN;
 	} else {
 		b->sleepers++;
-		int e = until ? weft__futex_sleep_until(b, until)
+		int e = until ? weft__sys_cond_wait_until(&b->cond, &b->lock, until)
 			      : pthread_cond_wait(&b->cond, &b->lock);
 		b->sleepers--;
 		r = -e;   /* 0, -ETIMEDOUT, or -EINVAL for a malformed @until */

@@ -491,6 +491,46 @@ int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 	return -pthread_cond_init(c, attr);
 }
 
+int weft__sys_condattr_monotonic(pthread_condattr_t *attr)
+{
+#if defined(__APPLE__)
+	(void)attr;   /* no pthread_condattr_setclock: see the wait below */
+	return 0;
+#else
+	return pthread_condattr_setclock(attr, CLOCK_MONOTONIC);
+#endif
+}
+
+int weft__sys_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+			      const struct timespec *until)
+{
+#if defined(__APPLE__)
+	/* The wait takes a relative time on a clock of its own: measure
+	 * it from ours, and call a timeout before our deadline spurious
+	 * (the caller waits again with the same deadline). */
+	struct timespec now, rel;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rel.tv_sec = until->tv_sec - now.tv_sec;
+	rel.tv_nsec = until->tv_nsec - now.tv_nsec;
+	if (rel.tv_nsec < 0) {
+		rel.tv_sec--;
+		rel.tv_nsec += 1000000000;
+	}
+	if (rel.tv_sec < 0)
+		return ETIMEDOUT;
+	int e = pthread_cond_timedwait_relative_np(c, m, &rel);
+	if (e == ETIMEDOUT) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec < until->tv_sec ||
+		    (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec))
+			e = 0;
+	}
+	return e;
+#else
+	return pthread_cond_timedwait(c, m, until);
+#endif
+}
+
 int weft__sys_open_mode(const char *path, int flags, unsigned mode)
 {
 	WEFT__SYSCALL(WEFT__FAULT_SOCKET, open(path, flags | O_CLOEXEC, (mode_t)mode));

@@ -237,6 +237,21 @@ int weft__sys_sigaction(int sig, const struct sigaction *act, struct sigaction *
 int weft__sys_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
 int weft__sys_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
 
+/*
+ * Timed waits on CLOCK_MONOTONIC, the one clock the library's deadlines
+ * use. weft__sys_condattr_monotonic makes @attr's condition variables
+ * take CLOCK_MONOTONIC deadlines (pthread_condattr_setclock; a no-op on
+ * macOS, which lacks it): 0 or an error number. weft__sys_cond_wait_until
+ * waits on such a condition variable (held @m) until @until, absolute on
+ * CLOCK_MONOTONIC: 0 (woken, or spuriously) or ETIMEDOUT once @until has
+ * passed; on macOS through a relative wait computed from a
+ * CLOCK_MONOTONIC reading (pthread_cond_timedwait_relative_np). No fault
+ * site: a sleep cannot fail.
+ */
+int weft__sys_condattr_monotonic(pthread_condattr_t *attr);
+int weft__sys_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+			      const struct timespec *until);
+
 /* clock_gettime(2), for every clock read of the library: 0 or -errno;
  * site CLOCK. On failure *@ts is left as it was: each caller says what
  * it does without a reading (none of them can hang or fail for it).

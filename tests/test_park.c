@@ -294,16 +294,23 @@ static void *futex_sleeper_thread(void *arg)
 	return NULL;
 }
 
+/* Starts futex_sleeper_thread on @s and returns once it sleeps in the
+ * futex wait. */
+static void start_futex_sleeper(struct futex_sleeper *s, pthread_t *th)
+{
+	assert_int_equal(pthread_create(th, NULL, futex_sleeper_thread, s), 0);
+	uint64_t until = test_now_us() + 10000000;
+	while (atomic_load(&s->tid) == 0 && test_now_us() < until)
+		;
+	assert_true(test_wait_thread_in_futex(atomic_load(&s->tid), until));
+}
+
 static void a_futex_wake_from_another_thread_ends_a_wait(void **state)
 {
 	(void)state;
 	struct futex_sleeper s = {0};
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, futex_sleeper_thread, &s), 0);
-	uint64_t until = test_now_us() + 10000000;
-	while (atomic_load(&s.tid) == 0 && test_now_us() < until)
-		;
-	assert_true(test_wait_thread_in_futex(atomic_load(&s.tid), until));
+	start_futex_sleeper(&s, &th);
 	/* The waker's side of the contract: change the word, then wake. */
 	atomic_store(&s.word, 1);
 	assert_int_equal(weft__sys_futex_wake(&s.word, 1), 1);
@@ -360,11 +367,7 @@ static void a_forked_child_does_not_see_the_parents_futex_sleepers(void **state)
 	(void)state;
 	struct futex_sleeper s = {0};
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, futex_sleeper_thread, &s), 0);
-	uint64_t until = test_now_us() + 10000000;
-	while (atomic_load(&s.tid) == 0 && test_now_us() < until)
-		;
-	assert_true(test_wait_thread_in_futex(atomic_load(&s.tid), until));
+	start_futex_sleeper(&s, &th);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)

@@ -85,11 +85,13 @@ struct kqd {
 	size_t qlen;             /* (capacity: nfds) */
 	struct kqd_user user[KQD_USER_SLOTS];
 	int sleepers;            /* threads in epoll_wait on this kqueue */
-	/* kqueue_double_fail_change: the next change of fail_filter with
-	 * every flag of fail_flags fails with fail_err (0: none armed). */
+	/* kqueue_double_fail_changes: the next fail_count changes of
+	 * fail_filter (0: any) with every flag of fail_flags fail with
+	 * fail_err (0: none armed). */
 	short fail_filter;
 	unsigned short fail_flags;
 	int fail_err;
+	int fail_count;
 	/* kqueue_double_before_call: run once at the top of the next call
 	 * that has an eventlist (fn NULL: none armed). */
 	void (*before_fn)(void *arg);
@@ -733,10 +735,11 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 	for (int i = 0; i < nchanges; i++) {
 		struct kevent c = changelist[i];   /* the eventlist may alias it: rule 10 */
 		int err;
-		if (k->fail_err && c.filter == k->fail_filter &&
+		if (k->fail_err && (k->fail_filter == 0 || c.filter == k->fail_filter) &&
 		    (c.flags & k->fail_flags) == k->fail_flags) {
 			err = k->fail_err;   /* armed by the test: not applied */
-			k->fail_err = 0;
+			if (--k->fail_count == 0)
+				k->fail_err = 0;
 		} else if (c.filter == EVFILT_READ || c.filter == EVFILT_WRITE)
 			err = kqd_apply_fd(k, &c);
 		else if (c.filter == EVFILT_USER)
@@ -827,6 +830,11 @@ int kqueue_double_inject(int kq, uintptr_t ident, short filter,
 
 int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err)
 {
+	return kqueue_double_fail_changes(kq, filter, flags, err, 1);
+}
+
+int kqueue_double_fail_changes(int kq, short filter, unsigned short flags, int err, int count)
+{
 	struct kqd *k = kqd_get(kq);
 	if (!k) {
 		errno = EBADF;
@@ -835,7 +843,8 @@ int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int er
 	pthread_mutex_lock(&k->lock);
 	k->fail_filter = filter;
 	k->fail_flags = flags;
-	k->fail_err = err;
+	k->fail_err = count > 0 ? err : 0;
+	k->fail_count = count;
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }

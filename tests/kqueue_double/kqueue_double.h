@@ -274,6 +274,11 @@ int kqueue_double_inject(int kq, uintptr_t ident, short filter,
  * with errno EBADF (no such kqueue). Any thread. */
 int kqueue_double_fail_change(int kq, short filter, unsigned short flags, int err);
 
+/* The same for the next @count such changes (@count <= 0 disarms), and
+ * @filter 0 matches any filter: how a test refuses both filters of one
+ * registration. 0, or -1 with errno EBADF. Any thread. */
+int kqueue_double_fail_changes(int kq, short filter, unsigned short flags, int err, int count);
+
 /* Arms a hook: the next kevent() call on @kq that has an eventlist runs
  * @fn(@arg) first, before it applies its changes and before it waits,
  * outside the double's lock, once (a later call re-arms, replacing it;

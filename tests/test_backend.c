@@ -671,7 +671,7 @@ static void a_delete_refused_in_the_wait_fails_the_backend(void **state)
 /* The same with a registration queued behind the refused delete: the
  * registration itself succeeds (it sends nothing), and the wait that
  * carries both reports the failure. */
-static void a_delete_refused_in_a_registration_fails_the_next_wait(void **state)
+static void a_delete_refused_with_a_registration_behind_it_fails_the_wait(void **state)
 {
 	(void)state;
 	struct weft__reactor r;
@@ -726,7 +726,7 @@ int main(void)
 		cmocka_unit_test(a_long_queue_collects_nothing_before_its_removals_are_sent),
 		cmocka_unit_test(a_woken_wait_keeps_room_for_the_user_event),
 		cmocka_unit_test(a_delete_refused_in_the_wait_fails_the_backend),
-		cmocka_unit_test(a_delete_refused_in_a_registration_fails_the_next_wait),
+		cmocka_unit_test(a_delete_refused_with_a_registration_behind_it_fails_the_wait),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,3 +77,23 @@ int weft__backend_resolve(uint32_t requested, weft_backend *out, bool *automatic
 	*out = kind;
 	return 0;
 }
+
+/* ------------------------------------------------------ the user event */
+
+void weft__backend_user_set(struct weft__backend *b, void *token)
+{
+	/* Release: the token's slot is initialised before a wait can
+	 * report it (weft__backend_user_take's acquire load). */
+	atomic_store_explicit(&b->user_token, token, memory_order_release);
+}
+
+int weft__backend_user_raise(struct weft__backend *b)
+{
+	/* Release: the raiser's writes (a signal's delivery record) happen
+	 * before the wait that exchanges the flag. Set before the wake-up,
+	 * so a wait that retrieved the wake-up sees it (the backends' waits
+	 * exchange it only after they consumed their wake-up: the eventfd
+	 * read, the EVFILT_USER trigger reset by EV_CLEAR, the pipe drain). */
+	atomic_store_explicit(&b->user_raised, true, memory_order_release);
+	return weft__backend_wake(b);
+}

@@ -120,7 +120,9 @@ int weft__backend_wait(struct weft__backend *b, struct weft__backend_event *evs,
 int weft__backend_wake(struct weft__backend *b);
 
 /*
- * The user event. _set makes later raises report @token (NULL turns the
+ * The user event (backend.c: one definition for every backend, over the
+ * user_token and user_raised fields and weft__backend_wake). _set makes
+ * later raises report @token (NULL turns the
  * event off: after it returns no later wait reports the old token; one a
  * concurrent wait already collected may still be in flight, as with
  * weft__backend_del). Any thread. _raise makes the current or the next
@@ -129,6 +131,18 @@ int weft__backend_wake(struct weft__backend *b);
  */
 void weft__backend_user_set(struct weft__backend *b, void *token);
 int weft__backend_user_raise(struct weft__backend *b);
+
+/* For the backends' inits: every field as for a backend not made yet
+ * (no descriptors, no user event), of kind @kind. */
+static inline void weft__backend_clear(struct weft__backend *b, weft_backend kind)
+{
+	b->kind = kind;
+	b->priv = NULL;
+	b->failed_call = NULL;
+	atomic_init(&b->user_token, NULL);
+	atomic_init(&b->user_raised, false);
+	b->fd = b->wake_fd = -1;
+}
 
 /*
  * For the backends' waits, once the wait retrieved its wake-up (a raise

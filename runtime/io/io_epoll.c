@@ -87,12 +87,7 @@ static int weft__eventfd_post(int fd)
 
 int weft__backend_init(struct weft__backend *b, weft_backend kind)
 {
-	b->kind = kind;
-	b->priv = NULL;
-	b->failed_call = NULL;
-	atomic_init(&b->user_token, NULL);
-	atomic_init(&b->user_raised, false);
-	b->fd = b->wake_fd = -1;
+	weft__backend_clear(b, kind);
 	if (kind != WEFT_BACKEND_EPOLL)
 		return -ENOTSUP;
 	b->fd = weft__epoll_create();
@@ -215,20 +210,4 @@ int weft__backend_wake(struct weft__backend *b)
 	/* EAGAIN: the counter is saturated, which already means a wake-up
 	 * is pending: success. Anything else (EBADF) goes to the caller. */
 	return rc == -EAGAIN ? 0 : rc;
-}
-
-void weft__backend_user_set(struct weft__backend *b, void *token)
-{
-	/* Release: the token's slot is initialised before a wait can
-	 * report it (the wait's acquire load). */
-	atomic_store_explicit(&b->user_token, token, memory_order_release);
-}
-
-int weft__backend_user_raise(struct weft__backend *b)
-{
-	/* Release: the raiser's writes (a signal's delivery record) happen
-	 * before the wait that exchanges the flag; set before the write, so
-	 * a wait that drained the write sees it (see the top). */
-	atomic_store_explicit(&b->user_raised, true, memory_order_release);
-	return weft__backend_wake(b);
 }

@@ -282,12 +282,7 @@ static int weft__kq_wake_pipe(struct weft__backend *b, struct weft__kq *kq)
 
 int weft__backend_init(struct weft__backend *b, weft_backend kind)
 {
-	b->kind = kind;
-	b->priv = NULL;
-	b->failed_call = NULL;
-	atomic_init(&b->user_token, NULL);
-	atomic_init(&b->user_raised, false);
-	b->fd = b->wake_fd = -1;
+	weft__backend_clear(b, kind);
 	if (kind != WEFT_BACKEND_KQUEUE)
 		return -ENOTSUP;
 	struct weft__kq *kq = weft__calloc(1, sizeof *kq);
@@ -678,20 +673,4 @@ int weft__backend_wake(struct weft__backend *b)
 	 * pending: success. */
 	ssize_t r = write(kq->pipe_wr, "", 1);
 	return r < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? -errno : 0;
-}
-
-void weft__backend_user_set(struct weft__backend *b, void *token)
-{
-	/* Release: the token's slot is initialised before a wait can
-	 * report it (the wait's acquire load). */
-	atomic_store_explicit(&b->user_token, token, memory_order_release);
-}
-
-int weft__backend_user_raise(struct weft__backend *b)
-{
-	/* Release: the raiser's writes (a signal's delivery record) happen
-	 * before the wait that exchanges the flag; set before the trigger,
-	 * so a wait that retrieved the trigger sees it (see the top). */
-	atomic_store_explicit(&b->user_raised, true, memory_order_release);
-	return weft__backend_wake(b);
 }
